@@ -1,0 +1,47 @@
+# flux-action-operator. `make dev` and `make test` are the two commands a newcomer needs.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+node_modules: package.json package-lock.json
+	npm ci
+	@touch node_modules
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: node_modules ## Compile the TypeScript sources to dist/
+	npm run build
+
+.PHONY: test
+test: node_modules ## Type-check, unit tests, integration tests on the local control plane
+	bash test/run.sh
+
+.PHONY: dev
+dev: node_modules ## Local control plane + CRD + operator + Flux simulator, and the samples carried out
+	bash test/cluster/dev.sh up
+
+.PHONY: dev-down
+dev-down: ## Stop the operator and the simulator started by make dev
+	bash test/cluster/dev.sh down
+
+.PHONY: cluster-build
+cluster-build: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl into the per-user cache
+	bash test/cluster/build.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start the local control plane (builds it first if needed)
+	bash test/cluster/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane
+	bash test/cluster/cluster.sh down
+
+.PHONY: bench
+bench: node_modules ## Run the benchmark against the local control plane
+	npm run bench
+
+.PHONY: image
+image: ## Build the container image (needs a container engine)
+	docker build -t flux-action-operator:latest .

@@ -1,0 +1,113 @@
+// The FluxActionRequest API (fluxaction.io/v1alpha1) and the parts of Flux objects the operator reads,
+// as zod schemas that parse what comes off the wire.
+import { z } from 'zod';
+
+export const Group = 'fluxaction.io';
+export const Version = 'v1alpha1';
+export const ApiVersion = `${Group}/${Version}`;
+export const Kind = 'FluxActionRequest';
+export const Plural = 'fluxactionrequests';
+
+/** Annotation set on a suspended object, naming the request that suspended it. */
+export const SuspendedByAnnotation = 'fluxaction.io/suspended-by';
+/** Labels and annotations that say where a request came from (set by the MCP adapter). */
+export const OriginLabel = 'fluxaction.io/origin';
+export const ClientAnnotation = 'fluxaction.io/client';
+
+export const Action = { Reconcile: 'Reconcile', Suspend: 'Suspend', Resume: 'Resume' } as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+export const ConditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  observedGeneration: z.number().int().optional(),
+  lastTransitionTime: z.string().optional(),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+const MetadataSchema = z.looseObject({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().int().optional(),
+  resourceVersion: z.string().optional(),
+  creationTimestamp: z.union([z.string(), z.date()]).optional(),
+  deletionTimestamp: z.union([z.string(), z.date()]).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+export const TargetRefSchema = z.object({
+  kind: z.string(),
+  name: z.string(),
+  namespace: z.string().optional(),
+  apiVersion: z.string().optional(),
+});
+export type TargetRef = z.infer<typeof TargetRefSchema>;
+
+export const RequestSpecSchema = z.object({
+  action: z.enum(['Reconcile', 'Suspend', 'Resume']),
+  target: TargetRefSchema,
+  withSource: z.boolean().optional(),
+  force: z.boolean().optional(),
+  reset: z.boolean().optional(),
+  wait: z.boolean().optional(),
+  timeout: z.string().optional(),
+  ttlSecondsAfterFinished: z.number().int().optional(),
+});
+export type RequestSpec = z.infer<typeof RequestSpecSchema>;
+
+/** What the request knows of one Flux object it acted on: identity, Flux's verdict, and our token. */
+export const ObjectStatusSchema = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().int().optional(),
+  ready: z.string().optional(),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  revision: z.string().optional(),
+  suspended: z.boolean().optional(),
+  lastHandledReconcileAt: z.string().optional(),
+  /** The requestedAt value this request wrote (or shares) on this object. */
+  token: z.string().optional(),
+});
+export type ObjectStatus = z.infer<typeof ObjectStatusSchema>;
+
+export const RequestStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional(),
+  token: z.string().optional(),
+  startTime: z.string().optional(),
+  completionTime: z.string().optional(),
+  message: z.string().optional(),
+  conditions: z.array(ConditionSchema).optional(),
+  target: ObjectStatusSchema.optional(),
+  source: ObjectStatusSchema.optional(),
+  /** A HelmChart's own source, reconciled before the HelmChart (HelmRelease withSource). */
+  chartSource: ObjectStatusSchema.optional(),
+});
+export type RequestStatus = z.infer<typeof RequestStatusSchema>;
+
+export const FluxActionRequestSchema = z.object({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: MetadataSchema,
+  spec: RequestSpecSchema,
+  status: RequestStatusSchema.optional(),
+});
+export type FluxActionRequest = z.infer<typeof FluxActionRequestSchema>;
+
+/** A Flux object as the operator reads it: only what the protocol needs, the rest passed through. */
+export const FluxObjectSchema = z.object({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: MetadataSchema,
+  spec: z.record(z.string(), z.unknown()).optional(),
+  status: z.record(z.string(), z.unknown()).optional(),
+});
+export type FluxObject = z.infer<typeof FluxObjectSchema>;

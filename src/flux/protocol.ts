@@ -1,0 +1,428 @@
+// The Flux protocol, pure: given a request and snapshots of the objects it acts on, decide the next
+// step — record a token, patch an object, wait for Flux, or finish with an outcome. The reconciler
+// does the I/O around it. Every rule of how Flux is asked to act and how its answer is read is here.
+import {
+  FailureReason,
+  Phase,
+  ProgressReason,
+  ReadyCondition,
+  ReconcilingCondition,
+  StalledCondition,
+  SuccessReason,
+  EventReason,
+} from '../api/conditions.js';
+import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus } from '../api/types.js';
+import { SuspendedByAnnotation } from '../api/types.js';
+import { DefaultTimeout, formatDuration, parseDuration } from '../api/duration.js';
+import type { FluxKind } from './kinds.js';
+import {
+  ControlPlaneReconcileAnnotation,
+  ForceAtAnnotation,
+  RequestedAtAnnotation,
+  ResetAtAnnotation,
+  annotationsOf,
+  conditionsOf,
+  describeRef,
+  findCondition,
+  isStatic,
+  isSuspended,
+  lastHandledReconcileAt,
+  objectKey,
+  revisionOf,
+  type ObjectRef,
+} from './objects.js';
+import { tokenTime } from './token.js';
+
+/** Where in the request's status an object's record lives; also the order objects are reconciled in. */
+export type Slot = 'chartSource' | 'source' | 'target';
+
+/** One object the request acts on, resolved by the reconciler. */
+export interface Step {
+  slot: Slot;
+  kind: FluxKind;
+  ref: ObjectRef;
+  /** The object as last read; undefined when it does not exist. */
+  object: FluxObject | undefined;
+}
+
+/** A token that another unfinished request holds on an object, with the options it was written with. */
+export interface HeldToken {
+  token: string;
+  action: string;
+  force: boolean;
+  reset: boolean;
+}
+
+export interface DecideInput {
+  request: FluxActionRequest;
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** Sources first (chartSource, source), the target last. Empty when resolution failed. */
+  steps: readonly Step[];
+  /** A failure found while resolving the objects (policy, discovery, RBAC), which ends the request. */
+  failure?: { reason: FailureReason; message: string };
+  /** Tokens held on an object (by objectKey) by the operator's other unfinished requests. */
+  heldTokens: (key: string) => readonly HeldToken[];
+  mintToken: () => string;
+}
+
+/** A JSON merge patch for a Flux object. */
+export interface MergePatch {
+  metadata?: { annotations: Record<string, string | null> };
+  spec?: { suspend: boolean };
+}
+
+export interface Plan {
+  /** The request's next status; written when it differs from the current one, before any patch. */
+  status: RequestStatus;
+  /** A patch for a Flux object, applied after the status is written. */
+  patch?: { ref: ObjectRef; body: MergePatch };
+  /** When to look again even if no watch event arrives (the timeout). */
+  requeueAfterMs?: number;
+  /** The Event to record on the request for this transition. */
+  event?: { reason: EventReason; type: 'Normal' | 'Warning'; message: string };
+}
+
+/** The request's options that decide which requests may share a token. */
+export interface Options {
+  action: string;
+  force: boolean;
+  reset: boolean;
+}
+
+type StepResult =
+  | { type: 'done'; snapshot: ObjectStatus; message: string }
+  | { type: 'fail'; reason: FailureReason; message: string; snapshot?: ObjectStatus }
+  | { type: 'act'; snapshot: ObjectStatus; patch?: MergePatch; reason: ProgressReason; message: string };
+
+/** The timeout of a request in milliseconds (default 5m). */
+export function timeoutMs(request: FluxActionRequest): number {
+  return parseDuration(request.spec.timeout ?? DefaultTimeout) ?? parseDuration(DefaultTimeout)!;
+}
+
+/** RFC 3339 to the second, as Kubernetes writes metav1.Time. */
+export function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Decides what to do next for an unfinished request. Level-triggered: the answer depends only on
+ * the request's status and the objects as they are, so deciding twice changes nothing.
+ */
+export function decide(input: DecideInput): Plan {
+  const { request, now } = input;
+  const current = request.status ?? {};
+  const startMs = current.startTime ? Date.parse(current.startTime) : now;
+  const deadline = startMs + timeoutMs(request);
+  const base: RequestStatus = {
+    ...current,
+    observedGeneration: request.metadata.generation ?? current.observedGeneration,
+    startTime: current.startTime ?? isoSeconds(now),
+  };
+
+  if (input.failure) return finish(request, base, now, input.failure.reason, input.failure.message);
+  const target = input.steps.find((s) => s.slot === 'target');
+  if (!target) return finish(request, base, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
+
+  const options: Options = { action: request.spec.action, force: request.spec.force ?? false, reset: request.spec.reset ?? false };
+  let status = base;
+  const slots = input.steps.map((s) => s.slot);
+  for (const [index, step] of input.steps.entries()) {
+    // A source is done for good once the next object got its token: it is not judged again.
+    if (slots.slice(index + 1).some((slot) => status[slot]?.token)) continue;
+    const result = runStep(step, status, options, input);
+    if (result.snapshot && result.type !== 'act' && step.object) {
+      // Finished with this object: show the lastHandledReconcileAt Flux reports now.
+      const live = lastHandledReconcileAt(step.object);
+      if (live !== undefined) result.snapshot.lastHandledReconcileAt = live;
+    }
+    if (result.snapshot) status = { ...status, [step.slot]: result.snapshot };
+    if (step.slot === 'target' && result.snapshot?.token) status = { ...status, token: result.snapshot.token };
+    if (result.type === 'fail') return finish(request, status, now, result.reason, result.message);
+    if (result.type === 'done') {
+      if (step.slot === 'target') return finish(request, status, now, undefined, result.message);
+      continue;
+    }
+    if (now >= deadline) {
+      const what = result.patch ? 'the request could not be written' : result.message;
+      return finish(request, status, now, FailureReason.Timeout, `no outcome within ${formatDuration(timeoutMs(request))}: ${what}`);
+    }
+    return running(request, status, now, deadline, result, step.ref);
+  }
+  return finish(request, status, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
+}
+
+/** Decides one object: suspension, token, patch, and Flux's verdict once it handled the token. */
+function runStep(step: Step, status: RequestStatus, options: Options, input: DecideInput): StepResult {
+  const isTarget = step.slot === 'target';
+  const previous = status[step.slot];
+  const obj = step.object;
+  const name = describeRef(step.ref);
+
+  if (!obj || obj.metadata.deletionTimestamp) {
+    if (!isTarget) return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} ${obj ? 'is being deleted' : 'not found'}` };
+    const started = previous?.token !== undefined || status.phase === Phase.Running;
+    if (started || obj) return { type: 'fail', reason: FailureReason.TargetDeleted, message: `${name} was deleted while the request ran` };
+    return { type: 'fail', reason: FailureReason.TargetNotFound, message: `${name} not found` };
+  }
+
+  const snapshot = snapshotOf(obj, step.kind, previous);
+  const suspended = isSuspended(obj, step.kind);
+  const wait = input.request.spec.wait ?? true;
+
+  if (options.action === 'Suspend') {
+    if (suspended) {
+      const by = annotationsOf(obj)[SuspendedByAnnotation];
+      const ours = by === requestName(input.request);
+      return { type: 'done', snapshot, message: `${name} ${ours ? 'suspended' : 'was already suspended'}` };
+    }
+    return act(snapshot, suspendPatch(step.kind, requestName(input.request)), ProgressReason.Progressing, `suspending ${name}`);
+  }
+
+  if (suspended && !(options.action === 'Resume' && isTarget)) {
+    if (isTarget) return { type: 'fail', reason: FailureReason.TargetSuspended, message: `${name} is suspended: Flux ignores reconcile requests on it; resume it first`, snapshot };
+    return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} is suspended`, snapshot };
+  }
+  if (!isTarget && isStatic(obj)) return { type: 'done', snapshot, message: `source ${name} is static` };
+  if (options.action === 'Reconcile' && isTarget && (!step.kind.reconcilable || isStatic(obj))) {
+    const why = isStatic(obj) ? 'a HelmRepository of type oci' : `a ${obj.kind}`;
+    return { type: 'fail', reason: FailureReason.UnsupportedAction, message: `${name} is ${why}: Flux has nothing to reconcile`, snapshot };
+  }
+  // Resuming a kind with nothing to reconcile: clear the suspension, no token.
+  if (options.action === 'Resume' && !step.kind.reconcilable) {
+    if (!suspended) return { type: 'done', snapshot, message: `${name} resumed` };
+    return act(snapshot, resumePatch(step.kind, undefined), ProgressReason.Progressing, `resuming ${name}`);
+  }
+
+  const progress = isTarget ? ProgressReason.Progressing : ProgressReason.WaitingForSource;
+  const key = objectKey(step.ref);
+  const held = input.heldTokens(key);
+  const stepOptions: Options = isTarget ? options : { action: 'Reconcile', force: false, reset: false };
+
+  // Record a token: shared with requests whose token is not yet written, else a new one.
+  if (!snapshot.token) {
+    const chosen = chooseToken(obj, held, stepOptions);
+    if (chosen === 'wait') {
+      return { type: 'act', snapshot, reason: ProgressReason.WaitingForTarget, message: `waiting for another request on ${name} to be written first` };
+    }
+    const token = chosen ?? input.mintToken();
+    const recorded: ObjectStatus = { ...snapshot, token };
+    const lastHandled = lastHandledReconcileAt(obj);
+    if (lastHandled !== undefined) recorded.lastHandledReconcileAt = lastHandled;
+    const blocked = blockingToken(obj, held, token);
+    if (blocked) return { type: 'act', snapshot: recorded, reason: ProgressReason.WaitingForTarget, message: `waiting for Flux to handle the request ${blocked} on ${name} first` };
+    return act(recorded, requestPatch(step.kind, token, stepOptions), progress, `requested ${name} at ${token}`);
+  }
+
+  const token = snapshot.token;
+  if (!handled(obj, token, previous)) {
+    if (!written(obj, step.kind, token, stepOptions)) {
+      const blocked = blockingToken(obj, held, token);
+      if (blocked) return { type: 'act', snapshot, reason: ProgressReason.WaitingForTarget, message: `waiting for Flux to handle the request ${blocked} on ${name} first` };
+      return act(snapshot, requestPatch(step.kind, token, stepOptions), progress, `requested ${name} at ${token}`);
+    }
+    if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
+    return { type: 'act', snapshot, reason: progress, message: `waiting for Flux to handle the request on ${name}` };
+  }
+  if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
+
+  // Flux handled the token: judge its verdict for this generation.
+  const verdict = judge(obj);
+  if (verdict.state === 'progressing') return { type: 'act', snapshot, reason: progress, message: `${name}: ${verdict.message}` };
+  if (verdict.state === 'failed') {
+    const reason = isTarget ? FailureReason.ReconciliationFailed : FailureReason.SourceFailed;
+    return { type: 'fail', reason, message: `${isTarget ? '' : 'source '}${name}: ${verdict.message}`, snapshot };
+  }
+  const revision = snapshot.revision ? `: ${revisionVerb(step.kind)} revision ${snapshot.revision}` : ': reconciled';
+  return { type: 'done', snapshot, message: `${name}${revision}` };
+}
+
+function act(snapshot: ObjectStatus, patch: MergePatch, reason: ProgressReason, message: string): StepResult {
+  return { type: 'act', snapshot, patch, reason, message };
+}
+
+function revisionVerb(kind: FluxKind): string {
+  return kind.kind === 'Kustomization' || kind.kind === 'HelmRelease' || kind.kind === 'ResourceSet' || kind.kind === 'FluxInstance' ? 'applied' : 'fetched';
+}
+
+function requestName(request: FluxActionRequest): string {
+  return `${request.metadata.namespace ?? ''}/${request.metadata.name}`;
+}
+
+/**
+ * Whether Flux handled our token: lastHandledReconcileAt is the token, or a request written after it
+ * (a later timestamp, and not the value seen when our token was recorded).
+ */
+export function handled(obj: FluxObject, token: string, recorded: ObjectStatus | undefined): boolean {
+  const last = lastHandledReconcileAt(obj);
+  if (last === undefined) return false;
+  if (last === token) return true;
+  if (recorded?.lastHandledReconcileAt !== undefined && last === recorded.lastHandledReconcileAt) return false;
+  const ours = tokenTime(token);
+  const theirs = tokenTime(last);
+  return ours !== undefined && theirs !== undefined && theirs > ours;
+}
+
+/** Whether the object carries our request: requestedAt (and forceAt/resetAt when asked) equal the token, and unsuspended on Resume. */
+function written(obj: FluxObject, kind: FluxKind, token: string, options: Options): boolean {
+  const a = annotationsOf(obj);
+  if (a[RequestedAtAnnotation] !== token) return false;
+  if (options.force && a[ForceAtAnnotation] !== token) return false;
+  if (options.reset && a[ResetAtAnnotation] !== token) return false;
+  if (options.action === 'Resume' && isSuspended(obj, kind)) return false;
+  return true;
+}
+
+/**
+ * Coalescing: a Reconcile shares the newest token another request holds on the object that is not
+ * written yet and has the same options, so a burst of requests makes Flux reconcile once or twice.
+ * Returns 'wait' while a not-yet-written token with other options is pending, undefined to mint.
+ */
+function chooseToken(obj: FluxObject, held: readonly HeldToken[], options: Options): string | 'wait' | undefined {
+  if (options.action !== 'Reconcile') return undefined;
+  const requestedAt = annotationsOf(obj)[RequestedAtAnnotation];
+  const last = lastHandledReconcileAt(obj);
+  const pending = held.filter((h) => h.token !== requestedAt && !coveredBy(h.token, last));
+  const same = pending.filter((h) => h.action === 'Reconcile' && h.force === options.force && h.reset === options.reset);
+  if (same.length > 0) return same.map((h) => h.token).sort().at(-1);
+  return pending.length > 0 ? 'wait' : undefined;
+}
+
+/** The token on the object that another request of ours wrote and Flux has not handled yet: ours waits for it. */
+function blockingToken(obj: FluxObject, held: readonly HeldToken[], token: string): string | undefined {
+  const requestedAt = annotationsOf(obj)[RequestedAtAnnotation];
+  if (!requestedAt || requestedAt === token) return undefined;
+  if (!held.some((h) => h.token === requestedAt)) return undefined;
+  if (coveredBy(requestedAt, lastHandledReconcileAt(obj))) return undefined;
+  return requestedAt;
+}
+
+function coveredBy(token: string, last: string | undefined): boolean {
+  if (last === undefined) return false;
+  if (last === token) return true;
+  const a = tokenTime(token);
+  const b = tokenTime(last);
+  return a !== undefined && b !== undefined && b > a;
+}
+
+/** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */
+export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressing'; message: string } {
+  const conditions = conditionsOf(obj);
+  const ready = findCondition(conditions, ReadyCondition);
+  const stalled = findCondition(conditions, StalledCondition);
+  const reconciling = findCondition(conditions, ReconcilingCondition);
+  const generation = obj.metadata.generation;
+  const says = (c: Condition | undefined): string => [c?.reason, c?.message].filter(Boolean).join(': ') || 'no message';
+
+  if (stalled?.status === 'True') return { state: 'failed', message: says(stalled) };
+  if (reconciling?.status === 'True') return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
+  if (!ready || ready.status === 'Unknown') return { state: 'progressing', message: `not ready yet: ${says(ready)}` };
+  if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
+    return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
+  }
+  if (ready.status === 'True') return { state: 'ready', message: says(ready) };
+  return { state: 'failed', message: says(ready) };
+}
+
+/** What the request records of an object: identity and Flux's view, keeping our token. */
+export function snapshotOf(obj: FluxObject, kind: FluxKind, previous: ObjectStatus | undefined): ObjectStatus {
+  const ready = findCondition(conditionsOf(obj), ReadyCondition);
+  const snapshot: ObjectStatus = {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    name: obj.metadata.name,
+    namespace: obj.metadata.namespace ?? '',
+    suspended: isSuspended(obj, kind),
+  };
+  const set = <K extends keyof ObjectStatus>(k: K, v: ObjectStatus[K] | undefined): void => {
+    if (v !== undefined) snapshot[k] = v;
+  };
+  set('uid', obj.metadata.uid);
+  set('generation', obj.metadata.generation);
+  set('ready', ready?.status);
+  set('reason', ready?.reason);
+  set('message', ready?.message);
+  set('revision', revisionOf(obj, kind));
+  // lastHandledReconcileAt keeps the value seen when the token was recorded, so a later handled
+  // value can be told apart from the one that was already there.
+  set('lastHandledReconcileAt', previous?.token ? previous.lastHandledReconcileAt : lastHandledReconcileAt(obj));
+  set('token', previous?.token);
+  return snapshot;
+}
+
+/** The patch that asks Flux to reconcile: requestedAt, plus forceAt/resetAt when asked; on Resume also unsuspends. */
+export function requestPatch(kind: FluxKind, token: string, options: Options): MergePatch {
+  const annotations: Record<string, string | null> = { [RequestedAtAnnotation]: token };
+  if (options.force) annotations[ForceAtAnnotation] = token;
+  if (options.reset) annotations[ResetAtAnnotation] = token;
+  if (options.action !== 'Resume') return { metadata: { annotations } };
+  return resumePatch(kind, annotations);
+}
+
+/** Suspends: spec.suspend for toolkit kinds, the reconcile annotation for flux-operator kinds; names the request. */
+export function suspendPatch(kind: FluxKind, by: string): MergePatch {
+  const annotations: Record<string, string | null> = { [SuspendedByAnnotation]: by };
+  if (kind.suspendStyle === 'annotation') return { metadata: { annotations: { ...annotations, [ControlPlaneReconcileAnnotation]: 'disabled' } } };
+  return { metadata: { annotations }, spec: { suspend: true } };
+}
+
+/** Resumes: clears the suspension and the suspended-by annotation, with any extra annotations (the token). */
+export function resumePatch(kind: FluxKind, extra: Record<string, string | null> | undefined): MergePatch {
+  const annotations: Record<string, string | null> = { ...extra, [SuspendedByAnnotation]: null };
+  if (kind.suspendStyle === 'annotation') return { metadata: { annotations: { ...annotations, [ControlPlaneReconcileAnnotation]: 'enabled' } } };
+  return { metadata: { annotations }, spec: { suspend: false } };
+}
+
+/** The status while running: Reconciling=True and Ready=Unknown with the step's reason. */
+function running(
+  request: FluxActionRequest,
+  status: RequestStatus,
+  now: number,
+  deadline: number,
+  result: Extract<StepResult, { type: 'act' }>,
+  ref: ObjectRef,
+): Plan {
+  const generation = request.metadata.generation;
+  let conditions = setCondition(status.conditions, ReconcilingCondition, 'True', result.reason, result.message, generation, now);
+  conditions = setCondition(conditions, ReadyCondition, 'Unknown', result.reason, result.message, generation, now);
+  conditions = conditions.filter((c) => c.type !== StalledCondition);
+  const next: RequestStatus = { ...status, phase: Phase.Running, message: result.message, conditions };
+  const plan: Plan = { status: next, requeueAfterMs: Math.max(0, deadline - now) };
+  if (result.patch) plan.patch = { ref, body: result.patch };
+  if (status.phase !== Phase.Running) {
+    plan.event = { reason: EventReason.Requested, type: 'Normal', message: `${request.spec.action} ${describeRef(request.spec.target)}: ${result.message}` };
+  }
+  return plan;
+}
+
+/** The final status: Ready True/False, Stalled on failure, Reconciling removed. */
+function finish(request: FluxActionRequest, status: RequestStatus, now: number, failure: FailureReason | undefined, message: string): Plan {
+  const generation = request.metadata.generation;
+  const reason = failure ?? (request.spec.wait === false ? SuccessReason.Requested : SuccessReason.Succeeded);
+  let conditions = (status.conditions ?? []).filter((c) => c.type !== ReconcilingCondition);
+  conditions = setCondition(conditions, ReadyCondition, failure ? 'False' : 'True', reason, message, generation, now);
+  if (failure) conditions = setCondition(conditions, StalledCondition, 'True', reason, message, generation, now);
+  else conditions = conditions.filter((c) => c.type !== StalledCondition);
+  const phase = failure ? Phase.Failed : Phase.Succeeded;
+  const next: RequestStatus = { ...status, phase, message, conditions, completionTime: isoSeconds(now) };
+  const event = { reason: failure ? EventReason.Failed : EventReason.Succeeded, type: failure ? ('Warning' as const) : ('Normal' as const), message: failure ? `${failure}: ${message}` : message };
+  return { status: next, event };
+}
+
+/** Sets a condition, keeping lastTransitionTime when its status did not change. */
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  observedGeneration: number | undefined,
+  now: number,
+): Condition[] {
+  const existing = conditions?.find((c) => c.type === type);
+  const lastTransitionTime = existing && existing.status === status && existing.lastTransitionTime ? existing.lastTransitionTime : isoSeconds(now);
+  const next: Condition = { type, status, reason, message, lastTransitionTime };
+  if (observedGeneration !== undefined) next.observedGeneration = observedGeneration;
+  return [...(conditions ?? []).filter((c) => c.type !== type), next];
+}
+

@@ -1,0 +1,80 @@
+// API discovery for Flux kinds: which versions of a kind the cluster serves, preferred first, so
+// requests work on clusters with older Flux releases.
+import * as k8s from '@kubernetes/client-node';
+import type { FluxKind } from '../flux/kinds.js';
+import { fluxKinds } from '../flux/kinds.js';
+
+interface ServedKind {
+  /** Served versions of the kind, the group's preferred version first. */
+  versions: string[];
+}
+
+export type Resolution = { apiVersion: string } | { error: string };
+
+/** Reads the served versions of the Flux API groups; refreshed when a lookup misses (a CRD installed later). */
+export class FluxDiscovery {
+  private served = new Map<string, ServedKind>();
+  private loadedAt = 0;
+
+  /**
+   * @param kc the cluster
+   * @param minRefreshMs how soon a miss may trigger a new discovery (default 10s)
+   * @param now the clock
+   */
+  constructor(
+    private readonly kc: k8s.KubeConfig,
+    private readonly minRefreshMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The apiVersion to use for a kind: the requested one if served, else the cluster's preferred. */
+  async resolve(kind: FluxKind, requested: string | undefined): Promise<Resolution> {
+    let served = this.served.get(kind.kind);
+    if ((!served || (requested && !served.versions.includes(versionOf(requested)))) && this.now() - this.loadedAt >= this.minRefreshMs) {
+      await this.refresh();
+      served = this.served.get(kind.kind);
+    }
+    if (!served || served.versions.length === 0) {
+      return { error: `the cluster serves no ${kind.kind} API (${kind.group}): is the Flux controller for it installed?` };
+    }
+    if (requested) {
+      const version = versionOf(requested);
+      if (!served.versions.includes(version)) {
+        return { error: `${requested} is not served for ${kind.kind}; served: ${served.versions.map((v) => `${kind.group}/${v}`).join(', ')}` };
+      }
+      return { apiVersion: requested };
+    }
+    return { apiVersion: `${kind.group}/${served.versions[0]}` };
+  }
+
+  /** Re-reads discovery for every Flux group. */
+  async refresh(): Promise<void> {
+    this.loadedAt = this.now();
+    const apis = this.kc.makeApiClient(k8s.ApisApi);
+    const groups = await apis.getAPIVersions();
+    const wanted = new Set(fluxKinds.map((k) => k.group));
+    const served = new Map<string, ServedKind>();
+    const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    for (const group of groups.groups ?? []) {
+      if (!wanted.has(group.name)) continue;
+      const preferred = group.preferredVersion?.version;
+      const versions = (group.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
+      for (const version of versions) {
+        const list = (await custom.getAPIResources({ group: group.name, version })) as k8s.V1APIResourceList;
+        for (const resource of list.resources ?? []) {
+          if (resource.name.includes('/')) continue;
+          const kind = fluxKinds.find((k) => k.group === group.name && k.kind === resource.kind);
+          if (!kind) continue;
+          const entry = served.get(kind.kind) ?? { versions: [] };
+          entry.versions.push(version);
+          served.set(kind.kind, entry);
+        }
+      }
+    }
+    this.served = served;
+  }
+}
+
+function versionOf(apiVersion: string): string {
+  return apiVersion.slice(apiVersion.indexOf('/') + 1);
+}

@@ -1,0 +1,57 @@
+// Kubernetes Events on requests, one for each transition (Requested, Succeeded, Failed), so
+// `kubectl describe far` and `kubectl events` tell a request's story.
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { ApiVersion, Kind, type FluxActionRequest } from '../api/types.js';
+import type { Clock } from '../runtime/clock.js';
+
+/** The component name Events are reported under. */
+export const ReportingComponent = 'flux-action-operator';
+
+/** Events longer than this are cut (the API server refuses messages over 1 KiB in events.k8s.io). */
+const MaxMessage = 1024;
+
+export class EventRecorder {
+  private readonly core: k8s.CoreV1Api;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly instance: string,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  }
+
+  /** Records an Event on a request. Best effort: a failure is logged, never fails the request. */
+  async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const namespace = request.metadata.namespace ?? 'default';
+    const now = new Date(this.clock.now());
+    const event: k8s.CoreV1Event = {
+      metadata: { name: `${request.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      involvedObject: {
+        apiVersion: ApiVersion,
+        kind: Kind,
+        name: request.metadata.name,
+        namespace,
+        ...(request.metadata.uid ? { uid: request.metadata.uid } : {}),
+        ...(request.metadata.resourceVersion ? { resourceVersion: request.metadata.resourceVersion } : {}),
+      },
+      type,
+      reason,
+      message: message.length > MaxMessage ? `${message.slice(0, MaxMessage - 3)}...` : message,
+      source: { component: ReportingComponent },
+      reportingComponent: ReportingComponent,
+      reportingInstance: this.instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    try {
+      await this.core.createNamespacedEvent({ namespace, body: event });
+    } catch (err) {
+      this.log.warn({ request: `${namespace}/${request.metadata.name}`, reason, err: err instanceof Error ? err.message : String(err) }, 'could not record event');
+    }
+  }
+}

@@ -1,0 +1,186 @@
+// The operator process: health and metrics endpoints, leader election, and — while leading — the
+// request informer, the Flux object informers and the work queue feeding the reconciler.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Group, Plural, Version } from '../api/types.js';
+import { tokenMinter } from '../flux/token.js';
+import { realClock, type Clock } from '../runtime/clock.js';
+import type { OperatorConfig } from '../runtime/config.js';
+import { startHealthServer, type HealthServer } from '../runtime/http.js';
+import { LeaderElector, type StopReason } from '../runtime/leader.js';
+import { createMetrics, workQueueMetricsHooks, type OperatorMetrics } from '../runtime/metrics.js';
+import { WorkQueue } from '../runtime/workqueue.js';
+import { FluxDiscovery } from './discovery.js';
+import { EventRecorder } from './events.js';
+import { FluxObjects } from './flux-objects.js';
+import { startInformer, type InformerHandle, type KubeObject } from './informers.js';
+import { RequestReconciler, keyOf } from './reconciler.js';
+import { RequestIndex } from './request-index.js';
+
+export interface OperatorOptions {
+  config: OperatorConfig;
+  kc: k8s.KubeConfig;
+  log: Logger;
+  clock?: Clock;
+  /** Called when leadership is lost: the process must stop acting (the CLI exits). */
+  onLostLeadership?: (reason: StopReason) => void;
+}
+
+/** One operator replica. start() returns once it serves health checks; it acts once it leads. */
+export class Operator {
+  readonly identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+  readonly metrics: OperatorMetrics = createMetrics();
+  private readonly clock: Clock;
+  private health: HealthServer | undefined;
+  private elector: LeaderElector | undefined;
+  private controllers: Controllers | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: OperatorOptions) {
+    this.clock = options.clock ?? realClock;
+  }
+
+  /** The port /healthz, /readyz and /metrics are served on. */
+  get port(): number | undefined {
+    return this.health?.port;
+  }
+
+  async start(): Promise<void> {
+    const { config, kc, log } = this.options;
+    this.health = await startHealthServer({
+      addr: config.metricsAddr,
+      registry: this.metrics.registry,
+      logger: log,
+      // Ready once this replica either acts with synced caches, or waits as a standby.
+      readinessChecks: { controllers: () => !this.elector?.isLeader() || this.controllers?.synced === true },
+    });
+    log.info({ identity: this.identity, metricsPort: this.health.port, leaderElect: config.leaderElect }, 'operator started');
+    if (!config.leaderElect) {
+      await this.startControllers();
+      return;
+    }
+    this.elector = new LeaderElector({
+      client: kc.makeApiClient(k8s.CoordinationV1Api),
+      leaseName: config.leaseName,
+      namespace: config.namespace,
+      identity: this.identity,
+      clock: this.clock,
+      logger: log,
+      onStartedLeading: () => {
+        this.metrics.leader.set(1);
+        void this.startControllers().catch((err: unknown) => {
+          log.fatal({ err }, 'could not start controllers');
+          this.options.onLostLeadership?.('renewFailed');
+        });
+      },
+      onStoppedLeading: (reason) => {
+        this.metrics.leader.set(0);
+        if (reason !== 'released' && !this.stopping) this.options.onLostLeadership?.(reason);
+      },
+    });
+    void this.elector.run();
+  }
+
+  /** Stops taking work, lets running reconciles finish, releases the Lease and closes the server. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.controllers?.stop();
+    await this.elector?.stop();
+    await this.health?.close();
+  }
+
+  private async startControllers(): Promise<void> {
+    const { config, kc, log } = this.options;
+    this.controllers = new Controllers({
+      kc,
+      log,
+      clock: this.clock,
+      metrics: this.metrics,
+      config,
+      identity: this.identity,
+    });
+    await this.controllers.start();
+  }
+}
+
+interface ControllersOptions {
+  kc: k8s.KubeConfig;
+  log: Logger;
+  clock: Clock;
+  metrics: OperatorMetrics;
+  config: OperatorConfig;
+  identity: string;
+}
+
+/** The parts that run only on the leader. */
+class Controllers {
+  synced = false;
+  private readonly queue: WorkQueue;
+  private readonly index = new RequestIndex();
+  private readonly fluxObjects: FluxObjects;
+  private requests: InformerHandle<KubeObject> | undefined;
+
+  constructor(private readonly options: ControllersOptions) {
+    const { kc, log, clock, metrics, config } = options;
+    this.queue = new WorkQueue({ clock, logger: log, hooks: workQueueMetricsHooks(metrics) });
+    this.fluxObjects = new FluxObjects({
+      kc,
+      log,
+      clock,
+      ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
+      // A Flux object changed: look again at every request following it.
+      onChange: (objectKey) => {
+        for (const key of this.index.followersOf(objectKey)) this.queue.add(key);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const { kc, log, clock, metrics, config, identity } = this.options;
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const ns = config.watchNamespace;
+    const path = ns ? `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}` : `/apis/${Group}/${Version}/${Plural}`;
+    this.requests = startInformer<KubeObject>({
+      kc,
+      path,
+      log,
+      clock,
+      list: async () =>
+        (ns
+          ? await custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural })
+          : await custom.listClusterCustomObject({ group: Group, version: Version, plural: Plural })) as k8s.KubernetesListObject<KubeObject>,
+      onChange: (obj) => {
+        if (!obj.metadata?.name) return;
+        this.queue.add(keyOf({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } }));
+      },
+    });
+    const reconciler = new RequestReconciler({
+      kc,
+      requests: this.requests,
+      fluxObjects: this.fluxObjects,
+      discovery: new FluxDiscovery(kc),
+      index: this.index,
+      crossNamespaceFrom: config.crossNamespaceFrom,
+      recorder: new EventRecorder(kc, identity, clock, log),
+      clock,
+      log,
+      metrics,
+      mintToken: tokenMinter(() => clock.now()),
+    });
+    await this.requests.whenSynced(false);
+    // Tokens held by unfinished requests are known before any request is reconciled, so a restart
+    // coalesces with what the previous leader recorded.
+    reconciler.loadHeldTokens();
+    this.synced = true;
+    this.queue.start((key) => reconciler.reconcile(key), { concurrency: config.concurrency });
+    log.info({ requests: this.requests.list().length, concurrency: config.concurrency }, 'controllers started');
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.shutdown();
+    await this.requests?.stop();
+    await this.fluxObjects.stop();
+  }
+}

@@ -1,0 +1,300 @@
+// The request reconciler: the I/O around the Flux protocol. For one request key it reads what is,
+// asks the protocol what to do, writes the request's status, and only then touches Flux objects.
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { FailureReason, isFinished } from '../api/conditions.js';
+import { FluxActionRequestSchema, Group, Plural, Version, type FluxActionRequest, type FluxObject, type RequestStatus } from '../api/types.js';
+import { fluxKind, type FluxKind } from '../flux/kinds.js';
+import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
+import { decide, type Plan, type Slot, type Step } from '../flux/protocol.js';
+import type { Clock } from '../runtime/clock.js';
+import type { OperatorMetrics } from '../runtime/metrics.js';
+import type { ReconcileResult } from '../runtime/workqueue.js';
+import type { FluxDiscovery } from './discovery.js';
+import { apiMessage, isConflict, isForbidden, isNotFound } from './errors.js';
+import type { EventRecorder } from './events.js';
+import type { FluxObjects } from './flux-objects.js';
+import { newerThan, type InformerHandle, type KubeObject } from './informers.js';
+import type { RequestIndex } from './request-index.js';
+
+/** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
+export const ResyncMs = 60_000;
+
+export interface ReconcilerDeps {
+  kc: k8s.KubeConfig;
+  requests: InformerHandle<KubeObject>;
+  fluxObjects: FluxObjects;
+  discovery: FluxDiscovery;
+  index: RequestIndex;
+  /** Namespaces whose requests may act on objects in other namespaces. */
+  crossNamespaceFrom: readonly string[];
+  recorder: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  metrics?: OperatorMetrics;
+  mintToken: () => string;
+}
+
+type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: { reason: FailureReason; message: string } };
+
+/** Thrown when the request changed under us; the queue retries with the fresh copy. */
+class StaleRequestError extends Error {}
+
+export class RequestReconciler {
+  private readonly custom: k8s.CustomObjectsApi;
+  /** Requests whose status we just wrote, newer than the cache until the watch delivers them. */
+  private readonly fresh = new Map<string, FluxActionRequest>();
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  /** Loads the tokens every unfinished request recorded, from the request cache (at start). */
+  loadHeldTokens(): void {
+    for (const raw of this.deps.requests.list()) {
+      const parsed = FluxActionRequestSchema.safeParse(raw);
+      if (parsed.success) this.deps.index.holdFrom(keyOf(parsed.data), parsed.data);
+    }
+  }
+
+  /** Reconciles one request by its `namespace/name` key. Level-triggered and idempotent. */
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const { index, clock } = this.deps;
+    // Fetch.
+    const request = this.readRequest(key);
+    if (!request) {
+      index.forget(key);
+      return;
+    }
+    // Finished already? Only its TTL is left to honour.
+    if (isFinished(request.status?.phase)) {
+      index.forget(key);
+      return this.expire(request);
+    }
+    if (request.metadata.deletionTimestamp) return;
+    const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(request.spec.target) });
+
+    // Policy, then resolve the target and its sources.
+    const resolved = await this.resolve(request);
+    index.follow(key, resolved.steps.map((s) => objectKey(s.ref)));
+
+    // Decide, and hold the plan's tokens at once so concurrent requests on the same object share them.
+    const plan = decide({
+      request,
+      now: clock.now(),
+      steps: resolved.steps,
+      ...(resolved.failure ? { failure: resolved.failure } : {}),
+      heldTokens: (objectKey) => index.heldTokens(objectKey, key),
+      mintToken: this.deps.mintToken,
+    });
+    index.holdFrom(key, { ...request, status: plan.status });
+
+    // Record: the status (and the token in it) is written before any Flux object is touched.
+    const written = await this.writeStatus(request, plan.status);
+    if (plan.event) await this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
+    if (isFinished(plan.status.phase)) {
+      log.info({ phase: plan.status.phase, reason: readyReason(plan.status), message: plan.status.message }, 'request finished');
+      this.observe(written);
+      index.forget(key);
+      return this.expire(written);
+    }
+
+    // Act.
+    if (plan.patch) return this.patch(written, plan, log);
+    return { requeueAfter: Math.min(plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
+  }
+
+  private async patch(request: FluxActionRequest, plan: Plan, log: Logger): Promise<ReconcileResult | void> {
+    const patch = plan.patch!;
+    const kind = fluxKind(patch.ref.kind)!;
+    try {
+      const updated = await this.custom.patchNamespacedCustomObject(
+        { ...crdCoordinates(kind, patch.ref), name: patch.ref.name, body: patch.body },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      this.deps.fluxObjects.remember(updated as FluxObject);
+      log.debug({ object: describeRef(patch.ref), patch: patch.body }, 'patched');
+      // Look again at once: the patched object may already settle the step.
+      return { requeueAfter: 1 };
+    } catch (err) {
+      if (isNotFound(err)) return { requeueAfter: 1 };
+      if (isForbidden(err)) {
+        const message = `the operator may not patch ${kind.plural}.${kind.group} in namespace ${patch.ref.namespace}: ${apiMessage(err)}`;
+        await this.fail(request, FailureReason.Forbidden, message);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Ends a request with a failure found while acting (the same path as any other outcome). */
+  private async fail(request: FluxActionRequest, reason: FailureReason, message: string): Promise<void> {
+    const plan = decide({
+      request,
+      now: this.deps.clock.now(),
+      steps: [],
+      failure: { reason, message },
+      heldTokens: () => [],
+      mintToken: this.deps.mintToken,
+    });
+    const written = await this.writeStatus(request, plan.status);
+    if (plan.event) await this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
+    this.observe(written);
+    this.deps.index.forget(keyOf(request));
+  }
+
+  /** The request from the cache, or the copy we just wrote when the cache has not caught up. */
+  private readRequest(key: string): FluxActionRequest | undefined {
+    const [namespace, name] = splitKey(key);
+    const cached = this.deps.requests.get(name, namespace);
+    const fresh = this.fresh.get(key);
+    let raw: unknown = cached;
+    if (fresh && cached && fresh.metadata.uid === cached.metadata?.uid && newerThan(fresh.metadata.resourceVersion, cached.metadata?.resourceVersion)) raw = fresh;
+    else this.fresh.delete(key);
+    if (!raw) return undefined;
+    const parsed = FluxActionRequestSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.deps.log.error({ request: key, issues: parsed.error.issues }, 'request does not parse; the CRD should have refused it');
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
+  private async writeStatus(request: FluxActionRequest, status: RequestStatus): Promise<FluxActionRequest> {
+    if (JSON.stringify(request.status ?? {}) === JSON.stringify(status)) return request;
+    const key = keyOf(request);
+    try {
+      const body = { ...request, status };
+      const updated = await this.custom.replaceNamespacedCustomObjectStatus({
+        group: Group,
+        version: Version,
+        plural: Plural,
+        namespace: request.metadata.namespace ?? '',
+        name: request.metadata.name,
+        body,
+      });
+      const parsed = FluxActionRequestSchema.parse(updated);
+      this.fresh.set(key, parsed);
+      return parsed;
+    } catch (err) {
+      // The token we meant to hold was never recorded.
+      this.deps.index.holdFrom(key, request);
+      if (isConflict(err) || isNotFound(err)) throw new StaleRequestError(`request ${key} changed: ${apiMessage(err)}`);
+      throw err;
+    }
+  }
+
+  /** Resolves the target and, for withSource, its sources; a failure ends the request. */
+  private async resolve(request: FluxActionRequest): Promise<Resolved> {
+    const spec = request.spec;
+    const requestNs = request.metadata.namespace ?? '';
+    const kind = fluxKind(spec.target.kind);
+    if (!kind) return failed(FailureReason.UnsupportedKind, `${spec.target.kind} is not a kind flux-action-operator acts on`);
+    const targetRef = { kind: kind.kind, name: spec.target.name, namespace: spec.target.namespace ?? requestNs };
+    const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs);
+    if ('failure' in target) return failed(target.failure.reason, target.failure.message);
+    const steps: Step[] = [target];
+    if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
+
+    // The source, and a HelmChart's own source, reconciled in that order before the target.
+    let from = target.object;
+    for (const slot of ['source', 'chartSource'] as const) {
+      const ref = sourceRefOf(from);
+      if ('error' in ref) return failed(FailureReason.SourceFailed, ref.error);
+      const sourceKind = fluxKind(ref.kind);
+      if (!sourceKind) return failed(FailureReason.UnsupportedKind, `source ${describeRef(ref)} of ${describeRef(targetRef)} is a ${ref.kind}, which flux-action-operator cannot reconcile`);
+      const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs);
+      if ('failure' in step) return failed(step.failure.reason, step.failure.message);
+      steps.unshift(step);
+      if (sourceKind.kind !== 'HelmChart' || !step.object) break;
+      from = step.object;
+    }
+    return { steps };
+  }
+
+  private async resolveStep(
+    slot: Slot,
+    kind: FluxKind,
+    ref: { kind: string; name: string; namespace: string },
+    apiVersion: string | undefined,
+    requestNs: string,
+  ): Promise<Step | { failure: { reason: FailureReason; message: string } }> {
+    const what = slot === 'target' ? describeRef(ref) : `source ${describeRef(ref)}`;
+    if (ref.namespace !== requestNs && !this.deps.crossNamespaceFrom.includes(requestNs)) {
+      return {
+        failure: {
+          reason: FailureReason.CrossNamespaceForbidden,
+          message: `${what} is in another namespace; requests in namespace ${requestNs} may act only on their own namespace (the operator's --cross-namespace-from lists namespaces that may do more)`,
+        },
+      };
+    }
+    const version = await this.deps.discovery.resolve(kind, apiVersion);
+    if ('error' in version) return { failure: { reason: FailureReason.UnsupportedKind, message: version.error } };
+    const fullRef: ObjectRef = { ...ref, apiVersion: version.apiVersion };
+    try {
+      const object = await this.deps.fluxObjects.get(kind, version.apiVersion, ref.namespace, ref.name);
+      return { slot, kind, ref: fullRef, object };
+    } catch (err) {
+      if (isForbidden(err)) {
+        return { failure: { reason: FailureReason.Forbidden, message: `the operator may not read ${kind.plural}.${kind.group}: ${apiMessage(err)}` } };
+      }
+      throw err;
+    }
+  }
+
+  /** Deletes a finished request once its ttlSecondsAfterFinished has passed, else looks again then. */
+  private async expire(request: FluxActionRequest): Promise<ReconcileResult | void> {
+    const ttl = request.spec.ttlSecondsAfterFinished;
+    const completion = request.status?.completionTime;
+    if (ttl === undefined || !completion) return;
+    const due = Date.parse(completion) + ttl * 1000;
+    const now = this.deps.clock.now();
+    if (now < due) return { requeueAfter: due - now };
+    try {
+      await this.custom.deleteNamespacedCustomObject({
+        group: Group,
+        version: Version,
+        plural: Plural,
+        namespace: request.metadata.namespace ?? '',
+        name: request.metadata.name,
+        body: { preconditions: { uid: request.metadata.uid ?? '' } },
+      });
+      this.deps.log.info({ request: keyOf(request), ttlSecondsAfterFinished: ttl }, 'deleted finished request after its TTL');
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  private observe(request: FluxActionRequest): void {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    const labels = { action: request.spec.action, kind: request.spec.target.kind, result: readyReason(request.status ?? {}) ?? 'Unknown' };
+    metrics.requestsTotal.inc(labels);
+    const created = request.metadata.creationTimestamp;
+    const createdMs = created instanceof Date ? created.getTime() : created ? Date.parse(created) : NaN;
+    if (!Number.isNaN(createdMs)) metrics.requestDuration.observe(labels, Math.max(0, this.deps.clock.now() - createdMs) / 1000);
+  }
+}
+
+function failed(reason: FailureReason, message: string): Resolved {
+  return { steps: [], failure: { reason, message } };
+}
+
+function readyReason(status: RequestStatus): string | undefined {
+  return status.conditions?.find((c) => c.type === 'Ready')?.reason;
+}
+
+function crdCoordinates(kind: FluxKind, ref: ObjectRef): { group: string; version: string; plural: string; namespace: string } {
+  return { group: kind.group, version: ref.apiVersion.slice(ref.apiVersion.indexOf('/') + 1), plural: kind.plural, namespace: ref.namespace };
+}
+
+/** `namespace/name` of a request. */
+export function keyOf(request: { metadata: { namespace?: string | undefined; name: string } }): string {
+  return `${request.metadata.namespace ?? ''}/${request.metadata.name}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}

@@ -1,0 +1,46 @@
+// Time as a dependency: the work queue and the leader elector take a Clock, so backoff, deadlines
+// and lease expiry are tested by advancing a fake clock instead of sleeping.
+
+/** A scheduled callback that can be cancelled before it fires; cancelling twice or after firing is harmless. */
+export interface Timer {
+  cancel(): void;
+}
+
+/** Wall-clock time in milliseconds and one-shot timers. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Calls fn once, ms milliseconds from now (a negative ms counts as 0). */
+  setTimer(fn: () => void, ms: number): Timer;
+}
+
+/** The process's clock: Date.now and setTimeout. */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimer(fn, ms) {
+    const handle = setTimeout(fn, Math.max(0, ms));
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+/**
+ * Resolves after ms milliseconds on clock, or at once when signal aborts (the timer is then cancelled,
+ * so an aborted wait leaves nothing behind that keeps the process alive). Never rejects.
+ */
+export function delay(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const onAbort = (): void => {
+      timer.cancel();
+      resolve();
+    };
+    const timer = clock.setTimer(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

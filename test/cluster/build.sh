@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Builds the control-plane binaries (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl) from the wrapper modules
+# etcd/ and kubernetes/, and fetches the Flux CRDs, into the per-user cache
+# (see lib.sh). Whatever is already in the cache is kept, so a warm run
+# returns at once.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+FLUX_OPERATOR_MODULE=github.com/controlplaneio-fluxcd/flux-operator
+
+# Flux kinds the project relies on; the fetch fails if one is missing.
+EXPECTED_KINDS=(
+  GitRepository OCIRepository Bucket HelmChart HelmRepository
+  Kustomization HelmRelease
+  Receiver Alert Provider
+  ImageRepository ImagePolicy ImageUpdateAutomation
+  FluxInstance FluxReport ResourceSet ResourceSetInputProvider
+)
+
+# Fails unless the wrapper module in dir requires module at version, so that
+# versions.env and the committed go.mod cannot drift apart.
+check_pin() {
+  local dir=$1 module=$2 version=$3 pinned
+  pinned=$(cd "$dir" && go mod edit -json |
+    jq -r --arg m "$module" '.Require[] | select(.Path == $m) | .Version')
+  [[ $pinned == "$version" ]] ||
+    die "$dir/go.mod requires $module ${pinned:-(nothing)}, versions.env says $version; run update-modules.sh"
+}
+
+# go_build <module dir> <package> <output file> [ldflags]
+# Builds into a temporary file first so that an interrupted build never
+# leaves a binary that later runs would take as complete.
+go_build() {
+  local dir=$1 pkg=$2 out=$3 ldflags=${4:-} start
+  log "building $(basename "$out") ($pkg)"
+  start=$SECONDS
+  mkdir -p "$(dirname "$out")"
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+    -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+  mv "$out.tmp" "$out"
+  log "built $(basename "$out") in $((SECONDS - start))s"
+}
+
+build_etcd() {
+  [[ -x $ETCD_BIN_DIR/etcd ]] && return
+  check_pin "$here/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  go_build "$here/etcd" go.etcd.io/etcd/server/v3 "$ETCD_BIN_DIR/etcd"
+}
+
+# The version variables of k8s.io/component-base/version (base.go); without
+# them the binaries report v0.0.0-master and discovery shows no real version.
+k8s_ldflags() {
+  local v=k8s.io/component-base/version minor
+  minor=${KUBERNETES_VERSION#v1.}
+  minor=${minor%%.*}
+  printf '%s ' "-X $v.gitVersion=$KUBERNETES_VERSION" "-X $v.gitMajor=1" \
+    "-X $v.gitMinor=$minor" "-X $v.gitTreeState=clean"
+}
+
+build_kubernetes() {
+  local bin checked=
+  for bin in "${K8S_BINARIES[@]}"; do
+    [[ -x $K8S_BIN_DIR/$bin ]] && continue
+    [[ -n $checked ]] || { check_pin "$here/kubernetes" k8s.io/kubernetes "$KUBERNETES_VERSION"; checked=1; }
+    go_build "$here/kubernetes" "k8s.io/kubernetes/cmd/$bin" "$K8S_BIN_DIR/$bin" "$(k8s_ldflags)"
+  done
+}
+
+# Prints the module directory of module@version, downloading it if needed
+# (checked against the Go checksum database).
+module_dir() {
+  (cd "$CACHE_DIR" && go mod download -json "$1") | jq -r '.Dir // error(.Error)'
+}
+
+# Prints the CustomResourceDefinition documents of a multi-document YAML file.
+crd_documents() {
+  awk '
+    function flush() { if (doc ~ /(^|\n)kind: CustomResourceDefinition\n/) printf "---\n%s", doc; doc = "" }
+    /^---$/ { flush(); next }
+    { doc = doc $0 "\n" }
+    END { flush() }
+  ' "$1"
+}
+
+# Fails unless the release manifest runs the pinned image tag of component.
+check_component_version() {
+  local file=$1 component=$2 version=$3
+  grep -Eq "image: .*/$component:$version\$" "$file" ||
+    die "$file does not run $component:$version (versions.env disagrees with Flux $FLUX_VERSION)"
+}
+
+# The Flux CRDs come from flux-operator's copy of each Flux release's
+# manifests (config/data/flux/<version>/<component>.yaml): the module proxy
+# serves only a few versions of the fluxcd controller modules themselves,
+# none for some Flux 2.7 components (see README.md).
+fetch_flux_crds() {
+  [[ -d $FLUX_CRD_DIR ]] && return
+  local operator release tmp component version
+  operator=$(module_dir "$FLUX_OPERATOR_MODULE@$FLUX_OPERATOR_VERSION")
+  release=$operator/config/data/flux/$FLUX_VERSION
+  [[ -d $release ]] || die "flux-operator $FLUX_OPERATOR_VERSION has no manifests for Flux $FLUX_VERSION"
+  log "fetching Flux $FLUX_VERSION CRDs (flux-operator $FLUX_OPERATOR_VERSION)"
+  tmp=$(mktemp -d "$CACHE_DIR/crds/.tmp.XXXXXX")
+  while read -r component version; do
+    check_component_version "$release/$component.yaml" "$component" "$version"
+    crd_documents "$release/$component.yaml" >"$tmp/$component.yaml"
+  done <<EOF
+source-controller $SOURCE_CONTROLLER_VERSION
+kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION
+helm-controller $HELM_CONTROLLER_VERSION
+notification-controller $NOTIFICATION_CONTROLLER_VERSION
+image-reflector-controller $IMAGE_REFLECTOR_CONTROLLER_VERSION
+image-automation-controller $IMAGE_AUTOMATION_CONTROLLER_VERSION
+source-watcher $SOURCE_WATCHER_VERSION
+EOF
+  mv "$tmp" "$FLUX_CRD_DIR"
+}
+
+fetch_flux_operator_crds() {
+  [[ -d $FLUX_OPERATOR_CRD_DIR ]] && return
+  local operator tmp
+  operator=$(module_dir "$FLUX_OPERATOR_MODULE@$FLUX_OPERATOR_VERSION")
+  log "fetching flux-operator $FLUX_OPERATOR_VERSION CRDs"
+  tmp=$(mktemp -d "$CACHE_DIR/crds/.tmp.XXXXXX")
+  cp "$operator"/config/crd/bases/*.yaml "$tmp/"
+  chmod u+w "$tmp"/*.yaml # the module cache is read-only
+  mv "$tmp" "$FLUX_OPERATOR_CRD_DIR"
+}
+
+check_kinds() {
+  local kind missing=()
+  for kind in "${EXPECTED_KINDS[@]}"; do
+    grep -qrx "    kind: $kind" "$FLUX_CRD_DIR" "$FLUX_OPERATOR_CRD_DIR" || missing+=("$kind")
+  done
+  ((${#missing[@]} == 0)) || die "CRDs missing for: ${missing[*]}"
+}
+
+main() {
+  require_tools go jq flock
+  mkdir -p "$CACHE_DIR/crds"
+  # One build at a time per cache: parallel test runs or clones wait here.
+  exec {lock}>"$CACHE_DIR/.build.lock"
+  flock "$lock"
+
+  local start=$SECONDS
+  build_etcd
+  build_kubernetes
+  fetch_flux_crds
+  fetch_flux_operator_crds
+  check_kinds
+  ((SECONDS - start < 2)) || log "build.sh done in $((SECONDS - start))s; cache: $CACHE_DIR"
+}
+
+main "$@"

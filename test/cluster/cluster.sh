@@ -1,0 +1,426 @@
+#!/usr/bin/env bash
+# A local Kubernetes control plane (etcd, kube-apiserver,
+# kube-controller-manager) run as background processes, the way
+# controller-runtime's envtest runs one, plus the Flux CRDs. No nodes: objects
+# are stored and controllers act on them, but pods never run.
+#
+#   cluster.sh up [--timeout SECONDS]  start (building binaries if needed); idempotent
+#   cluster.sh down [--purge]          stop; --purge also deletes the cluster data
+#   cluster.sh status                  what runs, where
+#   cluster.sh env                     export lines for a shell (eval "$(cluster.sh env)")
+#   cluster.sh kubectl ARGS...         the pinned kubectl, on this cluster
+#
+# Everything the cluster writes lives in <repo>/.cache/cluster (git-ignored):
+# certificates, kubeconfigs, etcd data, logs, pid files and the env file.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+REPO_ROOT=$(cd "$here/../.." && pwd)
+DATA_DIR=$REPO_ROOT/.cache/cluster
+PKI_DIR=$DATA_DIR/pki
+LOG_DIR=$DATA_DIR/logs
+RUN_DIR=$DATA_DIR/run
+ENV_FILE=$DATA_DIR/env
+KUBECONFIG_FILE=$DATA_DIR/kubeconfig
+KUBECTL=$K8S_BIN_DIR/kubectl
+
+# Start order; down stops them in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+
+SERVICE_CIDR=10.0.0.0/24
+# The issuer is fixed (not derived from the port) so that tokens stay valid
+# across a restart on other ports.
+SA_ISSUER=https://kubernetes.default.svc.cluster.local
+STOP_TIMEOUT=10
+START_TIMEOUT=60
+
+# ---------------------------------------------------------------- processes
+
+binary_of() {
+  case $1 in
+    etcd) echo "$ETCD_BIN_DIR/etcd" ;;
+    *) echo "$K8S_BIN_DIR/$1" ;;
+  esac
+}
+
+# Prints the pid of a running component, or fails. The pid must run the
+# component's binary, so a stale pid file never leads to signalling a
+# process that is not ours.
+running_pid() {
+  local name=$1 pid
+  pid=$(cat "$RUN_DIR/$name.pid" 2>/dev/null) || return 1
+  [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(binary_of "$name")" ]] || return 1
+  echo "$pid"
+}
+
+# start_process <name> <args...>: runs the component's binary detached (its
+# own session, so it outlives this script and the terminal's signals).
+start_process() {
+  local name=$1 bin
+  shift
+  bin=$(binary_of "$name")
+  setsid "$bin" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+
+# SIGTERM, then SIGKILL once STOP_TIMEOUT has passed.
+stop_process() {
+  local name=$1 pid deadline
+  pid=$(running_pid "$name") || { rm -f "$RUN_DIR/$name.pid"; return 0; }
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop within ${STOP_TIMEOUT}s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN_DIR/$name.pid"
+}
+
+fail_with_log() {
+  local name=$1 msg=$2
+  log "error: $msg"
+  log "last lines of $LOG_DIR/$name.log:"
+  tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+  exit 1
+}
+
+# wait_ready <name> <curl args...>: polls until the URL answers "ok", and
+# fails early with the log tail if the process dies.
+wait_ready() {
+  local name=$1 deadline=$((SECONDS + START_TIMEOUT))
+  shift
+  until [[ $(curl -fsS --max-time 2 "$@" 2>/dev/null) == ok ]]; do
+    running_pid "$name" >/dev/null || fail_with_log "$name" "$name exited during start"
+    ((SECONDS < deadline)) || fail_with_log "$name" "$name not ready within ${START_TIMEOUT}s ($*)"
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------- ports
+
+# Prints n free TCP ports on 127.0.0.1, one a line, preferring the given
+# ones (the previous run's) so that URLs stay the same across restarts.
+free_ports() {
+  local n=$1
+  shift
+  node - "$n" "$@" <<'EOF'
+const net = require('node:net');
+const [n, ...preferred] = process.argv.slice(2).map(Number);
+const listen = (port) => new Promise((resolve) => {
+  const server = net.createServer();
+  server.once('error', () => resolve(null));
+  server.listen(port, '127.0.0.1', () => resolve(server));
+});
+(async () => {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    // Held open until all are chosen, so the n ports are distinct.
+    servers.push((preferred[i] && await listen(preferred[i])) || await listen(0));
+  }
+  for (const s of servers) console.log(s.address().port);
+  for (const s of servers) s.close();
+})();
+EOF
+}
+
+# Chooses the ports and writes the env file that status/env/tests read.
+write_env() {
+  local previous=() ports
+  if [[ -f $ENV_FILE ]]; then
+    previous=("$(env_value ETCD_PORT)" "$(env_value ETCD_PEER_PORT)" \
+      "$(env_value APISERVER_PORT)" "$(env_value CONTROLLER_MANAGER_PORT)")
+  fi
+  mapfile -t ports < <(free_ports 4 "${previous[@]}")
+  ((${#ports[@]} == 4)) || die "could not find free ports"
+  cat >"$ENV_FILE" <<EOF
+# Written by test/cluster/cluster.sh up; sourceable.
+KUBERNETES_VERSION=$KUBERNETES_VERSION
+ETCD_PORT=${ports[0]}
+ETCD_PEER_PORT=${ports[1]}
+APISERVER_PORT=${ports[2]}
+CONTROLLER_MANAGER_PORT=${ports[3]}
+APISERVER_URL=https://127.0.0.1:${ports[2]}
+KUBECONFIG=$KUBECONFIG_FILE
+KUBECTL=$KUBECTL
+EOF
+}
+
+env_value() {
+  [[ -f $ENV_FILE ]] || return 0
+  sed -n "s/^$1=//p" "$ENV_FILE"
+}
+
+# ---------------------------------------------------------------- certificates
+
+# new_cert <name> <subject> <issuer name> <extensions>: a key and a
+# certificate signed by the CA <issuer name> (both in PKI_DIR).
+new_cert() {
+  local name=$1 subject=$2 ca=$3 ext=$4
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI_DIR/$name.key" \
+    -subj "$subject" 2>/dev/null |
+    openssl x509 -req -days 3650 -sha256 -set_serial "0x$(openssl rand -hex 16)" \
+      -CA "$PKI_DIR/$ca.crt" -CAkey "$PKI_DIR/$ca.key" \
+      -extfile <(printf '%s\n' "$ext") -out "$PKI_DIR/$name.crt" 2>/dev/null
+}
+
+new_ca() {
+  local name=$1 cn=$2
+  openssl req -x509 -new -newkey rsa:2048 -nodes -days 3650 -sha256 \
+    -keyout "$PKI_DIR/$name.key" -out "$PKI_DIR/$name.crt" -subj "/CN=$cn" \
+    -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature 2>/dev/null
+}
+
+client_ext() {
+  printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature,keyEncipherment \
+    extendedKeyUsage=clientAuth
+}
+
+# Every file ensure_pki writes; if one is missing (an interrupted start, or
+# a data dir from an older version of this script), all are generated anew.
+PKI_FILES=(ca.crt client-ca.crt front-proxy-ca.crt apiserver.crt admin.crt
+  controller-manager.crt front-proxy-client.crt sa.key sa.pub)
+
+pki_complete() {
+  local f
+  for f in "${PKI_FILES[@]}"; do [[ -s $PKI_DIR/$f ]] || return 1; done
+}
+
+# Kept across restarts (only `down --purge` removes them), so kubeconfigs and
+# ServiceAccount tokens handed out stay valid.
+ensure_pki() {
+  pki_complete && return
+  log "generating certificates in $PKI_DIR"
+  rm -rf "$PKI_DIR"
+  mkdir -p "$PKI_DIR"
+  new_ca ca fluxact-cluster-ca
+  new_ca client-ca fluxact-client-ca
+  new_cert apiserver /CN=kube-apiserver ca "$(printf '%s\n' basicConstraints=CA:FALSE \
+    keyUsage=critical,digitalSignature,keyEncipherment extendedKeyUsage=serverAuth \
+    subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1)"
+  new_cert admin /O=system:masters/CN=fluxact-admin client-ca "$(client_ext)"
+  new_cert controller-manager /CN=system:kube-controller-manager client-ca "$(client_ext)"
+  # The aggregation layer's front proxy, as kubeadm sets it up: without it
+  # the apiserver publishes no request-header CA and the controller-manager's
+  # delegated authentication logs an error every few seconds.
+  new_ca front-proxy-ca fluxact-front-proxy-ca
+  new_cert front-proxy-client /CN=front-proxy-client front-proxy-ca "$(client_ext)"
+  # ServiceAccount token signing pair: the apiserver signs and verifies
+  # TokenRequest tokens, the controller-manager signs legacy token Secrets.
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI_DIR/sa.key" 2>/dev/null
+  openssl pkey -in "$PKI_DIR/sa.key" -pubout -out "$PKI_DIR/sa.pub" 2>/dev/null
+}
+
+# write_kubeconfig <file> <user> <cert name>: certificates embedded, so the
+# file works on its own.
+write_kubeconfig() {
+  local file=$1 user=$2 cert=$3
+  cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: fluxact
+  cluster:
+    server: https://127.0.0.1:$(env_value APISERVER_PORT)
+    certificate-authority-data: $(base64 -w0 "$PKI_DIR/ca.crt")
+users:
+- name: $user
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI_DIR/$cert.crt")
+    client-key-data: $(base64 -w0 "$PKI_DIR/$cert.key")
+contexts:
+- name: fluxact
+  context:
+    cluster: fluxact
+    user: $user
+current-context: fluxact
+EOF
+  chmod 600 "$file"
+}
+
+# ---------------------------------------------------------------- components
+
+start_etcd() {
+  local url=http://127.0.0.1:$(env_value ETCD_PORT) peer=http://127.0.0.1:$(env_value ETCD_PEER_PORT)
+  log "starting etcd on $url"
+  # unsafe-no-fsync: a throw-away test store; without it every write waits
+  # for the disk.
+  start_process etcd --name=fluxact --data-dir="$DATA_DIR/etcd" \
+    --listen-client-urls="$url" --advertise-client-urls="$url" \
+    --listen-peer-urls="$peer" --initial-advertise-peer-urls="$peer" \
+    --initial-cluster="fluxact=$peer" --unsafe-no-fsync=true --log-level=warn
+  wait_ready etcd "$url/health" -o /dev/null -w ok
+}
+
+start_apiserver() {
+  local port
+  port=$(env_value APISERVER_PORT)
+  log "starting kube-apiserver on https://127.0.0.1:$port"
+  # Flags after envtest's defaults; ServiceAccount admission stays on, since
+  # the controller-manager creates the default ServiceAccounts.
+  # endpoint-reconciler-type=none: the advertised address is loopback, which
+  # the kubernetes Service's endpoints may not hold.
+  start_process kube-apiserver \
+    --etcd-servers="http://127.0.0.1:$(env_value ETCD_PORT)" \
+    --bind-address=127.0.0.1 --secure-port="$port" --advertise-address=127.0.0.1 \
+    --endpoint-reconciler-type=none \
+    --tls-cert-file="$PKI_DIR/apiserver.crt" --tls-private-key-file="$PKI_DIR/apiserver.key" \
+    --client-ca-file="$PKI_DIR/client-ca.crt" \
+    --requestheader-client-ca-file="$PKI_DIR/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$PKI_DIR/front-proxy-client.crt" \
+    --proxy-client-key-file="$PKI_DIR/front-proxy-client.key" \
+    --authorization-mode=Node,RBAC \
+    --service-account-issuer="$SA_ISSUER" \
+    --service-account-key-file="$PKI_DIR/sa.pub" \
+    --service-account-signing-key-file="$PKI_DIR/sa.key" \
+    --service-cluster-ip-range="$SERVICE_CIDR" \
+    --allow-privileged=true --profiling=false
+  wait_ready kube-apiserver "https://127.0.0.1:$port/readyz" --cacert "$PKI_DIR/ca.crt" \
+    --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key"
+}
+
+# All default controllers but those that only act on Nodes (the cluster has
+# none): namespace deletion, garbage collection, ServiceAccounts and tokens,
+# workloads' ReplicaSets, RBAC aggregation etc. remain.
+CONTROLLERS='*,-node-ipam-controller,-node-lifecycle-controller,-taint-eviction-controller,-persistentvolume-attach-detach-controller,-ttl-controller'
+
+start_controller_manager() {
+  local port kubeconfig=$DATA_DIR/controller-manager.kubeconfig
+  port=$(env_value CONTROLLER_MANAGER_PORT)
+  write_kubeconfig "$kubeconfig" system:kube-controller-manager controller-manager
+  log "starting kube-controller-manager on https://127.0.0.1:$port"
+  start_process kube-controller-manager \
+    --kubeconfig="$kubeconfig" \
+    --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$port" \
+    --service-account-private-key-file="$PKI_DIR/sa.key" \
+    --root-ca-file="$PKI_DIR/ca.crt" \
+    --use-service-account-credentials=true \
+    --service-cluster-ip-range="$SERVICE_CIDR" \
+    --controllers="$CONTROLLERS" \
+    --leader-elect=false --profiling=false
+  wait_ready kube-controller-manager "https://127.0.0.1:$port/healthz" -k
+}
+
+install_crds() {
+  log "installing Flux $FLUX_VERSION and flux-operator $FLUX_OPERATOR_VERSION CRDs"
+  local files=(-f "$FLUX_CRD_DIR" -f "$FLUX_OPERATOR_CRD_DIR")
+  kubectl apply --server-side --force-conflicts "${files[@]}" >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s "${files[@]}" >/dev/null
+}
+
+kubectl() { "$KUBECTL" --kubeconfig="$KUBECONFIG_FILE" "$@"; }
+
+healthy() {
+  local name
+  [[ -f $ENV_FILE ]] || return 1
+  for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
+  [[ $(curl -fsS --max-time 2 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" \
+    --key "$PKI_DIR/admin.key" "$(env_value APISERVER_URL)/readyz" 2>/dev/null) == ok ]]
+}
+
+# ---------------------------------------------------------------- commands
+
+# Serialises up and down of this clone's cluster (parallel test runs may all
+# call up).
+lock_cluster() {
+  mkdir -p "$DATA_DIR"
+  exec {lock}>"$DATA_DIR/.lock"
+  flock "$lock"
+}
+
+cmd_up() {
+  while (($#)); do
+    case $1 in
+      --timeout) START_TIMEOUT=$2; shift 2 ;;
+      *) die "up: unknown argument $1" ;;
+    esac
+  done
+  require_tools openssl curl node setsid flock base64
+  lock_cluster
+  if healthy; then
+    log "already running: $(env_value APISERVER_URL) (KUBECONFIG=$KUBECONFIG_FILE)"
+    return
+  fi
+  "$here/build.sh"
+  local start=$SECONDS name
+  # Whatever is left of a previous, broken start goes first.
+  for name in "${COMPONENTS[@]}"; do stop_process "$name"; done
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
+  ensure_pki
+  write_env
+  write_kubeconfig "$KUBECONFIG_FILE" fluxact-admin admin
+  start_etcd
+  start_apiserver
+  start_controller_manager
+  install_crds
+  log "up in $((SECONDS - start))s: $(env_value APISERVER_URL)"
+  log "use: export KUBECONFIG=$KUBECONFIG_FILE  (or: eval \"\$(bash test/cluster/cluster.sh env)\")"
+}
+
+cmd_down() {
+  local purge=
+  case ${1:-} in
+    '') ;;
+    --purge) purge=1 ;;
+    *) die "down: unknown argument $1" ;;
+  esac
+  [[ -d $DATA_DIR ]] || { log "no cluster in $DATA_DIR"; return 0; }
+  lock_cluster
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_process "${COMPONENTS[i]}"; done
+  if [[ -n $purge ]]; then
+    log "removing $DATA_DIR"
+    rm -rf "$DATA_DIR"
+  fi
+}
+
+cmd_status() {
+  local name pid state=0
+  for name in "${COMPONENTS[@]}"; do
+    if pid=$(running_pid "$name"); then
+      printf '%-24s running (pid %s)\n' "$name" "$pid"
+    else
+      printf '%-24s stopped\n' "$name"
+      state=1
+    fi
+  done
+  if healthy; then
+    printf '%-24s %s (ready)\nkubeconfig               %s\n' apiserver "$(env_value APISERVER_URL)" "$KUBECONFIG_FILE"
+  else
+    state=1
+  fi
+  return $state
+}
+
+cmd_env() {
+  [[ -f $ENV_FILE ]] || die "no cluster in $DATA_DIR; run: cluster.sh up"
+  local key value
+  while IFS='=' read -r key value; do
+    if [[ $key =~ ^[A-Z_]+$ ]]; then printf 'export %s=%q\n' "$key" "$value"; fi
+  done <"$ENV_FILE"
+}
+
+main() {
+  local cmd=${1:-}
+  shift || true
+  case $cmd in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    kubectl) [[ -x $KUBECTL ]] || die "kubectl not built yet; run: cluster.sh up"; kubectl "$@" ;;
+    *) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
+  esac
+}
+
+main "$@"

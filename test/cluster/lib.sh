@@ -1,0 +1,25 @@
+# Shared by build.sh, cluster.sh and update-modules.sh: paths, versions and
+# small helpers. Source it; it sets no shell options of its own.
+
+CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$CLUSTER_SCRIPTS_DIR/versions.env"
+
+# Binaries and CRDs are per user and per machine, shared by every clone.
+CACHE_DIR=${FLUXACT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flux-action-operator}
+K8S_BIN_DIR=$CACHE_DIR/bin/k8s-$KUBERNETES_VERSION
+ETCD_BIN_DIR=$CACHE_DIR/bin/etcd-$ETCD_VERSION
+FLUX_CRD_DIR=$CACHE_DIR/crds/flux-$FLUX_VERSION
+FLUX_OPERATOR_CRD_DIR=$CACHE_DIR/crds/flux-operator-$FLUX_OPERATOR_VERSION
+
+K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
+
+require_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || die "'$t' is not on PATH"
+  done
+}

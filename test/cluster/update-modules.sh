@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Regenerates the wrapper modules etcd/ and kubernetes/ (go.mod and go.sum)
+# from versions.env. Run it after bumping a version there, then commit the
+# result: build.sh only builds what these files pin.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+# Creates a fresh go.mod in dir for module path mod.
+init_module() {
+  local dir=$1 mod=$2
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  (cd "$dir" && go mod init "$mod" >/dev/null 2>&1)
+}
+
+# Prints the path of the go.mod of module@version (downloading it).
+upstream_gomod() {
+  go mod download -json "$1" | jq -r .GoMod
+}
+
+# Prints `go mod edit` flags that give the wrapper the same language version
+# and GODEBUG defaults as the upstream module, so the binaries behave as an
+# upstream build does (and no newer Go than upstream needs is required).
+go_directive_flags() {
+  local gomod=$1 gd
+  printf -- '-go=%s\n' "$(awk '$1 == "go" {print $2; exit}' "$gomod")"
+  for gd in $(awk '$1 == "godebug" && NF == 2 {print $2}' "$gomod"); do
+    printf -- '-godebug=%s\n' "$gd"
+  done
+}
+
+update_etcd() {
+  local dir=$here/etcd module=go.etcd.io/etcd/server/v3
+  log "etcd wrapper: $module $ETCD_VERSION"
+  local args=(-require="$module@$ETCD_VERSION")
+  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$(upstream_gomod "$module@$ETCD_VERSION")")
+  init_module "$dir" flux-action-operator/test/cluster/etcd
+  (cd "$dir" && go mod edit "${args[@]}" && go mod tidy)
+}
+
+# k8s.io/kubernetes replaces each staging module (k8s.io/api, ...) with a
+# local directory that its module zip doesn't carry, so a module requiring it
+# must replace each one with the published v0.<minor>.<patch> itself. The list
+# is read from the replace block of k8s.io/kubernetes's own go.mod.
+update_kubernetes() {
+  local dir=$here/kubernetes staging_version upstream
+  staging_version=v0.${KUBERNETES_VERSION#v1.}
+  log "kubernetes wrapper: k8s.io/kubernetes $KUBERNETES_VERSION, staging modules $staging_version"
+  upstream=$(upstream_gomod "k8s.io/kubernetes@$KUBERNETES_VERSION")
+
+  local args=(-require="k8s.io/kubernetes@$KUBERNETES_VERSION")
+  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$upstream")
+  init_module "$dir" flux-action-operator/test/cluster/kubernetes
+  (cd "$dir" && go mod edit "${args[@]}")
+  {
+    printf '\n// One per staging module in the replace block of k8s.io/kubernetes %s.\n' "$KUBERNETES_VERSION"
+    printf 'replace (\n'
+    awk -v v="$staging_version" '$2 == "=>" && $3 ~ /^\.\/staging\// {printf "\t%s => %s %s\n", $1, $1, v}' "$upstream"
+    printf ')\n'
+  } >>"$dir/go.mod"
+  (cd "$dir" && go mod tidy)
+}
+
+main() {
+  require_tools go jq
+  update_etcd
+  update_kubernetes
+  log "done; review and commit $here/{etcd,kubernetes}/go.{mod,sum}"
+}
+
+main "$@"

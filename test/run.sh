@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make test: type-check, unit tests, then the integration tests against the local control plane
+# (started here when it is not running, and stopped again afterwards).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+npm run --silent typecheck
+npm run --silent test:unit
+
+started=false
+if [[ -z ${KUBECONFIG:-} ]]; then
+  if ! bash test/cluster/cluster.sh status >/dev/null 2>&1; then
+    bash test/cluster/cluster.sh up
+    started=true
+  fi
+fi
+stop() { if $started; then bash test/cluster/cluster.sh down; fi; }
+trap stop EXIT
+
+npm run --silent test:integration

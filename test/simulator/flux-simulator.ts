@@ -1,0 +1,241 @@
+// The Flux simulator: a TEST DOUBLE that plays the Flux controllers against a real API server until
+// the real controllers run in the end-to-end suite. Like the controllers it watches Flux objects,
+// reacts to reconcile.fluxcd.io/requestedAt (and forceAt/resetAt) and to generation changes, ignores
+// suspended objects, reconciles one object at a time, and writes status the way Flux does:
+// Reconciling while it works, then lastHandledReconcileAt, observedGeneration, Ready (and Stalled)
+// for the generation, and the kind's revision field.
+//
+// Per-object behaviour is set with annotations on the Flux object (test-only):
+//   simulator.fluxaction.io/outcome   Ready (default) | Failed | Stalled | Ignore (never handles requests)
+//   simulator.fluxaction.io/reason    the failure reason (default ReconciliationFailed)
+//   simulator.fluxaction.io/message   the Ready message (default "Applied revision: <revision>")
+//   simulator.fluxaction.io/revision  the revision to report (default main@sha1:<generation-based>)
+//   simulator.fluxaction.io/delay-ms  how long a reconcile takes (default: the simulator's delayMs)
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { FluxObjectSchema, type FluxObject } from '../../src/api/types.js';
+import { fluxKinds, type FluxKind } from '../../src/flux/kinds.js';
+import { ForceAtAnnotation, RequestedAtAnnotation, ResetAtAnnotation, isSuspended, lastHandledReconcileAt } from '../../src/flux/objects.js';
+import { FluxDiscovery } from '../../src/operator/discovery.js';
+import { startInformer, type InformerHandle, type KubeObject } from '../../src/operator/informers.js';
+import { realClock } from '../../src/runtime/clock.js';
+
+export const SimAnnotation = {
+  outcome: 'simulator.fluxaction.io/outcome',
+  reason: 'simulator.fluxaction.io/reason',
+  message: 'simulator.fluxaction.io/message',
+  revision: 'simulator.fluxaction.io/revision',
+  delayMs: 'simulator.fluxaction.io/delay-ms',
+} as const;
+
+export interface SimulatorOptions {
+  kc: k8s.KubeConfig;
+  /** Only simulate objects in these namespaces (default: all). */
+  namespaces?: readonly string[];
+  /** How long a reconcile takes by default, in ms (default 20). */
+  delayMs?: number;
+  log?: Logger;
+}
+
+/** What the simulator saw of one object: every requestedAt value, and the reconciles it ran. */
+export interface ObjectRecord {
+  requestedAt: string[];
+  reconciles: number;
+}
+
+export class FluxSimulator {
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly informers: InformerHandle<KubeObject>[] = [];
+  private readonly busy = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly records = new Map<string, ObjectRecord>();
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(private readonly options: SimulatorOptions) {
+    this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.log = options.log ?? pino({ level: 'silent' });
+  }
+
+  /** Starts watching every Flux kind the cluster serves; resolves when all caches are synced. */
+  async start(): Promise<void> {
+    const discovery = new FluxDiscovery(this.options.kc, 0);
+    await discovery.refresh();
+    for (const kind of fluxKinds) {
+      const resolved = await discovery.resolve(kind, undefined);
+      if ('error' in resolved) continue;
+      const version = resolved.apiVersion.split('/')[1] ?? '';
+      const informer = startInformer<KubeObject>({
+        kc: this.options.kc,
+        path: `/apis/${kind.group}/${version}/${kind.plural}`,
+        list: async () => (await this.custom.listClusterCustomObject({ group: kind.group, version, plural: kind.plural })) as k8s.KubernetesListObject<KubeObject>,
+        log: this.log,
+        clock: realClock,
+        onChange: (obj, event) => {
+          if (event === 'delete') return;
+          const parsed = FluxObjectSchema.safeParse({ apiVersion: resolved.apiVersion, kind: kind.kind, ...obj });
+          if (parsed.success) this.observe(kind, parsed.data);
+        },
+      });
+      this.informers.push(informer);
+    }
+    await Promise.all(this.informers.map((i) => i.whenSynced()));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  /** What the simulator saw of an object (`namespace/name` of a kind). */
+  record(kind: string, namespace: string, name: string): ObjectRecord {
+    return this.records.get(`${kind}/${namespace}/${name}`) ?? { requestedAt: [], reconciles: 0 };
+  }
+
+  private observe(kind: FluxKind, obj: FluxObject): void {
+    const ns = obj.metadata.namespace ?? '';
+    if (this.options.namespaces && !this.options.namespaces.includes(ns)) return;
+    const key = `${kind.kind}/${ns}/${obj.metadata.name}`;
+    const record = this.records.get(key) ?? { requestedAt: [], reconciles: 0 };
+    this.records.set(key, record);
+    const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
+    if (requestedAt && !record.requestedAt.includes(requestedAt)) record.requestedAt.push(requestedAt);
+    if (!this.needsReconcile(kind, obj)) return;
+    if (this.busy.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    void this.reconcile(kind, obj, key, record);
+  }
+
+  private needsReconcile(kind: FluxKind, obj: FluxObject): boolean {
+    if (!kind.reconcilable || isSuspended(obj, kind) || obj.metadata.deletionTimestamp) return false;
+    if (obj.metadata.annotations?.[SimAnnotation.outcome] === 'Ignore') return false;
+    const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
+    if (requestedAt && requestedAt !== lastHandledReconcileAt(obj)) return true;
+    // Not every kind has status.observedGeneration (flux-operator's don't); Ready's is always there.
+    const ready = (obj.status?.['conditions'] as { type?: string; observedGeneration?: number }[] | undefined)?.find((c) => c.type === 'Ready');
+    return ready?.observedGeneration !== obj.metadata.generation;
+  }
+
+  /** One reconcile, like a Flux controller's: read, mark Reconciling, work, then write the verdict. */
+  private async reconcile(kind: FluxKind, obj: FluxObject, key: string, record: ObjectRecord): Promise<void> {
+    this.busy.add(key);
+    try {
+      const a = obj.metadata.annotations ?? {};
+      const generation = obj.metadata.generation ?? 1;
+      const requestedAt = a[RequestedAtAnnotation];
+      const conditions = (obj.status?.['conditions'] as unknown[] | undefined) ?? [];
+      const keep = conditions.filter((c) => !['Reconciling', 'Ready', 'Stalled'].includes((c as { type?: string }).type ?? ''));
+      await this.patchStatus(kind, obj, {
+        conditions: [
+          ...keep,
+          condition('Reconciling', 'True', 'Progressing', `Reconciliation in progress for generation ${generation}`, generation),
+          condition('Ready', 'Unknown', 'Progressing', 'Reconciliation in progress', generation),
+        ],
+      });
+      const delay = Number(a[SimAnnotation.delayMs] ?? this.options.delayMs ?? 20);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.stopped) return;
+
+      const outcome = a[SimAnnotation.outcome] ?? 'Ready';
+      const revision = a[SimAnnotation.revision] ?? `main@sha1:${generation.toString(16).padStart(8, '0')}`;
+      const status: Record<string, unknown> = { observedGeneration: generation };
+      if (requestedAt) status['lastHandledReconcileAt'] = requestedAt;
+      if (requestedAt && a[ForceAtAnnotation] === requestedAt) status['lastHandledForceAt'] = requestedAt;
+      if (requestedAt && a[ResetAtAnnotation] === requestedAt) status['lastHandledResetAt'] = requestedAt;
+      if (outcome === 'Ready') {
+        Object.assign(status, revisionFields(kind, revision));
+        status['conditions'] = [...keep, condition('Ready', 'True', 'ReconciliationSucceeded', a[SimAnnotation.message] ?? `Applied revision: ${revision}`, generation)];
+      } else {
+        const reason = a[SimAnnotation.reason] ?? 'ReconciliationFailed';
+        const message = a[SimAnnotation.message] ?? 'reconciliation failed';
+        status['conditions'] = [
+          ...keep,
+          condition('Ready', 'False', reason, message, generation),
+          ...(outcome === 'Stalled' ? [condition('Stalled', 'True', reason, message, generation)] : []),
+        ];
+      }
+      await this.patchStatus(kind, obj, status);
+      record.reconciles += 1;
+    } catch (err) {
+      this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'simulated reconcile failed');
+    } finally {
+      this.busy.delete(key);
+      if (this.again.delete(key) && !this.stopped) {
+        const [kindName, ns, name] = key.split('/');
+        const latest = this.informers.map((i) => i.get(name ?? '', ns)).find((o) => o && (o as { kind?: string }).kind === kindName);
+        const parsed = FluxObjectSchema.safeParse({ apiVersion: obj.apiVersion, kind: kind.kind, ...latest });
+        if (latest && parsed.success) this.observe(kind, parsed.data);
+      }
+    }
+  }
+
+  private async patchStatus(kind: FluxKind, obj: FluxObject, status: Record<string, unknown>): Promise<void> {
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: kind.group,
+        version: obj.apiVersion.split('/')[1] ?? '',
+        plural: kind.plural,
+        namespace: obj.metadata.namespace ?? '',
+        name: obj.metadata.name,
+        body: { status },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  }
+}
+
+function condition(type: string, status: string, reason: string, message: string, observedGeneration: number): Record<string, unknown> {
+  return { type, status, reason, message, observedGeneration, lastTransitionTime: now() };
+}
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** Where each kind reports its revision, as the Flux controllers do. */
+function revisionFields(kind: FluxKind, revision: string): Record<string, unknown> {
+  switch (kind.kind) {
+    case 'Kustomization':
+      return { lastAppliedRevision: revision, lastAttemptedRevision: revision };
+    case 'HelmRelease':
+      return {
+        history: [
+          {
+            name: 'simulated',
+            namespace: 'simulated',
+            chartName: 'simulated',
+            chartVersion: revision,
+            version: 1,
+            status: 'deployed',
+            configDigest: 'sha256:0000',
+            digest: 'sha256:0000',
+            firstDeployed: now(),
+            lastDeployed: now(),
+          },
+        ],
+        lastAttemptedRevision: revision,
+      };
+    case 'GitRepository':
+    case 'OCIRepository':
+    case 'Bucket':
+    case 'HelmChart':
+    case 'HelmRepository':
+      return { artifact: { revision, path: `simulated/${revision}`, url: `http://source-controller.invalid/${revision}`, lastUpdateTime: now(), digest: 'sha256:0000' } };
+    case 'ResourceSet':
+    case 'FluxInstance':
+      return { lastAppliedRevision: revision };
+    case 'ResourceSetInputProvider':
+      return { lastExportedRevision: revision };
+    case 'ImageRepository':
+      return { lastScanResult: { revision, tagCount: 1, scanTime: now() } };
+    case 'ImagePolicy':
+      return { latestRef: { name: 'registry.invalid/simulated', tag: revision } };
+    case 'ImageUpdateAutomation':
+      return { lastPushCommit: revision };
+    default:
+      return {};
+  }
+}

@@ -1,0 +1,184 @@
+// The integration harness: the operator running under its own ServiceAccount (with config/rbac's
+// permissions), the Flux simulator, and helpers to create Flux objects and requests and to wait on
+// their state with a deadline.
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import type { FluxActionRequest, RequestSpec } from '../../src/api/types.js';
+import { Group, Plural, Version } from '../../src/api/types.js';
+import { fluxKind } from '../../src/flux/kinds.js';
+import { Operator } from '../../src/operator/manager.js';
+import type { OperatorConfig } from '../../src/runtime/config.js';
+import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
+import { installProject } from './install.js';
+import { adminKubeConfig, tokenKubeConfig, waitFor } from './kube.js';
+
+export const OperatorNamespace = 'fluxact-system';
+export const OperatorServiceAccount = 'fluxact-operator';
+
+/** A kubeconfig authenticating as a ServiceAccount, with a token from the TokenRequest API. */
+export async function serviceAccountKubeConfig(admin: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.KubeConfig> {
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  const request = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error(`no token for ServiceAccount ${namespace}/${name}`);
+  return tokenKubeConfig(admin, token, `system:serviceaccount:${namespace}:${name}`);
+}
+
+export interface TestOperator {
+  operator: Operator;
+  kc: k8s.KubeConfig;
+  stop(): Promise<void>;
+}
+
+let installed: Promise<void> | undefined;
+
+/** Installs the project's CRD and RBAC once per test worker (server-side apply, idempotent). */
+export function ensureInstalled(): Promise<void> {
+  installed ??= installProject(adminKubeConfig());
+  return installed;
+}
+
+/** Starts an operator in this process, as its ServiceAccount, without leader election unless asked. */
+export async function startOperator(overrides: Partial<OperatorConfig> = {}): Promise<TestOperator> {
+  await ensureInstalled();
+  const admin = adminKubeConfig();
+  const kc = await serviceAccountKubeConfig(admin, OperatorNamespace, OperatorServiceAccount);
+  const config: OperatorConfig = {
+    kubeconfig: undefined,
+    namespace: OperatorNamespace,
+    watchNamespace: undefined,
+    crossNamespaceFrom: [OperatorNamespace],
+    concurrency: 8,
+    metricsAddr: '127.0.0.1:0',
+    leaderElect: false,
+    leaseName: 'flux-action-operator',
+    logLevel: 'warn',
+    ...overrides,
+  };
+  const log = pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' });
+  const operator = new Operator({ config, kc, log });
+  await operator.start();
+  return { operator, kc, stop: () => operator.stop() };
+}
+
+/** Starts the Flux simulator (the test double for the Flux controllers). */
+export async function startSimulator(options: Partial<SimulatorOptions> = {}): Promise<FluxSimulator> {
+  const simulator = new FluxSimulator({ kc: adminKubeConfig(), ...options });
+  await simulator.start();
+  return simulator;
+}
+
+const defaultSpecs: Record<string, (name: string) => Record<string, unknown>> = {
+  Kustomization: () => ({ interval: '10m', path: './', prune: true, sourceRef: { kind: 'GitRepository', name: 'repo' } }),
+  HelmRelease: () => ({ interval: '10m', chartRef: { kind: 'OCIRepository', name: 'chart' } }),
+  GitRepository: () => ({ interval: '10m', url: 'https://git.invalid/repo' }),
+  OCIRepository: () => ({ interval: '10m', url: 'oci://registry.invalid/chart' }),
+  Bucket: () => ({ interval: '10m', bucketName: 'b', endpoint: 'minio.invalid' }),
+  HelmRepository: () => ({ interval: '10m', url: 'https://charts.invalid' }),
+  HelmChart: () => ({ interval: '10m', chart: 'podinfo', sourceRef: { kind: 'HelmRepository', name: 'charts' } }),
+  ResourceSet: () => ({ resources: [] }),
+  ResourceSetInputProvider: () => ({ type: 'Static' }),
+  FluxInstance: () => ({ distribution: { version: '2.7.x', registry: 'ghcr.io/fluxcd' } }),
+  ImageRepository: () => ({ image: 'registry.invalid/app', interval: '10m' }),
+  ImagePolicy: () => ({ imageRepositoryRef: { name: 'app' }, policy: { semver: { range: '>=1.0.0' } } }),
+  ImageUpdateAutomation: () => ({
+    interval: '10m',
+    sourceRef: { kind: 'GitRepository', name: 'repo' },
+    git: { commit: { author: { name: 'bot', email: 'bot@example.com' } } },
+  }),
+  Receiver: () => ({ type: 'generic', resources: [{ kind: 'GitRepository', name: 'repo' }], secretRef: { name: 'token' } }),
+  Alert: () => ({ providerRef: { name: 'slack' }, eventSources: [{ kind: 'Kustomization', name: '*' }] }),
+  Provider: () => ({ type: 'generic' }),
+};
+
+/** The served apiVersion the tests use for a kind. */
+export function testApiVersion(kind: string): string {
+  const row = fluxKind(kind);
+  if (!row) throw new Error(`unknown kind ${kind}`);
+  return `${row.group}/${row.versions[0]}`;
+}
+
+export interface FluxObjectInit {
+  spec?: Record<string, unknown>;
+  annotations?: Record<string, string>;
+}
+
+/** Creates a Flux object with a valid default spec (merged with init.spec). */
+export async function createFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string, init: FluxObjectInit = {}): Promise<k8s.KubernetesObject> {
+  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const base = defaultSpecs[kind];
+  if (!base) throw new Error(`no default spec for ${kind}`);
+  return api.create({
+    apiVersion: testApiVersion(kind),
+    kind,
+    metadata: { name, namespace, ...(init.annotations ? { annotations: init.annotations } : {}) },
+    spec: { ...base(name), ...init.spec },
+  } as k8s.KubernetesObject);
+}
+
+/** Reads a Flux object (admin view). */
+export async function getFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<FluxObjectView> {
+  const row = fluxKind(kind)!;
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return (await custom.getNamespacedCustomObject({ group: row.group, version: row.versions[0]!, plural: row.plural, namespace, name })) as FluxObjectView;
+}
+
+/** Merge-patches a Flux object's metadata or spec. */
+export async function patchFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string, body: Record<string, unknown>): Promise<void> {
+  const row = fluxKind(kind)!;
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  await custom.patchNamespacedCustomObject(
+    { group: row.group, version: row.versions[0]!, plural: row.plural, namespace, name, body },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+}
+
+export interface FluxObjectView {
+  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number };
+  spec: Record<string, unknown>;
+  status?: Record<string, unknown> & { lastHandledReconcileAt?: string };
+}
+
+/** Creates a FluxActionRequest. */
+export async function createRequest(kc: k8s.KubeConfig, namespace: string, name: string, spec: Partial<RequestSpec> & Pick<RequestSpec, 'action' | 'target'>): Promise<FluxActionRequest> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return (await custom.createNamespacedCustomObject({
+    group: Group,
+    version: Version,
+    plural: Plural,
+    namespace,
+    body: { apiVersion: `${Group}/${Version}`, kind: 'FluxActionRequest', metadata: { name, namespace }, spec },
+  })) as FluxActionRequest;
+}
+
+export async function getRequest(kc: k8s.KubeConfig, namespace: string, name: string): Promise<FluxActionRequest> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name })) as FluxActionRequest;
+}
+
+/** Waits until a request reaches a phase; fails early (with its status) if it finishes in another. */
+export async function waitForPhase(kc: k8s.KubeConfig, namespace: string, name: string, phase: string, timeoutMs = 30_000): Promise<FluxActionRequest> {
+  return waitFor(`request ${namespace}/${name} to be ${phase}`, async () => {
+    const request = await getRequest(kc, namespace, name);
+    const current = request.status?.phase;
+    if (current === phase) return request;
+    if ((current === 'Succeeded' || current === 'Failed') && current !== phase) {
+      throw new FinishedElsewhere(`request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`);
+    }
+    return undefined;
+  }, timeoutMs).catch((err: unknown) => {
+    if (err instanceof Error && err.message.includes('finished')) throw err;
+    throw err;
+  });
+}
+
+class FinishedElsewhere extends Error {}
+
+/** The Ready condition's reason of a request. */
+export function readyReason(request: FluxActionRequest): string | undefined {
+  return request.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+}

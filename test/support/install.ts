@@ -1,0 +1,44 @@
+// Installs the project's manifests into the test cluster: the CRD, the namespace and the RBAC of
+// config/, applied server-side exactly as a user would apply them.
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { repoRoot, waitFor } from './kube.js';
+
+/** The YAML documents of a file, as objects. */
+export function readManifests(file: string): k8s.KubernetesObject[] {
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJSON() as k8s.KubernetesObject | null)
+    .filter((o): o is k8s.KubernetesObject => o !== null && typeof o === 'object' && 'kind' in o);
+}
+
+/** Server-side applies objects with the given field manager. */
+export async function apply(kc: k8s.KubeConfig, objects: k8s.KubernetesObject[], fieldManager = 'fluxact-tests'): Promise<void> {
+  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  for (const obj of objects) {
+    await api.patch(obj, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+  }
+}
+
+/** The operator's CRD, namespace and RBAC, from crds/ and config/. */
+export function projectManifests(): k8s.KubernetesObject[] {
+  const files = [
+    path.join(repoRoot, 'crds', 'fluxaction.io_fluxactionrequests.yaml'),
+    path.join(repoRoot, 'config', 'manager', 'namespace.yaml'),
+    ...readdirSync(path.join(repoRoot, 'config', 'rbac'))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .map((f) => path.join(repoRoot, 'config', 'rbac', f)),
+  ];
+  return files.flatMap(readManifests);
+}
+
+/** Applies the project's manifests and waits until the CRD is established. */
+export async function installProject(kc: k8s.KubeConfig): Promise<void> {
+  await apply(kc, projectManifests());
+  const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  await waitFor('the FluxActionRequest CRD to be established', async () => {
+    const crd = await ext.readCustomResourceDefinition({ name: 'fluxactionrequests.fluxaction.io' });
+    return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+  });
+}
