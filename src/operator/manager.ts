@@ -129,7 +129,8 @@ class Controllers {
       kc,
       log,
       clock,
-      ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
+      // Requests from one watched namespace reach only that namespace, unless it may cross namespaces.
+      ...(config.watchNamespace && !config.crossNamespaceFrom.includes(config.watchNamespace) ? { namespace: config.watchNamespace } : {}),
       // A Flux object changed: look again at every request following it.
       onChange: (objectKey) => {
         for (const key of this.index.followersOf(objectKey)) this.queue.add(key);

@@ -160,25 +160,61 @@ export async function getRequest(kc: k8s.KubeConfig, namespace: string, name: st
   return (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name })) as FluxActionRequest;
 }
 
-/** Waits until a request reaches a phase; fails early (with its status) if it finishes in another. */
+/** Waits until a request reaches a phase; fails at once (with its status) if it finishes in another. */
 export async function waitForPhase(kc: k8s.KubeConfig, namespace: string, name: string, phase: string, timeoutMs = 30_000): Promise<FluxActionRequest> {
-  return waitFor(`request ${namespace}/${name} to be ${phase}`, async () => {
+  let finishedElsewhere: string | undefined;
+  const found = await waitFor(`request ${namespace}/${name} to be ${phase}`, async () => {
     const request = await getRequest(kc, namespace, name);
     const current = request.status?.phase;
     if (current === phase) return request;
-    if ((current === 'Succeeded' || current === 'Failed') && current !== phase) {
-      throw new FinishedElsewhere(`request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`);
+    if (current === 'Succeeded' || current === 'Failed') {
+      finishedElsewhere = `request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`;
+      return request;
     }
     return undefined;
-  }, timeoutMs).catch((err: unknown) => {
-    if (err instanceof Error && err.message.includes('finished')) throw err;
-    throw err;
-  });
+  }, timeoutMs);
+  if (finishedElsewhere) throw new Error(finishedElsewhere);
+  return found;
 }
-
-class FinishedElsewhere extends Error {}
 
 /** The Ready condition's reason of a request. */
 export function readyReason(request: FluxActionRequest): string | undefined {
   return request.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+}
+
+/** Replaces a request's status as the admin (to set up the state a crashed operator leaves behind). */
+export async function writeRequestStatus(kc: k8s.KubeConfig, namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const current = (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name })) as Record<string, unknown>;
+  await custom.replaceNamespacedCustomObjectStatus({ group: Group, version: Version, plural: Plural, namespace, name, body: { ...current, status } });
+}
+
+/** Deletes a Flux object. */
+export async function deleteFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<void> {
+  const row = fluxKind(kind)!;
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  await custom.deleteNamespacedCustomObject({ group: row.group, version: row.versions[0]!, plural: row.plural, namespace, name });
+}
+
+/** The Events recorded on a request, oldest first. */
+export async function requestEvents(kc: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.CoreV1Event[]> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=FluxActionRequest,involvedObject.name=${name}` });
+  return list.items.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+}
+
+/** Waits until a Flux object matches a predicate. */
+export async function waitForFluxObject(
+  kc: k8s.KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  what: string,
+  predicate: (obj: FluxObjectView) => boolean,
+  timeoutMs = 30_000,
+): Promise<FluxObjectView> {
+  return waitFor(`${kind} ${namespace}/${name} ${what}`, async () => {
+    const obj = await getFluxObject(kc, kind, namespace, name);
+    return predicate(obj) ? obj : undefined;
+  }, timeoutMs);
 }
