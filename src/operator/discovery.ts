@@ -15,6 +15,8 @@ export type Resolution = { apiVersion: string } | { error: string };
 export class FluxDiscovery {
   private served = new Map<string, ServedKind>();
   private loadedAt = 0;
+  /** The discovery under way; concurrent lookups wait for it rather than start their own. */
+  private refreshing: Promise<void> | undefined;
 
   /**
    * @param kc the cluster
@@ -29,8 +31,10 @@ export class FluxDiscovery {
 
   /** The apiVersion to use for a kind: the requested one if served, else the cluster's preferred. */
   async resolve(kind: FluxKind, requested: string | undefined): Promise<Resolution> {
+    if (this.refreshing) await this.refreshing;
     let served = this.served.get(kind.kind);
-    if ((!served || (requested && !served.versions.includes(versionOf(requested)))) && this.now() - this.loadedAt >= this.minRefreshMs) {
+    const miss = !served || (requested !== undefined && !served.versions.includes(versionOf(requested)));
+    if (miss && (this.loadedAt === 0 || this.now() - this.loadedAt >= this.minRefreshMs)) {
       await this.refresh();
       served = this.served.get(kind.kind);
     }
@@ -47,9 +51,13 @@ export class FluxDiscovery {
     return { apiVersion: `${kind.group}/${served.versions[0]}` };
   }
 
-  /** Re-reads discovery for every Flux group. */
-  async refresh(): Promise<void> {
-    this.loadedAt = this.now();
+  /** Re-reads discovery for every Flux group (one discovery at a time). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.discover().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async discover(): Promise<void> {
     const apis = this.kc.makeApiClient(k8s.ApisApi);
     const groups = await apis.getAPIVersions();
     const wanted = new Set(fluxKinds.map((k) => k.group));
@@ -72,6 +80,7 @@ export class FluxDiscovery {
       }
     }
     this.served = served;
+    this.loadedAt = this.now();
   }
 }
 

@@ -47,7 +47,8 @@ export interface ObjectRecord {
 export class FluxSimulator {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly informers: InformerHandle<KubeObject>[] = [];
-  private readonly busy = new Set<string>();
+  /** Objects being reconciled, with the requestedAt and generation the reconcile read. */
+  private readonly busy = new Map<string, { requestedAt: string | undefined; generation: number | undefined }>();
   private readonly again = new Set<string>();
   private readonly records = new Map<string, ObjectRecord>();
   private readonly log: Logger;
@@ -102,8 +103,10 @@ export class FluxSimulator {
     const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
     if (requestedAt && !record.requestedAt.includes(requestedAt)) record.requestedAt.push(requestedAt);
     if (!this.needsReconcile(kind, obj)) return;
-    if (this.busy.has(key)) {
-      this.again.add(key);
+    const running = this.busy.get(key);
+    if (running) {
+      // Like Flux's predicates: only a new request or a new generation queues another reconcile.
+      if (running.requestedAt !== requestedAt || running.generation !== obj.metadata.generation) this.again.add(key);
       return;
     }
     void this.reconcile(kind, obj, key, record);
@@ -121,7 +124,7 @@ export class FluxSimulator {
 
   /** One reconcile, like a Flux controller's: read, mark Reconciling, work, then write the verdict. */
   private async reconcile(kind: FluxKind, obj: FluxObject, key: string, record: ObjectRecord): Promise<void> {
-    this.busy.add(key);
+    this.busy.set(key, { requestedAt: obj.metadata.annotations?.[RequestedAtAnnotation], generation: obj.metadata.generation });
     try {
       const a = obj.metadata.annotations ?? {};
       const generation = obj.metadata.generation ?? 1;
@@ -163,12 +166,24 @@ export class FluxSimulator {
       this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'simulated reconcile failed');
     } finally {
       this.busy.delete(key);
-      if (this.again.delete(key) && !this.stopped) {
-        const [kindName, ns, name] = key.split('/');
-        const latest = this.informers.map((i) => i.get(name ?? '', ns)).find((o) => o && (o as { kind?: string }).kind === kindName);
-        const parsed = FluxObjectSchema.safeParse({ apiVersion: obj.apiVersion, kind: kind.kind, ...latest });
-        if (latest && parsed.success) this.observe(kind, parsed.data);
-      }
+      if (this.again.delete(key) && !this.stopped) void this.observeFresh(kind, obj);
+    }
+  }
+
+  /** Reads an object from the API server (not the cache, which may lag our own writes) and observes it. */
+  private async observeFresh(kind: FluxKind, obj: FluxObject): Promise<void> {
+    try {
+      const fresh = await this.custom.getNamespacedCustomObject({
+        group: kind.group,
+        version: obj.apiVersion.split('/')[1] ?? '',
+        plural: kind.plural,
+        namespace: obj.metadata.namespace ?? '',
+        name: obj.metadata.name,
+      });
+      const parsed = FluxObjectSchema.safeParse(fresh);
+      if (parsed.success) this.observe(kind, parsed.data);
+    } catch (err) {
+      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'object gone before the next reconcile');
     }
   }
 

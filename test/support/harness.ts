@@ -1,6 +1,10 @@
 // The integration harness: the operator running under its own ServiceAccount (with config/rbac's
 // permissions), the Flux simulator, and helpers to create Flux objects and requests and to wait on
 // their state with a deadline.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { FluxActionRequest, RequestSpec } from '../../src/api/types.js';
@@ -10,7 +14,7 @@ import { Operator } from '../../src/operator/manager.js';
 import type { OperatorConfig } from '../../src/runtime/config.js';
 import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
 import { installProject } from './install.js';
-import { adminKubeConfig, tokenKubeConfig, waitFor } from './kube.js';
+import { adminKubeConfig, repoRoot, tokenKubeConfig, waitFor } from './kube.js';
 
 export const OperatorNamespace = 'fluxact-system';
 export const OperatorServiceAccount = 'fluxact-operator';
@@ -217,4 +221,37 @@ export async function waitForFluxObject(
     const obj = await getFluxObject(kc, kind, namespace, name);
     return predicate(obj) ? obj : undefined;
   }, timeoutMs);
+}
+
+export interface OperatorProcess {
+  pid: number;
+  /** Everything the process wrote to stderr (its JSON log). */
+  log(): string;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Runs `fluxact operator` as a child process (from dist/, built by `make test`), as the operator's
+ * ServiceAccount, and resolves once its controllers have started.
+ */
+export async function spawnOperator(args: string[] = []): Promise<OperatorProcess> {
+  await ensureInstalled();
+  const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: build with 'npm run build:all' (make test does)`);
+  const kc = await serviceAccountKubeConfig(adminKubeConfig(), OperatorNamespace, OperatorServiceAccount);
+  const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-'));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--no-leader-elect', '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor('the operator process to start its controllers', async () => {
+    if (child.exitCode !== null) throw new Error(`operator exited ${child.exitCode}: ${output}`);
+    return output.includes('controllers started') ? true : undefined;
+  });
+  return { pid: child.pid ?? -1, log: () => output, kill: (signal) => child.kill(signal), exited };
 }
