@@ -9,6 +9,8 @@ cd "$root"
 
 npm run --silent typecheck
 npm run --silent test:unit
+# Some integration tests run `fluxact operator` as a process, from dist/.
+npm run --silent build:all
 
 started=false
 if [[ -z ${KUBECONFIG:-} ]]; then

@@ -36,7 +36,7 @@ export class Operator {
   private health: HealthServer | undefined;
   private elector: LeaderElector | undefined;
   private controllers: Controllers | undefined;
-  private stopping = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: OperatorOptions) {
     this.clock = options.clock ?? realClock;
@@ -83,12 +83,14 @@ export class Operator {
     void this.elector.run();
   }
 
-  /** Stops taking work, lets running reconciles finish, releases the Lease and closes the server. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.controllers?.stop();
-    await this.elector?.stop();
-    await this.health?.close();
+  /** Stops taking work, lets running reconciles finish, releases the Lease and closes the server. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.controllers?.stop();
+      await this.elector?.stop();
+      await this.health?.close();
+    })();
+    return this.stopping;
   }
 
   private async startControllers(): Promise<void> {

@@ -62,7 +62,10 @@ start_process() {
   local name=$1 bin
   shift
   bin=$(binary_of "$name")
-  setsid "$bin" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  # Appended to, so that a previous run's shutdown stays readable.
+  printf '=== %s: starting %s\n' "$(date -u +%FT%TZ)" "$name" >>"$LOG_DIR/$name.log"
+  # {lock}>&-: the child must not inherit (and so hold) the cluster lock.
+  setsid "$bin" "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null {lock}>&- &
   echo $! >"$RUN_DIR/$name.pid"
 }
 

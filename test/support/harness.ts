@@ -47,10 +47,10 @@ export function ensureInstalled(): Promise<void> {
 }
 
 /** Starts an operator in this process, as its ServiceAccount, without leader election unless asked. */
-export async function startOperator(overrides: Partial<OperatorConfig> = {}): Promise<TestOperator> {
+export async function startOperator(overrides: Partial<OperatorConfig> = {}, serviceAccount = OperatorServiceAccount): Promise<TestOperator> {
   await ensureInstalled();
   const admin = adminKubeConfig();
-  const kc = await serviceAccountKubeConfig(admin, OperatorNamespace, OperatorServiceAccount);
+  const kc = await serviceAccountKubeConfig(admin, OperatorNamespace, serviceAccount);
   const config: OperatorConfig = {
     kubeconfig: undefined,
     namespace: OperatorNamespace,
