@@ -390,7 +390,8 @@ function running(
   const plan: Plan = { status: next, requeueAfterMs: Math.max(0, deadline - now) };
   if (result.patch) plan.patch = { ref, body: result.patch };
   if (status.phase !== Phase.Running) {
-    plan.event = { reason: EventReason.Requested, type: 'Normal', message: `${request.spec.action} ${describeRef(request.spec.target)}: ${result.message}` };
+    const target = { ...request.spec.target, namespace: request.spec.target.namespace ?? request.metadata.namespace };
+    plan.event = { reason: EventReason.Requested, type: 'Normal', message: `${request.spec.action} ${describeRef(target)}: ${result.message}` };
   }
   return plan;
 }

@@ -46,13 +46,15 @@ binary_of() {
   esac
 }
 
-# Prints the pid of a running component, or fails. The pid must run the
-# component's binary, so a stale pid file never leads to signalling a
-# process that is not ours.
+# Prints the pid of a running component, or fails. The process must run the
+# component's binary (of any version) with this cluster's data dir in its
+# arguments, so a stale pid file never leads to signalling another process.
 running_pid() {
-  local name=$1 pid
+  local name=$1 pid exe
   pid=$(cat "$RUN_DIR/$name.pid" 2>/dev/null) || return 1
-  [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(binary_of "$name")" ]] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ $(basename "${exe% (deleted)}") == "$name" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$DATA_DIR/" || return 1
   echo "$pid"
 }
 
@@ -84,11 +86,17 @@ stop_process() {
   rm -f "$RUN_DIR/$name.pid"
 }
 
+stop_all() {
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_process "${COMPONENTS[i]}"; done
+}
+
 fail_with_log() {
   local name=$1 msg=$2
   log "error: $msg"
-  log "last lines of $LOG_DIR/$name.log:"
-  tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+  log "last lines of $LOG_DIR/$name.log (this start):"
+  awk '/^=== / {n = 0} {line[++n] = $0} END {for (i = (n > 30 ? n - 29 : 1); i <= n; i++) print line[i]}' \
+    "$LOG_DIR/$name.log" >&2 || true
   exit 1
 }
 
@@ -249,7 +257,9 @@ EOF
 # ---------------------------------------------------------------- components
 
 start_etcd() {
-  local url=http://127.0.0.1:$(env_value ETCD_PORT) peer=http://127.0.0.1:$(env_value ETCD_PEER_PORT)
+  local url peer
+  url=http://127.0.0.1:$(env_value ETCD_PORT)
+  peer=http://127.0.0.1:$(env_value ETCD_PEER_PORT)
   log "starting etcd on $url"
   # unsafe-no-fsync: a throw-away test store; without it every write waits
   # for the disk.
@@ -316,9 +326,29 @@ start_controller_manager() {
 
 install_crds() {
   log "installing Flux $FLUX_VERSION and flux-operator $FLUX_OPERATOR_VERSION CRDs"
-  local files=(-f "$FLUX_CRD_DIR" -f "$FLUX_OPERATOR_CRD_DIR")
-  kubectl apply --server-side --force-conflicts "${files[@]}" >/dev/null
-  kubectl wait --for=condition=Established --timeout=60s "${files[@]}" >/dev/null
+  local applied names
+  applied=$(kubectl apply --server-side --force-conflicts -o name \
+    -f "$FLUX_CRD_DIR" -f "$FLUX_OPERATOR_CRD_DIR")
+  mapfile -t names <<<"$applied"
+  names=("${names[@]##*/}") # customresourcedefinition.apiextensions.k8s.io/<name>
+  wait_established "${names[@]}"
+}
+
+# Waits until the named CRDs are Established. One LIST per poll: kubectl's
+# client-side rate limit makes a GET per CRD (as `kubectl wait` does) take
+# seconds.
+wait_established() {
+  local deadline=$((SECONDS + START_TIMEOUT)) established name missing
+  while :; do
+    established=$(kubectl get crd -o json | jq -r '.items[]
+      | select(any(.status.conditions[]?; .type == "Established" and .status == "True"))
+      | .metadata.name') || established=
+    missing=()
+    for name in "$@"; do grep -qxF "$name" <<<"$established" || missing+=("$name"); done
+    ((${#missing[@]} == 0)) && return
+    ((SECONDS < deadline)) || die "CRDs not Established within ${START_TIMEOUT}s: ${missing[*]}"
+    sleep 0.2
+  done
 }
 
 kubectl() { "$KUBECTL" --kubeconfig="$KUBECONFIG_FILE" "$@"; }
@@ -348,16 +378,18 @@ cmd_up() {
       *) die "up: unknown argument $1" ;;
     esac
   done
-  require_tools openssl curl node setsid flock base64
+  require_tools openssl curl jq node setsid flock base64
   lock_cluster
   if healthy; then
     log "already running: $(env_value APISERVER_URL) (KUBECONFIG=$KUBECONFIG_FILE)"
     return
   fi
   "$here/build.sh"
-  local start=$SECONDS name
-  # Whatever is left of a previous, broken start goes first.
-  for name in "${COMPONENTS[@]}"; do stop_process "$name"; done
+  local start=$SECONDS
+  # Whatever is left of a previous, broken start goes first; and if this
+  # start fails, nothing is left running.
+  stop_all
+  trap 'log "start failed; stopping what was started"; stop_all' EXIT
   mkdir -p "$LOG_DIR" "$RUN_DIR"
   ensure_pki
   write_env
@@ -366,6 +398,7 @@ cmd_up() {
   start_apiserver
   start_controller_manager
   install_crds
+  trap - EXIT
   log "up in $((SECONDS - start))s: $(env_value APISERVER_URL)"
   log "use: export KUBECONFIG=$KUBECONFIG_FILE  (or: eval \"\$(bash test/cluster/cluster.sh env)\")"
 }
@@ -379,8 +412,7 @@ cmd_down() {
   esac
   [[ -d $DATA_DIR ]] || { log "no cluster in $DATA_DIR"; return 0; }
   lock_cluster
-  local i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_process "${COMPONENTS[i]}"; done
+  stop_all
   if [[ -n $purge ]]; then
     log "removing $DATA_DIR"
     rm -rf "$DATA_DIR"

@@ -58,9 +58,9 @@ up() {
   (cd "$root" && npm run --silent build:all)
 
   say "installing the CRD, the namespace and the operator's RBAC"
-  kubectl apply --server-side -k "$root/config/crd" >/dev/null
-  kubectl apply --server-side -f "$root/config/manager/namespace.yaml" >/dev/null
-  kubectl apply --server-side -k "$root/config/rbac" >/dev/null
+  kubectl apply --server-side --force-conflicts -k "$root/config/crd" >/dev/null
+  kubectl apply --server-side --force-conflicts -f "$root/config/manager/namespace.yaml" >/dev/null
+  kubectl apply --server-side --force-conflicts -k "$root/config/rbac" >/dev/null
   kubectl wait --for=condition=Established crd/fluxactionrequests.fluxaction.io --timeout=60s >/dev/null
 
   stop_pid operator

@@ -1,5 +1,7 @@
+# shellcheck shell=bash
 # Shared by build.sh, cluster.sh and update-modules.sh: paths, versions and
 # small helpers. Source it; it sets no shell options of its own.
+# shellcheck disable=SC2034 # the variables are used by the scripts sourcing this
 
 CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env

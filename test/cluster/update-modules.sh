@@ -17,25 +17,23 @@ init_module() {
 
 # Prints the path of the go.mod of module@version (downloading it).
 upstream_gomod() {
-  go mod download -json "$1" | jq -r .GoMod
+  go mod download -json "$1" | jq -r '.GoMod // error(.Error)'
 }
 
 # Prints `go mod edit` flags that give the wrapper the same language version
 # and GODEBUG defaults as the upstream module, so the binaries behave as an
 # upstream build does (and no newer Go than upstream needs is required).
 go_directive_flags() {
-  local gomod=$1 gd
-  printf -- '-go=%s\n' "$(awk '$1 == "go" {print $2; exit}' "$gomod")"
-  for gd in $(awk '$1 == "godebug" && NF == 2 {print $2}' "$gomod"); do
-    printf -- '-godebug=%s\n' "$gd"
-  done
+  awk '$1 == "go" && !go {print "-go=" $2; go = 1}
+       $1 == "godebug" && NF == 2 {print "-godebug=" $2}' "$1"
 }
 
 update_etcd() {
-  local dir=$here/etcd module=go.etcd.io/etcd/server/v3
+  local dir=$here/etcd module=go.etcd.io/etcd/server/v3 upstream
   log "etcd wrapper: $module $ETCD_VERSION"
+  upstream=$(upstream_gomod "$module@$ETCD_VERSION")
   local args=(-require="$module@$ETCD_VERSION")
-  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$(upstream_gomod "$module@$ETCD_VERSION")")
+  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$upstream")
   init_module "$dir" flux-action-operator/test/cluster/etcd
   (cd "$dir" && go mod edit "${args[@]}" && go mod tidy)
 }

@@ -11,6 +11,7 @@
 //   simulator.fluxaction.io/message   the Ready message (default "Applied revision: <revision>")
 //   simulator.fluxaction.io/revision  the revision to report (default main@sha1:<generation-based>)
 //   simulator.fluxaction.io/delay-ms  how long a reconcile takes (default: the simulator's delayMs)
+import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -143,14 +144,14 @@ export class FluxSimulator {
       if (this.stopped) return;
 
       const outcome = a[SimAnnotation.outcome] ?? 'Ready';
-      const revision = a[SimAnnotation.revision] ?? `main@sha1:${generation.toString(16).padStart(8, '0')}`;
+      const revision = a[SimAnnotation.revision] ?? defaultRevision(kind, key, generation);
       const status: Record<string, unknown> = { observedGeneration: generation };
       if (requestedAt) status['lastHandledReconcileAt'] = requestedAt;
       if (requestedAt && a[ForceAtAnnotation] === requestedAt) status['lastHandledForceAt'] = requestedAt;
       if (requestedAt && a[ResetAtAnnotation] === requestedAt) status['lastHandledResetAt'] = requestedAt;
       if (outcome === 'Ready') {
         Object.assign(status, revisionFields(kind, revision));
-        status['conditions'] = [...keep, condition('Ready', 'True', 'ReconciliationSucceeded', a[SimAnnotation.message] ?? `Applied revision: ${revision}`, generation)];
+        status['conditions'] = [...keep, condition('Ready', 'True', 'ReconciliationSucceeded', a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation)];
       } else {
         const reason = a[SimAnnotation.reason] ?? 'ReconciliationFailed';
         const message = a[SimAnnotation.message] ?? 'reconciliation failed';
@@ -204,6 +205,20 @@ export class FluxSimulator {
 
 function condition(type: string, status: string, reason: string, message: string, observedGeneration: number): Record<string, unknown> {
   return { type, status, reason, message, observedGeneration, lastTransitionTime: now() };
+}
+
+/** A revision in the form Flux reports: a Git commit for most kinds, a chart version for Helm. */
+function defaultRevision(kind: FluxKind, key: string, generation: number): string {
+  const sha = createHash('sha1').update(`${key}/${generation}`).digest('hex');
+  if (kind.kind === 'HelmRelease' || kind.kind === 'HelmChart') return `6.5.${generation - 1}`;
+  return `main@sha1:${sha}`;
+}
+
+/** The Ready message the Flux controller of a kind writes on success. */
+function readyMessage(kind: FluxKind, obj: FluxObject, revision: string): string {
+  if (kind.group === 'source.toolkit.fluxcd.io') return `stored artifact for revision '${revision}'`;
+  if (kind.kind === 'HelmRelease') return `Helm upgrade succeeded for release ${obj.metadata.namespace}/${obj.metadata.name}.v2 with chart podinfo@${revision}`;
+  return `Applied revision: ${revision}`;
 }
 
 function now(): string {
