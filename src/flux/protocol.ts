@@ -31,7 +31,7 @@ import {
   revisionOf,
   type ObjectRef,
 } from './objects.js';
-import { tokenTime } from './token.js';
+import { isHandled } from './token.js';
 
 /** Where in the request's status an object's record lives; also the order objects are reconciled in. */
 export type Slot = 'chartSource' | 'source' | 'target';
@@ -255,12 +255,8 @@ function requestName(request: FluxActionRequest): string {
  */
 export function handled(obj: FluxObject, token: string, recorded: ObjectStatus | undefined): boolean {
   const last = lastHandledReconcileAt(obj);
-  if (last === undefined) return false;
-  if (last === token) return true;
-  if (recorded?.lastHandledReconcileAt !== undefined && last === recorded.lastHandledReconcileAt) return false;
-  const ours = tokenTime(token);
-  const theirs = tokenTime(last);
-  return ours !== undefined && theirs !== undefined && theirs > ours;
+  if (last !== token && recorded?.lastHandledReconcileAt !== undefined && last === recorded.lastHandledReconcileAt) return false;
+  return isHandled(token, last);
 }
 
 /** Whether the object carries our request: requestedAt (and forceAt/resetAt when asked) equal the token, and unsuspended on Resume. */
@@ -282,7 +278,7 @@ function chooseToken(obj: FluxObject, held: readonly HeldToken[], options: Optio
   if (options.action !== 'Reconcile') return undefined;
   const requestedAt = annotationsOf(obj)[RequestedAtAnnotation];
   const last = lastHandledReconcileAt(obj);
-  const pending = held.filter((h) => h.token !== requestedAt && !coveredBy(h.token, last));
+  const pending = held.filter((h) => h.token !== requestedAt && !isHandled(h.token, last));
   const same = pending.filter((h) => h.action === 'Reconcile' && h.force === options.force && h.reset === options.reset);
   if (same.length > 0) return same.map((h) => h.token).sort().at(-1);
   return pending.length > 0 ? 'wait' : undefined;
@@ -293,16 +289,8 @@ function blockingToken(obj: FluxObject, held: readonly HeldToken[], token: strin
   const requestedAt = annotationsOf(obj)[RequestedAtAnnotation];
   if (!requestedAt || requestedAt === token) return undefined;
   if (!held.some((h) => h.token === requestedAt)) return undefined;
-  if (coveredBy(requestedAt, lastHandledReconcileAt(obj))) return undefined;
+  if (isHandled(requestedAt, lastHandledReconcileAt(obj))) return undefined;
   return requestedAt;
-}
-
-function coveredBy(token: string, last: string | undefined): boolean {
-  if (last === undefined) return false;
-  if (last === token) return true;
-  const a = tokenTime(token);
-  const b = tokenTime(last);
-  return a !== undefined && b !== undefined && b > a;
 }
 
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */

@@ -27,7 +27,7 @@ export function isHandled(token: string, lastHandledReconcileAt: string | undefi
   if (lastHandledReconcileAt === token) return true;
   const ours = tokenTime(token);
   const handled = tokenTime(lastHandledReconcileAt);
-  return ours !== undefined && handled !== undefined && handled >= ours;
+  return ours !== undefined && handled !== undefined && handled > ours;
 }
 
 /** Formats nanoseconds since the epoch as a fixed-width RFC 3339 UTC timestamp with 9 fraction digits. */
