@@ -1,6 +1,5 @@
 // Kubernetes Events on requests, one for each transition (Requested, Succeeded, Failed), so
 // `kubectl describe far` and `kubectl events` tell a request's story.
-import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ApiVersion, Kind, type FluxActionRequest } from '../api/types.js';
@@ -14,6 +13,7 @@ const MaxMessage = 1024;
 
 export class EventRecorder {
   private readonly core: k8s.CoreV1Api;
+  private lastNanos = 0n;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -24,12 +24,20 @@ export class EventRecorder {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
+  /** Strictly increasing nanoseconds since the epoch, from the clock's milliseconds. */
+  private nanos(): bigint {
+    const next = BigInt(this.clock.now()) * 1_000_000n;
+    this.lastNanos = next > this.lastNanos ? next : this.lastNanos + 1n;
+    return this.lastNanos;
+  }
+
   /** Records an Event on a request. Best effort: a failure is logged, never fails the request. */
   async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
     const now = new Date(this.clock.now());
     const event: k8s.CoreV1Event = {
-      metadata: { name: `${request.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order.
+      metadata: { name: `${request.metadata.name}.${this.nanos().toString(16)}`, namespace },
       involvedObject: {
         apiVersion: ApiVersion,
         kind: Kind,

@@ -90,7 +90,15 @@ export class RequestReconciler {
     index.holdFrom(key, { ...request, status: plan.status });
 
     // Record: the status (and the token in it) is written before any Flux object is touched.
-    const written = await this.writeStatus(request, plan.status);
+    let written: FluxActionRequest;
+    try {
+      written = await this.writeStatus(request, plan.status);
+    } catch (err) {
+      // Our copy was stale (the cache lags our own writes): look again at the fresh one, touching nothing.
+      if (!(err instanceof StaleRequestError)) throw err;
+      log.debug({ err: err.message }, 'request changed; looking again');
+      return { requeueAfter: 100 };
+    }
     if (plan.event) await this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
     if (isFinished(plan.status.phase)) {
       log.info({ phase: plan.status.phase, reason: readyReason(plan.status), message: plan.status.message }, 'request finished');

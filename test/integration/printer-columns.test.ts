@@ -90,7 +90,7 @@ describe('kubectl get far', () => {
     const table = parseTable(await kubectl('get', 'far', '-n', ns));
     expect(table.headers).toEqual(['NAME', 'ACTION', 'KIND', 'TARGET', 'PHASE', 'REASON', 'AGE']);
     expect(table.rows).toEqual([
-      { NAME: name, ACTION: 'Reconcile', KIND: 'Kustomization', TARGET: 'y', PHASE: 'Failed', REASON: 'TargetNotFound', AGE: expect.stringMatching(/^\d+s$/) },
+      { NAME: name, ACTION: 'Reconcile', KIND: 'Kustomization', TARGET: 'y', PHASE: 'Failed', REASON: 'TargetNotFound', AGE: expect.stringMatching(/^(\d+[smh])+$/) },
     ]);
   });
 

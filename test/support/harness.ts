@@ -204,7 +204,9 @@ export async function deleteFluxObject(kc: k8s.KubeConfig, kind: string, namespa
 export async function requestEvents(kc: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.CoreV1Event[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=FluxActionRequest,involvedObject.name=${name}` });
-  return list.items.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+  // Event names end in the time they were recorded, in nanoseconds (hex): they sort in time order.
+  const time = (e: k8s.CoreV1Event): bigint => BigInt(`0x${e.metadata?.name?.split('.').pop() ?? '0'}`);
+  return list.items.sort((a, b) => (time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : 0));
 }
 
 /** Waits until a Flux object matches a predicate. */

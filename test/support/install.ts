@@ -3,14 +3,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { repoRoot, waitFor } from './kube.js';
 
-/** The YAML documents of a file, as objects. */
+/**
+ * The YAML documents of a file, as client-node's typed objects. (Plain parsed YAML would lose
+ * fields: client-node re-encodes a CRD through its own model, whose keys differ, e.g. `_enum`.)
+ */
 export function readManifests(file: string): k8s.KubernetesObject[] {
-  return parseAllDocuments(readFileSync(file, 'utf8'))
-    .map((d) => d.toJSON() as k8s.KubernetesObject | null)
-    .filter((o): o is k8s.KubernetesObject => o !== null && typeof o === 'object' && 'kind' in o);
+  return k8s.loadAllYaml(readFileSync(file, 'utf8')) as k8s.KubernetesObject[];
 }
 
 /** Server-side applies objects with the given field manager. */
@@ -33,12 +33,30 @@ export function projectManifests(): k8s.KubernetesObject[] {
   return files.flatMap(readManifests);
 }
 
-/** Applies the project's manifests and waits until the CRD is established. */
+/** Applies the project's manifests and waits until the API server serves the CRD's schema. */
 export async function installProject(kc: k8s.KubeConfig): Promise<void> {
   await apply(kc, projectManifests());
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
   await waitFor('the FluxActionRequest CRD to be established', async () => {
     const crd = await ext.readCustomResourceDefinition({ name: 'fluxactionrequests.fluxaction.io' });
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+  });
+  // An updated schema is served shortly after the update, not with it: wait until a dry run gets the defaults.
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  await waitFor('the FluxActionRequest schema to be served', async () => {
+    const probe = (await custom.createNamespacedCustomObject({
+      group: 'fluxaction.io',
+      version: 'v1alpha1',
+      plural: 'fluxactionrequests',
+      namespace: 'default',
+      dryRun: 'All',
+      body: {
+        apiVersion: 'fluxaction.io/v1alpha1',
+        kind: 'FluxActionRequest',
+        metadata: { name: 'schema-probe' },
+        spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
+      },
+    })) as { spec?: { wait?: boolean; timeout?: string } };
+    return probe.spec?.wait === true && probe.spec.timeout === '5m' ? true : undefined;
   });
 }
