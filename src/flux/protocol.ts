@@ -211,7 +211,7 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
     if (lastHandled !== undefined) recorded.lastHandledReconcileAt = lastHandled;
     const blocked = blockingToken(obj, held, token);
     if (blocked) return { type: 'act', snapshot: recorded, reason: ProgressReason.WaitingForTarget, message: `waiting for Flux to handle the request ${blocked} on ${name} first` };
-    return act(recorded, requestPatch(step.kind, token, stepOptions), progress, `requested ${name} at ${token}`);
+    return act(recorded, requestPatch(step.kind, token, stepOptions), progress, awaiting(name, token));
   }
 
   const token = snapshot.token;
@@ -219,10 +219,10 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
     if (!written(obj, step.kind, token, stepOptions)) {
       const blocked = blockingToken(obj, held, token);
       if (blocked) return { type: 'act', snapshot, reason: ProgressReason.WaitingForTarget, message: `waiting for Flux to handle the request ${blocked} on ${name} first` };
-      return act(snapshot, requestPatch(step.kind, token, stepOptions), progress, `requested ${name} at ${token}`);
+      return act(snapshot, requestPatch(step.kind, token, stepOptions), progress, awaiting(name, token));
     }
     if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
-    return { type: 'act', snapshot, reason: progress, message: `waiting for Flux to handle the request on ${name}` };
+    return { type: 'act', snapshot, reason: progress, message: awaiting(name, token) };
   }
   if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
 
@@ -235,6 +235,11 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   }
   const revision = snapshot.revision ? `: ${revisionVerb(step.kind)} revision ${snapshot.revision}` : ': reconciled';
   return { type: 'done', snapshot, message: `${name}${revision}` };
+}
+
+/** One message from asking Flux until it answers, so following a request does not rewrite its status. */
+function awaiting(name: string, token: string): string {
+  return `waiting for Flux to handle the request on ${name} (requestedAt ${token})`;
 }
 
 function act(snapshot: ObjectStatus, patch: MergePatch, reason: ProgressReason, message: string): StepResult {

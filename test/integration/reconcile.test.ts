@@ -82,7 +82,7 @@ describe('Reconcile', () => {
     await createRequest(kc, ns, 'reconcile-ignored', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'ignored' }, timeout: '3s' });
     const done = await waitForPhase(kc, ns, 'reconcile-ignored', 'Failed');
     expect(readyReason(done)).toBe(FailureReason.Timeout);
-    expect(done.status?.message).toBe(`no outcome within 3s: waiting for Flux to handle the request on Kustomization ${ns}/ignored`);
+    expect(done.status?.message).toBe(`no outcome within 3s: waiting for Flux to handle the request on Kustomization ${ns}/ignored (requestedAt ${done.status?.token})`);
   });
 
   it('reports TargetDeleted when the target is deleted while the request waits', async () => {

@@ -167,7 +167,7 @@ describe('Reconcile', () => {
     const plan = run(request({ timeout: '30s' }, running(T1)), [step('target', target)]);
     expect(plan.status.phase).toBe(Phase.Failed);
     expect(condition(plan, 'Ready')?.reason).toBe(FailureReason.Timeout);
-    expect(plan.status.message).toBe('no outcome within 30s: waiting for Flux to handle the request on Kustomization apps/podinfo');
+    expect(plan.status.message).toBe(`no outcome within 30s: waiting for Flux to handle the request on Kustomization apps/podinfo (requestedAt ${T1})`);
   });
 
   it('reports TargetNotFound for a target that never existed', () => {
