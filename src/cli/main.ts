@@ -4,6 +4,9 @@ import { createRequire } from 'node:module';
 import { ConfigError, isHelpRequested, loadKubeConfig, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { Operator } from '../operator/manager.js';
+import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
+import { createMcpServer } from '../mcp/server.js';
+import { serveHttp, serveStdio } from '../mcp/transports.js';
 
 const require = createRequire(import.meta.url);
 
@@ -22,6 +25,7 @@ const usage = `fluxact ${version()} - carry out Flux actions requested as FluxAc
 
 Usage:
   fluxact operator [flags]   run the operator (fluxact operator --help for its flags)
+  fluxact mcp [flags]        run the MCP server for AI agents (fluxact mcp --help)
   fluxact version            print the version
 `;
 
@@ -66,11 +70,51 @@ async function runOperator(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+async function runMcp(argv: string[]): Promise<number> {
+  if (isHelpRequested(argv)) {
+    process.stdout.write(mcpHelp());
+    return 0;
+  }
+  const config = parseMcpConfig(argv, process.env);
+  const log = createLogger({ level: config.logLevel, component: 'mcp' });
+  const kc = loadKubeConfig(config);
+  const newServer = () =>
+    createMcpServer({
+      kc,
+      log,
+      version: version(),
+      readOnly: config.readOnly,
+      waitTimeoutMs: config.waitTimeoutMs,
+      requestTtlSeconds: config.requestTtlSeconds,
+      maxOutput: config.maxOutput,
+      ...(config.docsDir ? { docsDir: config.docsDir } : {}),
+    });
+  let close: () => Promise<void>;
+  const closed = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+    // On stdio, the client closing stdin ends the session.
+    if (config.transport === 'stdio') process.stdin.once('end', () => resolve());
+  });
+  if (config.transport === 'stdio') {
+    close = (await serveStdio(newServer())).close;
+    log.info({ readOnly: config.readOnly }, 'MCP server on stdio');
+  } else {
+    const http = await serveHttp({ ...config.listen, ...(config.token ? { token: config.token } : {}), allowedHosts: config.allowedHosts, newServer, log });
+    close = http.close;
+  }
+  await closed;
+  await close();
+  log.info('MCP server stopped');
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'operator':
       return runOperator(rest);
+    case 'mcp':
+      return runMcp(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);

@@ -227,12 +227,12 @@ export function parseOperatorConfig(argv: readonly string[], env: NodeJS.Process
 }
 
 /** Splits argv into [flag name, raw value] pairs; the last occurrence of a flag wins when read into a Map. */
-function parseArgv(argv: readonly string[]): Array<[string, string]> {
-  const byName = new Map(OPERATOR_FLAGS.map((f) => [f.name, f]));
+export function parseArgv(argv: readonly string[], flags: readonly OperatorFlag[] = OPERATOR_FLAGS): Array<[string, string]> {
+  const byName = new Map(flags.map((f) => [f.name, f]));
   const pairs: Array<[string, string]> = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (!arg.startsWith('-')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: the operator takes only flags`);
+    if (!arg.startsWith('-')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: only flags are taken`);
     if (!arg.startsWith('--') || arg === '--') throw new ConfigError(`unknown flag ${arg}; run with --help for the list`);
     const body = arg.slice(2);
     const eq = body.indexOf('=');
@@ -247,7 +247,7 @@ function parseArgv(argv: readonly string[]): Array<[string, string]> {
         pairs.push([negated.name, 'false']);
         continue;
       }
-      const hint = closestFlag(name);
+      const hint = closestFlag(name, flags);
       throw new ConfigError(`unknown flag --${name}${hint ? ` (did you mean --${hint}?)` : ''}; run with --help for the list`);
     }
 
@@ -276,9 +276,9 @@ function parseArgv(argv: readonly string[]): Array<[string, string]> {
 }
 
 /** The known flag nearest to name by edit distance, when it is close enough to be a typo. */
-function closestFlag(name: string): string | undefined {
+function closestFlag(name: string, flags: readonly OperatorFlag[]): string | undefined {
   let best: { name: string; distance: number } | undefined;
-  for (const flag of OPERATOR_FLAGS) {
+  for (const flag of flags) {
     const distance = editDistance(name, flag.name);
     if (!best || distance < best.distance) best = { name: flag.name, distance };
   }
@@ -300,23 +300,41 @@ function editDistance(a: string, b: string): number {
 
 /** Help text for `fluxact operator`, generated from OPERATOR_FLAGS. */
 export function operatorHelp(command = 'fluxact operator'): string {
+  return flagsHelp(command, 'Runs the flux-action-operator: carries out FluxActionRequests against Flux objects.', OPERATOR_FLAGS);
+}
+
+/** Help text for a command, generated from its flag table. */
+export function flagsHelp(command: string, summary: string, flags: readonly OperatorFlag[]): string {
   const usage = (f: OperatorFlag): string => `--${f.name}${f.value ? ` <${f.value}>` : ''}`;
-  const width = Math.max(...OPERATOR_FLAGS.map((f) => usage(f).length));
-  const lines = OPERATOR_FLAGS.map((f) => {
+  const width = Math.max(...flags.map((f) => usage(f).length));
+  const lines = flags.map((f) => {
     const env = f.env ? ` [$${f.env}]` : '';
     return `  ${usage(f).padEnd(width)}  ${f.description}${env} (default: ${f.defaultText})`;
   });
-  return [
-    `Usage: ${command} [flags]`,
-    '',
-    'Runs the flux-action-operator: carries out FluxActionRequests against Flux objects.',
-    'Flags win over environment variables.',
-    '',
-    'Flags:',
-    ...lines,
-    `  ${'--help'.padEnd(width)}  Show this help`,
-    '',
-  ].join('\n');
+  return [`Usage: ${command} [flags]`, '', summary, 'Flags win over environment variables.', '', 'Flags:', ...lines, `  ${'--help'.padEnd(width)}  Show this help`, ''].join('\n');
+}
+
+/**
+ * Reads flags (argv, then each flag's environment variable; empty variables count as unset) and
+ * returns a getter that checks a value with its schema, throwing ConfigError naming the flag.
+ */
+export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv, flags: readonly OperatorFlag[]): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
+  const raw = new Map<string, RawValue>();
+  for (const [name, value] of parseArgv(argv, flags)) raw.set(name, { value, source: `--${name}` });
+  for (const flag of flags) {
+    const fromEnv = flag.env ? env[flag.env] : undefined;
+    if (!raw.has(flag.name) && flag.env && fromEnv !== undefined && fromEnv !== '') raw.set(flag.name, { value: fromEnv, source: `${flag.env} (--${flag.name})` });
+  }
+  return <T>(name: string, schema: z.ZodType<T, string>): T | undefined => {
+    const given = raw.get(name);
+    if (given === undefined) return undefined;
+    const result = schema.safeParse(given.value);
+    if (!result.success) {
+      const reason = result.error.issues[0]?.message ?? 'invalid value';
+      throw new ConfigError(`${given.source}: ${reason}, got ${JSON.stringify(given.value)}`);
+    }
+    return result.data;
+  };
 }
 
 /**

@@ -209,7 +209,7 @@ describe('parseOperatorConfig', () => {
     });
 
     it('refuses a positional argument', () => {
-      expect(errorOf(['extra'])).toBe('unexpected argument "extra": the operator takes only flags');
+      expect(errorOf(['extra'])).toBe('unexpected argument "extra": only flags are taken');
     });
 
     it('refuses a value flag without its value', () => {

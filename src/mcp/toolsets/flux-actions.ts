@@ -1,0 +1,190 @@
+// Tools that act on Flux — by creating FluxActionRequests, never by patching Flux objects — and
+// tools to follow up on requests.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { isFinished } from '../../api/conditions.js';
+import { parseDuration } from '../../api/duration.js';
+import type { FluxActionRequest, RequestSpec } from '../../api/types.js';
+import { fluxKinds, sourceKinds } from '../../flux/kinds.js';
+import type { RequestService } from '../requests.js';
+import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
+
+export interface FluxActionOptions {
+  requests: RequestService;
+  /** Default wait for an outcome, in ms (60s). */
+  defaultWaitMs: number;
+}
+
+const MaxWaitMs = 600_000;
+
+/** Creates a request for the action, waits (bounded) and reports the outcome. */
+async function act(ctx: ToolContext, options: FluxActionOptions, namespace: string, spec: RequestSpec, waitTimeout: string | undefined): Promise<ToolOutput> {
+  const waitMs = waitTimeout === undefined ? options.defaultWaitMs : parseDuration(waitTimeout);
+  if (waitMs === undefined || waitMs > MaxWaitMs) throw new ToolError(`wait_timeout ${waitTimeout} is not a duration of at most 10m, such as 30s or 2m`);
+  const client = ctx.client();
+  let request: FluxActionRequest;
+  try {
+    request = await options.requests.create(namespace, spec, { origin: 'mcp', ...(client ? { client: `${client.name}/${client.version}` } : {}) });
+  } catch (err) {
+    // The API server's admission message says what to fix; pass it on as it is.
+    if ((err as { code?: number }).code === 422) throw new ToolError(`the request was refused: ${apiBodyMessage(err)}`);
+    throw err;
+  }
+  const started = Date.now();
+  const outcome = await options.requests.waitFinished(request, waitMs);
+  return describeOutcome(outcome, Date.now() - started);
+}
+
+function apiBodyMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    return (JSON.parse(String(body)) as { message?: string }).message ?? String(body);
+  } catch {
+    return String(body);
+  }
+}
+
+/** The outcome of a request for the model: phase, reason, Flux's message, revision, and how to follow up. */
+export function describeOutcome(request: FluxActionRequest, waitedMs?: number): ToolOutput {
+  const status = request.status ?? {};
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  const name = `${request.metadata.namespace}/${request.metadata.name}`;
+  const target = `${request.spec.target.kind} ${request.spec.target.namespace ?? request.metadata.namespace}/${request.spec.target.name}`;
+  const structured: Record<string, unknown> = {
+    request: name,
+    action: request.spec.action,
+    target,
+    phase: status.phase ?? 'Pending',
+    ...(ready?.reason ? { reason: ready.reason } : {}),
+    ...(status.message ? { message: status.message } : {}),
+    ...(status.target?.revision ? { revision: status.target.revision } : {}),
+    ...(status.source?.revision ? { sourceRevision: status.source.revision } : {}),
+    ...(status.token ? { token: status.token } : {}),
+  };
+  if (status.startTime && status.completionTime) structured['durationSeconds'] = (Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000;
+  const lines = Object.entries(structured).map(([k, v]) => `${k}: ${String(v)}`);
+  if (!isFinished(status.phase)) {
+    const waited = waitedMs === undefined ? '' : ` after waiting ${Math.round(waitedMs / 1000)}s`;
+    lines.push(`The request is still ${status.phase ?? 'Pending'}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`);
+  }
+  return { text: lines.join('\n'), structured, isError: status.phase === 'Failed' };
+}
+
+const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
+
+/** Registers the Flux action tools (unless read-only) and the request follow-up tools. */
+export function registerFluxActionTools(server: McpServer, ctx: ToolContext, options: FluxActionOptions, readOnly: boolean): void {
+  if (!readOnly) {
+    registerTool(server, ctx, {
+      name: 'reconcile_flux_kustomization',
+      title: 'Reconcile a Flux Kustomization',
+      description:
+        'Asks Flux to reconcile a Kustomization now (optionally its source first) through a FluxActionRequest, and waits for the outcome: the applied revision, or Flux\'s own failure message. Answers with the request name if the outcome takes longer than wait_timeout.',
+      input: {
+        name: Arg.name('Kustomization'),
+        namespace: Arg.namespace('Kustomization'),
+        with_source: z.boolean().optional().describe('Reconcile the Kustomization\'s source (GitRepository, OCIRepository, Bucket) first'),
+        wait_timeout: Arg.waitTimeout,
+      },
+      annotations: mutating,
+      handler: (a, c) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'Kustomization', name: a.name }, ...(a.with_source ? { withSource: true } : {}) }, a.wait_timeout),
+    });
+    registerTool(server, ctx, {
+      name: 'reconcile_flux_helmrelease',
+      title: 'Reconcile a Flux HelmRelease',
+      description:
+        'Asks Flux to reconcile a HelmRelease now (optionally its chart source first, optionally forcing a one-off Helm install/upgrade) through a FluxActionRequest, and waits for the outcome: the chart version installed, or Flux\'s failure message.',
+      input: {
+        name: Arg.name('HelmRelease'),
+        namespace: Arg.namespace('HelmRelease'),
+        with_source: z.boolean().optional().describe('Reconcile the chart source (OCIRepository, or HelmChart and its repository) first'),
+        force: z.boolean().optional().describe('Force a one-off Helm install or upgrade (reconcile.fluxcd.io/forceAt)'),
+        wait_timeout: Arg.waitTimeout,
+      },
+      annotations: mutating,
+      handler: (a, c) =>
+        act(
+          c,
+          options,
+          a.namespace,
+          { action: 'Reconcile', target: { kind: 'HelmRelease', name: a.name }, ...(a.with_source ? { withSource: true } : {}), ...(a.force ? { force: true } : {}) },
+          a.wait_timeout,
+        ),
+    });
+    registerTool(server, ctx, {
+      name: 'reconcile_flux_resourceset',
+      title: 'Reconcile a Flux Operator ResourceSet',
+      description: 'Asks the Flux Operator to reconcile a ResourceSet now through a FluxActionRequest, and waits for the outcome.',
+      input: { name: Arg.name('ResourceSet'), namespace: Arg.namespace('ResourceSet'), wait_timeout: Arg.waitTimeout },
+      annotations: mutating,
+      handler: (a, c) => act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout),
+    });
+    registerTool(server, ctx, {
+      name: 'reconcile_flux_source',
+      title: 'Reconcile a Flux source',
+      description: 'Asks Flux to fetch a source now (GitRepository, OCIRepository, Bucket, HelmChart, HelmRepository) through a FluxActionRequest, and waits for the fetched revision or Flux\'s failure message.',
+      input: {
+        kind: z.enum(sourceKinds).describe('The source kind'),
+        name: Arg.name('source'),
+        namespace: Arg.namespace('source'),
+        wait_timeout: Arg.waitTimeout,
+      },
+      annotations: mutating,
+      handler: (a, c) => act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout),
+    });
+    const anyKind = {
+      apiVersion: z.string().min(3).describe('The object\'s apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1'),
+      kind: z.enum(fluxKinds.map((k) => k.kind) as [string, ...string[]]).describe('The Flux kind'),
+      name: Arg.name('Flux object'),
+      namespace: Arg.namespace('Flux object'),
+      wait_timeout: Arg.waitTimeout,
+    };
+    registerTool(server, ctx, {
+      name: 'suspend_flux_reconciliation',
+      title: 'Suspend a Flux object',
+      description:
+        'Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator\'s reconcile annotation) through a FluxActionRequest; the object is annotated with the request\'s name. Resume it with resume_flux_reconciliation.',
+      input: anyKind,
+      annotations: { ...mutating, idempotentHint: true },
+      handler: (a, c) => act(c, options, a.namespace, { action: 'Suspend', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } }, a.wait_timeout),
+    });
+    registerTool(server, ctx, {
+      name: 'resume_flux_reconciliation',
+      title: 'Resume a Flux object',
+      description: 'Resumes reconciliation of a suspended Flux object through a FluxActionRequest and waits until Flux has reconciled it.',
+      input: anyKind,
+      annotations: mutating,
+      handler: (a, c) => act(c, options, a.namespace, { action: 'Resume', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } }, a.wait_timeout),
+    });
+  }
+
+  const readOnlyHints = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+  registerTool(server, ctx, {
+    name: 'get_flux_action_request',
+    title: 'Get a FluxActionRequest',
+    description: 'Reads one FluxActionRequest: its phase, reason, Flux\'s message and the revision. Use it to follow up on a request that was still running.',
+    input: { name: Arg.name('FluxActionRequest'), namespace: Arg.namespace('FluxActionRequest') },
+    annotations: readOnlyHints,
+    handler: async (a) => describeOutcome(await options.requests.get(a.namespace, a.name)),
+  });
+  registerTool(server, ctx, {
+    name: 'list_flux_action_requests',
+    title: 'List FluxActionRequests',
+    description: 'Lists FluxActionRequests (newest first) with their action, target, phase and message: the audit trail of actions on Flux.',
+    input: {
+      namespace: z.string().min(1).max(63).optional().describe('Only this namespace (default: all namespaces)'),
+      phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional().describe('Only requests in this phase'),
+    },
+    annotations: readOnlyHints,
+    handler: async (a) => {
+      const requests = (await options.requests.list(a.namespace))
+        .filter((r) => !a.phase || (r.status?.phase ?? 'Pending') === a.phase)
+        .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
+      if (requests.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
+      const rows = requests.map((r) => describeOutcome(r).structured!);
+      const text = rows.map((r) => `- ${r['request']}: ${r['action']} ${r['target']}: ${r['phase']}${r['reason'] ? ` (${r['reason']})` : ''}${r['message'] ? `: ${r['message']}` : ''}`).join('\n');
+      return { text, structured: { requests: rows } };
+    },
+  });
+}
