@@ -6,6 +6,9 @@ import { DefaultMaxOutput } from './output.js';
 import { RequestService } from './requests.js';
 import type { ToolContext } from './tool.js';
 import { registerFluxActionTools } from './toolsets/flux-actions.js';
+import { registerKubernetesTools } from './toolsets/kubernetes.js';
+import { registerFluxInstanceTools } from './toolsets/flux-instance.js';
+import { registerDocsTools } from './toolsets/docs.js';
 
 export interface McpOptions {
   kc: k8s.KubeConfig;
@@ -38,5 +41,8 @@ export function createMcpServer(options: McpOptions): McpServer {
   };
   const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600 });
   registerFluxActionTools(server, ctx, { requests, defaultWaitMs: options.waitTimeoutMs ?? 60_000 }, options.readOnly);
+  registerKubernetesTools(server, ctx, options.kc);
+  registerFluxInstanceTools(server, ctx, options.kc);
+  registerDocsTools(server, ctx, { kc: options.kc, docsDir: options.docsDir });
   return server;
 }
