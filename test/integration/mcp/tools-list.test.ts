@@ -1,0 +1,43 @@
+// A snapshot of tools/list, so a changed tool name, schema, description or hint is a visible diff.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectStdio, type McpConnection } from '../../support/mcp.js';
+
+let connection: McpConnection;
+
+beforeAll(async () => {
+  connection = await connectStdio();
+});
+
+afterAll(async () => {
+  await connection?.close();
+});
+
+describe('tools/list', () => {
+  it('offers the tools of the design, with their names as agents know them', async () => {
+    const { tools } = await connection.client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      [
+        'events_list',
+        'get_flux_action_request',
+        'get_flux_instance',
+        'get_kubernetes_resources',
+        'list_flux_action_requests',
+        'pods_list_in_namespace',
+        'pods_log',
+        'reconcile_flux_helmrelease',
+        'reconcile_flux_kustomization',
+        'reconcile_flux_resourceset',
+        'reconcile_flux_source',
+        'resources_get',
+        'resume_flux_reconciliation',
+        'search_flux_docs',
+        'suspend_flux_reconciliation',
+      ].sort(),
+    );
+  });
+
+  it('matches the snapshot', async () => {
+    const { tools } = await connection.client.listTools();
+    expect([...tools].sort((a, b) => a.name.localeCompare(b.name))).toMatchSnapshot();
+  });
+});
