@@ -303,6 +303,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     createsPerSecond: round(ok.length / ((loadEnded - loadStarted) / 1000)),
     createLatencyMs: roundSummary(createLatency),
     throughputPerSecond: round(throughput, 1),
+    succeededPerSecond: round(succeeded.length / spanSeconds, 1),
     firstCreateToLastCompletionSeconds: round(spanSeconds, 2),
     latencyMs: roundSummary(latency),
     coalescing: {
@@ -344,6 +345,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     apiServerRequestsDuringLoad: {
       total: apiRequests.reduce((a, [, v]) => a + v, 0),
       top: Object.fromEntries(apiRequests.slice(0, 15)),
+      // Conflicts, throttling, server errors: whatever was not 2xx, whoever asked.
+      notSuccessful: Object.fromEntries(apiRequests.filter(([k]) => !/ 2\d\d$/.test(k))),
     },
     benchProcessPeakRssMiB: round(benchRssKiB / 1024),
     wallSeconds: round((performance.now() - runStarted) / 1000, 1),
@@ -362,6 +365,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   if (api.total > 0) {
     process.stdout.write(`\nAPI server requests during the load, all clients (${api.total} in all; top 15 by verb, resource, code):\n`);
     for (const [k, v] of Object.entries(api.top)) process.stdout.write(`  ${String(v).padStart(7)}  ${k}\n`);
+    const bad = Object.entries(api.notSuccessful);
+    process.stdout.write(`  not 2xx: ${bad.length === 0 ? 'none' : bad.map(([k, v]) => `${v} x ${k}`).join(', ')}\n`);
   }
   if (createErrors.length > 0) {
     process.stdout.write(`\nCreate errors (first 5 of ${createErrors.length}):\n`);
@@ -421,7 +426,7 @@ function printTable(f: Figures, options: BenchOptions): void {
   row('settings', `${options.requests} requests, ${options.targets} Kustomizations, operator ${options.operator} concurrency ${options.concurrency}, simulator delay ${options.simDelayMs} ms, ${options.parallelism} creates in flight, ${options.warmup} warm-up requests`);
   row('requests', `created ${r['created']}, succeeded ${r['succeeded']}, failed ${r['failed']}, unfinished ${r['unfinished']}, create errors ${r['createErrors']}${r['timedOut'] ? ' (TIMED OUT)' : ''}`);
   row('create phase', `${f['createSeconds']} s, ${f['createsPerSecond']} creates/s (create call ${dist(f.createLatencyMs, ' ms')})`);
-  row('throughput', `${f['throughputPerSecond']} requests/s (first create to last completion: ${f['firstCreateToLastCompletionSeconds']} s)`);
+  row('throughput', `${f['throughputPerSecond']} finished requests/s, ${f['succeededPerSecond']} succeeded/s (first create to last completion: ${f['firstCreateToLastCompletionSeconds']} s)`);
   row('create -> Succeeded', dist(f.latencyMs, ' ms'));
   row('failures', `${r['failed']} ${JSON.stringify(r['failedByReason'])}`);
   row('tokens per target (Flux saw)', `${spread(f.coalescing.tokensPerTarget)}  (total ${f.coalescing['tokensTotal']} for ${r['created']} requests)`);
@@ -453,6 +458,11 @@ function printTable(f: Figures, options: BenchOptions): void {
   if (logInfo) row('operator log lines by level', JSON.stringify(logInfo.byLevel));
   row('operator stop', `${op['stopMs']} ms, exit ${JSON.stringify(op.exit)}`);
   row('wall time so far', `${f['wallSeconds']} s`);
+  // Every component shares the machine's cores: say so when other work took a large share.
+  if (cpu.machineBusySeconds !== undefined && cpu.otherSeconds !== undefined && cpu.otherSeconds > 0.25 * cpu.machineBusySeconds) {
+    const share = Math.round((cpu.otherSeconds / cpu.machineBusySeconds) * 100);
+    row('WARNING', `other work on this machine used ${share}% of the CPU time spent during the load: these figures measure a contended machine`);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(`\nflux-action-operator benchmark (Flux played by the simulator, a test double)\n`);
   for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
