@@ -8,9 +8,8 @@
 // bounded parallelism and followed through a watch; the report; the namespace deleted.
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { FluxSimulator } from '../simulator/flux-simulator.js';
-import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, ensureInstalled, startSimulator } from '../support/harness.js';
+import { FluxSimulator, SimAnnotation } from '../simulator/flux-simulator.js';
+import { createFluxObject, createRequest, ensureInstalled } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, waitFor } from '../support/kube.js';
 import { measurePatchRate, type PatchRate } from './baseline.js';
 import { apiServerRequestCounts, countsSince, startCpuMeasure, type CpuReport } from './host.js';
@@ -153,7 +152,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   }
 
   // The Flux simulator, restricted to the namespace; wait until it has made every target Ready.
-  const simulator = await startSimulator({ namespaces: [ns], delayMs: options.simDelayMs });
+  const simulator = await startSimulatorWithRetry(admin, ns, options.simDelayMs);
   cleanup.simulator = simulator;
   await waitFor('the simulator to make every Kustomization Ready', async () => (targets.every((t) => simulator.record('Kustomization', ns, t).reconciles >= 1) ? true : undefined), 120_000);
   const initialReconciles = new Map(targets.map((t) => [t, simulator.record('Kustomization', ns, t).reconciles]));
@@ -382,6 +381,27 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   process.stdout.write(`BENCH_JSON ${JSON.stringify(figures)}\n`);
   const clean = !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0;
   return clean ? 0 : 1;
+}
+
+/**
+ * Starts the simulator, again after a failed start: on a freshly started API server the first lists
+ * of the Flux kinds can answer 429 "storage is (re)initializing", and the simulator's start gives up
+ * at the first failed list. At most 10 attempts, a second or two apart.
+ */
+async function startSimulatorWithRetry(admin: k8s.KubeConfig, ns: string, delayMs: number): Promise<FluxSimulator> {
+  for (let attempt = 1; ; attempt++) {
+    const simulator = new FluxSimulator({ kc: admin, namespaces: [ns], delayMs });
+    try {
+      await simulator.start();
+      return simulator;
+    } catch (err) {
+      await simulator.stop();
+      const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      if (attempt >= 10) throw err;
+      say(`the simulator could not start (${message}${/429/.test(String(err)) ? ': storage is (re)initializing' : ''}); trying again`);
+      await new Promise((resolve) => setTimeout(resolve, 1000 + 200 * attempt));
+    }
+  }
 }
 
 function countBy(values: readonly string[]): Record<string, number> {
