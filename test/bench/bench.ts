@@ -470,7 +470,7 @@ function printTable(f: Figures, options: BenchOptions): void {
   const cpu = f['cpuDuringLoad'] as CpuReport;
   row('CPU during the load', `machine ${cpu.machineBusyPercent ?? '-'}% busy of ${cpu.cores} cores (load average ${cpu.loadAverageAtStart} at start)`);
   row('CPU seconds during the load', `${Object.entries(cpu.processSeconds).map(([k, v]) => `${k} ${v}`).join(', ')}, everything else on the machine ${cpu.otherSeconds ?? '-'}`);
-  row('operator memory at end', `heap used ${op['heapUsedMiB'] ?? '-'} MiB, external ${op['externalMemoryMiB'] ?? '-'} MiB (its /metrics)`);
+  row('operator memory at end', `heap used ${op['heapUsedMiB'] ?? '-'} MiB, external ${op['externalMemoryMiB'] ?? '-'} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`);
   row('bench process peak RSS', `${f['benchProcessPeakRssMiB']} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`);
   row('operator workqueue retries', op['workqueueRetries']);
   row('operator event loop lag p99', op['eventLoopLagP99Ms'] !== undefined ? `${op['eventLoopLagP99Ms']} ms` : '-');
