@@ -5,7 +5,18 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The clone's root: the nearest directory above this file holding package.json. (Not a fixed '../..':
+ * compiled to dist/test/support/ for the benchmark, that would be dist/.)
+ */
+export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
 
 /** Path of the kubeconfig the tests use: $KUBECONFIG, or the local control plane's admin kubeconfig. */
 export function testKubeconfigPath(): string {

@@ -1,0 +1,285 @@
+// The operator under test: by default `fluxact operator` as a child process, running as its
+// ServiceAccount with config/rbac's permissions, so its memory and CPU are its own and can be read
+// from /proc. In-process mode (startOperator) shares this process with the simulator and the load.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig, startOperator } from '../support/harness.js';
+import { repoRoot } from '../support/kube.js';
+import { processCpuSeconds } from './host.js';
+import type { OperatorMode } from './options.js';
+
+export interface ProcessMemory {
+  /** Peak resident set size (VmHWM), KiB. */
+  peakRssKiB: number;
+  /** Resident set size now (VmRSS), KiB. */
+  rssKiB: number;
+}
+
+export interface StopResult {
+  /** How long the operator took to stop after being asked, ms. */
+  stopMs: number;
+  exitCode: number | null;
+  signal: string | null;
+  /** True when it had to be killed. */
+  killed: boolean;
+}
+
+export interface OperatorUnderTest {
+  mode: OperatorMode;
+  pid: number;
+  metricsPort: number;
+  /** The child's JSON log, when it is a child. */
+  logFile: string | undefined;
+  /** The operator's own memory (child mode), from /proc/<pid>/status. */
+  memory(): ProcessMemory | undefined;
+  /** CPU time (user + system) of the operator's process, seconds. */
+  cpuSeconds(): number | undefined;
+  stop(): Promise<StopResult>;
+}
+
+export interface OperatorStartOptions {
+  mode: OperatorMode;
+  admin: k8s.KubeConfig;
+  watchNamespace: string;
+  concurrency: number;
+  logLevel: string;
+  /** Longest wait for the operator to start, ms. */
+  startTimeoutMs: number;
+}
+
+/** Starts the operator and resolves once its controllers run (caches synced, workers started). */
+export async function startOperatorUnderTest(options: OperatorStartOptions): Promise<OperatorUnderTest> {
+  return options.mode === 'child' ? startChild(options) : startInProcess(options);
+}
+
+async function startInProcess(options: OperatorStartOptions): Promise<OperatorUnderTest> {
+  const test = await startOperator({ watchNamespace: options.watchNamespace, concurrency: options.concurrency });
+  const started = process.cpuUsage();
+  return {
+    mode: 'in-process',
+    pid: process.pid,
+    metricsPort: test.operator.port ?? 0,
+    logFile: undefined,
+    memory: () => undefined,
+    // This process's CPU since the operator started: operator, simulator and load together.
+    cpuSeconds: () => {
+      const used = process.cpuUsage(started);
+      return (used.user + used.system) / 1e6;
+    },
+    stop: async () => {
+      const t = performance.now();
+      await test.stop();
+      return { stopMs: performance.now() - t, exitCode: null, signal: null, killed: false };
+    },
+  };
+}
+
+async function startChild(options: OperatorStartOptions): Promise<OperatorUnderTest> {
+  const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run bench compiles it)`);
+  // A kubeconfig authenticating as the operator's ServiceAccount, in a private temporary directory.
+  const sa = await serviceAccountKubeConfig(options.admin, OperatorNamespace, OperatorServiceAccount);
+  const secretDir = mkdtempSync(path.join(tmpdir(), 'fluxact-bench-'));
+  const kubeconfig = path.join(secretDir, 'operator.kubeconfig');
+  writeFileSync(kubeconfig, sa.exportConfig(), { mode: 0o600 });
+
+  const logDir = path.join(repoRoot, '.cache', 'bench');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `operator-${options.watchNamespace}.log`);
+  const logFd = openSync(logFile, 'w');
+  const metricsPort = await freePort();
+  const args = [
+    main,
+    'operator',
+    '--kubeconfig',
+    kubeconfig,
+    '--watch-namespace',
+    options.watchNamespace,
+    '--no-leader-elect',
+    '--metrics-addr',
+    `127.0.0.1:${metricsPort}`,
+    '--concurrency',
+    String(options.concurrency),
+    '--log-level',
+    options.logLevel,
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: repoRoot });
+  closeSync(logFd);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let exit: { code: number | null; signal: string | null } | undefined;
+  void exited.then((e) => (exit = e));
+  const cleanupSecret = (): void => rmSync(secretDir, { recursive: true, force: true });
+
+  try {
+    await waitForStart(child, logFile, metricsPort, options, () => exit);
+  } catch (err) {
+    child.kill('SIGKILL');
+    cleanupSecret();
+    throw err;
+  }
+  const pid = child.pid!;
+  return {
+    mode: 'child',
+    pid,
+    metricsPort,
+    logFile,
+    memory: () => readMemory(pid),
+    cpuSeconds: () => processCpuSeconds(pid),
+    stop: async () => {
+      const t = performance.now();
+      let killed = false;
+      if (!exit) {
+        child.kill('SIGTERM');
+        // The operator lets running reconciles finish (its queue waits up to 30s).
+        const timer = setTimeout(() => {
+          killed = true;
+          child.kill('SIGKILL');
+        }, 40_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      cleanupSecret();
+      const e = exit ?? (await exited);
+      return { stopMs: performance.now() - t, exitCode: e.code, signal: e.signal, killed };
+    },
+  };
+}
+
+/**
+ * The child logs "controllers started" once its caches are synced and its workers run (info level).
+ * /readyz alone does not say so without leader election, so at levels above info only the process
+ * answering is checked.
+ */
+async function waitForStart(
+  child: ChildProcess,
+  logFile: string,
+  metricsPort: number,
+  options: OperatorStartOptions,
+  exit: () => { code: number | null; signal: string | null } | undefined,
+): Promise<void> {
+  const logsStart = ['trace', 'debug', 'info'].includes(options.logLevel);
+  const deadline = Date.now() + options.startTimeoutMs;
+  for (;;) {
+    const e = exit();
+    if (e) throw new Error(`the operator (pid ${child.pid}) exited during start (code ${e.code}, signal ${e.signal}):\n${tail(logFile, 20)}`);
+    if (logsStart) {
+      if (readFileSync(logFile, 'utf8').includes('"msg":"controllers started"')) return;
+    } else if (await answers(`http://127.0.0.1:${metricsPort}/readyz`)) {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`the operator did not start within ${options.startTimeoutMs}ms:\n${tail(logFile, 20)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The last lines of a file. */
+export function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** VmHWM and VmRSS of a process, from /proc/<pid>/status. */
+function readMemory(pid: number): ProcessMemory | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { peakRssKiB: field('VmHWM'), rssKiB: field('VmRSS') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A free TCP port on loopback (released before the operator binds it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Reads the operator's /metrics and picks the figures the report shows. */
+export async function scrapeMetrics(port: number): Promise<OperatorMetricsSnapshot | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const values = (name: string): { labels: string; value: number }[] =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+        .map((l) => {
+          const m = /^[^{\s]+(\{[^}]*\})?\s+(\S+)/.exec(l);
+          return { labels: m?.[1] ?? '', value: Number(m?.[2]) };
+        });
+    return {
+      workqueueRetries: values('fluxact_workqueue_retries_total')[0]?.value,
+      requestsTotal: Object.fromEntries(values('fluxact_requests_total').map((v) => [v.labels, v.value])),
+      eventLoopLagP99Seconds: values('nodejs_eventloop_lag_p99_seconds')[0]?.value,
+      heapUsedBytes: values('nodejs_heap_size_used_bytes')[0]?.value,
+      externalBytes: values('nodejs_external_memory_bytes')[0]?.value,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface OperatorMetricsSnapshot {
+  workqueueRetries: number | undefined;
+  requestsTotal: Record<string, number>;
+  eventLoopLagP99Seconds: number | undefined;
+  heapUsedBytes: number | undefined;
+  externalBytes: number | undefined;
+}
+
+export interface LogSummary {
+  lines: number;
+  byLevel: Record<string, number>;
+  /** warn and worse, grouped by message: count and a first example line. */
+  problems: { level: string; msg: string; count: number; example: string }[];
+}
+
+/** Counts the JSON log lines of the child by level and groups its warnings and errors. */
+export function summarizeLog(file: string): LogSummary {
+  const byLevel: Record<string, number> = {};
+  const problems = new Map<string, { level: string; msg: string; count: number; example: string }>();
+  let lines = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    lines += 1;
+    let level = 'unparsed';
+    let msg = line;
+    try {
+      const parsed = JSON.parse(line) as { level?: string; msg?: string; err?: unknown };
+      level = parsed.level ?? 'unknown';
+      msg = parsed.msg ?? '';
+    } catch {
+      // Not JSON (a crash trace): counted as unparsed.
+    }
+    byLevel[level] = (byLevel[level] ?? 0) + 1;
+    if (!['trace', 'debug', 'info'].includes(level)) {
+      const key = `${level}|${msg}`;
+      const p = problems.get(key) ?? { level, msg, count: 0, example: line.slice(0, 600) };
+      p.count += 1;
+      problems.set(key, p);
+    }
+  }
+  return { lines, byLevel, problems: [...problems.values()].sort((a, b) => b.count - a.count) };
+}

@@ -1,0 +1,103 @@
+// The benchmark's settings: command-line flags, each with an environment variable as fallback
+// (flags win), bounded so a typo cannot start an unbounded run.
+import { parseArgs } from 'node:util';
+
+/** How the operator under test runs. */
+export type OperatorMode = 'child' | 'in-process';
+
+export interface BenchOptions {
+  /** FluxActionRequests created (default 1000). */
+  requests: number;
+  /** Kustomizations the requests are spread over, round-robin (default 100). */
+  targets: number;
+  /** The operator's --concurrency (default 8). */
+  concurrency: number;
+  /** How long one simulated Flux reconcile takes, in ms (default 0). */
+  simDelayMs: number;
+  /** Creates (and baseline patches) in flight at once (default 32). */
+  parallelism: number;
+  /** Merge patches per baseline run (default 500). */
+  baselinePatches: number;
+  /**
+   * Requests run (one after another, on a Kustomization of their own) after the operator starts and
+   * before the timed load, so the load meets a warm operator (default 0: the load meets a cold one).
+   */
+  warmup: number;
+  /** Longest wait for every request to finish, in seconds (default 300). */
+  timeoutSeconds: number;
+  /** child (default): `fluxact operator` as its own process, so its RSS is its own; in-process: startOperator(). */
+  operator: OperatorMode;
+  /** The child operator's --log-level (default info: its start and each finished request are logged). */
+  operatorLogLevel: string;
+}
+
+interface IntSetting {
+  flag: keyof BenchOptions;
+  name: string;
+  env: string;
+  def: number;
+  min: number;
+  max: number;
+}
+
+const intSettings: IntSetting[] = [
+  { flag: 'requests', name: 'requests', env: 'BENCH_REQUESTS', def: 1000, min: 1, max: 100_000 },
+  { flag: 'targets', name: 'targets', env: 'BENCH_TARGETS', def: 100, min: 1, max: 10_000 },
+  { flag: 'concurrency', name: 'concurrency', env: 'BENCH_CONCURRENCY', def: 8, min: 1, max: 256 },
+  { flag: 'simDelayMs', name: 'sim-delay-ms', env: 'BENCH_SIM_DELAY_MS', def: 0, min: 0, max: 60_000 },
+  { flag: 'parallelism', name: 'parallelism', env: 'BENCH_PARALLELISM', def: 32, min: 1, max: 256 },
+  { flag: 'baselinePatches', name: 'baseline-patches', env: 'BENCH_BASELINE_PATCHES', def: 500, min: 0, max: 100_000 },
+  { flag: 'warmup', name: 'warmup', env: 'BENCH_WARMUP', def: 0, min: 0, max: 100 },
+  { flag: 'timeoutSeconds', name: 'timeout-seconds', env: 'BENCH_TIMEOUT_SECONDS', def: 300, min: 1, max: 3600 },
+];
+
+export const usage = `npm run bench [-- flags]   (or: node dist/test/bench/bench.js [flags])
+
+Benchmarks the operator against the test cluster ($KUBECONFIG, else .cache/cluster/kubeconfig):
+N Reconcile requests over M Kustomizations, answered by the Flux simulator (a test double),
+with the API server's raw merge-patch rate as the baseline.
+
+Flags (environment variable in brackets):
+${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEnd(6)} [${s.env}]`).join('\n')}
+  --operator           default child  [BENCH_OPERATOR]  child | in-process
+  --operator-log-level default info   [BENCH_OPERATOR_LOG_LEVEL]
+  --help
+`;
+
+export class UsageError extends Error {}
+
+/** Parses argv (without node and the script) with env as fallback. Throws UsageError on bad input. */
+export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      ...Object.fromEntries(intSettings.map((s) => [s.name, { type: 'string' as const }])),
+      operator: { type: 'string' },
+      'operator-log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values['help']) return 'help';
+  const given = values as Record<string, string | boolean | undefined>;
+  const options: Record<string, number | string> = {};
+  for (const s of intSettings) {
+    const raw = given[s.name] ?? env[s.env];
+    const text = typeof raw === 'string' && raw !== '' ? raw : undefined;
+    if (text === undefined) {
+      options[s.flag] = s.def;
+      continue;
+    }
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < s.min || n > s.max) throw new UsageError(`--${s.name} (${s.env}): expected an integer from ${s.min} to ${s.max}, got "${text}"`);
+    options[s.flag] = n;
+  }
+  const mode = stringValue(values['operator']) ?? env['BENCH_OPERATOR'] ?? 'child';
+  if (mode !== 'child' && mode !== 'in-process') throw new UsageError(`--operator (BENCH_OPERATOR): expected child or in-process, got "${mode}"`);
+  const logLevel = stringValue(values['operator-log-level']) ?? env['BENCH_OPERATOR_LOG_LEVEL'] ?? 'info';
+  return { ...(options as Omit<BenchOptions, 'operator' | 'operatorLogLevel'>), operator: mode, operatorLogLevel: logLevel };
+}
+
+function stringValue(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
