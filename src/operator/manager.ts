@@ -53,8 +53,10 @@ export class Operator {
       addr: config.metricsAddr,
       registry: this.metrics.registry,
       logger: log,
-      // Ready once this replica either acts with synced caches, or waits as a standby.
-      readinessChecks: { controllers: () => !this.elector?.isLeader() || this.controllers?.synced === true },
+      // Ready once this replica acts with synced caches, or waits as a standby.
+      readinessChecks: {
+        controllers: () => (config.leaderElect && !this.elector?.isLeader()) || this.controllers?.synced === true,
+      },
     });
     log.info({ identity: this.identity, metricsPort: this.health.port, leaderElect: config.leaderElect }, 'operator started');
     if (!config.leaderElect) {

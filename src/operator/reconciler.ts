@@ -72,7 +72,8 @@ export class RequestReconciler {
       return this.expire(request);
     }
     if (request.metadata.deletionTimestamp) return;
-    const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(request.spec.target) });
+    const target = { ...request.spec.target, namespace: request.spec.target.namespace ?? request.metadata.namespace };
+    const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(target) });
 
     // Policy, then resolve the target and its sources.
     const resolved = await this.resolve(request);
@@ -99,7 +100,8 @@ export class RequestReconciler {
       log.debug({ err: err.message }, 'request changed; looking again');
       return { requeueAfter: 100 };
     }
-    if (plan.event) await this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
+    // Events are best effort and not on the request's path: a worker does not wait for them.
+    if (plan.event) void this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
     if (isFinished(plan.status.phase)) {
       log.info({ phase: plan.status.phase, reason: readyReason(plan.status), message: plan.status.message }, 'request finished');
       this.observe(written);

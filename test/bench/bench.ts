@@ -14,7 +14,7 @@ import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, 
 import { measurePatchRate, type PatchRate } from './baseline.js';
 import { apiServerRequestCounts, countsSince, startCpuMeasure, type CpuReport } from './host.js';
 import { scrapeMetrics, startOperatorUnderTest, summarizeLog, tail, type OperatorUnderTest } from './operator-process.js';
-import { UsageError, parseBenchOptions, usage, type BenchOptions } from './options.js';
+import { parseBenchOptions, usage, type BenchOptions } from './options.js';
 import { RequestTracker } from './request-tracker.js';
 import { round, runBounded, summarize } from './stats.js';
 
