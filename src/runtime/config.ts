@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
 import { parseListenAddress } from './http.js';
+import { reuseConnections } from './kubeconfig.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
 /** The operator's settings after parsing. */
@@ -343,7 +344,7 @@ export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv, flags
  * ($KUBECONFIG, ~/.kube/config, in-cluster service account).
  */
 export function loadKubeConfig(config: Pick<OperatorConfig, 'kubeconfig'>): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = reuseConnections(new k8s.KubeConfig());
   const files = (config.kubeconfig ?? '').split(path.delimiter).filter((f) => f !== '');
   const [first, ...rest] = files;
   if (first === undefined) {

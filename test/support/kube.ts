@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { reuseConnections } from '../../src/runtime/kubeconfig.js';
 
 /**
  * The clone's root: the nearest directory above this file holding package.json. (Not a fixed '../..':
@@ -31,7 +32,7 @@ export function testKubeconfigPath(): string {
 
 /** The admin KubeConfig (system:masters) of the test cluster. */
 export function adminKubeConfig(): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = reuseConnections(new k8s.KubeConfig());
   kc.loadFromFile(testKubeconfigPath());
   return kc;
 }
@@ -40,7 +41,7 @@ export function adminKubeConfig(): k8s.KubeConfig {
 export function tokenKubeConfig(admin: k8s.KubeConfig, token: string, user = 'token-user'): k8s.KubeConfig {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('admin kubeconfig has no current cluster');
-  const kc = new k8s.KubeConfig();
+  const kc = reuseConnections(new k8s.KubeConfig());
   kc.loadFromOptions({
     clusters: [cluster],
     users: [{ name: user, token }],
