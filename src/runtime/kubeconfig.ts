@@ -8,8 +8,6 @@ import type * as k8s from '@kubernetes/client-node';
 
 type AgentFactory = (cluster: k8s.Cluster | null, options: https.AgentOptions) => http.Agent;
 
-/** The keep-alive agents' socket limit per host: enough for the operator's concurrency and watches. */
-const MaxSockets = 64;
 
 function fingerprint(cluster: k8s.Cluster | null, options: https.AgentOptions): string {
   const hash = createHash('sha256');
@@ -35,7 +33,9 @@ export function reuseConnections<T extends k8s.KubeConfig>(kc: T): T {
     const key = fingerprint(cluster, options);
     let agent = agents.get(key);
     if (!agent) {
-      const shared = { ...options, keepAlive: true, maxSockets: MaxSockets };
+      // No socket limit: node-fetch 2 (under client-node) misreads a chunked response as a premature
+      // close when a request queued for a busy keep-alive socket (node-fetch/node-fetch#1767).
+      const shared = { ...options, keepAlive: true };
       agent = cluster?.server.startsWith('http:') ? new http.Agent(shared) : new https.Agent(shared);
       agents.set(key, agent);
     }

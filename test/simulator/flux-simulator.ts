@@ -164,7 +164,9 @@ export class FluxSimulator {
       await this.patchStatus(kind, obj, status);
       record.reconciles += 1;
     } catch (err) {
-      this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'simulated reconcile failed');
+      // As a Flux controller requeues a failed reconcile, look again shortly.
+      this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'simulated reconcile failed; retrying');
+      this.again.add(key);
     } finally {
       this.busy.delete(key);
       if (this.again.delete(key) && !this.stopped) void this.observeFresh(kind, obj);
