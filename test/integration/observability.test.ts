@@ -6,71 +6,62 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
-import type { FluxSimulator } from '../simulator/flux-simulator.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, requestEvents, startOperator, startSimulator, waitForPhase, type TestOperator } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, testKubeconfigPath, waitFor } from '../support/kube.js';
+import { createFluxObject, createRequest, requestEvents, waitForPhase, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
+import { repoRoot, testKubeconfigPath, waitFor } from '../support/kube.js';
 
 const run = promisify(execFile);
 
-let kc: k8s.KubeConfig;
-let ns: string;
-let operator: TestOperator;
-let simulator: FluxSimulator;
+let env: OperatorEnvironment;
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  ns = await createNamespace(kc, 'observe');
-  operator = await startOperator({ watchNamespace: ns });
-  simulator = await startSimulator({ namespaces: [ns] });
-  await createFluxObject(kc, 'Kustomization', ns, 'app');
-  await createFluxObject(kc, 'Kustomization', ns, 'broken', { annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.message]: 'boom' } });
+  env = await startOperatorEnvironment('observe');
+  await createFluxObject(env.kc, 'Kustomization', env.ns, 'app');
+  await createFluxObject(env.kc, 'Kustomization', env.ns, 'broken', { annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.message]: 'boom' } });
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  await simulator?.stop();
-  await deleteNamespace(kc, ns);
+  await env?.stop();
 });
 
 async function metricsText(): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${operator.operator.port}/metrics`);
+  const response = await fetch(`http://127.0.0.1:${env.operator.operator.port}/metrics`);
   return response.text();
 }
 
 describe('Events', () => {
   it('records Requested then Succeeded on a request', async () => {
-    await createRequest(kc, ns, 'evented', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-    await waitForPhase(kc, ns, 'evented', 'Succeeded');
+    await createRequest(env.kc, env.ns, 'evented', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
+    await waitForPhase(env.kc, env.ns, 'evented', 'Succeeded');
     const events = await waitFor('two events', async () => {
-      const list = await requestEvents(kc, ns, 'evented');
+      const list = await requestEvents(env.kc, env.ns, 'evented');
       return list.length >= 2 ? list : undefined;
     });
     expect(events.map((e) => [e.type, e.reason])).toEqual([
       ['Normal', 'Requested'],
       ['Normal', 'Succeeded'],
     ]);
-    expect(events[1]?.message).toContain(`Kustomization ${ns}/app`);
+    expect(events[1]?.message).toContain(`Kustomization ${env.ns}/app`);
     expect(events[0]?.source?.component).toBe('flux-action-operator');
   });
 
   it('records a Warning Failed event with the reason and Flux message', async () => {
-    await createRequest(kc, ns, 'evented-fail', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'broken' } });
-    await waitForPhase(kc, ns, 'evented-fail', 'Failed');
-    const failed = await waitFor('a Failed event', async () => (await requestEvents(kc, ns, 'evented-fail')).find((e) => e.reason === 'Failed'));
+    await createRequest(env.kc, env.ns, 'evented-fail', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'broken' } });
+    await waitForPhase(env.kc, env.ns, 'evented-fail', 'Failed');
+    const failed = await waitFor('a Failed event', async () => (await requestEvents(env.kc, env.ns, 'evented-fail')).find((e) => e.reason === 'Failed'));
     expect(failed.type).toBe('Warning');
-    expect(failed.message).toBe(`ReconciliationFailed: Kustomization ${ns}/broken: ReconciliationFailed: boom`);
+    expect(failed.message).toBe(`ReconciliationFailed: Kustomization ${env.ns}/broken: ReconciliationFailed: boom`);
   });
 });
 
 describe('ttlSecondsAfterFinished', () => {
   it('deletes a finished request once its TTL has passed', async () => {
-    await createRequest(kc, ns, 'short-lived', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, ttlSecondsAfterFinished: 1 });
-    await waitForPhase(kc, ns, 'short-lived', 'Succeeded');
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    await createRequest(env.kc, env.ns, 'short-lived', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, ttlSecondsAfterFinished: 1 });
+    await waitForPhase(env.kc, env.ns, 'short-lived', 'Succeeded');
+    const custom = env.kc.makeApiClient(k8s.CustomObjectsApi);
     await waitFor('the request to be deleted', async () => {
       try {
-        await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: ns, name: 'short-lived' });
+        await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: env.ns, name: 'short-lived' });
         return undefined;
       } catch (err) {
         return (err as { code?: number }).code === 404 ? true : undefined;
@@ -79,8 +70,8 @@ describe('ttlSecondsAfterFinished', () => {
   });
 
   it('keeps a finished request without a TTL', async () => {
-    await createRequest(kc, ns, 'kept', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-    const done = await waitForPhase(kc, ns, 'kept', 'Succeeded');
+    await createRequest(env.kc, env.ns, 'kept', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
+    const done = await waitForPhase(env.kc, env.ns, 'kept', 'Succeeded');
     expect(done.metadata.deletionTimestamp).toBeUndefined();
   });
 });
@@ -88,8 +79,8 @@ describe('ttlSecondsAfterFinished', () => {
 describe('kubectl wait', () => {
   it('returns once a request is Ready', async () => {
     const kubectl = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
-    await createRequest(kc, ns, 'waited', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-    const { stdout } = await run('bash', [kubectl, 'kubectl', 'wait', '--for=condition=Ready', `far/waited`, '-n', ns, '--timeout=30s'], {
+    await createRequest(env.kc, env.ns, 'waited', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
+    const { stdout } = await run('bash', [kubectl, 'kubectl', 'wait', '--for=condition=Ready', `far/waited`, '-n', env.ns, '--timeout=30s'], {
       env: { ...process.env, KUBECONFIG: testKubeconfigPath() },
     });
     expect(stdout.trim()).toBe('fluxactionrequest.fluxaction.io/waited condition met');
@@ -106,7 +97,7 @@ describe('metrics and health', () => {
   });
 
   it('answers /healthz and /readyz', async () => {
-    expect((await fetch(`http://127.0.0.1:${operator.operator.port}/healthz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${operator.operator.port}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${env.operator.operator.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${env.operator.operator.port}/readyz`)).status).toBe(200);
   });
 });

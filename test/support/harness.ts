@@ -14,7 +14,7 @@ import { Operator } from '../../src/operator/manager.js';
 import type { OperatorConfig } from '../../src/runtime/config.js';
 import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
 import { installProject } from './install.js';
-import { adminKubeConfig, repoRoot, tokenKubeConfig, waitFor } from './kube.js';
+import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, tokenKubeConfig, waitFor } from './kube.js';
 
 export const OperatorNamespace = 'fluxact-system';
 export const OperatorServiceAccount = 'fluxact-operator';
@@ -256,4 +256,32 @@ export async function spawnOperator(args: string[] = []): Promise<OperatorProces
     return output.includes('controllers started') ? true : undefined;
   });
   return { pid: child.pid ?? -1, log: () => output, kill: (signal) => child.kill(signal), exited };
+}
+
+/** A namespace of its own, an operator handling requests there, and the simulator playing Flux there. */
+export interface OperatorEnvironment {
+  kc: k8s.KubeConfig;
+  ns: string;
+  operator: TestOperator;
+  simulator: FluxSimulator;
+  stop(): Promise<void>;
+}
+
+/** Sets up an OperatorEnvironment in a new namespace named `<prefix>-<random>`; stop() tears it down. */
+export async function startOperatorEnvironment(prefix: string, overrides: Partial<OperatorConfig> = {}): Promise<OperatorEnvironment> {
+  const kc = adminKubeConfig();
+  const ns = await createNamespace(kc, prefix);
+  const operator = await startOperator({ watchNamespace: ns, ...overrides });
+  const simulator = await startSimulator({ namespaces: [ns] });
+  return {
+    kc,
+    ns,
+    operator,
+    simulator,
+    stop: async () => {
+      await operator.stop();
+      await simulator.stop();
+      await deleteNamespace(kc, ns);
+    },
+  };
 }
