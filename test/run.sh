@@ -6,10 +6,12 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
+results=$root/.cache/test-results
+mkdir -p "$results"
 
 npm run --silent typecheck
-npm run --silent test:unit
-# Some integration tests run `fluxact operator` as a process, from dist/.
+npm run --silent test:unit -- --json --outputFile="$results/unit.json"
+# Some integration tests run `fluxact` as a process, from dist/.
 npm run --silent build:all
 
 started=false
@@ -22,4 +24,11 @@ fi
 stop() { if $started; then bash test/cluster/cluster.sh down; fi; }
 trap stop EXIT
 
-npm run --silent test:integration
+npm run --silent test:integration -- --json --outputFile="$results/integration.json"
+
+# One closing line for both suites.
+node -e '
+  const files = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+  const sum = (k) => files.reduce((n, r) => n + r[k], 0);
+  console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests")} skipped`);
+' "$results/unit.json" "$results/integration.json"
