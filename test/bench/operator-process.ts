@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig, startOperator } from '../support/harness.js';
-import { repoRoot } from '../support/kube.js';
+import { repoRoot, waitFor } from '../support/kube.js';
 import { processCpuSeconds } from './host.js';
 import type { OperatorMode } from './options.js';
 
@@ -162,17 +162,22 @@ async function waitForStart(
   exit: () => { code: number | null; signal: string | null } | undefined,
 ): Promise<void> {
   const logsStart = ['trace', 'debug', 'info'].includes(options.logLevel);
-  const deadline = Date.now() + options.startTimeoutMs;
-  for (;;) {
-    const e = exit();
-    if (e) throw new Error(`the operator (pid ${child.pid}) exited during start (code ${e.code}, signal ${e.signal}):\n${tail(logFile, 20)}`);
-    if (logsStart) {
-      if (readFileSync(logFile, 'utf8').includes('"msg":"controllers started"')) return;
-    } else if (await answers(`http://127.0.0.1:${metricsPort}/readyz`)) {
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`the operator did not start within ${options.startTimeoutMs}ms:\n${tail(logFile, 20)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  // /readyz waits for synced caches, also without leader election.
+  const outcome = await waitFor(
+    'the operator to start',
+    async () => {
+      const e = exit();
+      if (e) return { exited: e };
+      if (logsStart && readFileSync(logFile, 'utf8').includes('"msg":"controllers started"')) return { exited: undefined };
+      return (await answers(`http://127.0.0.1:${metricsPort}/readyz`)) ? { exited: undefined } : undefined;
+    },
+    options.startTimeoutMs,
+    100,
+  ).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}:\n${tail(logFile, 20)}`);
+  });
+  if (outcome.exited) {
+    throw new Error(`the operator (pid ${child.pid}) exited during start (code ${outcome.exited.code}, signal ${outcome.exited.signal}):\n${tail(logFile, 20)}`);
   }
 }
 
