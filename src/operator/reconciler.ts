@@ -44,6 +44,8 @@ export class RequestReconciler {
   private readonly custom: k8s.CustomObjectsApi;
   /** Requests whose status we just wrote, newer than the cache until the watch delivers them. */
   private readonly fresh = new Map<string, FluxActionRequest>();
+  /** Patches under way, by object and body: requests sharing a token wait for one patch, not send their own. */
+  private readonly patching = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -117,11 +119,19 @@ export class RequestReconciler {
   private async patch(request: FluxActionRequest, plan: Plan, log: Logger): Promise<ReconcileResult | void> {
     const patch = plan.patch!;
     const kind = fluxKind(patch.ref.kind)!;
+    const id = `${objectKey(patch.ref)} ${JSON.stringify(patch.body)}`;
     try {
-      const updated = await this.custom.patchNamespacedCustomObject(
-        { ...crdCoordinates(kind, patch.ref), name: patch.ref.name, body: patch.body },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-      );
+      let pending = this.patching.get(id);
+      if (!pending) {
+        pending = this.custom
+          .patchNamespacedCustomObject(
+            { ...crdCoordinates(kind, patch.ref), name: patch.ref.name, body: patch.body },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+          )
+          .finally(() => this.patching.delete(id));
+        this.patching.set(id, pending);
+      }
+      const updated = await pending;
       this.deps.fluxObjects.remember(updated as FluxObject);
       log.debug({ object: describeRef(patch.ref), patch: patch.body }, 'patched');
       // Look again at once: the patched object may already settle the step.
