@@ -34,6 +34,10 @@ cluster-build: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl i
 cluster-up: ## Start the local control plane (builds it first if needed)
 	bash test/cluster/cluster.sh up
 
+.PHONY: cluster-nodes
+cluster-nodes: ## Same, plus kube-scheduler, kwok and a fake Node whose pods run and log
+	bash test/cluster/cluster.sh up --with-nodes
+
 .PHONY: cluster-down
 cluster-down: ## Stop the local control plane
 	bash test/cluster/cluster.sh down

@@ -4,6 +4,12 @@
 # etcd/ and kubernetes/, and fetches the Flux CRDs, into the per-user cache
 # (see lib.sh). Whatever is already in the cache is kept, so a warm run
 # returns at once.
+#
+#   build.sh [--with-nodes]
+#
+# --with-nodes (or FLUXACT_CLUSTER_NODES=1) also builds kwok from the wrapper
+# module kwok/ and copies its Logs/ClusterLogs CRDs and default Stages, for
+# `cluster.sh up --with-nodes`.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,6 +74,37 @@ build_kubernetes() {
     [[ -n $checked ]] || { check_pin "$here/kubernetes" k8s.io/kubernetes "$KUBERNETES_VERSION"; checked=1; }
     go_build "$here/kubernetes" "k8s.io/kubernetes/cmd/$bin" "$K8S_BIN_DIR/$bin" "$(k8s_ldflags)"
   done
+}
+
+build_kwok() {
+  [[ -x $KWOK_BIN_DIR/kwok ]] && return
+  check_pin "$here/kwok" sigs.k8s.io/kwok "$KWOK_VERSION"
+  # No version ldflags: the module's pkg/consts already says its version.
+  go_build "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "$KWOK_BIN_DIR/kwok"
+}
+
+# kwok's CRDs for Logs and ClusterLogs (the only kwok kinds cluster.sh
+# enables) and the Stages kwokctl uses by default (node-initialize,
+# node-heartbeat-with-lease, pod-ready/complete/delete), from the module that
+# the wrapper pins (checked against its go.sum).
+fetch_kwok_files() {
+  [[ -d $KWOK_CRD_DIR && -d $KWOK_STAGE_DIR ]] && return
+  local dir tmp f
+  dir=$(cd "$here/kwok" && go mod download -json sigs.k8s.io/kwok | jq -r '.Dir // error(.Error)')
+  log "copying kwok $KWOK_VERSION CRDs and stages"
+  mkdir -p "$CACHE_DIR/stages"
+  rm -rf "$KWOK_CRD_DIR" "$KWOK_STAGE_DIR"
+  tmp=$(mktemp -d "$CACHE_DIR/crds/.tmp.XXXXXX")
+  cp "$dir"/kustomize/crd/bases/kwok.x-k8s.io_{logs,clusterlogs}.yaml "$tmp/"
+  chmod u+w "$tmp"/*.yaml # the module cache is read-only
+  mv "$tmp" "$KWOK_CRD_DIR"
+  tmp=$(mktemp -d "$CACHE_DIR/stages/.tmp.XXXXXX")
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    cp "$dir/kustomize/stage/$f.yaml" "$tmp/"
+  done
+  chmod u+w "$tmp"/*.yaml
+  mv "$tmp" "$KWOK_STAGE_DIR"
 }
 
 # Prints the module directory of module@version, downloading it if needed
@@ -140,6 +177,14 @@ check_kinds() {
 }
 
 main() {
+  local with_nodes=${FLUXACT_CLUSTER_NODES:-}
+  [[ $with_nodes == 0 ]] && with_nodes=
+  while (($#)); do
+    case $1 in
+      --with-nodes) with_nodes=1; shift ;;
+      *) die "unknown argument $1" ;;
+    esac
+  done
   require_tools go jq flock
   mkdir -p "$CACHE_DIR/crds"
   # One build at a time per cache: parallel test runs or clones wait here.
@@ -152,6 +197,10 @@ main() {
   fetch_flux_crds
   fetch_flux_operator_crds
   check_kinds
+  if [[ -n $with_nodes ]]; then
+    build_kwok
+    fetch_kwok_files
+  fi
   ((SECONDS - start < 2)) || log "build.sh done in $((SECONDS - start))s; cache: $CACHE_DIR"
 }
 

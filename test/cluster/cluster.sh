@@ -2,9 +2,13 @@
 # A local Kubernetes control plane (etcd, kube-apiserver,
 # kube-controller-manager) run as background processes, the way
 # controller-runtime's envtest runs one, plus the Flux CRDs. No nodes: objects
-# are stored and controllers act on them, but pods never run.
+# are stored and controllers act on them, but pods never run. With
+# --with-nodes (or FLUXACT_CLUSTER_NODES=1) also kube-scheduler and kwok, and
+# one fake Node (kwok-node) whose pods turn Running and serve `kubectl logs`
+# from kwok's Logs/ClusterLogs objects.
 #
-#   cluster.sh up [--timeout SECONDS]  start (building binaries if needed); idempotent
+#   cluster.sh up [--with-nodes] [--timeout SECONDS]
+#                                      start (building binaries if needed); idempotent
 #   cluster.sh down [--purge]          stop; --purge also deletes the cluster data
 #   cluster.sh status                  what runs, where
 #   cluster.sh env                     export lines for a shell (eval "$(cluster.sh env)")
@@ -27,8 +31,19 @@ ENV_FILE=$DATA_DIR/env
 KUBECONFIG_FILE=$DATA_DIR/kubeconfig
 KUBECTL=$K8S_BIN_DIR/kubectl
 
-# Start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+# Start order; down stops them in reverse. The node components run only with
+# `up --with-nodes`; down always stops them too.
+BASE_COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+NODE_COMPONENTS=(kube-scheduler kwok)
+ALL_COMPONENTS=("${BASE_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}")
+COMPONENTS=("${BASE_COMPONENTS[@]}")
+
+# The fake Node of `up --with-nodes`, and the annotation kwok selects the
+# Nodes it manages by (its default; kwok leaves other Nodes alone).
+NODE_NAME=kwok-node
+KWOK_NODE_ANNOTATION=kwok.x-k8s.io/node=fake
+# Pod IPs kwok writes into pod status (never routed); not the service range.
+POD_CIDR=10.244.0.0/16
 
 SERVICE_CIDR=10.0.0.0/24
 # The issuer is fixed (not derived from the port) so that tokens stay valid
@@ -42,6 +57,7 @@ START_TIMEOUT=60
 binary_of() {
   case $1 in
     etcd) echo "$ETCD_BIN_DIR/etcd" ;;
+    kwok) echo "$KWOK_BIN_DIR/kwok" ;;
     *) echo "$K8S_BIN_DIR/$1" ;;
   esac
 }
@@ -88,7 +104,7 @@ stop_process() {
 
 stop_all() {
   local i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_process "${COMPONENTS[i]}"; done
+  for ((i = ${#ALL_COMPONENTS[@]} - 1; i >= 0; i--)); do stop_process "${ALL_COMPONENTS[i]}"; done
 }
 
 fail_with_log() {
@@ -144,10 +160,11 @@ write_env() {
   local previous=() ports
   if [[ -f $ENV_FILE ]]; then
     previous=("$(env_value ETCD_PORT)" "$(env_value ETCD_PEER_PORT)" \
-      "$(env_value APISERVER_PORT)" "$(env_value CONTROLLER_MANAGER_PORT)")
+      "$(env_value APISERVER_PORT)" "$(env_value CONTROLLER_MANAGER_PORT)" \
+      "$(env_value SCHEDULER_PORT)" "$(env_value KWOK_PORT)")
   fi
-  mapfile -t ports < <(free_ports 4 "${previous[@]}")
-  ((${#ports[@]} == 4)) || die "could not find free ports"
+  mapfile -t ports < <(free_ports 6 "${previous[@]}")
+  ((${#ports[@]} == 6)) || die "could not find free ports"
   cat >"$ENV_FILE" <<EOF
 # Written by test/cluster/cluster.sh up; sourceable.
 KUBERNETES_VERSION=$KUBERNETES_VERSION
@@ -155,6 +172,9 @@ ETCD_PORT=${ports[0]}
 ETCD_PEER_PORT=${ports[1]}
 APISERVER_PORT=${ports[2]}
 CONTROLLER_MANAGER_PORT=${ports[3]}
+SCHEDULER_PORT=${ports[4]}
+KWOK_PORT=${ports[5]}
+NODES=${WITH_NODES:-0}
 APISERVER_URL=https://127.0.0.1:${ports[2]}
 KUBECONFIG=$KUBECONFIG_FILE
 KUBECTL=$KUBECTL
@@ -227,6 +247,21 @@ ensure_pki() {
   openssl pkey -in "$PKI_DIR/sa.key" -pubout -out "$PKI_DIR/sa.pub" 2>/dev/null
 }
 
+# Certificates of the node components (kube-scheduler's client cert, kwok's
+# kubelet serving cert), generated when missing so that a data dir made
+# without --with-nodes keeps its other certificates.
+ensure_node_pki() {
+  [[ -s $PKI_DIR/scheduler.crt && -s $PKI_DIR/kwok.crt ]] && return
+  log "generating kube-scheduler and kwok certificates"
+  new_cert scheduler /CN=system:kube-scheduler client-ca "$(client_ext)"
+  # kwok serves the kubelet API (logs, exec...) at the Node's InternalIP
+  # (127.0.0.1); the apiserver checks it against ca.crt
+  # (--kubelet-certificate-authority).
+  new_cert kwok /CN=kwok-kubelet ca "$(printf '%s\n' basicConstraints=CA:FALSE \
+    keyUsage=critical,digitalSignature,keyEncipherment extendedKeyUsage=serverAuth \
+    subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:$NODE_NAME)"
+}
+
 # write_kubeconfig <file> <user> <cert name>: certificates embedded, so the
 # file works on its own.
 write_kubeconfig() {
@@ -296,6 +331,8 @@ start_apiserver() {
     --service-account-key-file="$PKI_DIR/sa.pub" \
     --service-account-signing-key-file="$PKI_DIR/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
+    --kubelet-certificate-authority="$PKI_DIR/ca.crt" \
+    --kubelet-preferred-address-types=InternalIP \
     --allow-privileged=true --profiling=false
   wait_ready kube-apiserver "https://127.0.0.1:$port/readyz" --cacert "$PKI_DIR/ca.crt" \
     --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key"
@@ -305,6 +342,11 @@ start_apiserver() {
 # none): namespace deletion, garbage collection, ServiceAccounts and tokens,
 # workloads' ReplicaSets, RBAC aggregation etc. remain.
 CONTROLLERS='*,-node-ipam-controller,-node-lifecycle-controller,-taint-eviction-controller,-persistentvolume-attach-detach-controller,-ttl-controller'
+# With nodes, node-lifecycle-controller runs too: it removes the
+# node.kubernetes.io/not-ready taint that admission (TaintNodesByCondition)
+# puts on every new Node, once kwok has made it Ready; without it nothing is
+# ever scheduled.
+CONTROLLERS_WITH_NODES='*,-node-ipam-controller,-persistentvolume-attach-detach-controller,-ttl-controller'
 
 start_controller_manager() {
   local port kubeconfig=$DATA_DIR/controller-manager.kubeconfig
@@ -319,9 +361,118 @@ start_controller_manager() {
     --root-ca-file="$PKI_DIR/ca.crt" \
     --use-service-account-credentials=true \
     --service-cluster-ip-range="$SERVICE_CIDR" \
-    --controllers="$CONTROLLERS" \
+    --controllers="$([[ -n $WITH_NODES ]] && echo "$CONTROLLERS_WITH_NODES" || echo "$CONTROLLERS")" \
     --leader-elect=false --profiling=false
   wait_ready kube-controller-manager "https://127.0.0.1:$port/healthz" -k
+}
+
+start_scheduler() {
+  local port kubeconfig=$DATA_DIR/scheduler.kubeconfig
+  port=$(env_value SCHEDULER_PORT)
+  write_kubeconfig "$kubeconfig" system:kube-scheduler scheduler
+  log "starting kube-scheduler on https://127.0.0.1:$port"
+  start_process kube-scheduler \
+    --kubeconfig="$kubeconfig" \
+    --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$port" \
+    --leader-elect=false --profiling=false
+  wait_ready kube-scheduler "https://127.0.0.1:$port/healthz" -k
+}
+
+# kwok's configuration: the options below, and the Stages that kwokctl uses by
+# default (node-initialize, node-heartbeat-with-lease, pod-ready,
+# pod-complete, pod-delete), copied by build.sh from the kwok module.
+# kwok v0.8.0 does not apply its API defaults to a KwokConfiguration read from
+# --config (it exits with "node leases parallelism must be greater than 0"),
+# so the options carry the defaults of its zz_generated.defaults.go;
+# enableDebuggingHandlers is what serves containerLogs.
+write_kwok_config() {
+  local file=$1 stage
+  {
+    cat <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  manageNodesWithAnnotationSelector: '$KWOK_NODE_ANNOTATION'
+  nodeLeaseDurationSeconds: 40
+  nodeLeaseParallelism: 4
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+  enableDebuggingHandlers: true
+  enableProfilingHandler: false
+  enableContentionProfiling: false
+  enableCRDs:
+  - Logs
+  - ClusterLogs
+EOF
+    for stage in "$KWOK_STAGE_DIR"/*.yaml; do
+      printf -- '---\n'
+      cat "$stage"
+    done
+  } >"$file"
+}
+
+# kwok manages the Nodes annotated kwok.x-k8s.io/node=fake and their Pods
+# through its Stages, and serves the kubelet API (TLS, kwok.crt) on
+# 127.0.0.1:KWOK_PORT, which node-initialize writes into each Node's status
+# (InternalIP from --node-ip, daemonEndpoints.kubeletEndpoint.Port from
+# --node-port): so the apiserver sends `kubectl logs` there.
+start_kwok() {
+  local port workdir=$DATA_DIR/kwok
+  port=$(env_value KWOK_PORT)
+  mkdir -p "$workdir"
+  write_kwok_config "$workdir/kwok.yaml"
+  log "installing kwok $KWOK_VERSION CRDs (Logs, ClusterLogs)"
+  local applied names
+  applied=$(kubectl apply --server-side --force-conflicts -o name -f "$KWOK_CRD_DIR")
+  mapfile -t names <<<"$applied"
+  wait_established "${names[@]##*/}"
+  log "starting kwok; kubelet API on https://127.0.0.1:$port"
+  # KWOK_WORKDIR: kwok would otherwise also read ~/.kwok/kwok.yaml.
+  KWOK_WORKDIR=$workdir start_process kwok \
+    --config="$workdir/kwok.yaml" \
+    --kubeconfig="$KUBECONFIG_FILE" \
+    --manage-nodes-with-annotation-selector="$KWOK_NODE_ANNOTATION" \
+    --node-ip=127.0.0.1 --node-port="$port" --server-address="127.0.0.1:$port" \
+    --tls-cert-file="$PKI_DIR/kwok.crt" --tls-private-key-file="$PKI_DIR/kwok.key" \
+    --cidr="$POD_CIDR"
+  wait_ready kwok "https://127.0.0.1:$port/healthz" --cacert "$PKI_DIR/ca.crt"
+}
+
+# The fake Node: kwok picks it up by its annotation and makes it Ready; the
+# node-lifecycle-controller then lifts the not-ready taint. No taint of our
+# own: it is the only Node, so every Pod that needs one lands on it; pin
+# with nodeSelector type=kwok if you like.
+create_node() {
+  log "creating Node $NODE_NAME"
+  kubectl apply --server-side --force-conflicts -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE_NAME
+  annotations:
+    ${KWOK_NODE_ANNOTATION%%=*}: ${KWOK_NODE_ANNOTATION#*=}
+  labels:
+    type: kwok
+    kubernetes.io/hostname: $NODE_NAME
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+EOF
+  local deadline=$((SECONDS + START_TIMEOUT)) node
+  while :; do
+    node=$(kubectl get node "$NODE_NAME" -o json 2>/dev/null) || node=
+    if [[ -n $node ]] && jq -e '
+      any(.status.conditions[]?; .type == "Ready" and .status == "True")
+      and all(.spec.taints[]?; .key != "node.kubernetes.io/not-ready")' <<<"$node" >/dev/null; then
+      return
+    fi
+    running_pid kwok >/dev/null || fail_with_log kwok "kwok exited"
+    ((SECONDS < deadline)) || fail_with_log kwok "Node $NODE_NAME not Ready and untainted within ${START_TIMEOUT}s"
+    sleep 0.2
+  done
 }
 
 install_crds() {
@@ -357,6 +508,9 @@ healthy() {
   local name
   [[ -f $ENV_FILE ]] || return 1
   for name in "${COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
+  if [[ -n $WITH_NODES ]]; then
+    for name in "${NODE_COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
+  fi
   [[ $(curl -fsS --max-time 2 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" \
     --key "$PKI_DIR/admin.key" "$(env_value APISERVER_URL)/readyz" 2>/dev/null) == ok ]]
 }
@@ -374,6 +528,7 @@ lock_cluster() {
 cmd_up() {
   while (($#)); do
     case $1 in
+      --with-nodes) WITH_NODES=1; shift ;;
       --timeout) START_TIMEOUT=$2; shift 2 ;;
       *) die "up: unknown argument $1" ;;
     esac
@@ -384,7 +539,7 @@ cmd_up() {
     log "already running: $(env_value APISERVER_URL) (KUBECONFIG=$KUBECONFIG_FILE)"
     return
   fi
-  "$here/build.sh"
+  "$here/build.sh" ${WITH_NODES:+--with-nodes}
   local start=$SECONDS
   # Whatever is left of a previous, broken start goes first; and if this
   # start fails, nothing is left running.
@@ -398,6 +553,12 @@ cmd_up() {
   start_apiserver
   start_controller_manager
   install_crds
+  if [[ -n $WITH_NODES ]]; then
+    ensure_node_pki
+    start_scheduler
+    start_kwok
+    create_node
+  fi
   trap - EXIT
   log "up in $((SECONDS - start))s: $(env_value APISERVER_URL)"
   log "use: export KUBECONFIG=$KUBECONFIG_FILE  (or: eval \"\$(bash test/cluster/cluster.sh env)\")"
@@ -421,10 +582,11 @@ cmd_down() {
 
 cmd_status() {
   local name pid state=0
-  for name in "${COMPONENTS[@]}"; do
+  [[ $(env_value NODES) == 1 ]] && WITH_NODES=1
+  for name in "${ALL_COMPONENTS[@]}"; do
     if pid=$(running_pid "$name"); then
       printf '%-24s running (pid %s)\n' "$name" "$pid"
-    else
+    elif [[ -n $WITH_NODES ]] || [[ " ${BASE_COMPONENTS[*]} " == *" $name "* ]]; then
       printf '%-24s stopped\n' "$name"
       state=1
     fi
@@ -446,6 +608,8 @@ cmd_env() {
 }
 
 main() {
+  WITH_NODES=${FLUXACT_CLUSTER_NODES:-}
+  [[ $WITH_NODES == 0 ]] && WITH_NODES=
   local cmd=${1:-}
   shift || true
   case $cmd in
@@ -454,7 +618,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     kubectl) [[ -x $KUBECTL ]] || die "kubectl not built yet; run: cluster.sh up"; kubectl "$@" ;;
-    *) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
+    *) sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
   esac
 }
 

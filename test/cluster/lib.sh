@@ -13,6 +13,11 @@ K8S_BIN_DIR=$CACHE_DIR/bin/k8s-$KUBERNETES_VERSION
 ETCD_BIN_DIR=$CACHE_DIR/bin/etcd-$ETCD_VERSION
 FLUX_CRD_DIR=$CACHE_DIR/crds/flux-$FLUX_VERSION
 FLUX_OPERATOR_CRD_DIR=$CACHE_DIR/crds/flux-operator-$FLUX_OPERATOR_VERSION
+# Only for `cluster.sh up --with-nodes`: the kwok binary, its Logs/ClusterLogs
+# CRDs and its default node and pod Stages (from the module's kustomize/).
+KWOK_BIN_DIR=$CACHE_DIR/bin/kwok-$KWOK_VERSION
+KWOK_CRD_DIR=$CACHE_DIR/crds/kwok-$KWOK_VERSION
+KWOK_STAGE_DIR=$CACHE_DIR/stages/kwok-$KWOK_VERSION
 
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 

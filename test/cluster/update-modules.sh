@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the wrapper modules etcd/ and kubernetes/ (go.mod and go.sum)
+# Regenerates the wrapper modules etcd/, kubernetes/ and kwok/ (go.mod and go.sum)
 # from versions.env. Run it after bumping a version there, then commit the
 # result: build.sh only builds what these files pin.
 set -euo pipefail
@@ -38,6 +38,17 @@ update_etcd() {
   (cd "$dir" && go mod edit "${args[@]}" && go mod tidy)
 }
 
+# kwok's go.mod has no replace directives: requiring it is enough.
+update_kwok() {
+  local dir=$here/kwok module=sigs.k8s.io/kwok upstream
+  log "kwok wrapper: $module $KWOK_VERSION"
+  upstream=$(upstream_gomod "$module@$KWOK_VERSION")
+  local args=(-require="$module@$KWOK_VERSION")
+  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$upstream")
+  init_module "$dir" flux-action-operator/test/cluster/kwok
+  (cd "$dir" && go mod edit "${args[@]}" && go mod tidy)
+}
+
 # k8s.io/kubernetes replaces each staging module (k8s.io/api, ...) with a
 # local directory that its module zip doesn't carry, so a module requiring it
 # must replace each one with the published v0.<minor>.<patch> itself. The list
@@ -65,7 +76,8 @@ main() {
   require_tools go jq
   update_etcd
   update_kubernetes
-  log "done; review and commit $here/{etcd,kubernetes}/go.{mod,sum}"
+  update_kwok
+  log "done; review and commit $here/{etcd,kubernetes,kwok}/go.{mod,sum}"
 }
 
 main "$@"
