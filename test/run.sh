@@ -14,12 +14,11 @@ npm run --silent test:unit -- --json --outputFile="$results/unit.json"
 # Some integration tests run `fluxact` as a process, from dist/.
 npm run --silent build:all
 
+# The local control plane with a fake node (kwok), so pods run and serve logs.
 started=false
 if [[ -z ${KUBECONFIG:-} ]]; then
-  if ! bash test/cluster/cluster.sh status >/dev/null 2>&1; then
-    bash test/cluster/cluster.sh up
-    started=true
-  fi
+  bash test/cluster/cluster.sh status >/dev/null 2>&1 || started=true
+  bash test/cluster/cluster.sh up --with-nodes
 fi
 stop() { if $started; then bash test/cluster/cluster.sh down; fi; }
 trap stop EXIT

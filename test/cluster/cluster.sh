@@ -536,8 +536,11 @@ cmd_up() {
   require_tools openssl curl jq node setsid flock base64
   lock_cluster
   if healthy; then
-    log "already running: $(env_value APISERVER_URL) (KUBECONFIG=$KUBECONFIG_FILE)"
-    return
+    if [[ -z $WITH_NODES || $(env_value NODES) == 1 ]]; then
+      log "already running: $(env_value APISERVER_URL) (KUBECONFIG=$KUBECONFIG_FILE)"
+      return
+    fi
+    log "running without nodes; restarting with them"
   fi
   "$here/build.sh" ${WITH_NODES:+--with-nodes}
   local start=$SECONDS

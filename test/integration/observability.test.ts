@@ -57,7 +57,8 @@ describe('Events', () => {
 describe('ttlSecondsAfterFinished', () => {
   it('deletes a finished request once its TTL has passed', async () => {
     await createRequest(env.kc, env.ns, 'short-lived', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, ttlSecondsAfterFinished: 1 });
-    await waitForPhase(env.kc, env.ns, 'short-lived', 'Succeeded');
+    // The request may be gone before a poll sees it Succeeded; its Succeeded Event stays.
+    await waitFor('the Succeeded event', async () => (await requestEvents(env.kc, env.ns, 'short-lived')).find((e) => e.reason === 'Succeeded'));
     const custom = env.kc.makeApiClient(k8s.CustomObjectsApi);
     await waitFor('the request to be deleted', async () => {
       try {

@@ -332,7 +332,7 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
     handler: async (a, c) => {
       const tail = a.tail ?? DefaultTailLines;
       const { container, log } = await readPodLog(core, { ...a, tail });
-      const header = `# Pod ${a.namespace}/${a.name}, container ${container}${a.previous ? ' (previous instance)' : ''}: last ${tail} lines`;
+      const header = `# Pod ${a.namespace}/${a.name}, container ${container}${a.previous ? ' (previous instance)' : ''}: last ${tail} line${tail === 1 ? "" : "s"}`;
       if (log.trim() === '') return { text: `${header}\n(the log is empty)` };
       const fit = tailToFit(log, c.maxOutput - header.length - 200);
       const note = fit.cut > 0 ? `\n# the oldest ${fit.cut} lines were cut to fit the output cap; ask for a smaller tail` : '';

@@ -1,5 +1,8 @@
 // The read-only Kubernetes tools through the SDK's real client, as the adapter's ServiceAccount:
 // get_kubernetes_resources, resources_get, pods_list_in_namespace, events_list and pods_log.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -20,10 +23,17 @@ let capped: McpConnection;
 /** A ServiceAccount that may read none of pods, events or CRDs (the operator's). */
 let unprivileged: McpConnection;
 
-/** Creates a pod once the namespace's default ServiceAccount exists (admission needs it). */
-async function createPod(name: string, labels: Record<string, string>, containers: string[]): Promise<void> {
+/**
+ * Creates a pod once the namespace's default ServiceAccount exists (admission needs it). Unless
+ * `onNode`, it asks for a node that does not exist, so it stays Pending without a node.
+ */
+async function createPod(name: string, labels: Record<string, string>, containers: string[], onNode = false): Promise<void> {
+  const nodeSelector: Record<string, string> = onNode ? { type: 'kwok' } : { 'fluxaction.io/no-such-node': 'true' };
   await waitFor(`pod ${name} to be created`, async () => {
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name, labels }, spec: { containers: containers.map((c) => ({ name: c, image: 'busybox' })) } } });
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name, labels }, spec: { nodeSelector, containers: containers.map((c) => ({ name: c, image: 'example.invalid/app:1' })) } },
+    });
     return true;
   });
 }
@@ -179,10 +189,10 @@ describe('pods_list_in_namespace', () => {
     expect(out.isError).toBe(false);
     const [header, ...rows] = out.text.split('\n');
     expect(header).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+NODE\s+AGE$/);
-    expect(rows.find((r) => r.startsWith('web '))).toMatch(/^web\s+0\/1\s+Pending\s+0\s+<none>\s+\d+[smhd]$/);
+    expect(rows.find((r) => r.startsWith('web '))).toMatch(/^web\s+0\/1\s+Pending( \(Unschedulable\))?\s+0\s+<none>\s+\d+[smhd]$/);
     expect(out.structured['pods']).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ name: 'web', ready: '0/1', status: 'Pending', restarts: 0, node: '<none>' }),
+        expect.objectContaining({ name: 'web', ready: '0/1', status: expect.stringMatching(/^Pending( \(Unschedulable\))?$/), restarts: 0, node: '<none>' }),
         expect.objectContaining({ name: 'multi', ready: '0/2' }),
       ]),
     );
@@ -227,9 +237,9 @@ describe('pods_log', () => {
   it('says that a pod without a node has no logs, and where to look', async () => {
     const out = await call(adapter, 'pods_log', { name: 'web', namespace: ns });
     expect(out.isError).toBe(true);
-    expect(out.text).toBe(
-      `Pod ${ns}/web has no logs: it is not scheduled to a node (phase Pending). See why with events_list (namespace ${ns}, involvedObjectKind Pod, involvedObjectName web).`,
-    );
+    // The scheduler may already have said why (Unschedulable: no node matches its nodeSelector).
+    expect(out.text).toMatch(new RegExp(`^Pod ${ns}/web has no logs: it is not scheduled to a node \\(phase Pending(: Unschedulable .*)?\\)\\. `));
+    expect(out.text).toContain(`See why with events_list (namespace ${ns}, involvedObjectKind Pod, involvedObjectName web).`);
   });
 
   it('asks which container of a pod with several', async () => {
@@ -238,6 +248,29 @@ describe('pods_log', () => {
     expect(out.text).toBe(`Pod ${ns}/multi has 2 containers: give container, one of app, sidecar`);
     const wrong = await call(adapter, 'pods_log', { name: 'multi', namespace: ns, container: 'nope' });
     expect(wrong.text).toBe(`Pod ${ns}/multi has no container nope; its containers: app, sidecar`);
+  });
+
+  it('returns the log lines of a running pod, and only the last ones with tail', async () => {
+    // The fake node's kubelet API (kwok) serves a container's log from a file, in the CRI log format.
+    const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-logs-'));
+    const file = path.join(dir, 'app.log');
+    const stamp = new Date().toISOString();
+    writeFileSync(file, ['starting web server', 'listening on :8080', 'GET /healthz 200'].map((l) => `${stamp} stdout F ${l}`).join('\n') + '\n');
+    await createPod('logger', { app: 'logger' }, ['app'], true);
+    await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+      group: 'kwok.x-k8s.io',
+      version: 'v1alpha1',
+      plural: 'logs',
+      namespace: ns,
+      body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name: 'logger', namespace: ns }, spec: { logs: [{ containers: ['app'], logsFile: file }] } },
+    });
+    const out = await waitFor('the pod log through pods_log', async () => {
+      const result = await call(adapter, 'pods_log', { name: 'logger', namespace: ns });
+      return result.isError ? undefined : result;
+    });
+    expect(out.text).toBe(`# Pod ${ns}/logger, container app: last 100 lines\nstarting web server\nlistening on :8080\nGET /healthz 200`);
+    const last = await call(adapter, 'pods_log', { name: 'logger', namespace: ns, tail: 1 });
+    expect(last.text).toBe(`# Pod ${ns}/logger, container app: last 1 line\nGET /healthz 200`);
   });
 
   it('reports a missing pod', async () => {
