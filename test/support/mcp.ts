@@ -51,7 +51,8 @@ export async function connectStdio(args: string[] = [], kubeconfig?: string): Pr
 export interface HttpMcp {
   url: string;
   connect(token?: string): Promise<McpConnection>;
-  stop(): Promise<void>;
+  /** SIGTERM; resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
 /** Starts `fluxact mcp --transport http` on a free loopback port. */
@@ -63,7 +64,7 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
   });
   let output = '';
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await waitFor('the MCP HTTP server to listen', async () => {
     if (child.exitCode !== null) throw new Error(`fluxact mcp exited ${child.exitCode}: ${output}`);
     return /"url":"([^"]+)"/.exec(output)?.[1];
@@ -78,7 +79,7 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
     },
     stop: async () => {
       child.kill('SIGTERM');
-      await exited;
+      return exited;
     },
   };
 }

@@ -93,3 +93,24 @@ describe('get_flux_instance', () => {
     expect(out.text).toContain('forbidden: customresourcedefinitions.apiextensions.k8s.io is forbidden');
   });
 });
+
+describe('get_flux_instance with the Flux Operator', () => {
+  it('reports the FluxInstance and its Ready condition', async () => {
+    await createFluxObject(kc, 'FluxInstance', ns, 'flux');
+    await kc.makeApiClient(k8s.CustomObjectsApi).patchNamespacedCustomObjectStatus(
+      {
+        group: 'fluxcd.controlplane.io',
+        version: 'v1',
+        plural: 'fluxinstances',
+        namespace: ns,
+        name: 'flux',
+        body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'Reconciliation finished', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), observedGeneration: 1 }] } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    const out = await fluxInstance(adapter);
+    expect(out.isError).toBe(false);
+    expect(out.text).not.toContain('no FluxInstance or FluxReport exists');
+    expect(out.text).toMatch(new RegExp(`\\n  FluxInstance ${ns}/flux: .*True`));
+  });
+});

@@ -82,6 +82,14 @@ describe('Streamable HTTP', () => {
     expect(status).toBe(403);
   });
 
+  it('shuts down on SIGTERM with an open session, exit code 0', async () => {
+    const other = await startHttpMcp([], kubeconfig);
+    const connection = await other.connect();
+    expect((await connection.client.listTools()).tools.length).toBeGreaterThan(0);
+    expect(await other.stop()).toBe(0);
+    await connection.close().catch(() => undefined);
+  });
+
   it('answers 404 off the /mcp endpoint', async () => {
     const response = await fetch(http.url.replace('/mcp', '/other'), { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(404);
