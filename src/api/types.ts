@@ -102,6 +102,11 @@ export const FluxActionRequestSchema = z.object({
 });
 export type FluxActionRequest = z.infer<typeof FluxActionRequestSchema>;
 
+/** The request's target with its namespace filled in (default: the request's namespace). */
+export function targetOf(request: Pick<FluxActionRequest, 'metadata' | 'spec'>): TargetRef & { namespace: string } {
+  return { ...request.spec.target, namespace: request.spec.target.namespace ?? request.metadata.namespace ?? '' };
+}
+
 /** A Flux object as the operator reads it: only what the protocol needs, the rest passed through. */
 export const FluxObjectSchema = z.object({
   apiVersion: z.string(),

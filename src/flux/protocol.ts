@@ -12,7 +12,7 @@ import {
   EventReason,
 } from '../api/conditions.js';
 import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus } from '../api/types.js';
-import { SuspendedByAnnotation } from '../api/types.js';
+import { SuspendedByAnnotation, targetOf } from '../api/types.js';
 import { DefaultTimeout, formatDuration, parseDuration } from '../api/duration.js';
 import type { FluxKind } from './kinds.js';
 import {
@@ -383,8 +383,7 @@ function running(
   const plan: Plan = { status: next, requeueAfterMs: Math.max(0, deadline - now) };
   if (result.patch) plan.patch = { ref, body: result.patch };
   if (status.phase !== Phase.Running) {
-    const target = { ...request.spec.target, namespace: request.spec.target.namespace ?? request.metadata.namespace };
-    plan.event = { reason: EventReason.Requested, type: 'Normal', message: `${request.spec.action} ${describeRef(target)}: ${result.message}` };
+    plan.event = { reason: EventReason.Requested, type: 'Normal', message: `${request.spec.action} ${describeRef(targetOf(request))}: ${result.message}` };
   }
   return plan;
 }

@@ -3,7 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FailureReason, isFinished } from '../api/conditions.js';
-import { FluxActionRequestSchema, Group, Plural, Version, type FluxActionRequest, type FluxObject, type RequestStatus } from '../api/types.js';
+import { FluxActionRequestSchema, Group, Plural, Version, targetOf, type FluxActionRequest, type FluxObject, type RequestStatus } from '../api/types.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
 import { decide, type Plan, type Slot, type Step } from '../flux/protocol.js';
@@ -74,8 +74,7 @@ export class RequestReconciler {
       return this.expire(request);
     }
     if (request.metadata.deletionTimestamp) return;
-    const target = { ...request.spec.target, namespace: request.spec.target.namespace ?? request.metadata.namespace };
-    const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(target) });
+    const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
 
     // Policy, then resolve the target and its sources.
     const resolved = await this.resolve(request);
@@ -93,23 +92,9 @@ export class RequestReconciler {
     index.holdFrom(key, { ...request, status: plan.status });
 
     // Record: the status (and the token in it) is written before any Flux object is touched.
-    let written: FluxActionRequest;
-    try {
-      written = await this.writeStatus(request, plan.status);
-    } catch (err) {
-      // Our copy was stale (the cache lags our own writes): look again at the fresh one, touching nothing.
-      if (!(err instanceof StaleRequestError)) throw err;
-      log.debug({ err: err.message }, 'request changed; looking again');
-      return { requeueAfter: 100 };
-    }
-    // Events are best effort and not on the request's path: a worker does not wait for them.
-    if (plan.event) void this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
-    if (isFinished(plan.status.phase)) {
-      log.info({ phase: plan.status.phase, reason: readyReason(plan.status), message: plan.status.message }, 'request finished');
-      this.observe(written);
-      index.forget(key);
-      return this.expire(written);
-    }
+    const written = await this.commit(request, plan, log);
+    if (!written) return { requeueAfter: 100 };
+    if (isFinished(plan.status.phase)) return this.finished(written, log);
 
     // Act.
     if (plan.patch) return this.patch(written, plan, log);
@@ -140,15 +125,14 @@ export class RequestReconciler {
       if (isNotFound(err)) return { requeueAfter: 1 };
       if (isForbidden(err)) {
         const message = `the operator may not patch ${kind.plural}.${kind.group} in namespace ${patch.ref.namespace}: ${apiMessage(err)}`;
-        await this.fail(request, FailureReason.Forbidden, message);
-        return;
+        return this.fail(request, FailureReason.Forbidden, message, log);
       }
       throw err;
     }
   }
 
-  /** Ends a request with a failure found while acting (the same path as any other outcome). */
-  private async fail(request: FluxActionRequest, reason: FailureReason, message: string): Promise<void> {
+  /** Ends a request with a failure found while acting, through the same path as every other outcome. */
+  private async fail(request: FluxActionRequest, reason: FailureReason, message: string, log: Logger): Promise<ReconcileResult | void> {
     const plan = decide({
       request,
       now: this.deps.clock.now(),
@@ -157,10 +141,35 @@ export class RequestReconciler {
       heldTokens: () => [],
       mintToken: this.deps.mintToken,
     });
-    const written = await this.writeStatus(request, plan.status);
-    if (plan.event) await this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
-    this.observe(written);
+    const written = await this.commit(request, plan, log);
+    if (!written) return { requeueAfter: 100 };
+    return this.finished(written, log);
+  }
+
+  /**
+   * Writes the plan's status and records its Event; undefined when our copy was stale (the cache
+   * lags our own writes), to look again at the fresh one, touching nothing.
+   */
+  private async commit(request: FluxActionRequest, plan: Plan, log: Logger): Promise<FluxActionRequest | undefined> {
+    let written: FluxActionRequest;
+    try {
+      written = await this.writeStatus(request, plan.status);
+    } catch (err) {
+      if (!(err instanceof StaleRequestError)) throw err;
+      log.debug({ err: err.message }, 'request changed; looking again');
+      return undefined;
+    }
+    // Events are best effort and not on the request's path: a worker does not wait for them.
+    if (plan.event) void this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
+    return written;
+  }
+
+  /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */
+  private finished(request: FluxActionRequest, log: Logger): Promise<ReconcileResult | void> {
+    log.info({ phase: request.status?.phase, reason: readyReason(request.status ?? {}), message: request.status?.message }, 'request finished');
+    this.observe(request);
     this.deps.index.forget(keyOf(request));
+    return this.expire(request);
   }
 
   /** The request from the cache, or the copy we just wrote when the cache has not caught up. */
@@ -211,7 +220,7 @@ export class RequestReconciler {
     const requestNs = request.metadata.namespace ?? '';
     const kind = fluxKind(spec.target.kind);
     if (!kind) return failed(FailureReason.UnsupportedKind, `${spec.target.kind} is not a kind flux-action-operator acts on`);
-    const targetRef = { kind: kind.kind, name: spec.target.name, namespace: spec.target.namespace ?? requestNs };
+    const targetRef = { kind: kind.kind, name: spec.target.name, namespace: targetOf(request).namespace };
     const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs);
     if ('failure' in target) return failed(target.failure.reason, target.failure.message);
     const steps: Step[] = [target];

@@ -4,8 +4,9 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { isFinished } from '../../api/conditions.js';
 import { parseDuration } from '../../api/duration.js';
-import type { FluxActionRequest, RequestSpec } from '../../api/types.js';
+import { targetOf, type FluxActionRequest, type RequestSpec } from '../../api/types.js';
 import { fluxKinds, sourceKinds } from '../../flux/kinds.js';
+import { describeRef } from '../../flux/objects.js';
 import type { RequestService } from '../requests.js';
 import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
 
@@ -49,7 +50,7 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
   const status = request.status ?? {};
   const ready = status.conditions?.find((c) => c.type === 'Ready');
   const name = `${request.metadata.namespace}/${request.metadata.name}`;
-  const target = `${request.spec.target.kind} ${request.spec.target.namespace ?? request.metadata.namespace}/${request.spec.target.name}`;
+  const target = describeRef(targetOf(request));
   const structured: Record<string, unknown> = {
     request: name,
     action: request.spec.action,
