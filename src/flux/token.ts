@@ -1,5 +1,6 @@
 // Reconcile tokens: the values written to reconcile.fluxcd.io/requestedAt. Flux copies the value it
 // acted on into status.lastHandledReconcileAt, which is how the operator knows its request was handled.
+import { monotonicNanos } from '../runtime/clock.js';
 
 const rfc3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -43,11 +44,6 @@ export function formatToken(nanos: bigint): string {
  * milliseconds get increasing sub-millisecond digits, so two tokens never collide.
  */
 export function tokenMinter(now: () => number): () => string {
-  let last = 0n;
-  return () => {
-    let next = BigInt(now()) * 1_000_000n;
-    if (next <= last) next = last + 1n;
-    last = next;
-    return formatToken(next);
-  };
+  const nanos = monotonicNanos(now);
+  return () => formatToken(nanos());
 }

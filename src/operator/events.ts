@@ -3,7 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ApiVersion, Kind, type FluxActionRequest } from '../api/types.js';
-import type { Clock } from '../runtime/clock.js';
+import { monotonicNanos, type Clock } from '../runtime/clock.js';
 
 /** The component name Events are reported under. */
 export const ReportingComponent = 'flux-action-operator';
@@ -13,7 +13,8 @@ const MaxMessage = 1024;
 
 export class EventRecorder {
   private readonly core: k8s.CoreV1Api;
-  private lastNanos = 0n;
+  /** Event names end in these: strictly increasing, so names sort in time order. */
+  private readonly nanos: () => bigint;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -22,13 +23,7 @@ export class EventRecorder {
     private readonly log: Logger,
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
-  }
-
-  /** Strictly increasing nanoseconds since the epoch, from the clock's milliseconds. */
-  private nanos(): bigint {
-    const next = BigInt(this.clock.now()) * 1_000_000n;
-    this.lastNanos = next > this.lastNanos ? next : this.lastNanos + 1n;
-    return this.lastNanos;
+    this.nanos = monotonicNanos(() => clock.now());
   }
 
   /** Records an Event on a request. Best effort: a failure is logged, never fails the request. */

@@ -14,6 +14,19 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): Timer;
 }
 
+/**
+ * Strictly increasing nanoseconds since the epoch from a millisecond clock: equal milliseconds get
+ * increasing sub-millisecond digits, so two readings never collide.
+ */
+export function monotonicNanos(now: () => number): () => bigint {
+  let last = 0n;
+  return () => {
+    const next = BigInt(now()) * 1_000_000n;
+    last = next > last ? next : last + 1n;
+    return last;
+  };
+}
+
 /** The process's clock: Date.now and setTimeout. */
 export const realClock: Clock = {
   now: () => Date.now(),
