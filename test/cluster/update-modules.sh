@@ -28,26 +28,20 @@ go_directive_flags() {
        $1 == "godebug" && NF == 2 {print "-godebug=" $2}' "$1"
 }
 
-update_etcd() {
-  local dir=$here/etcd module=go.etcd.io/etcd/server/v3 upstream
-  log "etcd wrapper: $module $ETCD_VERSION"
-  upstream=$(upstream_gomod "$module@$ETCD_VERSION")
-  local args=(-require="$module@$ETCD_VERSION")
+# update_plain <name> <module> <version>: a wrapper that only requires the
+# module (etcd's and kwok's go.mod have no replace directives to repeat).
+update_plain() {
+  local name=$1 module=$2 version=$3 dir=$here/$1 upstream
+  log "$name wrapper: $module $version"
+  upstream=$(upstream_gomod "$module@$version")
+  local args=(-require="$module@$version")
   mapfile -t -O ${#args[@]} args < <(go_directive_flags "$upstream")
-  init_module "$dir" flux-action-operator/test/cluster/etcd
+  init_module "$dir" "flux-action-operator/test/cluster/$name"
   (cd "$dir" && go mod edit "${args[@]}" && go mod tidy)
 }
 
-# kwok's go.mod has no replace directives: requiring it is enough.
-update_kwok() {
-  local dir=$here/kwok module=sigs.k8s.io/kwok upstream
-  log "kwok wrapper: $module $KWOK_VERSION"
-  upstream=$(upstream_gomod "$module@$KWOK_VERSION")
-  local args=(-require="$module@$KWOK_VERSION")
-  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$upstream")
-  init_module "$dir" flux-action-operator/test/cluster/kwok
-  (cd "$dir" && go mod edit "${args[@]}" && go mod tidy)
-}
+update_etcd() { update_plain etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"; }
+update_kwok() { update_plain kwok sigs.k8s.io/kwok "$KWOK_VERSION"; }
 
 # k8s.io/kubernetes replaces each staging module (k8s.io/api, ...) with a
 # local directory that its module zip doesn't carry, so a module requiring it
