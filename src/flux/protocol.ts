@@ -298,6 +298,9 @@ function blockingToken(obj: FluxObject, held: readonly HeldToken[], token: strin
   return requestedAt;
 }
 
+/** The Reconciling reason of a Flux object whose last attempt failed and will be retried. */
+export const ProgressingWithRetryReason = 'ProgressingWithRetry';
+
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */
 export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressing'; message: string } {
   const conditions = conditionsOf(obj);
@@ -308,7 +311,11 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   const says = (c: Condition | undefined): string => [c?.reason, c?.message].filter(Boolean).join(': ') || 'no message';
 
   if (stalled?.status === 'True') return { state: 'failed', message: says(stalled) };
-  if (reconciling?.status === 'True') return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
+  // A failed attempt that Flux will retry: the controllers keep Reconciling=True with reason
+  // ProgressingWithRetry beside Ready=False. That is the attempt's verdict (the retry is a new
+  // attempt, on Flux's schedule): report it now rather than wait for the timeout.
+  const retrying = reconciling?.status === 'True' && reconciling.reason === ProgressingWithRetryReason && ready?.status === 'False';
+  if (reconciling?.status === 'True' && !retrying) return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
   if (!ready || ready.status === 'Unknown') return { state: 'progressing', message: `not ready yet: ${says(ready)}` };
   if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };

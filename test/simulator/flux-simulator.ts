@@ -145,7 +145,8 @@ export class FluxSimulator {
 
       const outcome = a[SimAnnotation.outcome] ?? 'Ready';
       const revision = a[SimAnnotation.revision] ?? defaultRevision(kind, key, generation);
-      const status: Record<string, unknown> = { observedGeneration: generation };
+      // Like the controllers, observedGeneration moves only when the reconcile succeeded.
+      const status: Record<string, unknown> = outcome === 'Ready' ? { observedGeneration: generation } : {};
       if (requestedAt) status['lastHandledReconcileAt'] = requestedAt;
       if (requestedAt && a[ForceAtAnnotation] === requestedAt) status['lastHandledForceAt'] = requestedAt;
       if (requestedAt && a[ResetAtAnnotation] === requestedAt) status['lastHandledResetAt'] = requestedAt;
@@ -155,10 +156,14 @@ export class FluxSimulator {
       } else {
         const reason = a[SimAnnotation.reason] ?? 'ReconciliationFailed';
         const message = a[SimAnnotation.message] ?? 'reconciliation failed';
+        // A failure the controllers will retry keeps Reconciling=True (ProgressingWithRetry) beside
+        // Ready=False; a stalled one drops Reconciling and sets Stalled=True.
         status['conditions'] = [
           ...keep,
+          outcome === 'Stalled'
+            ? condition('Stalled', 'True', reason, message, generation)
+            : condition('Reconciling', 'True', 'ProgressingWithRetry', `Reconciliation failed for generation ${generation}; retrying`, generation),
           condition('Ready', 'False', reason, message, generation),
-          ...(outcome === 'Stalled' ? [condition('Stalled', 'True', reason, message, generation)] : []),
         ];
       }
       await this.patchStatus(kind, obj, status);

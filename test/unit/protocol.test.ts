@@ -152,6 +152,26 @@ describe('Reconcile', () => {
     expect(plan.status.phase).toBe(Phase.Failed);
   });
 
+  it('fails at once on a failed attempt that Flux will retry (Reconciling=True ProgressingWithRetry, Ready=False)', () => {
+    // What kustomize-, helm- and source-controller write after a failed attempt.
+    const target = obj('Kustomization', 'podinfo', {
+      status: handledStatus(T1, [
+        { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: 'Detecting drift for revision main@sha1:abc', observedGeneration: 1 },
+        ready('False', 'ReconciliationFailed', 'ConfigMap/apps/broken dry-run failed: invalid'),
+      ]),
+    });
+    const plan = run(request({}, running(T1)), [step('target', target)]);
+    expect(plan.status.phase).toBe(Phase.Failed);
+    expect(plan.status.message).toBe('Kustomization apps/podinfo: ReconciliationFailed: ConfigMap/apps/broken dry-run failed: invalid');
+  });
+
+  it('keeps following while Reconciling=True ProgressingWithRetry has not reached Ready=False', () => {
+    const target = obj('Kustomization', 'podinfo', {
+      status: handledStatus(T1, [{ type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' }, ready('Unknown', 'Progressing', 'retrying')]),
+    });
+    expect(run(request({}, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Running);
+  });
+
   it('keeps following while Flux still reports Reconciling=True', () => {
     const target = obj('Kustomization', 'podinfo', { status: handledStatus(T1, [ready('True'), { type: 'Reconciling', status: 'True', reason: 'Progressing' }]) });
     expect(run(request({}, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Running);
