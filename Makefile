@@ -15,8 +15,12 @@ build: node_modules ## Compile the TypeScript sources to dist/
 	npm run build
 
 .PHONY: test
-test: node_modules ## Type-check, unit tests, integration tests on the local control plane
+test: node_modules ## Type-check, unit, integration and end-to-end tests (on a local control plane of their own)
 	bash test/run.sh
+
+.PHONY: e2e
+e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git server, a Helm repository
+	bash test/run.sh e2e
 
 .PHONY: dev
 dev: node_modules ## Local control plane + CRD + operator + Flux simulator, and the samples carried out

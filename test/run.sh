@@ -1,33 +1,60 @@
 #!/usr/bin/env bash
-# make test: type-check, unit tests, then the integration tests against the local control plane
-# (started here when it is not running, and stopped again afterwards).
+# make test: type-check, unit tests, the integration tests (the operator and the MCP adapter against
+# the local control plane, with the Flux simulator), then the end-to-end tests (the same against the
+# real Flux controllers, a Git server and a Helm repository).
+# make e2e: only the end-to-end tests.
+#
+#   test/run.sh [all|e2e]
+#
+# The tests get a control plane of their own (.cache/test-cluster), so a `make dev` cluster
+# (.cache/cluster) keeps running beside them untouched. It is started when not running, and
+# stopped again afterwards if this run started it. With KUBECONFIG set, the integration tests use
+# that cluster instead, and the end-to-end tests are skipped (they need the local Flux controllers).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
+mode=${1:-all}
+[[ $mode == all || $mode == e2e ]] || { echo "usage: test/run.sh [all|e2e]" >&2; exit 2; }
 results=$root/.cache/test-results
 mkdir -p "$results"
+rm -f "$results"/*.json
 
 npm run --silent typecheck
-npm run --silent test:unit -- --json --outputFile="$results/unit.json"
-# Some integration tests run `fluxact` as a process, from dist/.
+if [[ $mode == all ]]; then
+  npm run --silent test:unit -- --json --outputFile="$results/unit.json"
+fi
+# Some tests run `fluxact` as a process, from dist/.
 npm run --silent build:all
 
-# The local control plane with a fake node (kwok), so pods run and serve logs.
+export FLUXACT_CLUSTER_DIR=${FLUXACT_CLUSTER_DIR:-$root/.cache/test-cluster}
+cluster() { bash test/cluster/cluster.sh "$@"; }
 started=false
+local_cluster=false
 if [[ -z ${KUBECONFIG:-} ]]; then
-  bash test/cluster/cluster.sh status >/dev/null 2>&1 || started=true
-  bash test/cluster/cluster.sh up --with-nodes
+  local_cluster=true
+  cluster status >/dev/null 2>&1 || started=true
 fi
-stop() { if $started; then bash test/cluster/cluster.sh down; fi; }
+stop() { if $started; then cluster down; fi; }
 trap stop EXIT
 
-npm run --silent test:integration -- --json --outputFile="$results/integration.json"
+if [[ $mode == all ]]; then
+  # The simulator plays Flux here: the real controllers must not run beside it.
+  if $local_cluster; then cluster up --with-nodes --without-flux; fi
+  npm run --silent test:integration -- --json --outputFile="$results/integration.json"
+fi
 
-# One closing line for both suites.
+if $local_cluster; then
+  cluster up --with-flux
+  npm run --silent test:e2e -- --json --outputFile="$results/e2e.json"
+else
+  echo "end-to-end tests skipped: they need the local control plane with the Flux controllers (unset KUBECONFIG)" >&2
+fi
+
+# One closing line for the suites that ran.
 node -e '
   const files = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
   const sum = (k) => files.reduce((n, r) => n + r[k], 0);
   console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests")} skipped`);
-' "$results/unit.json" "$results/integration.json"
+' "$results"/*.json

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { repoRoot } from '../support/kube.js';
+import { clusterDir } from '../support/kube.js';
 
 /** utime + stime of a process in seconds (/proc/<pid>/stat, USER_HZ = 100), or undefined. */
 export function processCpuSeconds(pid: number): number | undefined {
@@ -42,7 +42,7 @@ function machineTimes(): MachineTimes | undefined {
 function clusterPids(): Record<string, number> {
   const pids: Record<string, number> = {};
   for (const name of ['etcd', 'kube-apiserver']) {
-    const file = path.join(repoRoot, '.cache', 'cluster', 'run', `${name}.pid`);
+    const file = path.join(clusterDir(), 'run', `${name}.pid`);
     if (!existsSync(file)) continue;
     const pid = Number(readFileSync(file, 'utf8').trim());
     if (Number.isInteger(pid) && processCpuSeconds(pid) !== undefined) pids[name] = pid;

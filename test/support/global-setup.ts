@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 
 export default async function globalSetup(): Promise<void> {
-  const local = path.resolve('.cache', 'cluster', 'kubeconfig');
+  const local = path.join(process.env.FLUXACT_CLUSTER_DIR ?? path.resolve('.cache', 'cluster'), 'kubeconfig');
   const file = process.env.KUBECONFIG ?? local;
   if (!existsSync(file)) throw new Error(`no kubeconfig at ${file}: start the local control plane with 'make cluster-up' or set KUBECONFIG`);
   const kc = new k8s.KubeConfig();

@@ -19,11 +19,16 @@ function findRepoRoot(from: string): string {
   }
 }
 
+/** The local control plane's data directory: $FLUXACT_CLUSTER_DIR, else .cache/cluster (as cluster.sh). */
+export function clusterDir(): string {
+  return process.env.FLUXACT_CLUSTER_DIR ?? path.join(repoRoot, '.cache', 'cluster');
+}
+
 /** Path of the kubeconfig the tests use: $KUBECONFIG, or the local control plane's admin kubeconfig. */
 export function testKubeconfigPath(): string {
   const fromEnv = process.env.KUBECONFIG;
   if (fromEnv) return fromEnv;
-  const local = path.join(repoRoot, '.cache', 'cluster', 'kubeconfig');
+  const local = path.join(clusterDir(), 'kubeconfig');
   if (!existsSync(local)) {
     throw new Error(`no kubeconfig: set KUBECONFIG or start the local control plane with 'make cluster-up' (${local} is missing)`);
   }

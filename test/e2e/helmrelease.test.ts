@@ -1,0 +1,92 @@
+// A HelmRelease of a chart from the local Helm repository, run by the real source- and
+// helm-controller: a new chart version installed with source, and a forced upgrade. Each through
+// a request applied with kubectl and through the MCP tools.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { act, apply, bothWays, clusterSources, configMapData, type E2eEnvironment, fluxObject, readFlux, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { waitFor } from '../support/kube.js';
+import type { HelmRepo } from '../support/sources.js';
+
+const templates = {
+  'configmap.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-version
+data:
+  chart: {{ .Chart.Version | quote }}
+`,
+  'deployment.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      containers:
+        - name: web
+          image: registry.invalid/web:{{ .Chart.AppVersion }}
+`,
+};
+
+interface History {
+  chartVersion?: string;
+  version?: number;
+  status?: string;
+}
+const history = (obj: { status?: Record<string, unknown> }): History[] => (obj.status?.['history'] as History[] | undefined) ?? [];
+
+describe.each(bothWays)('HelmRelease via %s', (via) => {
+  let env: E2eEnvironment;
+  let charts: HelmRepo;
+  const chart = `web-${via}`;
+
+  beforeAll(async () => {
+    env = await startE2eEnvironment(`e2e-hr-${via}`);
+    charts = clusterSources().helmRepo();
+    await charts.publishChart({ name: chart, version: '0.1.0', appVersion: '1.0.0', templates });
+    await apply(env.kc, fluxObject('HelmRepository', env.ns, 'charts', { interval: '1h', url: charts.url }));
+    await apply(env.kc, fluxObject('HelmRelease', env.ns, 'web', {
+      interval: '1h',
+      chart: { spec: { chart, version: '*', interval: '1h', sourceRef: { kind: 'HelmRepository', name: 'charts' } } },
+    }));
+    await waitForFlux(env.kc, 'HelmRelease', env.ns, 'web', 'to install 0.1.0', (hr) => history(hr)[0]?.chartVersion === '0.1.0' && hr.status?.['observedGeneration'] === hr.metadata.generation);
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('reconciles with source after a new chart version is published: the new version installed and reported', async () => {
+    await charts.publishChart({ name: chart, version: '0.2.0', appVersion: '1.1.0', templates });
+    const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'HelmRelease', name: 'web' }, withSource: true }, { expect: 'Succeeded' });
+    expect(outcome).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded', revision: '0.2.0' });
+    expect(outcome.sourceRevision).toMatch(/^0\.2\.0/);
+    const request = await readRequest(env.kc, outcome.request);
+    // The HelmChart was reconciled after its HelmRepository, and both before the release.
+    expect(request.status?.chartSource).toMatchObject({ kind: 'HelmRepository', name: 'charts' });
+    expect(request.status?.source).toMatchObject({ kind: 'HelmChart', name: `${env.ns}-web` });
+    expect(await configMapData(env.kc, env.ns, 'web-version')).toEqual({ chart: '0.2.0' });
+    const hr = await readFlux(env.kc, 'HelmRelease', env.ns, 'web');
+    expect(history(hr)[0]).toMatchObject({ chartVersion: '0.2.0', status: 'deployed' });
+    // The chart's Deployment has a running pod on the fake node.
+    const core = env.kc.makeApiClient(k8s.CoreV1Api);
+    await waitFor('a Running pod of the release', async () => {
+      const pods = await core.listNamespacedPod({ namespace: env.ns, labelSelector: 'app=web' });
+      return pods.items.find((p) => p.status?.phase === 'Running' && p.spec?.containers[0]?.image === 'registry.invalid/web:1.1.0');
+    }, 60_000);
+  });
+
+  it('forces a one-off Helm upgrade: a new release revision of the same chart version', async () => {
+    const before = history(await readFlux(env.kc, 'HelmRelease', env.ns, 'web'))[0]!;
+    const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'HelmRelease', name: 'web' }, force: true }, { expect: 'Succeeded' });
+    expect(outcome).toMatchObject({ phase: 'Succeeded', revision: before.chartVersion });
+    const hr = await readFlux(env.kc, 'HelmRelease', env.ns, 'web');
+    expect(history(hr)[0]?.version).toBe(before.version! + 1);
+    expect(hr.status?.['lastHandledForceAt']).toBe(outcome.token);
+  });
+});

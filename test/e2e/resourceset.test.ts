@@ -1,0 +1,63 @@
+// A ResourceSet run by the real flux-operator: a reconcile that restores what was deleted, and
+// suspend / refused reconcile / resume through the fluxcd.controlplane.io/reconcile annotation.
+// Each through a request applied with kubectl and through the MCP tools.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { FailureReason } from '../../src/api/conditions.js';
+import { act, apply, bothWays, condition, configMapData, type E2eEnvironment, fluxObject, readFlux, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+
+describe.each(bothWays)('ResourceSet via %s', (via) => {
+  let env: E2eEnvironment;
+  let core: k8s.CoreV1Api;
+
+  beforeAll(async () => {
+    env = await startE2eEnvironment(`e2e-rs-${via}`);
+    core = env.kc.makeApiClient(k8s.CoreV1Api);
+    await apply(env.kc, fluxObject('ResourceSet', env.ns, 'tenants', {
+      inputs: [{ tenant: 'a' }, { tenant: 'b' }],
+      resources: [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'tenant-<< inputs.tenant >>', namespace: env.ns },
+          data: { tenant: '<< inputs.tenant >>' },
+        },
+      ],
+    }));
+    await waitForFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    expect(await configMapData(env.kc, env.ns, 'tenant-a')).toEqual({ tenant: 'a' });
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('reconciles: flux-operator handles the token and restores a deleted resource', async () => {
+    await core.deleteNamespacedConfigMap({ namespace: env.ns, name: 'tenant-a' });
+    const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Succeeded' });
+    expect(outcome).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
+    const rs = await readFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    expect(rs.status?.lastHandledReconcileAt).toBe(outcome.token);
+    expect(await configMapData(env.kc, env.ns, 'tenant-a')).toEqual({ tenant: 'a' });
+  });
+
+  it('suspends with the annotation, refuses a reconcile, then resumes: reconciled and Ready', async () => {
+    const suspended = await act(env, via, { action: 'Suspend', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Succeeded' });
+    expect(suspended.phase).toBe('Succeeded');
+    let rs = await readFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    expect(rs.metadata.annotations?.['fluxcd.controlplane.io/reconcile']).toBe('disabled');
+
+    const refused = await act(env, via, { action: 'Reconcile', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Failed' });
+    expect(refused).toMatchObject({ phase: 'Failed', reason: FailureReason.TargetSuspended });
+
+    await core.deleteNamespacedConfigMap({ namespace: env.ns, name: 'tenant-b' });
+    const resumed = await act(env, via, { action: 'Resume', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Succeeded' });
+    expect(resumed).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
+    rs = await readFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    expect(rs.metadata.annotations?.['fluxcd.controlplane.io/reconcile']).toBe('enabled');
+    expect(rs.status?.lastHandledReconcileAt).toBe(resumed.token);
+    expect(condition(rs, 'Ready')?.status).toBe('True');
+    // The resumed reconcile put back what was deleted while suspended.
+    expect(await configMapData(env.kc, env.ns, 'tenant-b')).toEqual({ tenant: 'b' });
+  });
+});

@@ -1,0 +1,225 @@
+// The end-to-end harness: the real Flux controllers (started by `cluster.sh up --with-flux`), the
+// local sources server, the operator as its own ServiceAccount, and one way to ask for an action
+// through each front door a user has: a request applied with kubectl, or an MCP tool call.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { ApiVersion, Kind, type FluxActionRequest, type RequestSpec } from '../../src/api/types.js';
+import { fluxKind, sourceKinds } from '../../src/flux/kinds.js';
+import { describeOutcome } from '../../src/mcp/toolsets/flux-actions.js';
+import { startOperator, testApiVersion, type FluxObjectView, type TestOperator } from './harness.js';
+import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot, waitFor } from './kube.js';
+import { connectStdio, type McpConnection } from './mcp.js';
+import { sources, SourcesUrlEnv, type Sources } from './sources.js';
+
+const run = promisify(execFile);
+
+/** How a test asks for an action: a request applied with kubectl, or an MCP tool call. */
+export type Via = 'kubectl' | 'mcp';
+export const bothWays: readonly Via[] = ['kubectl', 'mcp'];
+
+/** The outcome of an action, in the shape the MCP tools answer with (describeOutcome). */
+export interface Outcome {
+  /** namespace/name of the request. */
+  request: string;
+  phase: string;
+  reason?: string;
+  message?: string;
+  revision?: string;
+  sourceRevision?: string;
+  token?: string;
+  durationSeconds?: number;
+}
+
+/**
+ * The local sources server (Git, Helm, OCI) that `cluster.sh up --with-flux` runs beside the
+ * controllers: $FLUXACT_SOURCES_URL, else SOURCES_URL of the cluster's env file.
+ */
+export function clusterSources(): Sources {
+  const fromEnv = process.env[SourcesUrlEnv];
+  if (fromEnv) return sources(fromEnv);
+  const file = path.join(clusterDir(), 'env');
+  const url = existsSync(file) ? /^SOURCES_URL=(.+)$/m.exec(readFileSync(file, 'utf8'))?.[1] : undefined;
+  if (!url) throw new Error(`no SOURCES_URL in ${file}: start the cluster with 'make cluster-flux'`);
+  return sources(url);
+}
+
+/** The pinned kubectl on the local cluster (cluster.sh kubectl), with stdin. */
+export async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = run('bash', [`${repoRoot}/test/cluster/cluster.sh`, 'kubectl', ...args], { maxBuffer: 16 << 20 });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  }
+  const { stdout } = await child;
+  return stdout;
+}
+
+export interface E2eEnvironment {
+  kc: k8s.KubeConfig;
+  ns: string;
+  operator: TestOperator;
+  mcp: McpConnection;
+  stop(): Promise<void>;
+}
+
+/**
+ * A namespace of its own, the operator carrying out requests there (as its ServiceAccount), and an
+ * MCP adapter (`fluxact mcp` on stdio, as its ServiceAccount) connected through the SDK's client.
+ * The Flux controllers are the real ones, shared by every test.
+ */
+export async function startE2eEnvironment(prefix: string): Promise<E2eEnvironment> {
+  const kc = adminKubeConfig();
+  const ns = await createNamespace(kc, prefix);
+  const operator = await startOperator({ watchNamespace: ns });
+  const mcp = await connectStdio();
+  return {
+    kc,
+    ns,
+    operator,
+    mcp,
+    stop: async () => {
+      await mcp.close();
+      await operator.stop();
+      await deleteNamespace(kc, ns);
+    },
+  };
+}
+
+export interface ActOptions {
+  /** The phase the test expects: kubectl waits for Ready (Succeeded) or Stalled (Failed). */
+  expect: 'Succeeded' | 'Failed';
+  /** Request name (kubectl only; default: generated). */
+  name?: string;
+  /** How long to wait for the outcome (default 120 s). */
+  timeoutSeconds?: number;
+}
+
+/**
+ * Asks for an action via kubectl or MCP and returns its outcome once the request finished. Both
+ * create a FluxActionRequest that the operator carries out; they differ only in the front door.
+ */
+export async function act(env: Pick<E2eEnvironment, 'kc' | 'ns' | 'mcp'>, via: Via, spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>, options: ActOptions): Promise<Outcome> {
+  return via === 'kubectl' ? actWithKubectl(env, spec, options) : actWithMcp(env, spec, options);
+}
+
+async function actWithKubectl(env: Pick<E2eEnvironment, 'ns'>, spec: Partial<RequestSpec>, options: ActOptions): Promise<Outcome> {
+  const name = options.name ?? `${spec.action}-${spec.target!.kind}-${randomSuffix()}`.toLowerCase();
+  const timeout = options.timeoutSeconds ?? 120;
+  const request = { apiVersion: ApiVersion, kind: Kind, metadata: { name, namespace: env.ns }, spec };
+  await kubectl(['apply', '-f', '-'], stringify(request));
+  const condition = options.expect === 'Succeeded' ? 'Ready' : 'Stalled';
+  try {
+    await kubectl(['wait', '-n', env.ns, `fluxactionrequest/${name}`, `--for=condition=${condition}`, `--timeout=${timeout}s`]);
+  } catch {
+    // Not the expected outcome in time: the test's assertion on the outcome says what it was.
+  }
+  const read = JSON.parse(await kubectl(['get', '-n', env.ns, `fluxactionrequest/${name}`, '-o', 'json'])) as FluxActionRequest;
+  return describeOutcome(read).structured as unknown as Outcome;
+}
+
+/** The MCP tool for an action on a kind, and its arguments. */
+export function toolFor(spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>, namespace: string): { name: string; arguments: Record<string, unknown> } {
+  const { kind, name } = spec.target;
+  const base = { name, namespace: spec.target.namespace ?? namespace };
+  if (spec.action === 'Suspend' || spec.action === 'Resume') {
+    return {
+      name: spec.action === 'Suspend' ? 'suspend_flux_reconciliation' : 'resume_flux_reconciliation',
+      arguments: { ...base, kind, apiVersion: spec.target.apiVersion ?? testApiVersion(kind) },
+    };
+  }
+  if (kind === 'Kustomization') return { name: 'reconcile_flux_kustomization', arguments: { ...base, with_source: spec.withSource ?? false } };
+  if (kind === 'HelmRelease') return { name: 'reconcile_flux_helmrelease', arguments: { ...base, with_source: spec.withSource ?? false, force: spec.force ?? false } };
+  if (kind === 'ResourceSet') return { name: 'reconcile_flux_resourceset', arguments: base };
+  if ((sourceKinds as readonly string[]).includes(kind)) return { name: 'reconcile_flux_source', arguments: { ...base, kind } };
+  throw new Error(`no MCP tool reconciles a ${kind}`);
+}
+
+async function actWithMcp(env: Pick<E2eEnvironment, 'ns' | 'mcp'>, spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>, options: ActOptions): Promise<Outcome> {
+  const tool = toolFor(spec, env.ns);
+  const timeout = options.timeoutSeconds ?? 120;
+  const result = await env.mcp.client.callTool({ name: tool.name, arguments: { ...tool.arguments, wait_timeout: `${timeout}s` } }, undefined, { timeout: (timeout + 30) * 1000 });
+  const outcome = result.structuredContent as unknown as Outcome | undefined;
+  if (!outcome?.request) throw new Error(`${tool.name} answered without a request: ${JSON.stringify(result.content)}`);
+  return outcome;
+}
+
+/** Reads a request named namespace/name (as in Outcome.request). */
+export async function readRequest(kc: k8s.KubeConfig, qualified: string): Promise<FluxActionRequest> {
+  const [namespace, name] = qualified.split('/') as [string, string];
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return (await custom.getNamespacedCustomObject({ group: 'fluxaction.io', version: 'v1alpha1', plural: 'fluxactionrequests', namespace, name })) as FluxActionRequest;
+}
+
+/** Creates (or updates, by server-side apply) any object as the admin. */
+export async function apply(kc: k8s.KubeConfig, obj: Record<string, unknown>): Promise<void> {
+  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  await api.patch(obj as k8s.KubernetesObject, undefined, undefined, 'fluxact-e2e', true, k8s.PatchStrategy.ServerSideApply);
+}
+
+/** A Flux object of kind in namespace, with its apiVersion as served. */
+export function fluxObject(kind: string, namespace: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Record<string, unknown> {
+  if (!fluxKind(kind)) throw new Error(`unknown Flux kind ${kind}`);
+  return { apiVersion: testApiVersion(kind), kind, metadata: { name, namespace, ...metadata }, spec };
+}
+
+/** Reads any Flux object. */
+export async function readFlux(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<FluxObjectView> {
+  const row = fluxKind(kind)!;
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return (await custom.getNamespacedCustomObject({ group: row.group, version: row.versions[0]!, plural: row.plural, namespace, name })) as FluxObjectView;
+}
+
+interface FluxCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+}
+
+/** The named condition of a Flux object. */
+export function condition(obj: FluxObjectView, type: string): FluxCondition | undefined {
+  return (obj.status?.['conditions'] as FluxCondition[] | undefined)?.find((c) => c.type === type);
+}
+
+/** True when Flux reports the object Ready for its current generation. */
+export function isReady(obj: FluxObjectView): boolean {
+  const ready = condition(obj, 'Ready');
+  return ready?.status === 'True' && (obj.status?.['observedGeneration'] as number | undefined) === obj.metadata.generation;
+}
+
+/** Waits until a Flux object matches what (Ready by default), with a deadline. */
+export async function waitForFlux(
+  kc: k8s.KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  what = 'to be Ready',
+  predicate: (obj: FluxObjectView) => boolean = isReady,
+  timeoutMs = 120_000,
+): Promise<FluxObjectView> {
+  let last: FluxObjectView | undefined;
+  try {
+    return await waitFor(`${kind} ${namespace}/${name} ${what}`, async () => {
+      last = await readFlux(kc, kind, namespace, name);
+      return predicate(last) ? last : undefined;
+    }, timeoutMs, 200);
+  } catch (err) {
+    const conditions = JSON.stringify(last?.status?.['conditions'] ?? null);
+    throw new Error(`${(err as Error).message}; its conditions: ${conditions}`);
+  }
+}
+
+/** Reads a ConfigMap's data, or undefined if there is none. */
+export async function configMapData(kc: k8s.KubeConfig, namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  try {
+    return (await core.readNamespacedConfigMap({ namespace, name })).data ?? {};
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
