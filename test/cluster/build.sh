@@ -5,11 +5,16 @@
 # (see lib.sh). Whatever is already in the cache is kept, so a warm run
 # returns at once.
 #
-#   build.sh [--with-nodes]
+#   build.sh [--with-nodes] [--with-flux]
+#   build.sh sources
 #
 # --with-nodes (or FLUXACT_CLUSTER_NODES=1) also builds kwok from the wrapper
 # module kwok/ and copies its Logs/ClusterLogs CRDs and default Stages, for
 # `cluster.sh up --with-nodes`.
+#
+# --with-flux also builds fluxact-sources from the module sources/, the Git,
+# Helm and OCI server the Flux controllers fetch from (see README.md).
+# `build.sh sources` builds only that, and prints the binary's path.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -81,6 +86,13 @@ build_kwok() {
   check_pin "$here/kwok" sigs.k8s.io/kwok "$KWOK_VERSION"
   # No version ldflags: the module's pkg/consts already says its version.
   go_build "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "$KWOK_BIN_DIR/kwok"
+}
+
+build_sources() {
+  local bin
+  bin=$(sources_bin)
+  [[ -x $bin ]] && return
+  go_build "$SOURCES_MODULE_DIR" . "$bin"
 }
 
 # kwok's CRDs for Logs and ClusterLogs (the only kwok kinds cluster.sh
@@ -177,11 +189,13 @@ check_kinds() {
 }
 
 main() {
-  local with_nodes=${FLUXACT_CLUSTER_NODES:-}
+  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux='' only_sources=''
   [[ $with_nodes == 0 ]] && with_nodes=
   while (($#)); do
     case $1 in
       --with-nodes) with_nodes=1; shift ;;
+      --with-flux) with_flux=1; shift ;;
+      sources) only_sources=1; shift ;;
       *) die "unknown argument $1" ;;
     esac
   done
@@ -190,6 +204,12 @@ main() {
   # One build at a time per cache: parallel test runs or clones wait here.
   exec {lock}>"$CACHE_DIR/.build.lock"
   flock "$lock"
+
+  if [[ -n $only_sources ]]; then
+    build_sources
+    sources_bin
+    return
+  fi
 
   local start=$SECONDS
   build_etcd
@@ -200,6 +220,9 @@ main() {
   if [[ -n $with_nodes ]]; then
     build_kwok
     fetch_kwok_files
+  fi
+  if [[ -n $with_flux ]]; then
+    build_sources
   fi
   ((SECONDS - start < 2)) || log "build.sh done in $((SECONDS - start))s; cache: $CACHE_DIR"
 }

@@ -21,6 +21,16 @@ KWOK_STAGE_DIR=$CACHE_DIR/stages/kwok-$KWOK_VERSION
 
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
+# fluxact-sources, the project's own Git/Helm/OCI source server (module
+# sources/): built for `--with-flux`, keyed by a hash of the module's files
+# rather than a version, so that a change to its code or pins rebuilds it.
+SOURCES_MODULE_DIR=$CLUSTER_SCRIPTS_DIR/sources
+sources_bin() {
+  local key
+  key=$(cd "$SOURCES_MODULE_DIR" && sha256sum go.mod go.sum ./*.go | sha256sum | cut -c1-16)
+  printf '%s\n' "$CACHE_DIR/bin/sources-$key/fluxact-sources"
+}
+
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 
