@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make dev: the local control plane, the CRD and RBAC, the Flux simulator (a test double standing in
-# for the Flux controllers), the operator running as its own ServiceAccount, and the sample requests
-# carried out. Everything keeps running until `make dev-down`.
+# make dev: the local control plane with the real Flux controllers (source-, kustomize-,
+# helm-controller, flux-operator), a fake node whose pods run, the local Git/Helm/OCI server holding
+# what the samples point at, the CRD and RBAC, the operator running as its own ServiceAccount, and
+# the sample requests carried out by Flux. Everything keeps running until `make dev-down`.
 #
-#   dev.sh up     start (idempotent: restarts the operator and the simulator)
-#   dev.sh down   stop the operator and the simulator (the cluster: make cluster-down)
+#   dev.sh up     start (idempotent: restarts the operator)
+#   dev.sh down   stop the operator (the cluster and Flux: make cluster-down)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,7 +53,7 @@ KUBECONFIG
 
 up() {
   mkdir -p "$dev_dir"
-  cluster up
+  cluster up --with-flux
   eval "$(cluster env)"
   say "building"
   (cd "$root" && npm run --silent build:all)
@@ -64,10 +65,7 @@ up() {
   kubectl wait --for=condition=Established crd/fluxactionrequests.fluxaction.io --timeout=60s >/dev/null
 
   stop_pid operator
-  stop_pid simulator
-  say "starting the Flux simulator (test double for the Flux controllers)"
-  KUBECONFIG=$KUBECONFIG nohup node "$root/dist/test/simulator/main.js" >"$dev_dir/simulator.log" 2>&1 &
-  echo $! >"$dev_dir/simulator.pid"
+  stop_pid simulator # left by an older make dev
 
   local operator_kc metrics_addr=${FLUXACT_DEV_METRICS_ADDR:-127.0.0.1:8080}
   operator_kc=$(write_operator_kubeconfig)
@@ -76,13 +74,18 @@ up() {
     --metrics-addr "$metrics_addr" >"$dev_dir/operator.log" 2>&1 &
   echo $! >"$dev_dir/operator.pid"
 
-  say "applying config/samples: Flux objects in namespace apps and a request of each action"
-  kubectl apply -k "$root/config/samples" >/dev/null
-  if ! kubectl wait --for=condition=Ready fluxactionrequests --all -n apps --timeout=120s >/dev/null; then
+  # The samples point at podinfo upstream (GitHub, ghcr.io); here they fetch from the local
+  # sources server, which gets the same repository layout and chart.
+  say "applying config/samples (sources served by $SOURCES_URL): Flux objects in namespace apps and a request of each action"
+  kubectl kustomize "$root/config/samples" | node "$root/dist/test/cluster/dev-samples.js" "$SOURCES_URL" |
+    kubectl apply --server-side --force-conflicts -f - >/dev/null
+  if ! kubectl wait --for=condition=Ready fluxactionrequests --all -n apps --timeout=180s >/dev/null; then
     kubectl get far -n apps -o wide >&2
-    say "the sample requests did not all succeed; logs: $dev_dir/operator.log $dev_dir/simulator.log"
+    say "the sample requests did not all succeed; logs: $dev_dir/operator.log, .cache/cluster/logs/"
     exit 1
   fi
+  kubectl get kustomizations,helmreleases,gitrepositories,ocirepositories -n apps
+  kubectl get pods -n apps -o wide
   kubectl get far -n apps -o wide
   cat >&2 <<DONE
 
@@ -91,18 +94,18 @@ up() {
   bash test/cluster/cluster.sh kubectl get far -A
   bash test/cluster/cluster.sh kubectl describe far -n apps reconcile-podinfo
   curl -s http://$metrics_addr/metrics | grep fluxact_
-[dev] logs: .cache/dev/operator.log, .cache/dev/simulator.log; stop with: make dev-down
+[dev] logs: .cache/dev/operator.log, .cache/cluster/logs/ (Flux controllers); stop with: make dev-down
 DONE
 }
 
 down() {
   stop_pid operator
   stop_pid simulator
-  say "operator and simulator stopped (the cluster keeps running: make cluster-down)"
+  say "operator stopped (the cluster and the Flux controllers keep running: make cluster-down)"
 }
 
 case ${1:-} in
   up) up ;;
   down) down ;;
-  *) sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+  *) sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac
