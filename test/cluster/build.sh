@@ -202,31 +202,37 @@ build_flux_controllers() {
 # upstream builds with npm before `go build`; the module zip has no web/dist,
 # so the package does not compile from the module as it is, and `go build
 # -overlay` may not add files under the module cache. So the module (from the
-# module cache, checked against the wrapper's go.sum) is copied to a temporary
-# directory with a one-page web/dist, and built through a copy of the
-# wrapper's go.mod that replaces the module with that directory: same
-# dependencies, same sources. cluster.sh runs it with the web server off.
-# GOFIPS140=latest and main.VERSION as upstream's Dockerfile sets them: the
-# operator exits at start unless FIPS 140-3 mode is on.
+# module cache, checked against the wrapper's go.sum) is copied, with a
+# one-page web/dist, to <repo>/.cache/build/ (git-ignored), and built through
+# a temporary copy of the wrapper's go.mod that replaces the module with that
+# directory: same dependencies, same sources. The replacement path is
+# relative, because the binary's build info records it: the same in every
+# clone, so builds stay reproducible. cluster.sh runs it with the web server
+# off. GOFIPS140=latest and main.VERSION as upstream's Dockerfile sets them:
+# the operator exits at start unless FIPS 140-3 mode is on.
 build_flux_operator() {
-  local out=$FLUX_OPERATOR_BIN_DIR/flux-operator wrapper=$here/flux/flux-operator src tmp
+  local out=$FLUX_OPERATOR_BIN_DIR/flux-operator wrapper=$here/flux/flux-operator
+  local rel=../../../../.cache/build/flux-operator-$FLUX_OPERATOR_VERSION src copy tmp
   [[ -x $out ]] && return
   check_pin "$wrapper" "$FLUX_OPERATOR_MODULE" "$FLUX_OPERATOR_VERSION"
   src=$(cd "$wrapper" && go mod download -json "$FLUX_OPERATOR_MODULE" | jq -r '.Dir // error(.Error)')
+  copy=$wrapper/$rel
   tmp=$(mktemp -d)
-  # shellcheck disable=SC2064 # expanded now: tmp is local
-  trap "rm -rf '$tmp'" EXIT
-  cp -R "$src" "$tmp/flux-operator"
-  chmod -R u+w "$tmp/flux-operator" # the module cache is read-only
-  mkdir "$tmp/flux-operator/web/dist"
+  # shellcheck disable=SC2064 # expanded now: the variables are local
+  trap "rm -rf '$tmp' '$copy'" EXIT
+  rm -rf "$copy"
+  mkdir -p "$(dirname "$copy")"
+  cp -R "$src" "$copy"
+  chmod -R u+w "$copy" # the module cache is read-only
+  mkdir "$copy/web/dist"
   printf '%s\n' '<!doctype html>' '<title>flux-operator</title>' \
     '<p>The web UI is not part of this build (its assets are not in the Go module).' \
-    >"$tmp/flux-operator/web/dist/index.html"
+    >"$copy/web/dist/index.html"
   cp "$wrapper/go.mod" "$wrapper/go.sum" "$tmp/"
-  go mod edit -replace="$FLUX_OPERATOR_MODULE=$tmp/flux-operator" "$tmp/go.mod"
+  go mod edit -replace="$FLUX_OPERATOR_MODULE=$rel" "$tmp/go.mod"
   GOFLAGS="${GOFLAGS:+$GOFLAGS }-modfile=$tmp/go.mod" GOFIPS140=latest \
     go_build "$wrapper" "$FLUX_OPERATOR_MODULE/cmd/operator" "$out" "-X main.VERSION=$FLUX_OPERATOR_VERSION"
-  rm -rf "$tmp"
+  rm -rf "$tmp" "$copy"
   trap - EXIT
 }
 
