@@ -12,8 +12,12 @@
 # module kwok/ and copies its Logs/ClusterLogs CRDs and default Stages, for
 # `cluster.sh up --with-nodes`.
 #
-# --with-flux also builds fluxact-sources from the module sources/, the Git,
-# Helm and OCI server the Flux controllers fetch from (see README.md).
+# --with-flux (or FLUXACT_CLUSTER_FLUX=1; implies --with-nodes) also builds
+# source-controller, kustomize-controller, helm-controller and flux-operator
+# from the wrapper modules flux/*/, and copies flux-operator's Flux manifests
+# and the RBAC they run under, for `cluster.sh up --with-flux`; and
+# fluxact-sources from the module sources/, the Git, Helm and OCI server the
+# Flux controllers fetch from (see README.md).
 # `build.sh sources` builds only that, and prints the binary's path.
 set -euo pipefail
 
@@ -188,9 +192,108 @@ check_kinds() {
   ((${#missing[@]} == 0)) || die "CRDs missing for: ${missing[*]}"
 }
 
+# ---------------------------------------------------------------- Flux (--with-flux)
+
+# build_flux_controller <name> <module> <version>: the main package is the
+# module root. No version ldflags: the Flux controllers have no version
+# variable (their images carry the version).
+build_flux_controller() {
+  local name=$1 module=$2 version=$3
+  [[ -x $FLUX_BIN_DIR/$name ]] && return
+  check_pin "$here/flux/$name" "$module" "$version"
+  go_build "$here/flux/$name" "$module" "$FLUX_BIN_DIR/$name"
+}
+
+build_flux_controllers() {
+  build_flux_controller source-controller github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION"
+  build_flux_controller kustomize-controller github.com/fluxcd/kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION"
+  build_flux_controller helm-controller github.com/fluxcd/helm-controller "$HELM_CONTROLLER_VERSION"
+}
+
+# flux-operator embeds its web UI (web/embed.go: `//go:embed dist/*`), which
+# upstream builds with npm before `go build`; the module zip has no web/dist,
+# so the package does not compile from the module as it is, and `go build
+# -overlay` may not add files under the module cache. So the module (from the
+# module cache, checked against the wrapper's go.sum) is copied, with a
+# one-page web/dist, to <repo>/.cache/build/ (git-ignored), and built through
+# a temporary copy of the wrapper's go.mod that replaces the module with that
+# directory: same dependencies, same sources. The replacement path is
+# relative, because the binary's build info records it: the same in every
+# clone, so builds stay reproducible. cluster.sh runs it with the web server
+# off. GOFIPS140=latest and main.VERSION as upstream's Dockerfile sets them:
+# the operator exits at start unless FIPS 140-3 mode is on.
+build_flux_operator() {
+  local out=$FLUX_OPERATOR_BIN_DIR/flux-operator wrapper=$here/flux/flux-operator
+  local rel=../../../../.cache/build/flux-operator-$FLUX_OPERATOR_VERSION src copy tmp
+  [[ -x $out ]] && return
+  check_pin "$wrapper" "$FLUX_OPERATOR_MODULE" "$FLUX_OPERATOR_VERSION"
+  src=$(cd "$wrapper" && go mod download -json "$FLUX_OPERATOR_MODULE" | jq -r '.Dir // error(.Error)')
+  copy=$wrapper/$rel
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2064 # expanded now: the variables are local
+  trap "rm -rf '$tmp' '$copy'" EXIT
+  rm -rf "$copy"
+  mkdir -p "$(dirname "$copy")"
+  cp -R "$src" "$copy"
+  chmod -R u+w "$copy" # the module cache is read-only
+  mkdir "$copy/web/dist"
+  printf '%s\n' '<!doctype html>' '<title>flux-operator</title>' \
+    '<p>The web UI is not part of this build (its assets are not in the Go module).' \
+    >"$copy/web/dist/index.html"
+  cp "$wrapper/go.mod" "$wrapper/go.sum" "$tmp/"
+  go mod edit -replace="$FLUX_OPERATOR_MODULE=$rel" "$tmp/go.mod"
+  GOFLAGS="${GOFLAGS:+$GOFLAGS }-modfile=$tmp/go.mod" GOFIPS140=latest \
+    go_build "$wrapper" "$FLUX_OPERATOR_MODULE/cmd/operator" "$out" "-X main.VERSION=$FLUX_OPERATOR_VERSION"
+  rm -rf "$tmp" "$copy"
+  trap - EXIT
+}
+
+# copy_tree <source dir> <destination dir>: copies into a temporary directory
+# next to the destination, then renames it, so that a destination that exists
+# is complete.
+copy_tree() {
+  local from=$1 to=$2 tmp
+  mkdir -p "$(dirname "$to")"
+  tmp=$(mktemp -d "$(dirname "$to")/.tmp.XXXXXX")
+  cp -R "$from/." "$tmp/"
+  chmod -R u+w "$tmp" # the module cache is read-only
+  mv "$tmp" "$to"
+}
+
+# flux-operator's copy of the Flux release manifests (config/data, which its
+# image carries in /data): a FluxInstance without a distribution artifact is
+# built from them. And the RBAC: the release's rbac.yaml (cluster-reconciler
+# binds kustomize- and helm-controller to cluster-admin, crd-controller gives
+# every controller its own kinds) and flux-operator's own
+# (config/default/rbac.yaml: its ServiceAccount bound to cluster-admin).
+fetch_flux_operator_files() {
+  [[ -d $FLUX_OPERATOR_DATA_DIR && -d $FLUX_RBAC_DIR && -d $FLUX_OPERATOR_RBAC_DIR ]] && return
+  local operator
+  operator=$(module_dir "$FLUX_OPERATOR_MODULE@$FLUX_OPERATOR_VERSION")
+  [[ -f $operator/config/data/flux/$FLUX_VERSION/rbac.yaml ]] ||
+    die "flux-operator $FLUX_OPERATOR_VERSION has no manifests for Flux $FLUX_VERSION"
+  log "copying flux-operator $FLUX_OPERATOR_VERSION manifests (config/data) and the Flux RBAC"
+  rm -rf "$FLUX_OPERATOR_DATA_DIR" "$FLUX_RBAC_DIR" "$FLUX_OPERATOR_RBAC_DIR"
+  copy_tree "$operator/config/data" "$FLUX_OPERATOR_DATA_DIR"
+  copy_file "$operator/config/data/flux/$FLUX_VERSION/rbac.yaml" "$FLUX_RBAC_DIR"
+  copy_file "$operator/config/default/rbac.yaml" "$FLUX_OPERATOR_RBAC_DIR"
+}
+
+# copy_file <file> <destination dir>: a directory holding just that file.
+copy_file() {
+  local tmp
+  tmp=$(mktemp -d)
+  cp "$1" "$tmp/"
+  copy_tree "$tmp" "$2"
+  rm -rf "$tmp"
+}
+
+# ---------------------------------------------------------------- main
+
 main() {
-  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux='' only_sources=''
+  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux=${FLUXACT_CLUSTER_FLUX:-} only_sources=''
   [[ $with_nodes == 0 ]] && with_nodes=
+  [[ $with_flux == 0 ]] && with_flux=
   while (($#)); do
     case $1 in
       --with-nodes) with_nodes=1; shift ;;
@@ -199,6 +302,7 @@ main() {
       *) die "unknown argument $1" ;;
     esac
   done
+  [[ -z $with_flux ]] || with_nodes=1
   require_tools go jq flock
   mkdir -p "$CACHE_DIR/crds"
   # One build at a time per cache: parallel test runs or clones wait here.
@@ -222,6 +326,9 @@ main() {
     fetch_kwok_files
   fi
   if [[ -n $with_flux ]]; then
+    build_flux_controllers
+    build_flux_operator
+    fetch_flux_operator_files
     build_sources
   fi
   ((SECONDS - start < 2)) || log "build.sh done in $((SECONDS - start))s; cache: $CACHE_DIR"

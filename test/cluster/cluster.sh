@@ -5,9 +5,12 @@
 # are stored and controllers act on them, but pods never run. With
 # --with-nodes (or FLUXACT_CLUSTER_NODES=1) also kube-scheduler and kwok, and
 # one fake Node (kwok-node) whose pods turn Running and serve `kubectl logs`
-# from kwok's Logs/ClusterLogs objects.
+# from kwok's Logs/ClusterLogs objects. With --with-flux (or
+# FLUXACT_CLUSTER_FLUX=1; implies --with-nodes) also the real Flux
+# source-controller, kustomize-controller, helm-controller and flux-operator,
+# as processes under their own ServiceAccounts in flux-system.
 #
-#   cluster.sh up [--with-nodes] [--timeout SECONDS]
+#   cluster.sh up [--with-nodes] [--with-flux] [--timeout SECONDS]
 #                                      start (building binaries if needed); idempotent
 #   cluster.sh down [--purge]          stop; --purge also deletes the cluster data
 #   cluster.sh status                  what runs, where
@@ -32,10 +35,12 @@ KUBECONFIG_FILE=$DATA_DIR/kubeconfig
 KUBECTL=$K8S_BIN_DIR/kubectl
 
 # Start order; down stops them in reverse. The node components run only with
-# `up --with-nodes`; down always stops them too.
+# `up --with-nodes`, the Flux ones only with `up --with-flux`; down always
+# stops them too.
 BASE_COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 NODE_COMPONENTS=(kube-scheduler kwok)
-ALL_COMPONENTS=("${BASE_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}")
+FLUX_COMPONENTS=("${FLUX_CONTROLLERS[@]}" flux-operator)
+ALL_COMPONENTS=("${BASE_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}" "${FLUX_COMPONENTS[@]}")
 COMPONENTS=("${BASE_COMPONENTS[@]}")
 
 # The fake Node of `up --with-nodes`, and the annotation kwok selects the
@@ -44,6 +49,15 @@ NODE_NAME=kwok-node
 KWOK_NODE_ANNOTATION=kwok.x-k8s.io/node=fake
 # Pod IPs kwok writes into pod status (never routed); not the service range.
 POD_CIDR=10.244.0.0/16
+
+# `up --with-flux`: the namespace the Flux controllers' ServiceAccounts live
+# in (their RUNTIME_NAMESPACE), and their files (kubeconfigs, the
+# source-controller's artifact storage).
+FLUX_NAMESPACE=flux-system
+FLUX_DIR=$DATA_DIR/flux
+# Lifetime of the ServiceAccount tokens in the controllers' kubeconfigs; each
+# `up` mints new ones (client-go reads a kubeconfig token once, at start).
+FLUX_TOKEN_DURATION=8760h
 
 SERVICE_CIDR=10.0.0.0/24
 # The issuer is fixed (not derived from the port) so that tokens stay valid
@@ -58,19 +72,24 @@ binary_of() {
   case $1 in
     etcd) echo "$ETCD_BIN_DIR/etcd" ;;
     kwok) echo "$KWOK_BIN_DIR/kwok" ;;
+    source-controller | kustomize-controller | helm-controller) echo "$FLUX_BIN_DIR/$1" ;;
+    flux-operator) echo "$FLUX_OPERATOR_BIN_DIR/flux-operator" ;;
     *) echo "$K8S_BIN_DIR/$1" ;;
   esac
 }
 
 # Prints the pid of a running component, or fails. The process must run the
 # component's binary (of any version) with this cluster's data dir in its
-# arguments, so a stale pid file never leads to signalling another process.
+# arguments or environment (the Flux controllers take their kubeconfig from
+# KUBECONFIG only), so a stale pid file never leads to signalling another
+# process.
 running_pid() {
   local name=$1 pid exe
   pid=$(cat "$RUN_DIR/$name.pid" 2>/dev/null) || return 1
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
   [[ $(basename "${exe% (deleted)}") == "$name" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$DATA_DIR/" || return 1
+  cat "/proc/$pid/cmdline" "/proc/$pid/environ" 2>/dev/null | tr '\0' '\n' |
+    grep -qF "$DATA_DIR/" || return 1
   echo "$pid"
 }
 
@@ -102,8 +121,22 @@ stop_process() {
   rm -f "$RUN_DIR/$name.pid"
 }
 
+# The Flux components all at once: each takes ≈ 2 s to shut down, and none
+# depends on another.
+stop_flux_components() {
+  local name pids=()
+  for name in "${FLUX_COMPONENTS[@]}"; do
+    stop_process "$name" &
+    pids+=($!)
+  done
+  # Only these: the daemons that up started are background jobs too.
+  wait "${pids[@]}"
+}
+
+# The Flux components first, then the others one by one in reverse order.
 stop_all() {
   local i
+  stop_flux_components
   for ((i = ${#ALL_COMPONENTS[@]} - 1; i >= 0; i--)); do stop_process "${ALL_COMPONENTS[i]}"; done
 }
 
@@ -155,30 +188,39 @@ const listen = (port) => new Promise((resolve) => {
 EOF
 }
 
+# The ports of the env file, in this order.
+PORT_VARS=(ETCD_PORT ETCD_PEER_PORT APISERVER_PORT CONTROLLER_MANAGER_PORT SCHEDULER_PORT KWOK_PORT)
+# The Flux controllers' ports (chosen in every mode, used with --with-flux):
+# metrics and health of each, and source-controller's artifact server.
+FLUX_PORT_VARS=(
+  SOURCE_CONTROLLER_STORAGE_PORT SOURCE_CONTROLLER_METRICS_PORT SOURCE_CONTROLLER_HEALTH_PORT
+  KUSTOMIZE_CONTROLLER_METRICS_PORT KUSTOMIZE_CONTROLLER_HEALTH_PORT
+  HELM_CONTROLLER_METRICS_PORT HELM_CONTROLLER_HEALTH_PORT
+  FLUX_OPERATOR_METRICS_PORT FLUX_OPERATOR_HEALTH_PORT
+)
+
 # Chooses the ports and writes the env file that status/env/tests read.
 write_env() {
-  local previous=() ports
-  if [[ -f $ENV_FILE ]]; then
-    previous=("$(env_value ETCD_PORT)" "$(env_value ETCD_PEER_PORT)" \
-      "$(env_value APISERVER_PORT)" "$(env_value CONTROLLER_MANAGER_PORT)" \
-      "$(env_value SCHEDULER_PORT)" "$(env_value KWOK_PORT)")
-  fi
-  mapfile -t ports < <(free_ports 6 "${previous[@]}")
-  ((${#ports[@]} == 6)) || die "could not find free ports"
-  cat >"$ENV_FILE" <<EOF
-# Written by test/cluster/cluster.sh up; sourceable.
-KUBERNETES_VERSION=$KUBERNETES_VERSION
-ETCD_PORT=${ports[0]}
-ETCD_PEER_PORT=${ports[1]}
-APISERVER_PORT=${ports[2]}
-CONTROLLER_MANAGER_PORT=${ports[3]}
-SCHEDULER_PORT=${ports[4]}
-KWOK_PORT=${ports[5]}
+  local vars=("${PORT_VARS[@]}" "${FLUX_PORT_VARS[@]}") previous=() ports var i
+  for var in "${vars[@]}"; do previous+=("$(env_value "$var")"); done
+  # ports[2] is APISERVER_PORT (PORT_VARS order).
+  mapfile -t ports < <(free_ports ${#vars[@]} "${previous[@]}")
+  ((${#ports[@]} == ${#vars[@]})) || die "could not find free ports"
+  {
+    printf '# Written by test/cluster/cluster.sh up; sourceable.\n'
+    printf 'KUBERNETES_VERSION=%s\n' "$KUBERNETES_VERSION"
+    for i in "${!vars[@]}"; do printf '%s=%s\n' "${vars[i]}" "${ports[i]}"; done
+    cat <<EOF
 NODES=${WITH_NODES:-0}
+FLUX=${WITH_FLUX:-0}
+FLUX_VERSION=$FLUX_VERSION
+FLUX_NAMESPACE=$FLUX_NAMESPACE
 APISERVER_URL=https://127.0.0.1:${ports[2]}
 KUBECONFIG=$KUBECONFIG_FILE
 KUBECTL=$KUBECTL
 EOF
+  } >"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
 env_value() {
@@ -475,6 +517,124 @@ EOF
   done
 }
 
+# ---------------------------------------------------------------- Flux (--with-flux)
+
+# The namespace, one ServiceAccount per controller (names as in the Flux
+# release), the release's RBAC (rbac.yaml: cluster-reconciler binds kustomize-
+# and helm-controller to cluster-admin, crd-controller grants every controller
+# the Flux kinds, Secrets/ConfigMaps reads, Events and leases) and
+# flux-operator's (config/default/rbac.yaml: cluster-admin), then a kubeconfig
+# per controller holding a token of its ServiceAccount. So each controller is
+# authorised exactly as in a cluster: a TokenRequest token (`kubectl create
+# token`) authenticates as system:serviceaccount:flux-system:<name>, the same
+# identity a pod's projected token gives, which a client certificate could
+# only imitate (no ServiceAccount groups).
+ensure_flux_identity() {
+  local name token
+  log "creating namespace $FLUX_NAMESPACE, the Flux ServiceAccounts and RBAC"
+  mkdir -p "$FLUX_DIR"
+  {
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$FLUX_NAMESPACE"
+    for name in "${FLUX_COMPONENTS[@]}"; do
+      printf -- '---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: %s\n  namespace: %s\n' \
+        "$name" "$FLUX_NAMESPACE"
+    done
+  } | kubectl apply --server-side --force-conflicts -f - >/dev/null
+  # The release's ResourceQuota (critical-pods) has no namespace of its own:
+  # like its kustomization, -n puts it in flux-system.
+  kubectl apply --server-side --force-conflicts -n "$FLUX_NAMESPACE" \
+    -f "$FLUX_RBAC_DIR/rbac.yaml" -f "$FLUX_OPERATOR_RBAC_DIR/rbac.yaml" >/dev/null
+  for name in "${FLUX_COMPONENTS[@]}"; do
+    token=$(kubectl -n "$FLUX_NAMESPACE" create token "$name" --duration="$FLUX_TOKEN_DURATION")
+    write_token_kubeconfig "$FLUX_DIR/$name.kubeconfig" "$name" "$token"
+  done
+}
+
+# write_token_kubeconfig <file> <user> <token>
+write_token_kubeconfig() {
+  local file=$1 user=$2 token=$3
+  (
+    umask 077
+    cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: fluxact
+  cluster:
+    server: https://127.0.0.1:$(env_value APISERVER_PORT)
+    certificate-authority-data: $(base64 -w0 "$PKI_DIR/ca.crt")
+users:
+- name: $user
+  user:
+    token: $token
+contexts:
+- name: fluxact
+  context:
+    cluster: fluxact
+    user: $user
+current-context: fluxact
+EOF
+  )
+}
+
+# Prints the env file's name prefix of a Flux component's ports
+# (source-controller -> SOURCE_CONTROLLER).
+flux_port_prefix() {
+  local p=${1^^}
+  echo "${p//-/_}"
+}
+
+# start_flux_component <name> <args...>: flags every one of them takes
+# (fluxcd/pkg/runtime): metrics and health on 127.0.0.1, leader election off
+# (the release turns it on; one replica here), logs as in the release (JSON,
+# info). The kubeconfig comes from KUBECONFIG: they have no --kubeconfig
+# flag. RUNTIME_NAMESPACE as a pod's fieldRef sets it.
+start_flux_component() {
+  local name=$1 prefix health
+  shift
+  prefix=$(flux_port_prefix "$name")
+  health=$(env_value "${prefix}_HEALTH_PORT")
+  log "starting $name; health on http://127.0.0.1:$health"
+  KUBECONFIG=$FLUX_DIR/$name.kubeconfig RUNTIME_NAMESPACE=$FLUX_NAMESPACE start_process "$name" \
+    --metrics-addr="127.0.0.1:$(env_value "${prefix}_METRICS_PORT")" \
+    --health-addr="127.0.0.1:$health" \
+    --enable-leader-election=false \
+    --log-level=info --log-encoding=json \
+    "$@"
+  wait_ready "$name" "http://127.0.0.1:$health/readyz"
+}
+
+# The Flux controllers, as the release's Deployments run them, minus
+# --events-addr (no notification-controller: events go to the API only).
+# source-controller serves artifacts on 127.0.0.1:SOURCE_CONTROLLER_STORAGE_PORT
+# and advertises that address in each artifact URL, so kustomize- and
+# helm-controller download them from there. flux-operator: see README.md.
+start_flux() {
+  local storage
+  storage=127.0.0.1:$(env_value SOURCE_CONTROLLER_STORAGE_PORT)
+  ensure_flux_identity
+  # The storage directory must exist (a volume in the release).
+  mkdir -p "$FLUX_DIR/source-controller/storage"
+  # TUF_ROOT: sigstore's cache (the release sets /tmp/.sigstore).
+  TUF_ROOT=$FLUX_DIR/source-controller/sigstore start_flux_component source-controller \
+    --watch-all-namespaces=true \
+    --storage-path="$FLUX_DIR/source-controller/storage" \
+    --storage-addr="$storage" --storage-adv-addr="$storage"
+  # The artifact server starts once the manager runs (its readinessProbe in
+  # the release is GET / on that port).
+  wait_ready source-controller "http://$storage/" -o /dev/null -w ok
+  start_flux_component kustomize-controller --watch-all-namespaces=true
+  # graceful-shutdown-timeout: below down's SIGKILL deadline (default 600s).
+  start_flux_component helm-controller --watch-all-namespaces=true \
+    --graceful-shutdown-timeout="$((STOP_TIMEOUT / 2))s"
+  # NOTIFICATIONS_DISABLED: otherwise it sends events to a notification-controller
+  # Service address when a FluxInstance has one, and logs an error for every
+  # event while none exists. --web-server-port=0: no web UI (not in the build,
+  # see build.sh). --storage-path: the Flux manifests its image has in /data.
+  NOTIFICATIONS_DISABLED=true start_flux_component flux-operator \
+    --storage-path="$FLUX_OPERATOR_DATA_DIR" --web-server-port=0
+}
+
 install_crds() {
   log "installing Flux $FLUX_VERSION and flux-operator $FLUX_OPERATOR_VERSION CRDs"
   local applied names
@@ -511,6 +671,9 @@ healthy() {
   if [[ -n $WITH_NODES ]]; then
     for name in "${NODE_COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
   fi
+  if [[ -n $WITH_FLUX ]]; then
+    for name in "${FLUX_COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
+  fi
   [[ $(curl -fsS --max-time 2 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" \
     --key "$PKI_DIR/admin.key" "$(env_value APISERVER_URL)/readyz" 2>/dev/null) == ok ]]
 }
@@ -529,20 +692,33 @@ cmd_up() {
   while (($#)); do
     case $1 in
       --with-nodes) WITH_NODES=1; shift ;;
+      --with-flux) WITH_FLUX=1; shift ;;
       --timeout) START_TIMEOUT=$2; shift 2 ;;
       *) die "up: unknown argument $1" ;;
     esac
   done
+  [[ -z $WITH_FLUX ]] || WITH_NODES=1
   require_tools openssl curl jq node setsid flock base64
   lock_cluster
   if healthy; then
-    if [[ -z $WITH_NODES || $(env_value NODES) == 1 ]]; then
+    if [[ -n $WITH_NODES && $(env_value NODES) != 1 ]]; then
+      log "running without nodes; restarting with them"
+    elif [[ -n $WITH_FLUX && $(env_value FLUX) != 1 ]]; then
+      log "running without the Flux controllers; restarting with them"
+    else
+      # A start that asks for no Flux controllers (make test, make dev) gets
+      # none: the Flux simulator stands in for them and would compete with
+      # the real ones over every Flux object. The rest keeps running.
+      if [[ -z $WITH_FLUX && $(env_value FLUX) == 1 ]]; then
+        log "stopping the Flux controllers (this start asks for none; up --with-flux keeps them)"
+        stop_flux_components
+        sed -i 's/^FLUX=1$/FLUX=0/' "$ENV_FILE"
+      fi
       log "already running: $(env_value APISERVER_URL) (KUBECONFIG=$KUBECONFIG_FILE)"
       return
     fi
-    log "running without nodes; restarting with them"
   fi
-  "$here/build.sh" ${WITH_NODES:+--with-nodes}
+  "$here/build.sh" ${WITH_NODES:+--with-nodes} ${WITH_FLUX:+--with-flux}
   local start=$SECONDS
   # Whatever is left of a previous, broken start goes first; and if this
   # start fails, nothing is left running.
@@ -561,6 +737,9 @@ cmd_up() {
     start_scheduler
     start_kwok
     create_node
+  fi
+  if [[ -n $WITH_FLUX ]]; then
+    start_flux
   fi
   trap - EXIT
   log "up in $((SECONDS - start))s: $(env_value APISERVER_URL)"
@@ -586,14 +765,20 @@ cmd_down() {
 cmd_status() {
   local name pid state=0
   [[ $(env_value NODES) == 1 ]] && WITH_NODES=1
+  [[ $(env_value FLUX) == 1 ]] && WITH_FLUX=1
   for name in "${ALL_COMPONENTS[@]}"; do
     if pid=$(running_pid "$name"); then
       printf '%-24s running (pid %s)\n' "$name" "$pid"
-    elif [[ -n $WITH_NODES ]] || [[ " ${BASE_COMPONENTS[*]} " == *" $name "* ]]; then
+    elif [[ " ${BASE_COMPONENTS[*]} " == *" $name "* ]] ||
+      { [[ -n $WITH_NODES ]] && [[ " ${NODE_COMPONENTS[*]} " == *" $name "* ]]; } ||
+      [[ -n $WITH_FLUX ]]; then
       printf '%-24s stopped\n' "$name"
       state=1
     fi
   done
+  if running_pid source-controller >/dev/null; then
+    printf '%-24s http://127.0.0.1:%s\n' "artifact storage" "$(env_value SOURCE_CONTROLLER_STORAGE_PORT)"
+  fi
   if healthy; then
     printf '%-24s %s (ready)\nkubeconfig               %s\n' apiserver "$(env_value APISERVER_URL)" "$KUBECONFIG_FILE"
   else
@@ -613,6 +798,8 @@ cmd_env() {
 main() {
   WITH_NODES=${FLUXACT_CLUSTER_NODES:-}
   [[ $WITH_NODES == 0 ]] && WITH_NODES=
+  WITH_FLUX=${FLUXACT_CLUSTER_FLUX:-}
+  [[ $WITH_FLUX == 0 ]] && WITH_FLUX=
   local cmd=${1:-}
   shift || true
   case $cmd in
@@ -621,7 +808,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     kubectl) [[ -x $KUBECTL ]] || die "kubectl not built yet; run: cluster.sh up"; kubectl "$@" ;;
-    *) sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
+    *) sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
   esac
 }
 

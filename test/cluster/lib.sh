@@ -18,6 +18,16 @@ FLUX_OPERATOR_CRD_DIR=$CACHE_DIR/crds/flux-operator-$FLUX_OPERATOR_VERSION
 KWOK_BIN_DIR=$CACHE_DIR/bin/kwok-$KWOK_VERSION
 KWOK_CRD_DIR=$CACHE_DIR/crds/kwok-$KWOK_VERSION
 KWOK_STAGE_DIR=$CACHE_DIR/stages/kwok-$KWOK_VERSION
+# Only for `cluster.sh up --with-flux`: source-, kustomize- and
+# helm-controller (keyed by the Flux release), flux-operator and its copy of
+# the Flux release manifests (config/data, its --storage-path), and the RBAC
+# the controllers run under.
+FLUX_BIN_DIR=$CACHE_DIR/bin/flux-$FLUX_VERSION
+FLUX_OPERATOR_BIN_DIR=$CACHE_DIR/bin/flux-operator-$FLUX_OPERATOR_VERSION
+FLUX_OPERATOR_DATA_DIR=$CACHE_DIR/data/flux-operator-$FLUX_OPERATOR_VERSION
+FLUX_RBAC_DIR=$CACHE_DIR/rbac/flux-$FLUX_VERSION
+FLUX_OPERATOR_RBAC_DIR=$CACHE_DIR/rbac/flux-operator-$FLUX_OPERATOR_VERSION
+FLUX_CONTROLLERS=(source-controller kustomize-controller helm-controller)
 
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 

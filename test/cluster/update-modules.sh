@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the wrapper modules etcd/, kubernetes/ and kwok/ (go.mod and go.sum)
-# from versions.env. Run it after bumping a version there, then commit the
-# result: build.sh only builds what these files pin.
+# Regenerates the wrapper modules etcd/, kubernetes/, kwok/ and flux/*/ (go.mod
+# and go.sum) from versions.env. Run it after bumping a version there, then
+# commit the result: build.sh only builds what these files pin.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,12 +66,134 @@ update_kubernetes() {
   (cd "$dir" && go mod tidy)
 }
 
+# Prints a replace block that repeats the replace directives of the upstream
+# go.mod of module at version. A directive pointing into the module's own tree
+# (`github.com/fluxcd/source-controller/api => ./api`) names a directory the
+# module zip carries but a requiring module cannot use; it becomes the
+# published submodule at the same version (`=> .../api v1.7.3`). The others
+# (go-digest at a commit, kustomize api/kyaml, yaml.v3) are copied as they are:
+# they change what the binary is built from.
+upstream_replaces() {
+  local module=$1 version=$2 gomod=$3
+  go mod edit -json "$gomod" | jq -r --arg m "$module" --arg v "$version" '
+    (.Replace // [])[]
+    | if (.New.Path | startswith("./")) then
+        if .Old.Path == ($m + "/" + (.New.Path | ltrimstr("./"))) then
+          "\t\(.Old.Path) => \(.Old.Path) \($v)"
+        else error("\(.Old.Path) => \(.New.Path): not a directory of \($m)") end
+      elif (.New.Path | startswith("../")) then
+        error("\(.Old.Path) => \(.New.Path): outside the module")
+      else
+        "\t\(.Old.Path)\(if .Old.Version then " " + .Old.Version else "" end) => \(.New.Path) \(.New.Version)"
+      end'
+}
+
+# Prints the module paths that upstream replaces with one of its own
+# directories (./api): the wrapper requires them at the same version.
+upstream_local_modules() {
+  go mod edit -json "$1" | jq -r '(.Replace // [])[] | select(.New.Path | startswith("./")) | .Old.Path'
+}
+
+# update_flux <name> <module> <version> [--nosumdb MODULE]... [--replace 'OLD => NEW VERSION']...
+# A wrapper in flux/<name>/ that requires the module and repeats its replace
+# directives (see upstream_replaces). One module per component: their pins
+# conflict (helm-controller replaces go-digest with another commit than
+# source- and kustomize-controller; flux-operator requires the Kubernetes
+# v0.36 modules, the controllers v0.34), and one module would build each with
+# the others' versions.
+#   --nosumdb: a module whose checksum the checksum database reachable here
+#     does not answer (404, like the proxy's allow-list). It is fetched without
+#     that lookup (GONOSUMDB), and its go.sum lines must then be the ones the
+#     upstream module's own go.sum (checked against the database with the
+#     upstream zip) records, or the update fails.
+#   --replace: an extra replace directive, for a version upstream requires
+#     that the module proxy does not serve (403).
+update_flux() {
+  local name=$1 module=$2 version=$3 dir=$here/flux/$1 upstream replaces sub subs
+  shift 3
+  local nosumdb=() extra=()
+  while (($#)); do
+    case $1 in
+      --nosumdb) nosumdb+=("$2"); shift 2 ;;
+      --replace) extra+=("$2"); shift 2 ;;
+      *) die "update_flux: unknown argument $1" ;;
+    esac
+  done
+  log "flux/$name wrapper: $module $version"
+  upstream=$(upstream_gomod "$module@$version")
+  replaces=$(upstream_replaces "$module" "$version" "$upstream")
+  local args=(-require="$module@$version")
+  mapfile -t subs < <(upstream_local_modules "$upstream")
+  for sub in "${subs[@]}"; do args+=(-require="$sub@$version"); done
+  mapfile -t -O ${#args[@]} args < <(go_directive_flags "$upstream")
+  mkdir -p "$dir"
+  init_module "$dir" "flux-action-operator/test/cluster/flux/$name"
+  (cd "$dir" && go mod edit "${args[@]}")
+  {
+    if [[ -n $replaces ]]; then
+      printf '\n// The replace directives of %s %s' "$module" "$version"
+      if ((${#subs[@]})); then
+        printf ',\n// with its own directories replaced by the published submodules at %s' "$version"
+      fi
+      printf '.\nreplace (\n%s\n)\n' "$replaces"
+    fi
+    if ((${#extra[@]})); then
+      printf '\n// Not from upstream: %s requires\n' "$module"
+      printf '// versions the module proxy does not serve (403); replaced with older ones\n'
+      printf '// it serves, see update-modules.sh.\n'
+      printf 'replace (\n'
+      printf '\t%s\n' "${extra[@]}"
+      printf ')\n'
+    fi
+  } >>"$dir/go.mod"
+  # -e: tidy also loads the tests of the controllers' own packages, and some
+  # of their test-only modules (github.com/fluxcd/pkg/helmtestserver v0.31.0,
+  # ...) are unknown to the checksum database reachable here (404). Nothing
+  # the binary imports is skipped: build.sh builds with -mod=readonly and
+  # would fail on a missing module.
+  (cd "$dir" && GONOSUMDB=$(IFS=,; echo "${nosumdb[*]}") go mod tidy -e)
+  check_sums_upstream "$dir" "$module@$version" "${nosumdb[@]}"
+}
+
+# check_sums_upstream <wrapper dir> <module@version> <module>...: fails
+# unless the wrapper's go.sum lines for each module are in the upstream
+# module's go.sum.
+check_sums_upstream() {
+  local dir=$1 upstream_sum m line lines
+  shift
+  (($# > 1)) || return 0
+  upstream_sum=$(go mod download -json "$1" | jq -r '.Dir // error(.Error)')/go.sum
+  shift
+  for m in "$@"; do
+    lines=$(awk -v m="$m" '$1 == m' "$dir/go.sum")
+    [[ -n $lines ]] || die "$dir/go.sum has no line for $m"
+    while read -r line; do
+      grep -qxF "$line" "$upstream_sum" || die "$dir/go.sum: '$line' is not in $upstream_sum"
+    done <<<"$lines"
+  done
+}
+
+update_flux_controllers() {
+  update_flux source-controller github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION"
+  update_flux kustomize-controller github.com/fluxcd/kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION" \
+    --nosumdb github.com/fluxcd/pkg/http/fetch
+  update_flux helm-controller github.com/fluxcd/helm-controller "$HELM_CONTROLLER_VERSION"
+  # It requires go-containerregistry/pkg/authn/kubernetes at
+  # v0.0.0-20260604213829-6849394e8a65, which answers 403; the older
+  # pseudo-version is the one the github.com/fluxcd/pkg modules require, and
+  # has the one function flux-operator calls (NewFromPullSecrets, same
+  # signature; used for OCI pull secrets only).
+  update_flux flux-operator github.com/controlplaneio-fluxcd/flux-operator "$FLUX_OPERATOR_VERSION" \
+    --replace 'github.com/google/go-containerregistry/pkg/authn/kubernetes => github.com/google/go-containerregistry/pkg/authn/kubernetes v0.0.0-20250225234217-098045d5e61f'
+}
+
 main() {
   require_tools go jq
   update_etcd
   update_kubernetes
   update_kwok
-  log "done; review and commit $here/{etcd,kubernetes,kwok}/go.{mod,sum}"
+  update_flux_controllers
+  log "done; review and commit $here/{etcd,kubernetes,kwok,flux/*}/go.{mod,sum}"
 }
 
 main "$@"
