@@ -42,6 +42,10 @@ cluster-up: ## Start the local control plane (builds it first if needed)
 cluster-nodes: ## Same, plus kube-scheduler, kwok and a fake Node whose pods run and log
 	bash test/cluster/cluster.sh up --with-nodes
 
+.PHONY: cluster-flux
+cluster-flux: ## Same, plus the real Flux controllers and flux-operator as processes
+	bash test/cluster/cluster.sh up --with-flux
+
 .PHONY: cluster-down
 cluster-down: ## Stop the local control plane
 	bash test/cluster/cluster.sh down
