@@ -41,7 +41,7 @@ trap stop EXIT
 
 if [[ $mode == all ]]; then
   # The simulator plays Flux here: the real controllers must not run beside it.
-  if $local_cluster; then cluster up --with-nodes --without-flux; fi
+  if $local_cluster; then cluster up --with-nodes; fi
   npm run --silent test:integration -- --json --outputFile="$results/integration.json"
 fi
 

@@ -26,7 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 REPO_ROOT=$(cd "$here/../.." && pwd)
-DATA_DIR=$REPO_ROOT/.cache/cluster
+DATA_DIR=${FLUXACT_CLUSTER_DIR:-$REPO_ROOT/.cache/cluster}
 PKI_DIR=$DATA_DIR/pki
 LOG_DIR=$DATA_DIR/logs
 RUN_DIR=$DATA_DIR/run
@@ -40,7 +40,9 @@ KUBECTL=$K8S_BIN_DIR/kubectl
 BASE_COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 NODE_COMPONENTS=(kube-scheduler kwok)
 FLUX_COMPONENTS=("${FLUX_CONTROLLERS[@]}" flux-operator)
-ALL_COMPONENTS=("${BASE_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}" "${FLUX_COMPONENTS[@]}")
+# The Git, Helm and OCI server they fetch from, started before them.
+SOURCES_COMPONENT=fluxact-sources
+ALL_COMPONENTS=("${BASE_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}" "$SOURCES_COMPONENT" "${FLUX_COMPONENTS[@]}")
 COMPONENTS=("${BASE_COMPONENTS[@]}")
 
 # The fake Node of `up --with-nodes`, and the annotation kwok selects the
@@ -58,6 +60,11 @@ FLUX_DIR=$DATA_DIR/flux
 # Lifetime of the ServiceAccount tokens in the controllers' kubeconfigs; each
 # `up` mints new ones (client-go reads a kubeconfig token once, at start).
 FLUX_TOKEN_DURATION=8760h
+# The toolkit controllers run as Flux's main shard does: they leave alone the
+# objects labelled with a shard key (sharding.fluxcd.io/key). The tests label
+# the Flux simulator's objects so, and the two never compete for one object.
+# (flux-operator has no such selector.)
+FLUX_SHARD_SELECTOR='!sharding.fluxcd.io/key'
 
 SERVICE_CIDR=10.0.0.0/24
 # The issuer is fixed (not derived from the port) so that tokens stay valid
@@ -74,6 +81,7 @@ binary_of() {
     kwok) echo "$KWOK_BIN_DIR/kwok" ;;
     source-controller | kustomize-controller | helm-controller) echo "$FLUX_BIN_DIR/$1" ;;
     flux-operator) echo "$FLUX_OPERATOR_BIN_DIR/flux-operator" ;;
+    fluxact-sources) sources_bin ;;
     *) echo "$K8S_BIN_DIR/$1" ;;
   esac
 }
@@ -125,7 +133,7 @@ stop_process() {
 # depends on another.
 stop_flux_components() {
   local name pids=()
-  for name in "${FLUX_COMPONENTS[@]}"; do
+  for name in "${FLUX_COMPONENTS[@]}" "$SOURCES_COMPONENT"; do
     stop_process "$name" &
     pids+=($!)
   done
@@ -197,13 +205,14 @@ FLUX_PORT_VARS=(
   KUSTOMIZE_CONTROLLER_METRICS_PORT KUSTOMIZE_CONTROLLER_HEALTH_PORT
   HELM_CONTROLLER_METRICS_PORT HELM_CONTROLLER_HEALTH_PORT
   FLUX_OPERATOR_METRICS_PORT FLUX_OPERATOR_HEALTH_PORT
+  SOURCES_PORT
 )
 
 # Chooses the ports and writes the env file that status/env/tests read.
 write_env() {
   local vars=("${PORT_VARS[@]}" "${FLUX_PORT_VARS[@]}") previous=() ports var i
   for var in "${vars[@]}"; do previous+=("$(env_value "$var")"); done
-  # ports[2] is APISERVER_PORT (PORT_VARS order).
+  # ports[2] is APISERVER_PORT (PORT_VARS order), ports[-1] SOURCES_PORT.
   mapfile -t ports < <(free_ports ${#vars[@]} "${previous[@]}")
   ((${#ports[@]} == ${#vars[@]})) || die "could not find free ports"
   {
@@ -216,6 +225,7 @@ FLUX=${WITH_FLUX:-0}
 FLUX_VERSION=$FLUX_VERSION
 FLUX_NAMESPACE=$FLUX_NAMESPACE
 APISERVER_URL=https://127.0.0.1:${ports[2]}
+SOURCES_URL=http://127.0.0.1:${ports[-1]}
 KUBECONFIG=$KUBECONFIG_FILE
 KUBECTL=$KUBECTL
 EOF
@@ -612,20 +622,21 @@ start_flux_component() {
 start_flux() {
   local storage
   storage=127.0.0.1:$(env_value SOURCE_CONTROLLER_STORAGE_PORT)
+  start_sources
   ensure_flux_identity
   # The storage directory must exist (a volume in the release).
   mkdir -p "$FLUX_DIR/source-controller/storage"
   # TUF_ROOT: sigstore's cache (the release sets /tmp/.sigstore).
   TUF_ROOT=$FLUX_DIR/source-controller/sigstore start_flux_component source-controller \
-    --watch-all-namespaces=true \
+    --watch-all-namespaces=true --watch-label-selector="$FLUX_SHARD_SELECTOR" \
     --storage-path="$FLUX_DIR/source-controller/storage" \
     --storage-addr="$storage" --storage-adv-addr="$storage"
   # The artifact server starts once the manager runs (its readinessProbe in
   # the release is GET / on that port).
   wait_ready source-controller "http://$storage/" -o /dev/null -w ok
-  start_flux_component kustomize-controller --watch-all-namespaces=true
+  start_flux_component kustomize-controller --watch-all-namespaces=true --watch-label-selector="$FLUX_SHARD_SELECTOR"
   # graceful-shutdown-timeout: below down's SIGKILL deadline (default 600s).
-  start_flux_component helm-controller --watch-all-namespaces=true \
+  start_flux_component helm-controller --watch-all-namespaces=true --watch-label-selector="$FLUX_SHARD_SELECTOR" \
     --graceful-shutdown-timeout="$((STOP_TIMEOUT / 2))s"
   # NOTIFICATIONS_DISABLED: otherwise it sends events to a notification-controller
   # Service address when a FluxInstance has one, and logs an error for every
@@ -633,6 +644,18 @@ start_flux() {
   # see build.sh). --storage-path: the Flux manifests its image has in /data.
   NOTIFICATIONS_DISABLED=true start_flux_component flux-operator \
     --storage-path="$FLUX_OPERATOR_DATA_DIR" --web-server-port=0
+}
+
+# fluxact-sources: Git over HTTP (push and fetch), a Helm repository and an
+# OCI registry on SOURCES_URL, with its Git and Helm data in $DATA_DIR/sources
+# (the registry is in memory). See README.md.
+start_sources() {
+  local port
+  port=$(env_value SOURCES_PORT)
+  log "starting fluxact-sources (Git, Helm, OCI) on http://127.0.0.1:$port"
+  mkdir -p "$DATA_DIR/sources"
+  start_process "$SOURCES_COMPONENT" --root "$DATA_DIR/sources" --addr "127.0.0.1:$port"
+  wait_ready "$SOURCES_COMPONENT" "http://127.0.0.1:$port/healthz"
 }
 
 install_crds() {
@@ -672,7 +695,7 @@ healthy() {
     for name in "${NODE_COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
   fi
   if [[ -n $WITH_FLUX ]]; then
-    for name in "${FLUX_COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
+    for name in "$SOURCES_COMPONENT" "${FLUX_COMPONENTS[@]}"; do running_pid "$name" >/dev/null || return 1; done
   fi
   [[ $(curl -fsS --max-time 2 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" \
     --key "$PKI_DIR/admin.key" "$(env_value APISERVER_URL)/readyz" 2>/dev/null) == ok ]]
@@ -776,6 +799,9 @@ cmd_status() {
       state=1
     fi
   done
+  if running_pid "$SOURCES_COMPONENT" >/dev/null; then
+    printf '%-24s %s\n' "sources (Git/Helm/OCI)" "$(env_value SOURCES_URL)"
+  fi
   if running_pid source-controller >/dev/null; then
     printf '%-24s http://127.0.0.1:%s\n' "artifact storage" "$(env_value SOURCE_CONTROLLER_STORAGE_PORT)"
   fi

@@ -43,10 +43,12 @@ const history = (obj: { status?: Record<string, unknown> }): History[] => (obj.s
 describe.each(bothWays)('HelmRelease via %s', (via) => {
   let env: E2eEnvironment;
   let charts: HelmRepo;
-  const chart = `web-${via}`;
+  // One chart name per run: the Helm repository outlives the test's namespace.
+  let chart: string;
 
   beforeAll(async () => {
     env = await startE2eEnvironment(`e2e-hr-${via}`);
+    chart = `web-${env.ns}`;
     charts = clusterSources().helmRepo();
     await charts.publishChart({ name: chart, version: '0.1.0', appVersion: '1.0.0', templates });
     await apply(env.kc, fluxObject('HelmRepository', env.ns, 'charts', { interval: '1h', url: charts.url }));

@@ -93,16 +93,17 @@ describe('The Flux simulator against the real controllers', () => {
       [{ action: 'Resume', target: { kind: 'Kustomization', name: 'app' } }, 'Succeeded'],
     ] as const;
     for (const [spec, expected] of steps) {
-      const fromReal = await act(real, 'kubectl', spec, { expect: expected });
-      const fromSim = await act(simulated(), 'kubectl', spec, { expect: expected });
+      const fromReal = await act(real, 'kubectl', spec, { expect: expected, timeoutSeconds: 60 });
+      const fromSim = await act(simulated(), 'kubectl', spec, { expect: expected, timeoutSeconds: 60 });
       expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
     }
     expect(shape(await readFlux(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await readFlux(real.kc, 'Kustomization', real.ns, 'app')));
-  });
+  }, 300_000);
 
   it('a HelmRelease with source: same outcome, same conditions and fields of the release and its HelmChart', async () => {
     const charts = clusterSources().helmRepo();
-    const chart = 'parity';
+    // One chart name per run: the Helm repository outlives the test's namespace.
+    const chart = `parity-${real.ns}`;
     const templates = { 'configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  chart: {{ .Chart.Version | quote }}\n' };
     await charts.publishChart({ name: chart, version: '0.1.0', templates });
     const release = (): Record<string, unknown> => ({ interval: '1h', chart: { spec: { chart, version: '*', interval: '1h', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });

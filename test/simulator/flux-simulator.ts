@@ -151,8 +151,8 @@ export class FluxSimulator {
       if (requestedAt && a[ForceAtAnnotation] === requestedAt) status['lastHandledForceAt'] = requestedAt;
       if (requestedAt && a[ResetAtAnnotation] === requestedAt) status['lastHandledResetAt'] = requestedAt;
       if (outcome === 'Ready') {
-        Object.assign(status, revisionFields(kind, revision));
-        status['conditions'] = [...keep, condition('Ready', 'True', 'ReconciliationSucceeded', a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation)];
+        Object.assign(status, revisionFields(kind, revision, obj.status ?? {}));
+        status['conditions'] = [...keep, condition('Ready', 'True', readyReason(kind, obj), a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation)];
       } else {
         const reason = a[SimAnnotation.reason] ?? 'ReconciliationFailed';
         const message = a[SimAnnotation.message] ?? 'reconciliation failed';
@@ -221,11 +221,28 @@ function defaultRevision(kind: FluxKind, key: string, generation: number): strin
   return `main@sha1:${sha}`;
 }
 
+/** The Ready reason the Flux controller of a kind writes on success. */
+function readyReason(kind: FluxKind, obj: FluxObject): string {
+  if (kind.kind === 'HelmChart') return 'ChartPullSucceeded';
+  if (kind.group === 'source.toolkit.fluxcd.io') return 'Succeeded';
+  if (kind.kind === 'HelmRelease') return isInstalled(obj) ? 'UpgradeSucceeded' : 'InstallSucceeded';
+  return 'ReconciliationSucceeded';
+}
+
 /** The Ready message the Flux controller of a kind writes on success. */
 function readyMessage(kind: FluxKind, obj: FluxObject, revision: string): string {
+  if (kind.kind === 'HelmChart') return `pulled '${String(obj.spec?.['chart'] ?? 'podinfo')}' chart with version '${revision}'`;
   if (kind.group === 'source.toolkit.fluxcd.io') return `stored artifact for revision '${revision}'`;
-  if (kind.kind === 'HelmRelease') return `Helm upgrade succeeded for release ${obj.metadata.namespace}/${obj.metadata.name}.v2 with chart podinfo@${revision}`;
+  if (kind.kind === 'HelmRelease') {
+    const [action, release] = isInstalled(obj) ? ['upgrade', 2] : ['install', 1];
+    return `Helm ${action} succeeded for release ${obj.metadata.namespace}/${obj.metadata.name}.v${release} with chart podinfo@${revision}`;
+  }
   return `Applied revision: ${revision}`;
+}
+
+/** Whether a HelmRelease has a release already (helm-controller then upgrades it). */
+function isInstalled(obj: FluxObject): boolean {
+  return ((obj.status?.['history'] as unknown[] | undefined) ?? []).length > 0;
 }
 
 function now(): string {
@@ -233,10 +250,24 @@ function now(): string {
 }
 
 /** Where each kind reports its revision, as the Flux controllers do. */
-function revisionFields(kind: FluxKind, revision: string): Record<string, unknown> {
+function revisionFields(kind: FluxKind, revision: string, previous: Record<string, unknown>): Record<string, unknown> {
   switch (kind.kind) {
-    case 'Kustomization':
-      return { lastAppliedRevision: revision, lastAttemptedRevision: revision };
+    case 'Kustomization': {
+      // kustomize-controller keeps a history of the reconciled revisions (Flux 2.7).
+      const last = (previous['history'] as { totalReconciliations?: number }[] | undefined)?.[0];
+      const history = [
+        {
+          digest: `sha256:${createHash('sha256').update(revision).digest('hex')}`,
+          firstReconciled: now(),
+          lastReconciled: now(),
+          lastReconciledDuration: '20ms',
+          lastReconciledStatus: 'ReconciliationSucceeded',
+          totalReconciliations: (last?.totalReconciliations ?? 0) + 1,
+          metadata: { revision },
+        },
+      ];
+      return { lastAppliedRevision: revision, lastAttemptedRevision: revision, history };
+    }
     case 'HelmRelease':
       return {
         history: [

@@ -39,12 +39,15 @@ export interface Outcome {
  * controllers: $FLUXACT_SOURCES_URL, else SOURCES_URL of the cluster's env file.
  */
 export function clusterSources(): Sources {
-  const fromEnv = process.env[SourcesUrlEnv];
-  if (fromEnv) return sources(fromEnv);
+  return sources(process.env[SourcesUrlEnv] ?? clusterEnv('SOURCES_URL'));
+}
+
+/** A value of the local cluster's env file (written by cluster.sh up). */
+export function clusterEnv(key: string): string {
   const file = path.join(clusterDir(), 'env');
-  const url = existsSync(file) ? /^SOURCES_URL=(.+)$/m.exec(readFileSync(file, 'utf8'))?.[1] : undefined;
-  if (!url) throw new Error(`no SOURCES_URL in ${file}: start the cluster with 'make cluster-flux'`);
-  return sources(url);
+  const value = existsSync(file) ? new RegExp(`^${key}=(.+)$`, 'm').exec(readFileSync(file, 'utf8'))?.[1] : undefined;
+  if (!value) throw new Error(`no ${key} in ${file}: start the cluster with 'make cluster-flux'`);
+  return value;
 }
 
 /** The pinned kubectl on the local cluster (cluster.sh kubectl), with stdin. */
@@ -70,9 +73,10 @@ export interface E2eEnvironment {
  * MCP adapter (`fluxact mcp` on stdio, as its ServiceAccount) connected through the SDK's client.
  * The Flux controllers are the real ones, shared by every test.
  */
-export async function startE2eEnvironment(prefix: string): Promise<E2eEnvironment> {
+export async function startE2eEnvironment(prefix: string, options: { namespace?: string } = {}): Promise<E2eEnvironment> {
   const kc = adminKubeConfig();
-  const ns = await createNamespace(kc, prefix);
+  // A namespace of the test's own, unless it must act in a given one (flux-system for a FluxInstance).
+  const ns = options.namespace ?? (await createNamespace(kc, prefix));
   const operator = await startOperator({ watchNamespace: ns });
   const mcp = await connectStdio();
   return {
@@ -83,7 +87,7 @@ export async function startE2eEnvironment(prefix: string): Promise<E2eEnvironmen
     stop: async () => {
       await mcp.close();
       await operator.stop();
-      await deleteNamespace(kc, ns);
+      if (!options.namespace) await deleteNamespace(kc, ns);
     },
   };
 }
@@ -185,10 +189,14 @@ export function condition(obj: FluxObjectView, type: string): FluxCondition | un
   return (obj.status?.['conditions'] as FluxCondition[] | undefined)?.find((c) => c.type === type);
 }
 
-/** True when Flux reports the object Ready for its current generation. */
+/**
+ * True when Flux reports the object Ready for its current generation (status.observedGeneration,
+ * or the Ready condition's on kinds without one, as flux-operator's).
+ */
 export function isReady(obj: FluxObjectView): boolean {
   const ready = condition(obj, 'Ready');
-  return ready?.status === 'True' && (obj.status?.['observedGeneration'] as number | undefined) === obj.metadata.generation;
+  const observed = (obj.status?.['observedGeneration'] as number | undefined) ?? ready?.observedGeneration;
+  return ready?.status === 'True' && observed === obj.metadata.generation;
 }
 
 /** Waits until a Flux object matches what (Ready by default), with a deadline. */
