@@ -159,11 +159,22 @@ fail_with_log() {
 
 # wait_ready <name> <curl args...>: polls until the URL answers "ok", and
 # fails early with the log tail if the process dies.
+# Whether the process start_process started for a component still runs. Not
+# running_pid: right after the start the pid may still be the forked shell or
+# setsid, before either execs the component's binary; and a child that exited
+# stays a zombie (state Z) until this script reaps it.
+started_alive() {
+  local pid state
+  pid=$(cat "$RUN_DIR/$1.pid" 2>/dev/null) || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 wait_ready() {
   local name=$1 deadline=$((SECONDS + START_TIMEOUT))
   shift
   until [[ $(curl -fsS --max-time 2 "$@" 2>/dev/null) == ok ]]; do
-    running_pid "$name" >/dev/null || fail_with_log "$name" "$name exited during start"
+    started_alive "$name" || fail_with_log "$name" "$name exited during start"
     ((SECONDS < deadline)) || fail_with_log "$name" "$name not ready within ${START_TIMEOUT}s ($*)"
     sleep 0.2
   done
@@ -521,7 +532,7 @@ EOF
       and all(.spec.taints[]?; .key != "node.kubernetes.io/not-ready")' <<<"$node" >/dev/null; then
       return
     fi
-    running_pid kwok >/dev/null || fail_with_log kwok "kwok exited"
+    started_alive kwok || fail_with_log kwok "kwok exited"
     ((SECONDS < deadline)) || fail_with_log kwok "Node $NODE_NAME not Ready and untainted within ${START_TIMEOUT}s"
     sleep 0.2
   done
