@@ -301,6 +301,17 @@ function blockingToken(obj: FluxObject, held: readonly HeldToken[], token: strin
 /** The Reconciling reason of a Flux object whose last attempt failed and will be retried. */
 export const ProgressingWithRetryReason = 'ProgressingWithRetry';
 
+/**
+ * A Ready=False that says the object waits for its inputs rather than failed: its source has no
+ * artifact yet ("ArtifactFailed: Source artifact not found, retrying in 30s") or a dependsOn is not
+ * ready ("DependencyNotReady: ... retrying in 30s"). The controller retries on a short interval, so
+ * the request keeps following it, up to its timeout. The same reasons without "retrying in" (a
+ * path not found in the artifact, a download that failed) are failures, reported at once.
+ */
+export function isWaitingForInputs(ready: Condition): boolean {
+  return (ready.reason === 'ArtifactFailed' || ready.reason === 'DependencyNotReady') && /\bretrying in\b/.test(ready.message ?? '');
+}
+
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */
 export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressing'; message: string } {
   const conditions = conditionsOf(obj);
@@ -321,6 +332,7 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
   }
   if (ready.status === 'True') return { state: 'ready', message: says(ready) };
+  if (isWaitingForInputs(ready)) return { state: 'progressing', message: `waiting for Flux to retry: ${says(ready)}` };
   return { state: 'failed', message: says(ready) };
 }
 

@@ -77,9 +77,15 @@ up() {
   # The samples point at podinfo upstream (GitHub, ghcr.io); here they fetch from the local
   # sources server, which gets the same repository layout and chart.
   say "applying config/samples (sources served by $SOURCES_URL): Flux objects in namespace apps and a request of each action"
-  kubectl kustomize "$root/config/samples" | node "$root/dist/test/cluster/dev-samples.js" "$SOURCES_URL" |
-    kubectl apply --server-side --force-conflicts -f - >/dev/null
-  if ! kubectl wait --for=condition=Ready fluxactionrequests --all -n apps --timeout=180s >/dev/null; then
+  local rendered requests
+  rendered=$(kubectl kustomize "$root/config/samples" | node "$root/dist/test/cluster/dev-samples.js" "$SOURCES_URL")
+  mapfile -t requests < <(kubectl create --dry-run=client -o name -f - <<<"$rendered" | grep '^fluxactionrequest')
+  # A request is carried out once; the samples of an earlier make dev go, so these run anew.
+  kubectl delete -n apps --ignore-not-found "${requests[@]}" >/dev/null
+  kubectl apply --server-side --force-conflicts -f - <<<"$rendered" >/dev/null
+  # Finished (Succeeded or Failed) first, then all Succeeded.
+  kubectl wait --for=jsonpath='{.status.completionTime}' -n apps --timeout=300s "${requests[@]}" >/dev/null || true
+  if [[ $(kubectl get -n apps "${requests[@]}" -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | sort -u) != Succeeded ]]; then
     kubectl get far -n apps -o wide >&2
     say "the sample requests did not all succeed; logs: $dev_dir/operator.log, .cache/cluster/logs/"
     exit 1

@@ -165,6 +165,31 @@ describe('Reconcile', () => {
     expect(plan.status.message).toBe('Kustomization apps/podinfo: ReconciliationFailed: ConfigMap/apps/broken dry-run failed: invalid');
   });
 
+  it.each(['ArtifactFailed', 'DependencyNotReady'])('keeps following a Ready=False %s that Flux retries shortly: the inputs are not there yet', (reason) => {
+    // As kustomize-controller writes it: Ready=False only, before any Reconciling condition.
+    const target = obj('Kustomization', 'podinfo', { status: handledStatus(T1, [ready('False', reason, 'Source artifact not found, retrying in 30s')]) });
+    const plan = run(request({}, running(T1)), [step('target', target)]);
+    expect(plan.status.phase).toBe(Phase.Running);
+    expect(plan.status.message).toContain(`waiting for Flux to retry: ${reason}: Source artifact not found, retrying in 30s`);
+  });
+
+  it('fails at once on an ArtifactFailed that Flux does not retry shortly (a path not in the artifact)', () => {
+    const target = obj('Kustomization', 'podinfo', {
+      status: handledStatus(T1, [ready('False', 'ArtifactFailed', 'kustomization path not found: stat /tmp/kustomization-1/web: no such file or directory')]),
+    });
+    expect(run(request({}, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Failed);
+  });
+
+  it('times out on a Ready=False ArtifactFailed that does not clear, with Flux\'s words', () => {
+    const target = obj('Kustomization', 'podinfo', {
+      annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+      status: handledStatus(T1, [{ type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' }, ready('False', 'ArtifactFailed', 'Source artifact not found, retrying in 30s')]),
+    });
+    const plan = run(request({ timeout: '30s' }, running(T1)), [step('target', target)]);
+    expect(condition(plan, 'Ready')?.reason).toBe(FailureReason.Timeout);
+    expect(plan.status.message).toContain('Source artifact not found, retrying in 30s');
+  });
+
   it('keeps following while Reconciling=True ProgressingWithRetry has not reached Ready=False', () => {
     const target = obj('Kustomization', 'podinfo', {
       status: handledStatus(T1, [{ type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' }, ready('Unknown', 'Progressing', 'retrying')]),
