@@ -8,7 +8,7 @@ node_modules: package.json package-lock.json
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: node_modules ## Compile the TypeScript sources to dist/
@@ -23,15 +23,15 @@ e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git
 	bash test/run.sh e2e
 
 .PHONY: dev
-dev: node_modules ## Local control plane + CRD + operator + Flux simulator, and the samples carried out
+dev: node_modules ## Local control plane + real Flux controllers + operator, and the samples carried out by Flux
 	bash test/cluster/dev.sh up
 
 .PHONY: dev-down
-dev-down: ## Stop the operator and the simulator started by make dev
+dev-down: ## Stop the operator started by make dev (the cluster and Flux: make cluster-down)
 	bash test/cluster/dev.sh down
 
 .PHONY: cluster-build
-cluster-build: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl into the per-user cache
+cluster-build: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl into the per-user cache
 	bash test/cluster/build.sh
 
 .PHONY: cluster-up

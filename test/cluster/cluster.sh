@@ -328,8 +328,21 @@ ensure_node_pki() {
 # write_kubeconfig <file> <user> <cert name>: certificates embedded, so the
 # file works on its own.
 write_kubeconfig() {
-  local file=$1 user=$2 cert=$3
-  cat >"$file" <<EOF
+  local cert=$3
+  kubeconfig_file "$1" "$2" \
+    "client-certificate-data: $(base64 -w0 "$PKI_DIR/$cert.crt")" \
+    "client-key-data: $(base64 -w0 "$PKI_DIR/$cert.key")"
+}
+
+# kubeconfig_file <file> <user> <credential>...: a kubeconfig for this
+# cluster, readable by its owner only; each credential is a `key: value` line
+# of the user.
+kubeconfig_file() {
+  local file=$1 user=$2 credential
+  shift 2
+  (
+    umask 077
+    cat >"$file" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -340,8 +353,7 @@ clusters:
 users:
 - name: $user
   user:
-    client-certificate-data: $(base64 -w0 "$PKI_DIR/$cert.crt")
-    client-key-data: $(base64 -w0 "$PKI_DIR/$cert.key")
+$(for credential in "$@"; do printf '    %s\n' "$credential"; done)
 contexts:
 - name: fluxact
   context:
@@ -349,6 +361,7 @@ contexts:
     user: $user
 current-context: fluxact
 EOF
+  )
   chmod 600 "$file"
 }
 
@@ -572,31 +585,7 @@ ensure_flux_identity() {
 }
 
 # write_token_kubeconfig <file> <user> <token>
-write_token_kubeconfig() {
-  local file=$1 user=$2 token=$3
-  (
-    umask 077
-    cat >"$file" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: fluxact
-  cluster:
-    server: https://127.0.0.1:$(env_value APISERVER_PORT)
-    certificate-authority-data: $(base64 -w0 "$PKI_DIR/ca.crt")
-users:
-- name: $user
-  user:
-    token: $token
-contexts:
-- name: fluxact
-  context:
-    cluster: fluxact
-    user: $user
-current-context: fluxact
-EOF
-  )
-}
+write_token_kubeconfig() { kubeconfig_file "$1" "$2" "token: $3"; }
 
 # Prints the env file's name prefix of a Flux component's ports
 # (source-controller -> SOURCE_CONTROLLER).

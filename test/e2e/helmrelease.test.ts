@@ -92,3 +92,39 @@ describe.each(bothWays)('HelmRelease via %s', (via) => {
     expect(hr.status?.['lastHandledForceAt']).toBe(outcome.token);
   });
 });
+
+describe.each(bothWays)('HelmRelease of an OCI chart (spec.chartRef) via %s', (via) => {
+  let env: E2eEnvironment;
+  const chart = 'web';
+
+  beforeAll(async () => {
+    env = await startE2eEnvironment(`e2e-oci-${via}`);
+    const oci = clusterSources().ociRepo(`${env.ns}/charts/${chart}`);
+    await oci.pushChart({ name: chart, version: '0.1.0', appVersion: '1.0.0', templates });
+    await apply(env.kc, fluxObject('OCIRepository', env.ns, 'web-chart', {
+      interval: '1h',
+      url: oci.url,
+      insecure: true, // the local registry speaks plain HTTP
+      ref: { semver: '>=0.1.0' },
+      layerSelector: { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', operation: 'copy' },
+    }));
+    await apply(env.kc, fluxObject('HelmRelease', env.ns, 'web', { interval: '1h', chartRef: { kind: 'OCIRepository', name: 'web-chart' } }));
+    await waitForFlux(env.kc, 'HelmRelease', env.ns, 'web', 'to install 0.1.0', (hr) => history(hr)[0]?.chartVersion?.startsWith('0.1.0+') === true);
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('reconciles with source after a new chart version is pushed: the new version installed and reported', async () => {
+    const oci = clusterSources().ociRepo(`${env.ns}/charts/${chart}`);
+    const digest = await oci.pushChart({ name: chart, version: '0.2.0', appVersion: '1.1.0', templates });
+    const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'HelmRelease', name: 'web' }, withSource: true }, { expect: 'Succeeded' });
+    // helm-controller reports an OCI chart's version with the first 12 hex digits of its digest.
+    expect(outcome).toMatchObject({ phase: 'Succeeded', revision: `0.2.0+${digest.replace('sha256:', '').slice(0, 12)}`, sourceRevision: `0.2.0@${digest}` });
+    const request = await readRequest(env.kc, outcome.request);
+    expect(request.status?.source).toMatchObject({ kind: 'OCIRepository', name: 'web-chart' });
+    // The chart as installed carries that version too.
+    expect(await configMapData(env.kc, env.ns, 'web-version')).toEqual({ chart: outcome.revision });
+  });
+});
