@@ -319,7 +319,8 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   const stalled = findCondition(conditions, StalledCondition);
   const reconciling = findCondition(conditions, ReconcilingCondition);
   const generation = obj.metadata.generation;
-  const says = (c: Condition | undefined): string => [c?.reason, c?.message].filter(Boolean).join(': ') || 'no message';
+  // Flux's messages may end in a newline (an apply error does): kubectl's columns would cut there.
+  const says = (c: Condition | undefined): string => [c?.reason, c?.message?.trim()].filter(Boolean).join(': ') || 'no message';
 
   if (stalled?.status === 'True') return { state: 'failed', message: says(stalled) };
   // A failed attempt that Flux will retry: the controllers keep Reconciling=True with reason

@@ -157,7 +157,8 @@ describe('Reconcile', () => {
     const target = obj('Kustomization', 'podinfo', {
       status: handledStatus(T1, [
         { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: 'Detecting drift for revision main@sha1:abc', observedGeneration: 1 },
-        ready('False', 'ReconciliationFailed', 'ConfigMap/apps/broken dry-run failed: invalid'),
+        // Ending in a newline, as kustomize-controller's apply errors do.
+        ready('False', 'ReconciliationFailed', 'ConfigMap/apps/broken dry-run failed: invalid\n'),
       ]),
     });
     const plan = run(request({}, running(T1)), [step('target', target)]);

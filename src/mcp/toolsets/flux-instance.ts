@@ -227,7 +227,7 @@ export function formatFluxHealth(h: FluxHealth): string {
   const failing = h.kinds.reduce((n, k) => n + k.failing, 0);
   const total = h.kinds.reduce((n, k) => n + k.total, 0);
   lines.push(
-    `Flux: ${h.controllers.length === 0 ? 'no controllers running' : `${ready.length}/${h.controllers.length} controller Deployments ready`}; ` +
+    `Flux: ${h.controllers.length === 0 ? 'no controller Deployments' : `${ready.length}/${h.controllers.length} controller Deployments ready`}; ` +
       `${h.crds.length} Flux CRDs installed; ${total} Flux objects, ${failing} failing.`,
   );
 
@@ -243,7 +243,7 @@ export function formatFluxHealth(h: FluxHealth): string {
   if (h.controllers.length === 0) {
     lines.push(
       `  none: no Deployment in namespace ${FluxNamespace} nor labelled ${PartOfFluxSelector}. ` +
-        'Nothing reconciles the Flux objects below; their status is what was last written to them.',
+        'Unless the controllers run outside the cluster, nothing reconciles the Flux objects below; their status is what was last written to them.',
     );
   }
   for (const c of h.controllers) lines.push(`  ${c.namespace}/${c.name}: ${c.readyReplicas}/${c.replicas} ready; ${c.images.join(', ')}`);

@@ -80,8 +80,8 @@ describe('get_flux_instance', () => {
     ];
     const out = await fluxInstance(adapter);
     if (deployments.length === 0) {
-      expect(out.text.split('\n')[0]).toMatch(/^Flux: no controllers running; \d+ Flux CRDs installed; \d+ Flux objects, \d+ failing\.$/);
-      expect(out.text).toContain('Controllers:\n  none: no Deployment in namespace flux-system nor labelled app.kubernetes.io/part-of=flux. Nothing reconciles the Flux objects below');
+      expect(out.text.split('\n')[0]).toMatch(/^Flux: no controller Deployments; \d+ Flux CRDs installed; \d+ Flux objects, \d+ failing\.$/);
+      expect(out.text).toContain('Controllers:\n  none: no Deployment in namespace flux-system nor labelled app.kubernetes.io/part-of=flux. Unless the controllers run outside the cluster, nothing reconciles the Flux objects below');
     } else {
       for (const d of deployments) expect(out.text).toContain(`  ${d.metadata?.namespace}/${d.metadata?.name}: `);
     }

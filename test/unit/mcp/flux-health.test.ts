@@ -54,8 +54,8 @@ describe('formatFluxHealth', () => {
 
   it('says plainly when no controller runs and the Flux Operator is absent', () => {
     const text = formatFluxHealth(health);
-    expect(text.split('\n')[0]).toBe('Flux: no controllers running; 1 Flux CRDs installed; 1 Flux objects, 1 failing.');
-    expect(text).toContain('Nothing reconciles the Flux objects below');
+    expect(text.split('\n')[0]).toBe('Flux: no controller Deployments; 1 Flux CRDs installed; 1 Flux objects, 1 failing.');
+    expect(text).toContain('Unless the controllers run outside the cluster, nothing reconciles the Flux objects below');
     expect(text).toContain('Flux Operator:\n  not installed (no FluxInstance CRD)');
   });
 
