@@ -72,7 +72,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     const ready = condition(await readFlux(env.kc, 'Kustomization', env.ns, 'app'), 'Ready');
     expect(ready).toMatchObject({ status: 'False' });
     // The request says what kustomize-controller said, word for word.
-    expect(outcome.message).toContain(ready!.message);
+    expect(outcome.message).toContain(ready!.message!.trim());
     expect(ready!.message).toContain('broken');
     // Failed on Flux's verdict, not at the 5m timeout.
     expect(outcome.durationSeconds).toBeLessThan(300);
