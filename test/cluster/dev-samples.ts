@@ -7,7 +7,7 @@
 //   kubectl kustomize config/samples | node dist/test/cluster/dev-samples.js <sources-url>
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
-import { sources, type ChartSpec } from '../support/sources.js';
+import { deploymentTemplate, sources, type ChartSpec } from '../support/sources.js';
 
 const podinfoImage = 'ghcr.io/stefanprodan/podinfo:6.5.0';
 
@@ -40,22 +40,7 @@ const chart: ChartSpec = {
   version: '6.5.0',
   appVersion: '6.5.0',
   templates: {
-    'deployment.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: {{ .Release.Name }}}
-  template:
-    metadata:
-      labels: {app: {{ .Release.Name }}}
-    spec:
-      containers:
-        - name: podinfod
-          image: ghcr.io/stefanprodan/podinfo:{{ .Chart.AppVersion }}
-`,
+    'deployment.yaml': deploymentTemplate('podinfod', 'ghcr.io/stefanprodan/podinfo'),
   },
 };
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { act, apply, bothWays, clusterSources, configMapData, type E2eEnvironment, fluxObject, readFlux, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
 import { waitFor } from '../support/kube.js';
-import type { HelmRepo } from '../support/sources.js';
+import { deploymentTemplate, type HelmRepo } from '../support/sources.js';
 
 const templates = {
   'configmap.yaml': `apiVersion: v1
@@ -15,22 +15,7 @@ metadata:
 data:
   chart: {{ .Chart.Version | quote }}
 `,
-  'deployment.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: {{ .Release.Name }}}
-  template:
-    metadata:
-      labels: {app: {{ .Release.Name }}}
-    spec:
-      containers:
-        - name: web
-          image: registry.invalid/web:{{ .Chart.AppVersion }}
-`,
+  'deployment.yaml': deploymentTemplate('web', 'registry.invalid/web'),
 };
 
 interface History {

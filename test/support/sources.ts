@@ -281,6 +281,29 @@ function gitRepo(base: string, name: string, branch: string): GitRepo {
   };
 }
 
+/**
+ * A chart template of one Deployment named after the release, one replica of a container running
+ * `<image>:<the chart's appVersion>` (on the fake node its pod turns Running).
+ */
+export function deploymentTemplate(container: string, image: string): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      containers:
+        - name: ${container}
+          image: ${image}:{{ .Chart.AppVersion }}
+`;
+}
+
 /** A chart's archive: <name>/Chart.yaml (apiVersion v2, type application), values.yaml, templates/*. */
 export function chartArchive(chart: ChartSpec): Buffer {
   const files: ArchiveFiles = {
