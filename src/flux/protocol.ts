@@ -312,6 +312,19 @@ export function isWaitingForInputs(ready: Condition): boolean {
   return (ready.reason === 'ArtifactFailed' || ready.reason === 'DependencyNotReady') && /\bretrying in\b/.test(ready.message ?? '');
 }
 
+/**
+ * Whether a Kustomization's status fields have caught up with its conditions. The Flux controllers
+ * patch the conditions first and the other status fields next, so Ready=True may be seen before
+ * lastAppliedRevision. It matters when our token was handled by an earlier attempt (one that
+ * waited for its source): the retry's Ready=True would otherwise be reported with the revision
+ * applied before it. lastAttemptedRevision is written before the apply, lastAppliedRevision after.
+ */
+function appliedRecorded(obj: FluxObject): boolean {
+  if (obj.kind !== 'Kustomization') return true;
+  const attempted = obj.status?.['lastAttemptedRevision'];
+  return attempted === undefined || attempted === obj.status?.['lastAppliedRevision'];
+}
+
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */
 export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressing'; message: string } {
   const conditions = conditionsOf(obj);
@@ -332,6 +345,7 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
   }
+  if (ready.status === 'True' && !appliedRecorded(obj)) return { state: 'progressing', message: 'waiting for Flux to record the applied revision' };
   if (ready.status === 'True') return { state: 'ready', message: says(ready) };
   if (isWaitingForInputs(ready)) return { state: 'progressing', message: `waiting for Flux to retry: ${says(ready)}` };
   return { state: 'failed', message: says(ready) };

@@ -174,6 +174,24 @@ describe('Reconcile', () => {
     expect(plan.status.message).toContain(`waiting for Flux to retry: ${reason}: Source artifact not found, retrying in 30s`);
   });
 
+  it('waits until a Kustomization records the revision it applied (conditions are patched before the other status fields)', () => {
+    const caughtUp = (applied: string | undefined): FluxObject =>
+      obj('Kustomization', 'podinfo', {
+        status: handledStatus(T1, [ready('True', 'ReconciliationSucceeded', 'Applied revision: main@sha1:new')], {
+          lastAttemptedRevision: 'main@sha1:new',
+          ...(applied ? { lastAppliedRevision: applied } : {}),
+        }),
+      });
+    for (const stale of [undefined, 'main@sha1:old']) {
+      const plan = run(request({}, running(T1)), [step('target', caughtUp(stale))]);
+      expect(plan.status.phase).toBe(Phase.Running);
+      expect(plan.status.message).toContain('waiting for Flux to record the applied revision');
+    }
+    const done = run(request({}, running(T1)), [step('target', caughtUp('main@sha1:new'))]);
+    expect(done.status.phase).toBe(Phase.Succeeded);
+    expect(done.status.target?.revision).toBe('main@sha1:new');
+  });
+
   it('fails at once on an ArtifactFailed that Flux does not retry shortly (a path not in the artifact)', () => {
     const target = obj('Kustomization', 'podinfo', {
       status: handledStatus(T1, [ready('False', 'ArtifactFailed', 'kustomization path not found: stat /tmp/kustomization-1/web: no such file or directory')]),
