@@ -73,7 +73,9 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     failures += 1;
     const delay = Math.min(maxBackoff, 500 * 2 ** Math.min(failures - 1, 10));
     log.warn({ path, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'watch failed; restarting');
-    if (sync.state !== 'synced') setSync({ state: 'failed', error: err });
+    // A transient error (the API server asks to come back, as its watch cache does while a CRD's
+    // storage initialises) is waited through; a lasting one (403, 404) is reported to whenSynced.
+    if (sync.state !== 'synced' && !isTransient(err)) setSync({ state: 'failed', error: err });
     clock.setTimer(() => {
       if (!stopped) void informer.start().catch(() => undefined);
     }, delay);
@@ -99,6 +101,15 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
       await informer.stop();
     },
   };
+}
+
+/**
+ * Whether an API error says to try again shortly rather than that the request is wrong: 429 (with
+ * Retry-After; "storage is (re)initializing" right after a CRD is established) and 5xx.
+ */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && (code === 429 || code >= 500);
 }
 
 /** Compares resourceVersions as etcd revisions; undefined when either is not a number. */
