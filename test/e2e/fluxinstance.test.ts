@@ -4,7 +4,8 @@
 // resume through the fluxcd.controlplane.io/reconcile annotation, through kubectl and MCP.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../src/api/conditions.js';
-import { act, apply, bothWays, clusterEnv, condition, fluxObject, kubectl, readFlux, startE2eEnvironment, waitForFlux, type E2eEnvironment } from '../support/e2e.js';
+import { act, apply, bothWays, clusterEnv, condition, fluxObject, kubectl, startE2eEnvironment, waitForFlux, type E2eEnvironment } from '../support/e2e.js';
+import { getFluxObject } from '../support/harness.js';
 
 // flux-operator acts only on the FluxInstance named flux in its own namespace.
 const namespace = 'flux-system';
@@ -13,7 +14,7 @@ const target = { kind: 'FluxInstance', name };
 
 /** How many times flux-operator reconciled the instance. */
 async function reconciliations(env: E2eEnvironment): Promise<number> {
-  const history = (await readFlux(env.kc, 'FluxInstance', namespace, name)).status?.['history'] as { totalReconciliations?: number }[] | undefined;
+  const history = (await getFluxObject(env.kc, 'FluxInstance', namespace, name)).status?.['history'] as { totalReconciliations?: number }[] | undefined;
   return history?.[0]?.totalReconciliations ?? 0;
 }
 
@@ -41,7 +42,7 @@ describe('FluxInstance', () => {
 
   beforeAll(async () => {
     env = await startE2eEnvironment('e2e-fi', { namespace });
-    const existing = await readFlux(env.kc, 'FluxInstance', namespace, name).catch(() => undefined);
+    const existing = await getFluxObject(env.kc, 'FluxInstance', namespace, name).catch(() => undefined);
     if (existing) throw new Error(`FluxInstance ${namespace}/${name} exists already: this test creates and removes its own`);
     // The release whose controllers run here.
     const version = clusterEnv('FLUX_VERSION');
@@ -63,7 +64,7 @@ describe('FluxInstance', () => {
     const before = await reconciliations(env);
     const outcome = await act(env, 'kubectl', { action: 'Reconcile', target }, { expect: 'Succeeded' });
     expect(outcome).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
-    const instance = await readFlux(env.kc, 'FluxInstance', namespace, name);
+    const instance = await getFluxObject(env.kc, 'FluxInstance', namespace, name);
     expect(instance.status?.lastHandledReconcileAt).toBe(outcome.token);
     expect(await reconciliations(env)).toBeGreaterThan(before);
   });
@@ -72,7 +73,7 @@ describe('FluxInstance', () => {
     it('suspends with the annotation, refuses a reconcile, then resumes: reconciled and Ready', async () => {
       const suspended = await act(env, via, { action: 'Suspend', target }, { expect: 'Succeeded' });
       expect(suspended.phase).toBe('Succeeded');
-      let instance = await readFlux(env.kc, 'FluxInstance', namespace, name);
+      let instance = await getFluxObject(env.kc, 'FluxInstance', namespace, name);
       expect(instance.metadata.annotations?.['fluxcd.controlplane.io/reconcile']).toBe('disabled');
       expect(instance.metadata.annotations?.['fluxaction.io/suspended-by']).toBe(suspended.request);
 
@@ -83,7 +84,7 @@ describe('FluxInstance', () => {
       const before = await reconciliations(env);
       const resumed = await act(env, via, { action: 'Resume', target }, { expect: 'Succeeded' });
       expect(resumed).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
-      instance = await readFlux(env.kc, 'FluxInstance', namespace, name);
+      instance = await getFluxObject(env.kc, 'FluxInstance', namespace, name);
       expect(instance.metadata.annotations?.['fluxcd.controlplane.io/reconcile']).toBe('enabled');
       expect(instance.status?.lastHandledReconcileAt).toBe(resumed.token);
       expect(condition(instance, 'Ready')?.status).toBe('True');

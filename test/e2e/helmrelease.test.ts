@@ -3,7 +3,8 @@
 // a request applied with kubectl and through the MCP tools.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { act, apply, bothWays, clusterSources, configMapData, type E2eEnvironment, fluxObject, readFlux, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { act, apply, bothWays, clusterSources, configMapData, type E2eEnvironment, fluxObject, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { getFluxObject } from '../support/harness.js';
 import { waitFor } from '../support/kube.js';
 import { deploymentTemplate, type HelmRepo } from '../support/sources.js';
 
@@ -58,7 +59,7 @@ describe.each(bothWays)('HelmRelease via %s', (via) => {
     expect(request.status?.chartSource).toMatchObject({ kind: 'HelmRepository', name: 'charts' });
     expect(request.status?.source).toMatchObject({ kind: 'HelmChart', name: `${env.ns}-web` });
     expect(await configMapData(env.kc, env.ns, 'web-version')).toEqual({ chart: '0.2.0' });
-    const hr = await readFlux(env.kc, 'HelmRelease', env.ns, 'web');
+    const hr = await getFluxObject(env.kc, 'HelmRelease', env.ns, 'web');
     expect(history(hr)[0]).toMatchObject({ chartVersion: '0.2.0', status: 'deployed' });
     // The chart's Deployment has a running pod on the fake node.
     const core = env.kc.makeApiClient(k8s.CoreV1Api);
@@ -69,10 +70,10 @@ describe.each(bothWays)('HelmRelease via %s', (via) => {
   });
 
   it('forces a one-off Helm upgrade: a new release revision of the same chart version', async () => {
-    const before = history(await readFlux(env.kc, 'HelmRelease', env.ns, 'web'))[0]!;
+    const before = history(await getFluxObject(env.kc, 'HelmRelease', env.ns, 'web'))[0]!;
     const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'HelmRelease', name: 'web' }, force: true }, { expect: 'Succeeded' });
     expect(outcome).toMatchObject({ phase: 'Succeeded', revision: before.chartVersion });
-    const hr = await readFlux(env.kc, 'HelmRelease', env.ns, 'web');
+    const hr = await getFluxObject(env.kc, 'HelmRelease', env.ns, 'web');
     expect(history(hr)[0]?.version).toBe(before.version! + 1);
     expect(hr.status?.['lastHandledForceAt']).toBe(outcome.token);
   });

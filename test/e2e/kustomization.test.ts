@@ -4,7 +4,8 @@
 // request applied with kubectl and through the MCP tools.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../src/api/conditions.js';
-import { act, apply, bothWays, clusterSources, condition, configMapData, type E2eEnvironment, fluxObject, readFlux, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { act, apply, bothWays, clusterSources, condition, configMapData, type E2eEnvironment, fluxObject, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { getFluxObject } from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
 
 const configMap = (message: string): string => `apiVersion: v1
@@ -54,8 +55,8 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     expect(await configMapData(env.kc, env.ns, 'greeting')).toEqual({ message: 'two' });
     // Flux handled exactly the tokens the request wrote, source first.
     const request = await readRequest(env.kc, outcome.request);
-    const source = await readFlux(env.kc, 'GitRepository', env.ns, 'repo');
-    const ks = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    const source = await getFluxObject(env.kc, 'GitRepository', env.ns, 'repo');
+    const ks = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(source.status?.lastHandledReconcileAt).toBe(request.status?.source?.token);
     expect(ks.status?.lastHandledReconcileAt).toBe(request.status?.token);
   });
@@ -69,7 +70,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
       { expect: 'Failed' },
     );
     expect(outcome).toMatchObject({ phase: 'Failed', reason: FailureReason.ReconciliationFailed });
-    const ready = condition(await readFlux(env.kc, 'Kustomization', env.ns, 'app'), 'Ready');
+    const ready = condition(await getFluxObject(env.kc, 'Kustomization', env.ns, 'app'), 'Ready');
     expect(ready).toMatchObject({ status: 'False' });
     // The request says what kustomize-controller said, word for word.
     expect(outcome.message).toContain(ready!.message!.trim());
@@ -85,7 +86,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
   it('suspends, refuses a reconcile as TargetSuspended, then resumes: reconciled and Ready', async () => {
     const suspended = await act(env, via, { action: 'Suspend', target: { kind: 'Kustomization', name: 'app' } }, { expect: 'Succeeded' });
     expect(suspended.phase).toBe('Succeeded');
-    let ks = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    let ks = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(ks.spec['suspend']).toBe(true);
     expect(ks.metadata.annotations?.['fluxaction.io/suspended-by']).toBe(suspended.request);
     // kustomize-controller itself reports the suspension.
@@ -94,12 +95,12 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     const before = ks.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
     const refused = await act(env, via, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } }, { expect: 'Failed' });
     expect(refused).toMatchObject({ phase: 'Failed', reason: FailureReason.TargetSuspended });
-    ks = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    ks = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(ks.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).toBe(before);
 
     const resumed = await act(env, via, { action: 'Resume', target: { kind: 'Kustomization', name: 'app' } }, { expect: 'Succeeded' });
     expect(resumed).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
-    ks = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    ks = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(ks.spec['suspend']).toBe(false);
     expect(ks.metadata.annotations?.['fluxaction.io/suspended-by']).toBeUndefined();
     expect(ks.status?.lastHandledReconcileAt).toBe(resumed.token);

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { ApiVersion, Kind } from '../../src/api/types.js';
-import { act, apply, clusterSources, configMapData, type E2eEnvironment, fluxObject, readFlux, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
-import { requestEvents } from '../support/harness.js';
+import { act, apply, clusterSources, configMapData, type E2eEnvironment, fluxObject, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { getFluxObject, requestEvents } from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
 
 const configMap = (name: string, value: string): string => stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { value } });
@@ -48,7 +48,7 @@ describe('A request committed to Git', () => {
     const request = await readRequest(env.kc, `${env.ns}/reconcile-app-from-git`);
     expect(request.status?.phase).toBe('Succeeded');
     expect(request.metadata.labels?.['kustomize.toolkit.fluxcd.io/name']).toBe('requests');
-    const app = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    const app = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(app.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).toBe(request.status?.token);
     expect(app.status?.lastHandledReconcileAt).toBe(request.status?.token);
     // The source was fetched by the first reconcile, so app applied the new commit.
@@ -58,7 +58,7 @@ describe('A request committed to Git', () => {
 
   it('does nothing more when Flux applies it again', async () => {
     const before = await readRequest(env.kc, `${env.ns}/reconcile-app-from-git`);
-    const appBefore = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    const appBefore = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     const sha = await repo.commit({ 'requests/marker.yaml': configMap('marker', '2') }, 'touch the requests folder');
     const reapplied = await act(env, 'kubectl', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'requests' }, withSource: true }, { expect: 'Succeeded' });
     expect(reapplied.revision).toBe(`${repo.branch}@sha1:${sha}`);
@@ -67,7 +67,7 @@ describe('A request committed to Git', () => {
     const after = await readRequest(env.kc, `${env.ns}/reconcile-app-from-git`);
     expect(after.metadata.uid).toBe(before.metadata.uid);
     expect(after.status).toEqual(before.status);
-    const app = await readFlux(env.kc, 'Kustomization', env.ns, 'app');
+    const app = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(app.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).toBe(appBefore.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']);
     expect(app.status?.lastHandledReconcileAt).toBe(appBefore.status?.lastHandledReconcileAt);
     const requested = (await requestEvents(env.kc, env.ns, 'reconcile-app-from-git')).filter((e) => e.reason === 'Requested');

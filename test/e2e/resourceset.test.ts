@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
-import { act, apply, bothWays, condition, configMapData, type E2eEnvironment, fluxObject, readFlux, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { act, apply, bothWays, condition, configMapData, type E2eEnvironment, fluxObject, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { getFluxObject } from '../support/harness.js';
 
 describe.each(bothWays)('ResourceSet via %s', (via) => {
   let env: E2eEnvironment;
@@ -36,7 +37,7 @@ describe.each(bothWays)('ResourceSet via %s', (via) => {
     await core.deleteNamespacedConfigMap({ namespace: env.ns, name: 'tenant-a' });
     const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Succeeded' });
     expect(outcome).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
-    const rs = await readFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    const rs = await getFluxObject(env.kc, 'ResourceSet', env.ns, 'tenants');
     expect(rs.status?.lastHandledReconcileAt).toBe(outcome.token);
     expect(await configMapData(env.kc, env.ns, 'tenant-a')).toEqual({ tenant: 'a' });
   });
@@ -44,7 +45,7 @@ describe.each(bothWays)('ResourceSet via %s', (via) => {
   it('suspends with the annotation, refuses a reconcile, then resumes: reconciled and Ready', async () => {
     const suspended = await act(env, via, { action: 'Suspend', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Succeeded' });
     expect(suspended.phase).toBe('Succeeded');
-    let rs = await readFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    let rs = await getFluxObject(env.kc, 'ResourceSet', env.ns, 'tenants');
     expect(rs.metadata.annotations?.['fluxcd.controlplane.io/reconcile']).toBe('disabled');
 
     const refused = await act(env, via, { action: 'Reconcile', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Failed' });
@@ -53,7 +54,7 @@ describe.each(bothWays)('ResourceSet via %s', (via) => {
     await core.deleteNamespacedConfigMap({ namespace: env.ns, name: 'tenant-b' });
     const resumed = await act(env, via, { action: 'Resume', target: { kind: 'ResourceSet', name: 'tenants' } }, { expect: 'Succeeded' });
     expect(resumed).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded' });
-    rs = await readFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
+    rs = await getFluxObject(env.kc, 'ResourceSet', env.ns, 'tenants');
     expect(rs.metadata.annotations?.['fluxcd.controlplane.io/reconcile']).toBe('enabled');
     expect(rs.status?.lastHandledReconcileAt).toBe(resumed.token);
     expect(condition(rs, 'Ready')?.status).toBe('True');

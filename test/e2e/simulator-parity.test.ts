@@ -8,8 +8,8 @@
 // main shard is), so each side has its objects to itself.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { act, apply, clusterSources, condition, type E2eEnvironment, fluxObject, type Outcome, readFlux, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
-import { patchFluxObject, startOperatorEnvironment, type FluxObjectView, type OperatorEnvironment } from '../support/harness.js';
+import { act, apply, clusterSources, condition, type E2eEnvironment, fluxObject, type Outcome, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import { type FluxObjectView, getFluxObject, type OperatorEnvironment, patchFluxObject, startOperatorEnvironment } from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
 
 const SimulatedShard = { 'sharding.fluxcd.io/key': 'simulator' };
@@ -65,20 +65,20 @@ describe('The Flux simulator against the real controllers', () => {
     expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
     for (const kind of ['Kustomization', 'GitRepository']) {
       const name = kind === 'Kustomization' ? 'app' : 'repo';
-      expect({ kind, ...shape(await readFlux(sim.kc, kind, sim.ns, name)) }).toEqual({ kind, ...shape(await readFlux(real.kc, kind, real.ns, name)) });
+      expect({ kind, ...shape(await getFluxObject(sim.kc, kind, sim.ns, name)) }).toEqual({ kind, ...shape(await getFluxObject(real.kc, kind, real.ns, name)) });
     }
   });
 
   it('a failed apply: same outcome and conditions when the simulator is told what kustomize-controller said', async () => {
     await repo.commit({ 'app/broken.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  values: [1, 2]\n' }, 'broken');
     const fromReal = await act(real, 'kubectl', reconcileApp, { expect: 'Failed' });
-    const said = condition(await readFlux(real.kc, 'Kustomization', real.ns, 'app'), 'Ready')!;
+    const said = condition(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app'), 'Ready')!;
     await patchFluxObject(sim.kc, 'Kustomization', sim.ns, 'app', {
       metadata: { annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.reason]: said.reason!, [SimAnnotation.message]: said.message!.replaceAll(real.ns, sim.ns) } },
     });
     const fromSim = await act(simulated(), 'kubectl', reconcileApp, { expect: 'Failed' });
     expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
-    expect(shape(await readFlux(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await readFlux(real.kc, 'Kustomization', real.ns, 'app')));
+    expect(shape(await getFluxObject(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app')));
 
     await repo.commit({ 'app/broken.yaml': null }, 'fix');
     await patchFluxObject(sim.kc, 'Kustomization', sim.ns, 'app', { metadata: { annotations: { [SimAnnotation.outcome]: null, [SimAnnotation.reason]: null, [SimAnnotation.message]: null } } });
@@ -97,7 +97,7 @@ describe('The Flux simulator against the real controllers', () => {
       const fromSim = await act(simulated(), 'kubectl', spec, { expect: expected, timeoutSeconds: 60 });
       expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
     }
-    expect(shape(await readFlux(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await readFlux(real.kc, 'Kustomization', real.ns, 'app')));
+    expect(shape(await getFluxObject(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app')));
   }, 300_000);
 
   it('a HelmRelease with source: same outcome, same conditions and fields of the release and its HelmChart', async () => {
@@ -122,7 +122,7 @@ describe('The Flux simulator against the real controllers', () => {
     const fromReal = await act(real, 'kubectl', spec, { expect: 'Succeeded' });
     const fromSim = await act(simulated(), 'kubectl', spec, { expect: 'Succeeded' });
     expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
-    expect(shape(await readFlux(sim.kc, 'HelmRelease', sim.ns, 'web'))).toEqual(shape(await readFlux(real.kc, 'HelmRelease', real.ns, 'web')));
-    expect(shape(await readFlux(sim.kc, 'HelmChart', sim.ns, `${sim.ns}-web`))).toEqual(shape(await readFlux(real.kc, 'HelmChart', real.ns, `${real.ns}-web`)));
+    expect(shape(await getFluxObject(sim.kc, 'HelmRelease', sim.ns, 'web'))).toEqual(shape(await getFluxObject(real.kc, 'HelmRelease', real.ns, 'web')));
+    expect(shape(await getFluxObject(sim.kc, 'HelmChart', sim.ns, `${sim.ns}-web`))).toEqual(shape(await getFluxObject(real.kc, 'HelmChart', real.ns, `${real.ns}-web`)));
   });
 });

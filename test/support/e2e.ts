@@ -10,8 +10,8 @@ import { stringify } from 'yaml';
 import { ApiVersion, Kind, type FluxActionRequest, type RequestSpec } from '../../src/api/types.js';
 import { fluxKind, sourceKinds } from '../../src/flux/kinds.js';
 import { describeOutcome } from '../../src/mcp/toolsets/flux-actions.js';
-import { startOperator, testApiVersion, type FluxObjectView, type TestOperator } from './harness.js';
-import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot, waitFor } from './kube.js';
+import { getRequest, startOperator, testApiVersion, waitForFluxObject, type FluxObjectView, type TestOperator } from './harness.js';
+import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot } from './kube.js';
 import { connectStdio, type McpConnection } from './mcp.js';
 import { sources, SourcesUrlEnv, type Sources } from './sources.js';
 
@@ -153,8 +153,7 @@ async function actWithMcp(env: Pick<E2eEnvironment, 'ns' | 'mcp'>, spec: Pick<Re
 /** Reads a request named namespace/name (as in Outcome.request). */
 export async function readRequest(kc: k8s.KubeConfig, qualified: string): Promise<FluxActionRequest> {
   const [namespace, name] = qualified.split('/') as [string, string];
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  return (await custom.getNamespacedCustomObject({ group: 'fluxaction.io', version: 'v1alpha1', plural: 'fluxactionrequests', namespace, name })) as FluxActionRequest;
+  return getRequest(kc, namespace, name);
 }
 
 /** Creates (or updates, by server-side apply) any object as the admin. */
@@ -167,13 +166,6 @@ export async function apply(kc: k8s.KubeConfig, obj: Record<string, unknown>): P
 export function fluxObject(kind: string, namespace: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Record<string, unknown> {
   if (!fluxKind(kind)) throw new Error(`unknown Flux kind ${kind}`);
   return { apiVersion: testApiVersion(kind), kind, metadata: { name, namespace, ...metadata }, spec };
-}
-
-/** Reads any Flux object. */
-export async function readFlux(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<FluxObjectView> {
-  const row = fluxKind(kind)!;
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  return (await custom.getNamespacedCustomObject({ group: row.group, version: row.versions[0]!, plural: row.plural, namespace, name })) as FluxObjectView;
 }
 
 interface FluxCondition {
@@ -210,11 +202,12 @@ export async function waitForFlux(
   timeoutMs = 120_000,
 ): Promise<FluxObjectView> {
   let last: FluxObjectView | undefined;
+  const seen = (obj: FluxObjectView): boolean => {
+    last = obj;
+    return predicate(obj);
+  };
   try {
-    return await waitFor(`${kind} ${namespace}/${name} ${what}`, async () => {
-      last = await readFlux(kc, kind, namespace, name);
-      return predicate(last) ? last : undefined;
-    }, timeoutMs, 200);
+    return await waitForFluxObject(kc, kind, namespace, name, what, seen, timeoutMs);
   } catch (err) {
     const conditions = JSON.stringify(last?.status?.['conditions'] ?? null);
     throw new Error(`${(err as Error).message}; its conditions: ${conditions}`);
