@@ -1,6 +1,11 @@
 # flux-action-operator. `make dev` and `make test` are the two commands a newcomer needs.
 SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
+# Every target runs on the pinned Node.js LTS (hack/node.sh installs it into the per-user cache
+# when the machine's node is older).
+NODE_BIN := $(shell bash hack/node.sh)
+$(if $(NODE_BIN),,$(error hack/node.sh found no Node.js))
+export PATH := $(NODE_BIN):$(PATH)
 
 node_modules: package.json package-lock.json
 	npm ci

@@ -16,7 +16,11 @@ export function requestName(origin: string, spec: Pick<RequestSpec, 'action' | '
 }
 
 /** A FluxActionRequest manifest, labelled and annotated with its origin. */
-export function buildRequest(namespace: string, spec: RequestSpec, origin: RequestOrigin): {
+export function buildRequest(
+  namespace: string,
+  spec: RequestSpec,
+  origin: RequestOrigin,
+): {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };

@@ -99,7 +99,13 @@ async function runMcp(argv: string[]): Promise<number> {
     close = (await serveStdio(newServer())).close;
     log.info({ readOnly: config.readOnly }, 'MCP server on stdio');
   } else {
-    const http = await serveHttp({ ...config.listen, ...(config.token ? { token: config.token } : {}), allowedHosts: config.allowedHosts, newServer, log });
+    const http = await serveHttp({
+      ...config.listen,
+      ...(config.token ? { token: config.token } : {}),
+      allowedHosts: config.allowedHosts,
+      newServer,
+      log,
+    });
     close = http.close;
   }
   await closed;

@@ -160,7 +160,8 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   const name = describeRef(step.ref);
 
   if (!obj || obj.metadata.deletionTimestamp) {
-    if (!isTarget) return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} ${obj ? 'is being deleted' : 'not found'}` };
+    if (!isTarget)
+      return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} ${obj ? 'is being deleted' : 'not found'}` };
     const started = previous?.token !== undefined || status.phase === Phase.Running;
     if (started || obj) return { type: 'fail', reason: FailureReason.TargetDeleted, message: `${name} was deleted while the request ran` };
     return { type: 'fail', reason: FailureReason.TargetNotFound, message: `${name} not found` };
@@ -180,7 +181,13 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   }
 
   if (suspended && !(options.action === 'Resume' && isTarget)) {
-    if (isTarget) return { type: 'fail', reason: FailureReason.TargetSuspended, message: `${name} is suspended: Flux ignores reconcile requests on it; resume it first`, snapshot };
+    if (isTarget)
+      return {
+        type: 'fail',
+        reason: FailureReason.TargetSuspended,
+        message: `${name} is suspended: Flux ignores reconcile requests on it; resume it first`,
+        snapshot,
+      };
     return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} is suspended`, snapshot };
   }
   if (!isTarget && isStatic(obj)) return { type: 'done', snapshot, message: `source ${name} is static` };
@@ -203,14 +210,25 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   if (!snapshot.token) {
     const chosen = chooseToken(obj, held, stepOptions);
     if (chosen === 'wait') {
-      return { type: 'act', snapshot, reason: ProgressReason.WaitingForTarget, message: `waiting for another request on ${name} to be written first` };
+      return {
+        type: 'act',
+        snapshot,
+        reason: ProgressReason.WaitingForTarget,
+        message: `waiting for another request on ${name} to be written first`,
+      };
     }
     const token = chosen ?? input.mintToken();
     const recorded: ObjectStatus = { ...snapshot, token };
     const lastHandled = lastHandledReconcileAt(obj);
     if (lastHandled !== undefined) recorded.lastHandledReconcileAt = lastHandled;
     const blocked = blockingToken(obj, held, token);
-    if (blocked) return { type: 'act', snapshot: recorded, reason: ProgressReason.WaitingForTarget, message: `waiting for Flux to handle the request ${blocked} on ${name} first` };
+    if (blocked)
+      return {
+        type: 'act',
+        snapshot: recorded,
+        reason: ProgressReason.WaitingForTarget,
+        message: `waiting for Flux to handle the request ${blocked} on ${name} first`,
+      };
     return act(recorded, requestPatch(step.kind, token, stepOptions), progress, awaiting(name, token));
   }
 
@@ -218,7 +236,13 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   if (!handled(obj, token, previous)) {
     if (!written(obj, step.kind, token, stepOptions)) {
       const blocked = blockingToken(obj, held, token);
-      if (blocked) return { type: 'act', snapshot, reason: ProgressReason.WaitingForTarget, message: `waiting for Flux to handle the request ${blocked} on ${name} first` };
+      if (blocked)
+        return {
+          type: 'act',
+          snapshot,
+          reason: ProgressReason.WaitingForTarget,
+          message: `waiting for Flux to handle the request ${blocked} on ${name} first`,
+        };
       return act(snapshot, requestPatch(step.kind, token, stepOptions), progress, awaiting(name, token));
     }
     if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
@@ -247,7 +271,9 @@ function act(snapshot: ObjectStatus, patch: MergePatch, reason: ProgressReason, 
 }
 
 function revisionVerb(kind: FluxKind): string {
-  return kind.kind === 'Kustomization' || kind.kind === 'HelmRelease' || kind.kind === 'ResourceSet' || kind.kind === 'FluxInstance' ? 'applied' : 'fetched';
+  return kind.kind === 'Kustomization' || kind.kind === 'HelmRelease' || kind.kind === 'ResourceSet' || kind.kind === 'FluxInstance'
+    ? 'applied'
+    : 'fetched';
 }
 
 function requestName(request: FluxActionRequest): string {
@@ -285,7 +311,11 @@ function chooseToken(obj: FluxObject, held: readonly HeldToken[], options: Optio
   const last = lastHandledReconcileAt(obj);
   const pending = held.filter((h) => h.token !== requestedAt && !isHandled(h.token, last));
   const same = pending.filter((h) => h.action === 'Reconcile' && h.force === options.force && h.reset === options.reset);
-  if (same.length > 0) return same.map((h) => h.token).sort().at(-1);
+  if (same.length > 0)
+    return same
+      .map((h) => h.token)
+      .sort()
+      .at(-1);
   return pending.length > 0 ? 'wait' : undefined;
 }
 
@@ -345,7 +375,8 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
   }
-  if (ready.status === 'True' && !appliedRecorded(obj)) return { state: 'progressing', message: 'waiting for Flux to record the applied revision' };
+  if (ready.status === 'True' && !appliedRecorded(obj))
+    return { state: 'progressing', message: 'waiting for Flux to record the applied revision' };
   if (ready.status === 'True') return { state: 'ready', message: says(ready) };
   if (isWaitingForInputs(ready)) return { state: 'progressing', message: `waiting for Flux to retry: ${says(ready)}` };
   return { state: 'failed', message: says(ready) };
@@ -389,14 +420,16 @@ export function requestPatch(kind: FluxKind, token: string, options: Options): M
 /** Suspends: spec.suspend for toolkit kinds, the reconcile annotation for flux-operator kinds; names the request. */
 export function suspendPatch(kind: FluxKind, by: string): MergePatch {
   const annotations: Record<string, string | null> = { [SuspendedByAnnotation]: by };
-  if (kind.suspendStyle === 'annotation') return { metadata: { annotations: { ...annotations, [ControlPlaneReconcileAnnotation]: 'disabled' } } };
+  if (kind.suspendStyle === 'annotation')
+    return { metadata: { annotations: { ...annotations, [ControlPlaneReconcileAnnotation]: 'disabled' } } };
   return { metadata: { annotations }, spec: { suspend: true } };
 }
 
 /** Resumes: clears the suspension and the suspended-by annotation, with any extra annotations (the token). */
 export function resumePatch(kind: FluxKind, extra: Record<string, string | null> | undefined): MergePatch {
   const annotations: Record<string, string | null> = { ...extra, [SuspendedByAnnotation]: null };
-  if (kind.suspendStyle === 'annotation') return { metadata: { annotations: { ...annotations, [ControlPlaneReconcileAnnotation]: 'enabled' } } };
+  if (kind.suspendStyle === 'annotation')
+    return { metadata: { annotations: { ...annotations, [ControlPlaneReconcileAnnotation]: 'enabled' } } };
   return { metadata: { annotations }, spec: { suspend: false } };
 }
 
@@ -417,7 +450,11 @@ function running(
   const plan: Plan = { status: next, requeueAfterMs: Math.max(0, deadline - now) };
   if (result.patch) plan.patch = { ref, body: result.patch };
   if (status.phase !== Phase.Running) {
-    plan.event = { reason: EventReason.Requested, type: 'Normal', message: `${request.spec.action} ${describeRef(targetOf(request))}: ${result.message}` };
+    plan.event = {
+      reason: EventReason.Requested,
+      type: 'Normal',
+      message: `${request.spec.action} ${describeRef(targetOf(request))}: ${result.message}`,
+    };
   }
   return plan;
 }
@@ -432,7 +469,11 @@ function finish(request: FluxActionRequest, status: RequestStatus, now: number, 
   else conditions = conditions.filter((c) => c.type !== StalledCondition);
   const phase = failure ? Phase.Failed : Phase.Succeeded;
   const next: RequestStatus = { ...status, phase, message, conditions, completionTime: isoSeconds(now) };
-  const event = { reason: failure ? EventReason.Failed : EventReason.Succeeded, type: failure ? ('Warning' as const) : ('Normal' as const), message: failure ? `${failure}: ${message}` : message };
+  const event = {
+    reason: failure ? EventReason.Failed : EventReason.Succeeded,
+    type: failure ? ('Warning' as const) : ('Normal' as const),
+    message: failure ? `${failure}: ${message}` : message,
+  };
   return { status: next, event };
 }
 
@@ -447,9 +488,9 @@ export function setCondition(
   now: number,
 ): Condition[] {
   const existing = conditions?.find((c) => c.type === type);
-  const lastTransitionTime = existing && existing.status === status && existing.lastTransitionTime ? existing.lastTransitionTime : isoSeconds(now);
+  const lastTransitionTime =
+    existing && existing.status === status && existing.lastTransitionTime ? existing.lastTransitionTime : isoSeconds(now);
   const next: Condition = { type, status, reason, message, lastTransitionTime };
   if (observedGeneration !== undefined) next.observedGeneration = observedGeneration;
   return [...(conditions ?? []).filter((c) => c.type !== type), next];
 }
-

@@ -85,7 +85,13 @@ export function crdDocuments(crd: FluxCrd): NewDocument[] {
     if (!version.served || !isRecord(version.schema)) continue;
     const base = { source: 'crd' as const, kind: crd.kind, group: crd.group, version: version.name, link, preferred: version.storage };
     const root = version.schema;
-    docs.push({ ...base, path: '', type: 'object', description: typeof root['description'] === 'string' ? root['description'] : '', facts: version.deprecated ? 'deprecated version' : '' });
+    docs.push({
+      ...base,
+      path: '',
+      type: 'object',
+      description: typeof root['description'] === 'string' ? root['description'] : '',
+      facts: version.deprecated ? 'deprecated version' : '',
+    });
     const walk = (node: Record<string, unknown>, path: string, depth: number): void => {
       if (depth > 30) return;
       const properties = node['properties'];
@@ -167,7 +173,9 @@ export function markdownDocuments(file: string, text: string): NewDocument[] {
 
 /** Words too common in API descriptions to say anything about a field. */
 const stopWords = new Set(
-  'a an and are as at be by can for from has have if in into is it its of on or that the their then there these this to was when which will with'.split(' '),
+  'a an and are as at be by can for from has have if in into is it its of on or that the their then there these this to was when which will with'.split(
+    ' ',
+  ),
 );
 
 /** Terms of a token: lowercased, and a camelCase word also by its parts (healthChecks → healthchecks, health, checks). */
@@ -221,8 +229,16 @@ function hitOf(result: SearchResult): DocsHit {
  * "chart version"; this puts the field the words spell first.
  */
 export function pathBoost(query: string, path: string): number {
-  const words = query.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
-  const segments = new Set(path.toLowerCase().split(/[.[\]<>]+/).filter(Boolean));
+  const words = query
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  const segments = new Set(
+    path
+      .toLowerCase()
+      .split(/[.[\]<>]+/)
+      .filter(Boolean),
+  );
   let named = 0;
   for (let i = 0; i < words.length; i++) {
     if (segments.has(words[i]!)) named++;

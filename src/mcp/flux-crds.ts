@@ -65,7 +65,13 @@ export function parseCrd(obj: unknown): FluxCrd | undefined {
     namespaced: spec.scope === 'Namespaced',
     resourceVersion: metadata.resourceVersion ?? '',
     labels: metadata.labels ?? {},
-    versions: spec.versions.map((v) => ({ name: v.name, served: v.served, storage: v.storage, deprecated: v.deprecated ?? false, schema: v.schema?.openAPIV3Schema })),
+    versions: spec.versions.map((v) => ({
+      name: v.name,
+      served: v.served,
+      storage: v.storage,
+      deprecated: v.deprecated ?? false,
+      schema: v.schema?.openAPIV3Schema,
+    })),
   };
 }
 

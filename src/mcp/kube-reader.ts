@@ -128,7 +128,10 @@ export class KubeReader {
     }
     if (found) return { apiVersion, kind: found.kind, plural: found.name, namespaced: found.namespaced };
     const servedAs = await this.whereServed(kind);
-    const hint = servedAs.length > 0 ? `${kind} is served as ${servedAs.join(', ')}` : 'check the apiVersion and kind (kubectl api-resources lists them)';
+    const hint =
+      servedAs.length > 0
+        ? `${kind} is served as ${servedAs.join(', ')}`
+        : 'check the apiVersion and kind (kubectl api-resources lists them)';
     if (!resources) throw new ToolError(`no kind ${kind} in apiVersion ${apiVersion}: the cluster does not serve ${apiVersion}; ${hint}`);
     throw new ToolError(`no kind ${kind} in apiVersion ${apiVersion}; ${hint}`);
   }
@@ -156,7 +159,11 @@ export class KubeReader {
     try {
       const found: string[] = [];
       for (const root of ['/api', '/apis']) {
-        const list = (await this.get(root, {}, 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList')) as AggregatedDiscovery;
+        const list = (await this.get(
+          root,
+          {},
+          'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+        )) as AggregatedDiscovery;
         if (list.kind !== 'APIGroupDiscoveryList') throw new Error('no aggregated discovery');
         for (const group of list.items ?? []) {
           for (const version of group.versions ?? []) {
@@ -185,6 +192,8 @@ function match(resources: DiscoveredResource[], kind: string): DiscoveredResourc
   const lower = kind.toLowerCase();
   return (
     resources.find((r) => r.kind === kind) ??
-    resources.find((r) => r.kind.toLowerCase() === lower || r.name === lower || r.singularName === lower || (r.shortNames ?? []).includes(lower))
+    resources.find(
+      (r) => r.kind.toLowerCase() === lower || r.name === lower || r.singularName === lower || (r.shortNames ?? []).includes(lower),
+    )
   );
 }

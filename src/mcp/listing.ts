@@ -41,7 +41,8 @@ function podStatus(pod: k8s.V1Pod): string {
   if (pod.metadata?.deletionTimestamp) return 'Terminating';
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   for (const s of statuses) {
-    const reason = s.state?.waiting?.reason ?? (s.state?.terminated && s.state.terminated.exitCode !== 0 ? s.state.terminated.reason : undefined);
+    const reason =
+      s.state?.waiting?.reason ?? (s.state?.terminated && s.state.terminated.exitCode !== 0 ? s.state.terminated.reason : undefined);
     if (reason) return reason;
   }
   const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
@@ -72,7 +73,8 @@ export function podTable(rows: readonly PodRow[]): string {
   );
 }
 
-const validTimes = (candidates: readonly unknown[]): Date[] => candidates.filter((t): t is Date => t instanceof Date && !Number.isNaN(t.getTime()));
+const validTimes = (candidates: readonly unknown[]): Date[] =>
+  candidates.filter((t): t is Date => t instanceof Date && !Number.isNaN(t.getTime()));
 
 /**
  * When an event was last seen: the newest of its occurrence times (series, lastTimestamp,

@@ -20,19 +20,38 @@ export class RequestService {
 
   /** Creates a request in the target's namespace, with a TTL and its origin. */
   async create(namespace: string, spec: RequestSpec, origin: RequestOrigin): Promise<FluxActionRequest> {
-    const body = buildRequest(namespace, { ...spec, ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished ?? this.options.ttlSeconds ?? 3600 }, origin);
+    const body = buildRequest(
+      namespace,
+      { ...spec, ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished ?? this.options.ttlSeconds ?? 3600 },
+      origin,
+    );
     const created = await this.custom.createNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, body });
     return FluxActionRequestSchema.parse(created);
   }
 
   async get(namespace: string, name: string): Promise<FluxActionRequest> {
-    return FluxActionRequestSchema.parse(await this.custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name }));
+    return FluxActionRequestSchema.parse(
+      await this.custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name }),
+    );
   }
 
   async list(namespace: string | undefined, labelSelector?: string): Promise<FluxActionRequest[]> {
-    const list = (namespace
-      ? await this.custom.listNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, ...(labelSelector ? { labelSelector } : {}) })
-      : await this.custom.listClusterCustomObject({ group: Group, version: Version, plural: Plural, ...(labelSelector ? { labelSelector } : {}) })) as { items: unknown[] };
+    const list = (
+      namespace
+        ? await this.custom.listNamespacedCustomObject({
+            group: Group,
+            version: Version,
+            plural: Plural,
+            namespace,
+            ...(labelSelector ? { labelSelector } : {}),
+          })
+        : await this.custom.listClusterCustomObject({
+            group: Group,
+            version: Version,
+            plural: Plural,
+            ...(labelSelector ? { labelSelector } : {}),
+          })
+    ) as { items: unknown[] };
     return list.items.flatMap((item) => {
       const parsed = FluxActionRequestSchema.safeParse(item);
       return parsed.success ? [parsed.data] : [];
@@ -73,11 +92,14 @@ export class RequestService {
           },
           () => done(),
         )
-        .then((c) => {
-          controller = c;
-          // Finished before the watch was set up: close it now.
-          if (closed) c.abort();
-        }, () => done());
+        .then(
+          (c) => {
+            controller = c;
+            // Finished before the watch was set up: close it now.
+            if (closed) c.abort();
+          },
+          () => done(),
+        );
     });
     if (isFinished(latest.status?.phase)) return latest;
     // The watch ended (time, or a lost connection): read the request once more.

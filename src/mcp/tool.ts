@@ -77,5 +77,7 @@ export const Arg = {
     .string()
     .regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'a Go duration such as 30s or 2m')
     .optional()
-    .describe('How long to wait for the outcome before answering with the request name and phase (Go duration, default 60s, at most 10m). The request keeps running after that; follow up with get_flux_action_request.'),
+    .describe(
+      'How long to wait for the outcome before answering with the request name and phase (Go duration, default 60s, at most 10m). The request keeps running after that; follow up with get_flux_action_request.',
+    ),
 };

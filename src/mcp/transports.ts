@@ -75,7 +75,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
       return;
     }
     if (!authorized(req)) {
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(jsonError('missing or wrong bearer token'));
+      res
+        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+        .end(jsonError('missing or wrong bearer token'));
       return;
     }
     const sessionId = req.headers['mcp-session-id'];
@@ -115,7 +117,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   });
   const port = (httpServer.address() as AddressInfo).port;
   const loopbackNames = ['127.0.0.1', 'localhost', '[::1]'];
-  allowedHosts = [...loopbackNames, ...(isLoopback(host) ? [] : [host]), ...(options.allowedHosts ?? [])].flatMap((h) => [h, `${h}:${port}`]);
+  allowedHosts = [...loopbackNames, ...(isLoopback(host) ? [] : [host]), ...(options.allowedHosts ?? [])].flatMap((h) => [
+    h,
+    `${h}:${port}`,
+  ]);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   log.info({ url: `http://${shownHost}:${port}/mcp`, auth: token ? 'bearer' : 'none' }, 'MCP server listening');
   return {

@@ -44,7 +44,9 @@ export class FluxDiscovery {
     if (requested) {
       const version = versionOf(requested);
       if (!served.versions.includes(version)) {
-        return { error: `${requested} is not served for ${kind.kind}; served: ${served.versions.map((v) => `${kind.group}/${v}`).join(', ')}` };
+        return {
+          error: `${requested} is not served for ${kind.kind}; served: ${served.versions.map((v) => `${kind.group}/${v}`).join(', ')}`,
+        };
       }
       return { apiVersion: requested };
     }

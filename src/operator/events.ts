@@ -54,7 +54,10 @@ export class EventRecorder {
     try {
       await this.core.createNamespacedEvent({ namespace, body: event });
     } catch (err) {
-      this.log.warn({ request: `${namespace}/${request.metadata.name}`, reason, err: err instanceof Error ? err.message : String(err) }, 'could not record event');
+      this.log.warn(
+        { request: `${namespace}/${request.metadata.name}`, reason, err: err instanceof Error ? err.message : String(err) },
+        'could not record event',
+      );
     }
   }
 }

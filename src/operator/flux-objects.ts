@@ -47,7 +47,10 @@ export class FluxObjects {
 
   /** Remembers an object the operator just wrote, so the next read does not see the older cached copy. */
   remember(obj: FluxObject): void {
-    this.fresh.set(objectKey({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }), obj);
+    this.fresh.set(
+      objectKey({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }),
+      obj,
+    );
   }
 
   async stop(): Promise<void> {

@@ -155,7 +155,11 @@ class Controllers {
       list: async () =>
         (ns
           ? await custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural })
-          : await custom.listClusterCustomObject({ group: Group, version: Version, plural: Plural })) as k8s.KubernetesListObject<KubeObject>,
+          : await custom.listClusterCustomObject({
+              group: Group,
+              version: Version,
+              plural: Plural,
+            })) as k8s.KubernetesListObject<KubeObject>,
       onChange: (obj) => {
         if (!obj.metadata?.name) return;
         this.queue.add(keyOf({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } }));

@@ -3,7 +3,16 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FailureReason, isFinished } from '../api/conditions.js';
-import { FluxActionRequestSchema, Group, Plural, Version, targetOf, type FluxActionRequest, type FluxObject, type RequestStatus } from '../api/types.js';
+import {
+  FluxActionRequestSchema,
+  Group,
+  Plural,
+  Version,
+  targetOf,
+  type FluxActionRequest,
+  type FluxObject,
+  type RequestStatus,
+} from '../api/types.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
 import { decide, type Plan, type Slot, type Step } from '../flux/protocol.js';
@@ -78,7 +87,10 @@ export class RequestReconciler {
 
     // Policy, then resolve the target and its sources.
     const resolved = await this.resolve(request);
-    index.follow(key, resolved.steps.map((s) => objectKey(s.ref)));
+    index.follow(
+      key,
+      resolved.steps.map((s) => objectKey(s.ref)),
+    );
 
     // Decide, and hold the plan's tokens at once so concurrent requests on the same object share them.
     const plan = decide({
@@ -166,7 +178,10 @@ export class RequestReconciler {
 
   /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */
   private finished(request: FluxActionRequest, log: Logger): Promise<ReconcileResult | void> {
-    log.info({ phase: request.status?.phase, reason: readyReason(request.status ?? {}), message: request.status?.message }, 'request finished');
+    log.info(
+      { phase: request.status?.phase, reason: readyReason(request.status ?? {}), message: request.status?.message },
+      'request finished',
+    );
     this.observe(request);
     this.deps.index.forget(keyOf(request));
     return this.expire(request);
@@ -178,7 +193,13 @@ export class RequestReconciler {
     const cached = this.deps.requests.get(name, namespace);
     const fresh = this.fresh.get(key);
     let raw: unknown = cached;
-    if (fresh && cached && fresh.metadata.uid === cached.metadata?.uid && newerThan(fresh.metadata.resourceVersion, cached.metadata?.resourceVersion)) raw = fresh;
+    if (
+      fresh &&
+      cached &&
+      fresh.metadata.uid === cached.metadata?.uid &&
+      newerThan(fresh.metadata.resourceVersion, cached.metadata?.resourceVersion)
+    )
+      raw = fresh;
     else this.fresh.delete(key);
     if (!raw) return undefined;
     const parsed = FluxActionRequestSchema.safeParse(raw);
@@ -232,7 +253,11 @@ export class RequestReconciler {
       const ref = sourceRefOf(from);
       if ('error' in ref) return failed(FailureReason.SourceFailed, ref.error);
       const sourceKind = fluxKind(ref.kind);
-      if (!sourceKind) return failed(FailureReason.UnsupportedKind, `source ${describeRef(ref)} of ${describeRef(targetRef)} is a ${ref.kind}, which flux-action-operator cannot reconcile`);
+      if (!sourceKind)
+        return failed(
+          FailureReason.UnsupportedKind,
+          `source ${describeRef(ref)} of ${describeRef(targetRef)} is a ${ref.kind}, which flux-action-operator cannot reconcile`,
+        );
       const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs);
       if ('failure' in step) return failed(step.failure.reason, step.failure.message);
       steps.unshift(step);
@@ -266,7 +291,12 @@ export class RequestReconciler {
       return { slot, kind, ref: fullRef, object };
     } catch (err) {
       if (isForbidden(err)) {
-        return { failure: { reason: FailureReason.Forbidden, message: `the operator may not read ${kind.plural}.${kind.group}: ${apiMessage(err)}` } };
+        return {
+          failure: {
+            reason: FailureReason.Forbidden,
+            message: `the operator may not read ${kind.plural}.${kind.group}: ${apiMessage(err)}`,
+          },
+        };
       }
       throw err;
     }
@@ -315,7 +345,12 @@ function readyReason(status: RequestStatus): string | undefined {
 }
 
 function crdCoordinates(kind: FluxKind, ref: ObjectRef): { group: string; version: string; plural: string; namespace: string } {
-  return { group: kind.group, version: ref.apiVersion.slice(ref.apiVersion.indexOf('/') + 1), plural: kind.plural, namespace: ref.namespace };
+  return {
+    group: kind.group,
+    version: ref.apiVersion.slice(ref.apiVersion.indexOf('/') + 1),
+    plural: kind.plural,
+    namespace: ref.namespace,
+  };
 }
 
 /** `namespace/name` of a request. */

@@ -135,7 +135,12 @@ const valueSchemas = {
   'watch-namespace': namespaceName,
   'cross-namespace-from': z
     .string()
-    .transform((s) => s.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
     .superRefine((names, ctx) => {
       for (const name of names) {
         if (name.length > 63 || !DNS1123_LABEL.test(name)) {
@@ -312,19 +317,34 @@ export function flagsHelp(command: string, summary: string, flags: readonly Oper
     const env = f.env ? ` [$${f.env}]` : '';
     return `  ${usage(f).padEnd(width)}  ${f.description}${env} (default: ${f.defaultText})`;
   });
-  return [`Usage: ${command} [flags]`, '', summary, 'Flags win over environment variables.', '', 'Flags:', ...lines, `  ${'--help'.padEnd(width)}  Show this help`, ''].join('\n');
+  return [
+    `Usage: ${command} [flags]`,
+    '',
+    summary,
+    'Flags win over environment variables.',
+    '',
+    'Flags:',
+    ...lines,
+    `  ${'--help'.padEnd(width)}  Show this help`,
+    '',
+  ].join('\n');
 }
 
 /**
  * Reads flags (argv, then each flag's environment variable; empty variables count as unset) and
  * returns a getter that checks a value with its schema, throwing ConfigError naming the flag.
  */
-export function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv, flags: readonly OperatorFlag[]): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
+export function readFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  flags: readonly OperatorFlag[],
+): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
   const raw = new Map<string, RawValue>();
   for (const [name, value] of parseArgv(argv, flags)) raw.set(name, { value, source: `--${name}` });
   for (const flag of flags) {
     const fromEnv = flag.env ? env[flag.env] : undefined;
-    if (!raw.has(flag.name) && flag.env && fromEnv !== undefined && fromEnv !== '') raw.set(flag.name, { value: fromEnv, source: `${flag.env} (--${flag.name})` });
+    if (!raw.has(flag.name) && flag.env && fromEnv !== undefined && fromEnv !== '')
+      raw.set(flag.name, { value: fromEnv, source: `${flag.env} (--${flag.name})` });
   }
   return <T>(name: string, schema: z.ZodType<T, string>): T | undefined => {
     const given = raw.get(name);

@@ -130,13 +130,7 @@ async function failingChecks(checks: Map<string, ReadinessCheck>): Promise<strin
   return results.filter((r): r is string => r !== undefined).sort();
 }
 
-function reply(
-  res: ServerResponse,
-  status: number,
-  contentType: string,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
+function reply(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -8,12 +8,19 @@ import type * as k8s from '@kubernetes/client-node';
 
 type AgentFactory = (cluster: k8s.Cluster | null, options: https.AgentOptions) => http.Agent;
 
-
 function fingerprint(cluster: k8s.Cluster | null, options: https.AgentOptions): string {
   const hash = createHash('sha256');
   hash.update(cluster?.server ?? '');
   hash.update(cluster?.proxyUrl ?? '');
-  for (const value of [options.ca, options.cert, options.key, options.pfx, options.passphrase, options.servername, options.rejectUnauthorized]) {
+  for (const value of [
+    options.ca,
+    options.cert,
+    options.key,
+    options.pfx,
+    options.passphrase,
+    options.servername,
+    options.rejectUnauthorized,
+  ]) {
     hash.update('\0');
     if (value !== undefined) hash.update(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value));
   }

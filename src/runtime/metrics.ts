@@ -25,9 +25,7 @@ export interface OperatorMetrics {
  * Histogram buckets from 50 ms to 1 h: a request without wait ends in well under a second, a wait
  * for Flux takes seconds to minutes, and the CRD's longest timeout is an hour.
  */
-export const REQUEST_DURATION_BUCKETS: readonly number[] = [
-  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600,
-];
+export const REQUEST_DURATION_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 
 export interface MetricsOptions {
   /** Also collect Node.js process metrics (CPU, memory, event loop lag, ...). Default true. */

@@ -20,7 +20,14 @@ export interface PatchRate {
  * Merge-patches annotation `bench.fluxaction.io/patch` `count` times, `inFlight` at once, on the
  * named Kustomizations in turn (one name: always the same object).
  */
-export async function measurePatchRate(kc: k8s.KubeConfig, namespace: string, names: readonly string[], count: number, inFlight: number, label: string): Promise<PatchRate> {
+export async function measurePatchRate(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  names: readonly string[],
+  count: number,
+  inFlight: number,
+  label: string,
+): Promise<PatchRate> {
   const row = fluxKind('Kustomization')!;
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const latencies: number[] = [];

@@ -62,7 +62,16 @@ class Cleanup {
       await deleteNamespace(this.admin, ns);
       const core = this.admin.makeApiClient(k8s.CoreV1Api);
       // The namespace controller removes the requests, Kustomizations and Events first.
-      await waitFor(`namespace ${ns} to be deleted`, async () => core.readNamespace({ name: ns }).then(() => undefined, () => true), 120_000, 500).then(
+      await waitFor(
+        `namespace ${ns} to be deleted`,
+        async () =>
+          core.readNamespace({ name: ns }).then(
+            () => undefined,
+            () => true,
+          ),
+        120_000,
+        500,
+      ).then(
         () => say(`namespace ${ns} deleted`),
         (err: unknown) => say(`namespace ${ns} is still terminating (${err instanceof Error ? err.message : String(err)})`),
       );
@@ -89,7 +98,9 @@ async function main(): Promise<number> {
   try {
     kubeconfigPath = testKubeconfigPath();
   } catch (err) {
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n  (from a clone: npm ci && bash test/cluster/cluster.sh up && npm run bench)\n`);
+    process.stderr.write(
+      `bench: ${err instanceof Error ? err.message : String(err)}\n  (from a clone: npm ci && bash test/cluster/cluster.sh up && npm run bench)\n`,
+    );
     return 2;
   }
   const admin = adminKubeConfig();
@@ -97,7 +108,9 @@ async function main(): Promise<number> {
   try {
     await admin.makeApiClient(k8s.VersionApi).getCode();
   } catch (err) {
-    process.stderr.write(`bench: the API server at ${server} (kubeconfig ${kubeconfigPath}) does not answer: ${err instanceof Error ? err.message : String(err)}\n  start the local one with: bash test/cluster/cluster.sh up\n`);
+    process.stderr.write(
+      `bench: the API server at ${server} (kubeconfig ${kubeconfigPath}) does not answer: ${err instanceof Error ? err.message : String(err)}\n  start the local one with: bash test/cluster/cluster.sh up\n`,
+    );
     return 2;
   }
   if (!/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(server)) {
@@ -123,7 +136,9 @@ async function main(): Promise<number> {
 
 async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string, cleanup: Cleanup, runStarted: number): Promise<number> {
   const { requests: N, targets: M, parallelism: P } = options;
-  say(`cluster ${server}; ${N} requests over ${M} Kustomizations; operator ${options.operator}, concurrency ${options.concurrency}; simulator delay ${options.simDelayMs} ms; ${P} creates in flight`);
+  say(
+    `cluster ${server}; ${N} requests over ${M} Kustomizations; operator ${options.operator}, concurrency ${options.concurrency}; simulator delay ${options.simDelayMs} ms; ${P} creates in flight`,
+  );
 
   // Install, then the namespace and its Kustomizations (and the baseline's object, which the
   // simulator is told to ignore).
@@ -154,7 +169,11 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   // The Flux simulator, restricted to the namespace; wait until it has made every target Ready.
   const simulator = await startSimulatorWithRetry(admin, ns, options.simDelayMs);
   cleanup.simulator = simulator;
-  await waitFor('the simulator to make every Kustomization Ready', async () => (targets.every((t) => simulator.record('Kustomization', ns, t).reconciles >= 1) ? true : undefined), 120_000);
+  await waitFor(
+    'the simulator to make every Kustomization Ready',
+    async () => (targets.every((t) => simulator.record('Kustomization', ns, t).reconciles >= 1) ? true : undefined),
+    120_000,
+  );
   const initialReconciles = new Map(targets.map((t) => [t, simulator.record('Kustomization', ns, t).reconciles]));
 
   // Our watch on the requests, then the operator.
@@ -170,7 +189,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     startTimeoutMs: 60_000,
   });
   cleanup.operator = operator;
-  say(`operator running (${operator.mode}, pid ${operator.pid}, metrics on 127.0.0.1:${operator.metricsPort}${operator.logFile ? `, log ${operator.logFile}` : ''})`);
+  say(
+    `operator running (${operator.mode}, pid ${operator.pid}, metrics on 127.0.0.1:${operator.metricsPort}${operator.logFile ? `, log ${operator.logFile}` : ''})`,
+  );
 
   // Warm-up (optional): requests one after another on their own Kustomization, outside the figures.
   const warmup: string[] = [];
@@ -204,7 +225,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const loadStarted = performance.now();
   const progress = setInterval(() => {
     const phases = countBy([...tracker.finished.entries()].filter(([name]) => name.startsWith('r-')).map(([, f]) => f.phase));
-    say(`t=${((performance.now() - loadStarted) / 1000).toFixed(0)}s created ${okCreates()}/${N}, finished ${loadFinished} ${JSON.stringify(phases)}`);
+    say(
+      `t=${((performance.now() - loadStarted) / 1000).toFixed(0)}s created ${okCreates()}/${N}, finished ${loadFinished} ${JSON.stringify(phases)}`,
+    );
   }, 5000);
   await runBounded(N, P, async (i) => {
     const entry: Created = { name: `r-${String(i).padStart(nameWidth, '0')}`, target: targets[i % M]!, sentAt: performance.now() };
@@ -219,7 +242,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const loadEnded = performance.now();
   loadDone = true;
   checkAll();
-  say(`created ${okCreates()} requests in ${((loadEnded - loadStarted) / 1000).toFixed(1)} s; waiting for them to finish (at most ${options.timeoutSeconds} s)`);
+  say(
+    `created ${okCreates()} requests in ${((loadEnded - loadStarted) / 1000).toFixed(1)} s; waiting for them to finish (at most ${options.timeoutSeconds} s)`,
+  );
 
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
@@ -274,7 +299,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   }
   const requestTokens = targets.map((t) => tokensByTarget.get(t)?.size ?? 0);
   // Every Succeeded request's token must be one the target actually received.
-  const unwritten = succeeded.filter((r) => !r.f.token || !simulator.record('Kustomization', ns, r.c.target).requestedAt.includes(r.f.token));
+  const unwritten = succeeded.filter(
+    (r) => !r.f.token || !simulator.record('Kustomization', ns, r.c.target).requestedAt.includes(r.f.token),
+  );
   const watchEvents = summarize(ok.map((c) => tracker.events.get(c.name) ?? 0));
 
   const benchRssKiB = process.resourceUsage().maxRSS;
@@ -337,7 +364,12 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       externalMemoryMiB: metrics?.externalBytes !== undefined ? round(metrics.externalBytes / 2 ** 20) : undefined,
       stopMs: round(stop.stopMs, 0),
       exit: { code: stop.exitCode, signal: stop.signal, killed: stop.killed },
-      log: logSummary && { file: operator.logFile, lines: logSummary.lines, byLevel: logSummary.byLevel, problems: logSummary.problems.slice(0, 10) },
+      log: logSummary && {
+        file: operator.logFile,
+        lines: logSummary.lines,
+        byLevel: logSummary.byLevel,
+        problems: logSummary.problems.slice(0, 10),
+      },
     },
     cpuDuringLoad: cpu,
     // Every client's requests to the API server during the load (operator, simulator, load, watches, controller-manager).
@@ -354,7 +386,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   printTable(figures, options);
   if (unfinished.length > 0) {
     process.stdout.write(`\nUnfinished requests (first 5 of ${unfinished.length}):\n`);
-    for (const r of unfinished.slice(0, 5)) process.stdout.write(`  ${r.metadata.name} -> ${r.spec.target.name}: ${JSON.stringify(r.status ?? {})}\n`);
+    for (const r of unfinished.slice(0, 5))
+      process.stdout.write(`  ${r.metadata.name} -> ${r.spec.target.name}: ${JSON.stringify(r.status ?? {})}\n`);
   }
   if (failed.length > 0) {
     process.stdout.write(`\nFailed requests (first 5 of ${failed.length}):\n`);
@@ -376,7 +409,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     for (const p of logSummary.problems.slice(0, 10)) process.stdout.write(`  ${p.count} x ${p.level} "${p.msg}"  e.g. ${p.example}\n`);
   }
   if (stop.killed || (stop.exitCode !== 0 && operator.mode === 'child')) {
-    process.stdout.write(`\nThe operator did not stop cleanly (exit ${stop.exitCode}, signal ${stop.signal}); last log lines:\n${operator.logFile ? tail(operator.logFile, 10) : ''}\n`);
+    process.stdout.write(
+      `\nThe operator did not stop cleanly (exit ${stop.exitCode}, signal ${stop.signal}); last log lines:\n${operator.logFile ? tail(operator.logFile, 10) : ''}\n`,
+    );
   }
   process.stdout.write(`BENCH_JSON ${JSON.stringify(figures)}\n`);
   const clean = !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0;
@@ -411,18 +446,37 @@ function countBy(values: readonly string[]): Record<string, number> {
 }
 
 function roundSummary(s: ReturnType<typeof summarize>): Record<string, number | undefined> {
-  return { count: s.count, min: round(s.min), p50: round(s.p50), p95: round(s.p95), p99: round(s.p99), max: round(s.max), mean: round(s.mean) };
+  return {
+    count: s.count,
+    min: round(s.min),
+    p50: round(s.p50),
+    p95: round(s.p95),
+    p99: round(s.p99),
+    max: round(s.max),
+    mean: round(s.mean),
+  };
 }
 
 function roundRate(r: PatchRate): Record<string, unknown> {
-  return { patches: r.patches, inFlight: r.inFlight, errors: r.errors, seconds: round(r.seconds, 2), patchesPerSecond: round(r.patchesPerSecond), latencyMs: roundSummary(r.latencyMs) };
+  return {
+    patches: r.patches,
+    inFlight: r.inFlight,
+    errors: r.errors,
+    seconds: round(r.seconds, 2),
+    patchesPerSecond: round(r.patchesPerSecond),
+    latencyMs: roundSummary(r.latencyMs),
+  };
 }
 
 type Figures = Record<string, unknown> & {
   requests: Record<string, unknown>;
   latencyMs: Record<string, number | undefined>;
   createLatencyMs: Record<string, number | undefined>;
-  coalescing: Record<string, unknown> & { tokensPerTarget: Record<string, number | undefined>; fluxReconcilesPerTarget: Record<string, number | undefined>; requestTokensPerTarget: Record<string, number | undefined> };
+  coalescing: Record<string, unknown> & {
+    tokensPerTarget: Record<string, number | undefined>;
+    fluxReconcilesPerTarget: Record<string, number | undefined>;
+    requestTokensPerTarget: Record<string, number | undefined>;
+  };
   baseline: {
     sequential?: Record<string, unknown> | undefined;
     parallel?: Record<string, unknown> | undefined;
@@ -438,40 +492,83 @@ type Figures = Record<string, unknown> & {
 function printTable(f: Figures, options: BenchOptions): void {
   const rows: [string, string][] = [];
   const row = (k: string, v: unknown): void => void rows.push([k, v === undefined ? '-' : String(v)]);
-  const dist = (s: Record<string, number | undefined>, unit = ''): string => `p50 ${s['p50'] ?? '-'}${unit}  p95 ${s['p95'] ?? '-'}${unit}  p99 ${s['p99'] ?? '-'}${unit}  max ${s['max'] ?? '-'}${unit}`;
-  const spread = (s: Record<string, number | undefined>): string => `min ${s['min'] ?? '-'}  p50 ${s['p50'] ?? '-'}  mean ${s['mean'] ?? '-'}  max ${s['max'] ?? '-'}`;
+  const dist = (s: Record<string, number | undefined>, unit = ''): string =>
+    `p50 ${s['p50'] ?? '-'}${unit}  p95 ${s['p95'] ?? '-'}${unit}  p99 ${s['p99'] ?? '-'}${unit}  max ${s['max'] ?? '-'}${unit}`;
+  const spread = (s: Record<string, number | undefined>): string =>
+    `min ${s['min'] ?? '-'}  p50 ${s['p50'] ?? '-'}  mean ${s['mean'] ?? '-'}  max ${s['max'] ?? '-'}`;
   const r = f.requests;
   const seq = f.baseline.sequential;
   const par = f.baseline.parallel;
-  row('settings', `${options.requests} requests, ${options.targets} Kustomizations, operator ${options.operator} concurrency ${options.concurrency}, simulator delay ${options.simDelayMs} ms, ${options.parallelism} creates in flight, ${options.warmup} warm-up requests`);
-  row('requests', `created ${r['created']}, succeeded ${r['succeeded']}, failed ${r['failed']}, unfinished ${r['unfinished']}, create errors ${r['createErrors']}${r['timedOut'] ? ' (TIMED OUT)' : ''}`);
+  row(
+    'settings',
+    `${options.requests} requests, ${options.targets} Kustomizations, operator ${options.operator} concurrency ${options.concurrency}, simulator delay ${options.simDelayMs} ms, ${options.parallelism} creates in flight, ${options.warmup} warm-up requests`,
+  );
+  row(
+    'requests',
+    `created ${r['created']}, succeeded ${r['succeeded']}, failed ${r['failed']}, unfinished ${r['unfinished']}, create errors ${r['createErrors']}${r['timedOut'] ? ' (TIMED OUT)' : ''}`,
+  );
   row('create phase', `${f['createSeconds']} s, ${f['createsPerSecond']} creates/s (create call ${dist(f.createLatencyMs, ' ms')})`);
-  row('throughput', `${f['throughputPerSecond']} finished requests/s, ${f['succeededPerSecond']} succeeded/s (first create to last completion: ${f['firstCreateToLastCompletionSeconds']} s)`);
+  row(
+    'throughput',
+    `${f['throughputPerSecond']} finished requests/s, ${f['succeededPerSecond']} succeeded/s (first create to last completion: ${f['firstCreateToLastCompletionSeconds']} s)`,
+  );
   row('create -> Succeeded', dist(f.latencyMs, ' ms'));
   row('failures', `${r['failed']} ${JSON.stringify(r['failedByReason'])}`);
-  row('tokens per target (Flux saw)', `${spread(f.coalescing.tokensPerTarget)}  (total ${f.coalescing['tokensTotal']} for ${r['created']} requests)`);
+  row(
+    'tokens per target (Flux saw)',
+    `${spread(f.coalescing.tokensPerTarget)}  (total ${f.coalescing['tokensTotal']} for ${r['created']} requests)`,
+  );
   row('Flux reconciles per target', `${spread(f.coalescing.fluxReconcilesPerTarget)}  (total ${f.coalescing['fluxReconcilesTotal']})`);
   row('tokens per target (requests)', spread(f.coalescing.requestTokensPerTarget));
   row('Succeeded, token never written', String(f.coalescing['succeededWithUnwrittenToken']));
   row('watch events per request', spread(f.watchEventsPerRequest));
-  row('raw merge patches, sequential', seq ? `${seq['patchesPerSecond']} patches/s (${seq['patches']} patches, ${seq['errors']} errors)` : '-');
-  row(`raw merge patches, ${options.parallelism} in flight`, par ? `${par['patchesPerSecond']} patches/s (${par['patches']} patches, ${par['errors']} errors)` : '-');
+  row(
+    'raw merge patches, sequential',
+    seq ? `${seq['patchesPerSecond']} patches/s (${seq['patches']} patches, ${seq['errors']} errors)` : '-',
+  );
+  row(
+    `raw merge patches, ${options.parallelism} in flight`,
+    par ? `${par['patchesPerSecond']} patches/s (${par['patches']} patches, ${par['errors']} errors)` : '-',
+  );
   const over = f.baseline.parallelOverTargets;
-  row(`raw merge patches, ${options.parallelism} in flight, ${options.targets} objects`, over ? `${over['patchesPerSecond']} patches/s (${over['patches']} patches, ${over['errors']} errors)` : '-');
-  row('operator / raw patch rate', `${f.baseline.ratioToSequential ?? '-'} (sequential), ${f.baseline.ratioToParallel ?? '-'} (parallel, one object), ${f.baseline.ratioToParallelOverTargets ?? '-'} (parallel, ${options.targets} objects)`);
+  row(
+    `raw merge patches, ${options.parallelism} in flight, ${options.targets} objects`,
+    over ? `${over['patchesPerSecond']} patches/s (${over['patches']} patches, ${over['errors']} errors)` : '-',
+  );
+  row(
+    'operator / raw patch rate',
+    `${f.baseline.ratioToSequential ?? '-'} (sequential), ${f.baseline.ratioToParallel ?? '-'} (parallel, one object), ${f.baseline.ratioToParallelOverTargets ?? '-'} (parallel, ${options.targets} objects)`,
+  );
   const op = f.operator;
   if (op['mode'] === 'child') {
     row('operator peak RSS (VmHWM)', `${op['peakRssMiB']} MiB (child pid ${op['pid']}; RSS at end ${op['rssAtEndMiB']} MiB)`);
     row('operator CPU', `${op['cpuSeconds']} s (user+system, during the load)`);
   } else {
-    row('operator peak RSS', `not separable in-process: this process (operator + simulator + load) peaked at ${f['benchProcessPeakRssMiB']} MiB`);
+    row(
+      'operator peak RSS',
+      `not separable in-process: this process (operator + simulator + load) peaked at ${f['benchProcessPeakRssMiB']} MiB`,
+    );
     row('CPU (this process)', `${op['cpuSeconds']} s (operator + simulator + load)`);
   }
   const cpu = f['cpuDuringLoad'] as CpuReport;
-  row('CPU during the load', `machine ${cpu.machineBusyPercent ?? '-'}% busy of ${cpu.cores} cores (load average ${cpu.loadAverageAtStart} at start)`);
-  row('CPU seconds during the load', `${Object.entries(cpu.processSeconds).map(([k, v]) => `${k} ${v}`).join(', ')}, everything else on the machine ${cpu.otherSeconds ?? '-'}`);
-  row('operator memory at end', `heap used ${op['heapUsedMiB'] ?? '-'} MiB, external ${op['externalMemoryMiB'] ?? '-'} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`);
-  row('bench process peak RSS', `${f['benchProcessPeakRssMiB']} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`);
+  row(
+    'CPU during the load',
+    `machine ${cpu.machineBusyPercent ?? '-'}% busy of ${cpu.cores} cores (load average ${cpu.loadAverageAtStart} at start)`,
+  );
+  row(
+    'CPU seconds during the load',
+    `${Object.entries(cpu.processSeconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}, everything else on the machine ${cpu.otherSeconds ?? '-'}`,
+  );
+  row(
+    'operator memory at end',
+    `heap used ${op['heapUsedMiB'] ?? '-'} MiB, external ${op['externalMemoryMiB'] ?? '-'} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`,
+  );
+  row(
+    'bench process peak RSS',
+    `${f['benchProcessPeakRssMiB']} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`,
+  );
   row('operator workqueue retries', op['workqueueRetries']);
   row('operator event loop lag p99', op['eventLoopLagP99Ms'] !== undefined ? `${op['eventLoopLagP99Ms']} ms` : '-');
   const logInfo = op['log'] as { lines: number; byLevel: Record<string, number> } | undefined;
@@ -481,7 +578,10 @@ function printTable(f: Figures, options: BenchOptions): void {
   // Every component shares the machine's cores: say so when other work took a large share.
   if (cpu.machineBusySeconds !== undefined && cpu.otherSeconds !== undefined && cpu.otherSeconds > 0.25 * cpu.machineBusySeconds) {
     const share = Math.round((cpu.otherSeconds / cpu.machineBusySeconds) * 100);
-    row('WARNING', `other work on this machine used ${share}% of the CPU time spent during the load: these figures measure a contended machine`);
+    row(
+      'WARNING',
+      `other work on this machine used ${share}% of the CPU time spent during the load: these figures measure a contended machine`,
+    );
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(`\nflux-action-operator benchmark (Flux played by the simulator, a test double)\n`);

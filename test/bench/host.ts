@@ -77,7 +77,10 @@ export function startCpuMeasure(extra: Record<string, number> = {}): () => CpuRe
       const now = processCpuSeconds(pid);
       if (now !== undefined) processSeconds[name] = Math.round((now - (processBefore[name] ?? 0)) * 100) / 100;
     }
-    const machineBusyPercent = before && after && after.total > before.total ? Math.round(((after.busy - before.busy) / (after.total - before.total)) * 1000) / 10 : undefined;
+    const machineBusyPercent =
+      before && after && after.total > before.total
+        ? Math.round(((after.busy - before.busy) / (after.total - before.total)) * 1000) / 10
+        : undefined;
     const machineBusySeconds = before && after ? (after.busy - before.busy) / 100 : undefined;
     const ours = Object.values(processSeconds).reduce((a, b) => a + b, 0);
     const otherSeconds = machineBusySeconds !== undefined ? Math.round((machineBusySeconds - ours) * 100) / 100 : undefined;

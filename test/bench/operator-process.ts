@@ -109,7 +109,9 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: repoRoot });
   closeSync(logFd);
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let exit: { code: number | null; signal: string | null } | undefined;
   void exited.then((e) => (exit = e));
   const cleanupSecret = (): void => rmSync(secretDir, { recursive: true, force: true });
@@ -177,7 +179,9 @@ async function waitForStart(
     throw new Error(`${err instanceof Error ? err.message : String(err)}:\n${tail(logFile, 20)}`);
   });
   if (outcome.exited) {
-    throw new Error(`the operator (pid ${child.pid}) exited during start (code ${outcome.exited.code}, signal ${outcome.exited.signal}):\n${tail(logFile, 20)}`);
+    throw new Error(
+      `the operator (pid ${child.pid}) exited during start (code ${outcome.exited.code}, signal ${outcome.exited.signal}):\n${tail(logFile, 20)}`,
+    );
   }
 }
 

@@ -89,11 +89,13 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       continue;
     }
     const n = Number(text);
-    if (!/^\d+$/.test(text) || n < s.min || n > s.max) throw new UsageError(`--${s.name} (${s.env}): expected an integer from ${s.min} to ${s.max}, got "${text}"`);
+    if (!/^\d+$/.test(text) || n < s.min || n > s.max)
+      throw new UsageError(`--${s.name} (${s.env}): expected an integer from ${s.min} to ${s.max}, got "${text}"`);
     options[s.flag] = n;
   }
   const mode = stringValue(values['operator']) ?? env['BENCH_OPERATOR'] ?? 'child';
-  if (mode !== 'child' && mode !== 'in-process') throw new UsageError(`--operator (BENCH_OPERATOR): expected child or in-process, got "${mode}"`);
+  if (mode !== 'child' && mode !== 'in-process')
+    throw new UsageError(`--operator (BENCH_OPERATOR): expected child or in-process, got "${mode}"`);
   const logLevel = stringValue(values['operator-log-level']) ?? env['BENCH_OPERATOR_LOG_LEVEL'] ?? 'info';
   return { ...(options as Omit<BenchOptions, 'operator' | 'operatorLogLevel'>), operator: mode, operatorLogLevel: logLevel };
 }

@@ -36,7 +36,13 @@ export class RequestTracker {
     this.informer = startInformer<KubeObject>({
       kc: this.kc,
       path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-      list: async () => (await custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural })) as k8s.KubernetesListObject<KubeObject>,
+      list: async () =>
+        (await custom.listNamespacedCustomObject({
+          group: Group,
+          version: Version,
+          namespace: ns,
+          plural: Plural,
+        })) as k8s.KubernetesListObject<KubeObject>,
       log: this.log,
       clock: realClock,
       onChange: (obj, event) => {

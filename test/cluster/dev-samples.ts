@@ -13,7 +13,11 @@ const podinfoImage = 'ghcr.io/stefanprodan/podinfo:6.5.0';
 
 /** podinfo's ./kustomize folder, cut down to a Deployment and a Service. */
 const kustomizeFolder: Record<string, string> = {
-  'kustomize/kustomization.yaml': stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['deployment.yaml', 'service.yaml'] }),
+  'kustomize/kustomization.yaml': stringify({
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: ['deployment.yaml', 'service.yaml'],
+  }),
   'kustomize/deployment.yaml': stringify({
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -4,7 +4,18 @@
 // resume through the fluxcd.controlplane.io/reconcile annotation, through kubectl and MCP.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../src/api/conditions.js';
-import { act, apply, bothWays, clusterEnv, condition, fluxObject, kubectl, startE2eEnvironment, waitForFlux, type E2eEnvironment } from '../support/e2e.js';
+import {
+  act,
+  apply,
+  bothWays,
+  clusterEnv,
+  condition,
+  fluxObject,
+  kubectl,
+  startE2eEnvironment,
+  waitForFlux,
+  type E2eEnvironment,
+} from '../support/e2e.js';
 import { getFluxObject } from '../support/harness.js';
 
 // flux-operator acts only on the FluxInstance named flux in its own namespace.
@@ -14,7 +25,8 @@ const target = { kind: 'FluxInstance', name };
 
 /** How many times flux-operator reconciled the instance. */
 async function reconciliations(env: E2eEnvironment): Promise<number> {
-  const history = (await getFluxObject(env.kc, 'FluxInstance', namespace, name)).status?.['history'] as { totalReconciliations?: number }[] | undefined;
+  const history = (await getFluxObject(env.kc, 'FluxInstance', namespace, name)).status?.['history'] as
+    { totalReconciliations?: number }[] | undefined;
   return history?.[0]?.totalReconciliations ?? 0;
 }
 
@@ -34,7 +46,18 @@ async function removeFluxInstance(): Promise<void> {
   await kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/warn-', 'pod-security.kubernetes.io/warn-version-']);
   await kubectl(['annotate', shared, '-A', '-l', owner, 'kustomize.toolkit.fluxcd.io/prune-', 'kustomize.toolkit.fluxcd.io/ssa-']);
   await kubectl(['label', 'namespaces,serviceaccounts', '-A', '-l', owner, 'app.kubernetes.io/part-of-', 'app.kubernetes.io/component-']);
-  await kubectl(['label', shared, '-A', '-l', owner, 'app.kubernetes.io/instance-', 'app.kubernetes.io/managed-by-', 'app.kubernetes.io/version-', 'fluxcd.controlplane.io/namespace-', 'fluxcd.controlplane.io/name-']);
+  await kubectl([
+    'label',
+    shared,
+    '-A',
+    '-l',
+    owner,
+    'app.kubernetes.io/instance-',
+    'app.kubernetes.io/managed-by-',
+    'app.kubernetes.io/version-',
+    'fluxcd.controlplane.io/namespace-',
+    'fluxcd.controlplane.io/name-',
+  ]);
 }
 
 describe('FluxInstance', () => {
@@ -46,12 +69,15 @@ describe('FluxInstance', () => {
     if (existing) throw new Error(`FluxInstance ${namespace}/${name} exists already: this test creates and removes its own`);
     // The release whose controllers run here.
     const version = clusterEnv('FLUX_VERSION');
-    await apply(env.kc, fluxObject('FluxInstance', namespace, name, {
-      // No distribution artifact: flux-operator builds Flux from the manifests it has on disk.
-      distribution: { version: version.replace(/^v/, ''), registry: 'ghcr.io/fluxcd' },
-      components: ['source-controller', 'kustomize-controller', 'helm-controller'],
-      cluster: { type: 'kubernetes', networkPolicy: false },
-    }));
+    await apply(
+      env.kc,
+      fluxObject('FluxInstance', namespace, name, {
+        // No distribution artifact: flux-operator builds Flux from the manifests it has on disk.
+        distribution: { version: version.replace(/^v/, ''), registry: 'ghcr.io/fluxcd' },
+        components: ['source-controller', 'kustomize-controller', 'helm-controller'],
+        cluster: { type: 'kubernetes', networkPolicy: false },
+      }),
+    );
     await waitForFlux(env.kc, 'FluxInstance', namespace, name);
   });
 

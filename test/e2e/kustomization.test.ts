@@ -4,7 +4,19 @@
 // request applied with kubectl and through the MCP tools.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../src/api/conditions.js';
-import { act, apply, bothWays, clusterSources, condition, configMapData, type E2eEnvironment, fluxObject, readRequest, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import {
+  act,
+  apply,
+  bothWays,
+  clusterSources,
+  condition,
+  configMapData,
+  type E2eEnvironment,
+  fluxObject,
+  readRequest,
+  startE2eEnvironment,
+  waitForFlux,
+} from '../support/e2e.js';
 import { getFluxObject } from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
 
@@ -34,14 +46,24 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     repo = clusterSources().gitRepo(env.ns);
     const first = await repo.commit({ 'app/configmap.yaml': configMap('one') }, 'first');
     await apply(env.kc, fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }));
-    await apply(env.kc, fluxObject('Kustomization', env.ns, 'app', {
-      interval: '1h',
-      path: './app',
-      prune: true,
-      targetNamespace: env.ns,
-      sourceRef: { kind: 'GitRepository', name: 'repo' },
-    }));
-    await waitForFlux(env.kc, 'Kustomization', env.ns, 'app', `to apply ${first}`, (ks) => ks.status?.['lastAppliedRevision'] === `${repo.branch}@sha1:${first}`);
+    await apply(
+      env.kc,
+      fluxObject('Kustomization', env.ns, 'app', {
+        interval: '1h',
+        path: './app',
+        prune: true,
+        targetNamespace: env.ns,
+        sourceRef: { kind: 'GitRepository', name: 'repo' },
+      }),
+    );
+    await waitForFlux(
+      env.kc,
+      'Kustomization',
+      env.ns,
+      'app',
+      `to apply ${first}`,
+      (ks) => ks.status?.['lastAppliedRevision'] === `${repo.branch}@sha1:${first}`,
+    );
   });
 
   afterAll(async () => {
@@ -50,8 +72,18 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
 
   it('reconciles with source after a push: Succeeded with the new revision, and the new manifest applied', async () => {
     const sha = await repo.commit({ 'app/configmap.yaml': configMap('two') }, 'second');
-    const outcome = await act(env, via, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, withSource: true }, { expect: 'Succeeded' });
-    expect(outcome).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded', revision: `${repo.branch}@sha1:${sha}`, sourceRevision: `${repo.branch}@sha1:${sha}` });
+    const outcome = await act(
+      env,
+      via,
+      { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, withSource: true },
+      { expect: 'Succeeded' },
+    );
+    expect(outcome).toMatchObject({
+      phase: 'Succeeded',
+      reason: 'Succeeded',
+      revision: `${repo.branch}@sha1:${sha}`,
+      sourceRevision: `${repo.branch}@sha1:${sha}`,
+    });
     expect(await configMapData(env.kc, env.ns, 'greeting')).toEqual({ message: 'two' });
     // Flux handled exactly the tokens the request wrote, source first.
     const request = await readRequest(env.kc, outcome.request);
@@ -61,7 +93,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     expect(ks.status?.lastHandledReconcileAt).toBe(request.status?.token);
   });
 
-  it('fails with kustomize-controller\'s own message when a broken manifest is pushed, without waiting for the timeout', async () => {
+  it("fails with kustomize-controller's own message when a broken manifest is pushed, without waiting for the timeout", async () => {
     await repo.commit({ 'app/broken.yaml': brokenConfigMap }, 'broken');
     const outcome = await act(
       env,
@@ -79,7 +111,12 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     expect(outcome.durationSeconds).toBeLessThan(300);
 
     await repo.commit({ 'app/broken.yaml': null }, 'fix');
-    const fixed = await act(env, via, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, withSource: true }, { expect: 'Succeeded' });
+    const fixed = await act(
+      env,
+      via,
+      { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, withSource: true },
+      { expect: 'Succeeded' },
+    );
     expect(fixed.phase).toBe('Succeeded');
   });
 
@@ -90,7 +127,14 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
     expect(ks.spec['suspend']).toBe(true);
     expect(ks.metadata.annotations?.['fluxaction.io/suspended-by']).toBe(suspended.request);
     // kustomize-controller itself reports the suspension.
-    await waitForFlux(env.kc, 'Kustomization', env.ns, 'app', 'to be seen suspended by kustomize-controller', (k) => k.spec['suspend'] === true);
+    await waitForFlux(
+      env.kc,
+      'Kustomization',
+      env.ns,
+      'app',
+      'to be seen suspended by kustomize-controller',
+      (k) => k.spec['suspend'] === true,
+    );
 
     const before = ks.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
     const refused = await act(env, via, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } }, { expect: 'Failed' });

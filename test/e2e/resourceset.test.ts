@@ -4,7 +4,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
-import { act, apply, bothWays, condition, configMapData, type E2eEnvironment, fluxObject, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import {
+  act,
+  apply,
+  bothWays,
+  condition,
+  configMapData,
+  type E2eEnvironment,
+  fluxObject,
+  startE2eEnvironment,
+  waitForFlux,
+} from '../support/e2e.js';
 import { getFluxObject } from '../support/harness.js';
 
 describe.each(bothWays)('ResourceSet via %s', (via) => {
@@ -14,17 +24,20 @@ describe.each(bothWays)('ResourceSet via %s', (via) => {
   beforeAll(async () => {
     env = await startE2eEnvironment(`e2e-rs-${via}`);
     core = env.kc.makeApiClient(k8s.CoreV1Api);
-    await apply(env.kc, fluxObject('ResourceSet', env.ns, 'tenants', {
-      inputs: [{ tenant: 'a' }, { tenant: 'b' }],
-      resources: [
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: 'tenant-<< inputs.tenant >>', namespace: env.ns },
-          data: { tenant: '<< inputs.tenant >>' },
-        },
-      ],
-    }));
+    await apply(
+      env.kc,
+      fluxObject('ResourceSet', env.ns, 'tenants', {
+        inputs: [{ tenant: 'a' }, { tenant: 'b' }],
+        resources: [
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'tenant-<< inputs.tenant >>', namespace: env.ns },
+            data: { tenant: '<< inputs.tenant >>' },
+          },
+        ],
+      }),
+    );
     await waitForFlux(env.kc, 'ResourceSet', env.ns, 'tenants');
     expect(await configMapData(env.kc, env.ns, 'tenant-a')).toEqual({ tenant: 'a' });
   });

@@ -8,8 +8,24 @@
 // main shard is), so each side has its objects to itself.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { act, apply, clusterSources, condition, type E2eEnvironment, fluxObject, type Outcome, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
-import { type FluxObjectView, getFluxObject, type OperatorEnvironment, patchFluxObject, startOperatorEnvironment } from '../support/harness.js';
+import {
+  act,
+  apply,
+  clusterSources,
+  condition,
+  type E2eEnvironment,
+  fluxObject,
+  type Outcome,
+  startE2eEnvironment,
+  waitForFlux,
+} from '../support/e2e.js';
+import {
+  type FluxObjectView,
+  getFluxObject,
+  type OperatorEnvironment,
+  patchFluxObject,
+  startOperatorEnvironment,
+} from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
 
 const SimulatedShard = { 'sharding.fluxcd.io/key': 'simulator' };
@@ -17,7 +33,13 @@ const SimulatedShard = { 'sharding.fluxcd.io/key': 'simulator' };
 /** An outcome without what differs by nature between two runs: namespaces, Git SHAs, tokens, timing. */
 function normalize(outcome: Outcome, ns: string): Record<string, unknown> {
   const text = (s: string | undefined): string | undefined => s?.replaceAll(ns, '<ns>').replace(/@sha1:[0-9a-f]{40}/g, '@sha1:<sha>');
-  return { phase: outcome.phase, reason: outcome.reason, message: text(outcome.message), revision: text(outcome.revision), sourceRevision: text(outcome.sourceRevision) };
+  return {
+    phase: outcome.phase,
+    reason: outcome.reason,
+    message: text(outcome.message),
+    revision: text(outcome.revision),
+    sourceRevision: text(outcome.sourceRevision),
+  };
 }
 
 /** Status fields the operator reads. */
@@ -42,10 +64,28 @@ describe('The Flux simulator against the real controllers', () => {
     real = await startE2eEnvironment('e2e-parity-real');
     sim = await startOperatorEnvironment('e2e-parity-sim');
     repo = clusterSources().gitRepo(real.ns);
-    await repo.commit({ 'app/greeting.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  message: one\n' }, 'first');
-    for (const [env, labels] of [[real, {}], [sim, SimulatedShard]] as const) {
-      await apply(env.kc, fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }, { labels }));
-      await apply(env.kc, fluxObject('Kustomization', env.ns, 'app', { interval: '1h', path: './app', prune: true, targetNamespace: env.ns, sourceRef: { kind: 'GitRepository', name: 'repo' } }, { labels }));
+    await repo.commit(
+      { 'app/greeting.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  message: one\n' },
+      'first',
+    );
+    for (const [env, labels] of [
+      [real, {}],
+      [sim, SimulatedShard],
+    ] as const) {
+      await apply(
+        env.kc,
+        fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }, { labels }),
+      );
+      await apply(
+        env.kc,
+        fluxObject(
+          'Kustomization',
+          env.ns,
+          'app',
+          { interval: '1h', path: './app', prune: true, targetNamespace: env.ns, sourceRef: { kind: 'GitRepository', name: 'repo' } },
+          { labels },
+        ),
+      );
     }
     await waitForFlux(real.kc, 'Kustomization', real.ns, 'app');
     await waitForFlux(sim.kc, 'Kustomization', sim.ns, 'app');
@@ -59,29 +99,48 @@ describe('The Flux simulator against the real controllers', () => {
   const reconcileApp = { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, withSource: true } as const;
 
   it('a reconcile with source: same outcome, same conditions and fields', async () => {
-    await repo.commit({ 'app/greeting.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  message: two\n' }, 'second');
+    await repo.commit(
+      { 'app/greeting.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  message: two\n' },
+      'second',
+    );
     const fromReal = await act(real, 'kubectl', reconcileApp, { expect: 'Succeeded' });
     const fromSim = await act(simulated(), 'kubectl', reconcileApp, { expect: 'Succeeded' });
     expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
     for (const kind of ['Kustomization', 'GitRepository']) {
       const name = kind === 'Kustomization' ? 'app' : 'repo';
-      expect({ kind, ...shape(await getFluxObject(sim.kc, kind, sim.ns, name)) }).toEqual({ kind, ...shape(await getFluxObject(real.kc, kind, real.ns, name)) });
+      expect({ kind, ...shape(await getFluxObject(sim.kc, kind, sim.ns, name)) }).toEqual({
+        kind,
+        ...shape(await getFluxObject(real.kc, kind, real.ns, name)),
+      });
     }
   });
 
   it('a failed apply: same outcome and conditions when the simulator is told what kustomize-controller said', async () => {
-    await repo.commit({ 'app/broken.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  values: [1, 2]\n' }, 'broken');
+    await repo.commit(
+      { 'app/broken.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  values: [1, 2]\n' },
+      'broken',
+    );
     const fromReal = await act(real, 'kubectl', reconcileApp, { expect: 'Failed' });
     const said = condition(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app'), 'Ready')!;
     await patchFluxObject(sim.kc, 'Kustomization', sim.ns, 'app', {
-      metadata: { annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.reason]: said.reason!, [SimAnnotation.message]: said.message!.replaceAll(real.ns, sim.ns) } },
+      metadata: {
+        annotations: {
+          [SimAnnotation.outcome]: 'Failed',
+          [SimAnnotation.reason]: said.reason!,
+          [SimAnnotation.message]: said.message!.replaceAll(real.ns, sim.ns),
+        },
+      },
     });
     const fromSim = await act(simulated(), 'kubectl', reconcileApp, { expect: 'Failed' });
     expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
-    expect(shape(await getFluxObject(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app')));
+    expect(shape(await getFluxObject(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(
+      shape(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app')),
+    );
 
     await repo.commit({ 'app/broken.yaml': null }, 'fix');
-    await patchFluxObject(sim.kc, 'Kustomization', sim.ns, 'app', { metadata: { annotations: { [SimAnnotation.outcome]: null, [SimAnnotation.reason]: null, [SimAnnotation.message]: null } } });
+    await patchFluxObject(sim.kc, 'Kustomization', sim.ns, 'app', {
+      metadata: { annotations: { [SimAnnotation.outcome]: null, [SimAnnotation.reason]: null, [SimAnnotation.message]: null } },
+    });
     await act(real, 'kubectl', reconcileApp, { expect: 'Succeeded' });
     await act(simulated(), 'kubectl', reconcileApp, { expect: 'Succeeded' });
   });
@@ -97,23 +156,43 @@ describe('The Flux simulator against the real controllers', () => {
       const fromSim = await act(simulated(), 'kubectl', spec, { expect: expected, timeoutSeconds: 60 });
       expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
     }
-    expect(shape(await getFluxObject(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(shape(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app')));
+    expect(shape(await getFluxObject(sim.kc, 'Kustomization', sim.ns, 'app'))).toEqual(
+      shape(await getFluxObject(real.kc, 'Kustomization', real.ns, 'app')),
+    );
   }, 300_000);
 
   it('a HelmRelease with source: same outcome, same conditions and fields of the release and its HelmChart', async () => {
     const charts = clusterSources().helmRepo();
     // One chart name per run: the Helm repository outlives the test's namespace.
     const chart = `parity-${real.ns}`;
-    const templates = { 'configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  chart: {{ .Chart.Version | quote }}\n' };
+    const templates = {
+      'configmap.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  chart: {{ .Chart.Version | quote }}\n',
+    };
     await charts.publishChart({ name: chart, version: '0.1.0', templates });
-    const release = (): Record<string, unknown> => ({ interval: '1h', chart: { spec: { chart, version: '*', interval: '1h', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+    const release = (): Record<string, unknown> => ({
+      interval: '1h',
+      chart: { spec: { chart, version: '*', interval: '1h', sourceRef: { kind: 'HelmRepository', name: 'charts' } } },
+    });
     await apply(real.kc, fluxObject('HelmRepository', real.ns, 'charts', { interval: '1h', url: charts.url }));
     await apply(real.kc, fluxObject('HelmRelease', real.ns, 'web', release()));
     await waitForFlux(real.kc, 'HelmRelease', real.ns, 'web');
     // The simulator does not create the HelmChart of chart.spec as helm-controller does: create it.
-    const at = (revision: string): Record<string, unknown> => ({ labels: SimulatedShard, annotations: { [SimAnnotation.revision]: revision } });
+    const at = (revision: string): Record<string, unknown> => ({
+      labels: SimulatedShard,
+      annotations: { [SimAnnotation.revision]: revision },
+    });
     await apply(sim.kc, fluxObject('HelmRepository', sim.ns, 'charts', { interval: '1h', url: charts.url }, { labels: SimulatedShard }));
-    await apply(sim.kc, fluxObject('HelmChart', sim.ns, `${sim.ns}-web`, { interval: '1h', chart, version: '*', sourceRef: { kind: 'HelmRepository', name: 'charts' } }, at('0.2.0')));
+    await apply(
+      sim.kc,
+      fluxObject(
+        'HelmChart',
+        sim.ns,
+        `${sim.ns}-web`,
+        { interval: '1h', chart, version: '*', sourceRef: { kind: 'HelmRepository', name: 'charts' } },
+        at('0.2.0'),
+      ),
+    );
     await apply(sim.kc, fluxObject('HelmRelease', sim.ns, 'web', release(), at('0.2.0')));
     await waitForFlux(sim.kc, 'HelmRelease', sim.ns, 'web');
 
@@ -122,7 +201,11 @@ describe('The Flux simulator against the real controllers', () => {
     const fromReal = await act(real, 'kubectl', spec, { expect: 'Succeeded' });
     const fromSim = await act(simulated(), 'kubectl', spec, { expect: 'Succeeded' });
     expect(normalize(fromSim, sim.ns)).toEqual(normalize(fromReal, real.ns));
-    expect(shape(await getFluxObject(sim.kc, 'HelmRelease', sim.ns, 'web'))).toEqual(shape(await getFluxObject(real.kc, 'HelmRelease', real.ns, 'web')));
-    expect(shape(await getFluxObject(sim.kc, 'HelmChart', sim.ns, `${sim.ns}-web`))).toEqual(shape(await getFluxObject(real.kc, 'HelmChart', real.ns, `${real.ns}-web`)));
+    expect(shape(await getFluxObject(sim.kc, 'HelmRelease', sim.ns, 'web'))).toEqual(
+      shape(await getFluxObject(real.kc, 'HelmRelease', real.ns, 'web')),
+    );
+    expect(shape(await getFluxObject(sim.kc, 'HelmChart', sim.ns, `${sim.ns}-web`))).toEqual(
+      shape(await getFluxObject(real.kc, 'HelmChart', real.ns, `${real.ns}-web`)),
+    );
   });
 });

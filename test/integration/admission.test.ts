@@ -34,7 +34,13 @@ function requestBody(namespace: string, name: string, spec: Spec | undefined): R
 
 /** Creates a request as the admin; the spec is passed through untyped so invalid ones reach the server. */
 function create(spec: Spec | undefined, name = 'request'): Promise<unknown> {
-  return custom.createNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: ns, body: requestBody(ns, name, spec) });
+  return custom.createNamespacedCustomObject({
+    group: Group,
+    version: Version,
+    plural: Plural,
+    namespace: ns,
+    body: requestBody(ns, name, spec),
+  });
 }
 
 /** A valid request spec with the given changes. */
@@ -129,12 +135,24 @@ describe('FluxActionRequest admission', () => {
     const resetOnly = 'spec.reset: Forbidden: reset is only for the Reconcile action on a HelmRelease; remove it or set it to false';
 
     it.each<[string, Spec, string]>([
-      ['withSource on a GitRepository (a source has no source)', valid({ withSource: true, target: { kind: 'GitRepository', name: 'podinfo' } }), withSourceOnly],
+      [
+        'withSource on a GitRepository (a source has no source)',
+        valid({ withSource: true, target: { kind: 'GitRepository', name: 'podinfo' } }),
+        withSourceOnly,
+      ],
       ['withSource with the Suspend action', valid({ action: 'Suspend', withSource: true }), withSourceOnly],
       ['force on a Kustomization', valid({ force: true }), forceOnly],
-      ['force with the Suspend action', valid({ action: 'Suspend', force: true, target: { kind: 'HelmRelease', name: 'podinfo' } }), forceOnly],
+      [
+        'force with the Suspend action',
+        valid({ action: 'Suspend', force: true, target: { kind: 'HelmRelease', name: 'podinfo' } }),
+        forceOnly,
+      ],
       ['reset on a FluxInstance', valid({ reset: true, target: { kind: 'FluxInstance', name: 'flux' } }), resetOnly],
-      ['reset with the Resume action', valid({ action: 'Resume', reset: true, target: { kind: 'HelmRelease', name: 'podinfo' } }), resetOnly],
+      [
+        'reset with the Resume action',
+        valid({ action: 'Resume', reset: true, target: { kind: 'HelmRelease', name: 'podinfo' } }),
+        resetOnly,
+      ],
     ])('%s', async (_case, spec, error) => {
       await expectRefusedWith(create(spec), error);
     });
@@ -142,7 +160,11 @@ describe('FluxActionRequest admission', () => {
     it.each<[string, string, string]>([
       ['over 1h', '2h', 'spec.timeout: Invalid value: "string": timeout must be more than 0s and at most 1h'],
       ['of zero', '0s', 'spec.timeout: Invalid value: "string": timeout must be more than 0s and at most 1h'],
-      ['that is not a duration', 'five minutes', 'spec.timeout: Invalid value: "string": timeout must be a Go duration such as 90s, 5m or 1h30m'],
+      [
+        'that is not a duration',
+        'five minutes',
+        'spec.timeout: Invalid value: "string": timeout must be a Go duration such as 90s, 5m or 1h30m',
+      ],
     ])('a timeout %s (%s)', async (_case, timeout, error) => {
       await expectRefusedWith(create(valid({ timeout })), error);
     });
@@ -156,7 +178,8 @@ describe('FluxActionRequest admission', () => {
   });
 
   describe('spec is immutable once created', () => {
-    const immutable = 'spec: Invalid value: "object": spec is immutable; a request is one action, run once - create a new FluxActionRequest to act again';
+    const immutable =
+      'spec: Invalid value: "object": spec is immutable; a request is one action, run once - create a new FluxActionRequest to act again';
 
     function mergePatch(name: string, body: Record<string, unknown>): Promise<unknown> {
       return custom.patchNamespacedCustomObject(
@@ -178,7 +201,13 @@ describe('FluxActionRequest admission', () => {
     it('still lets status and metadata be written', async () => {
       await create(valid(), 'frozen-spec');
       await mergePatch('frozen-spec', { metadata: { labels: { team: 'apps' } } });
-      const current = (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: ns, name: 'frozen-spec' })) as Record<string, unknown>;
+      const current = (await custom.getNamespacedCustomObject({
+        group: Group,
+        version: Version,
+        plural: Plural,
+        namespace: ns,
+        name: 'frozen-spec',
+      })) as Record<string, unknown>;
       await custom.replaceNamespacedCustomObjectStatus({
         group: Group,
         version: Version,
@@ -220,7 +249,10 @@ describe('FluxActionRequest admission', () => {
       ['force on a FluxInstance', valid({ force: true, target: { kind: 'FluxInstance', name: 'flux' } })],
       ['force on a ResourceSetInputProvider', valid({ force: true, target: { kind: 'ResourceSetInputProvider', name: 'inputs' } })],
       ['reset on a HelmRelease', valid({ reset: true, target: { kind: 'HelmRelease', name: 'podinfo' } })],
-      ['withSource, force and reset set to false on any action', valid({ action: 'Suspend', withSource: false, force: false, reset: false, target: { kind: 'GitRepository', name: 'repo' } })],
+      [
+        'withSource, force and reset set to false on any action',
+        valid({ action: 'Suspend', withSource: false, force: false, reset: false, target: { kind: 'GitRepository', name: 'repo' } }),
+      ],
     ])('%s', async (_case, spec) => {
       await create(spec);
     });

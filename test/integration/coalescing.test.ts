@@ -2,7 +2,14 @@
 // the outcome of a reconcile that started after it was made.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, getRequest, waitForPhase, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  getRequest,
+  waitForPhase,
+  startOperatorEnvironment,
+  type OperatorEnvironment,
+} from '../support/harness.js';
 
 let env: OperatorEnvironment;
 
@@ -19,7 +26,9 @@ describe('coalescing', () => {
     // A reconcile takes a while, as Flux's does, so requests pile up while one is in flight.
     await createFluxObject(env.kc, 'Kustomization', env.ns, 'busy', { annotations: { [SimAnnotation.delayMs]: '300' } });
     const names = Array.from({ length: 100 }, (_, i) => `burst-${i}`);
-    await Promise.all(names.map((name) => createRequest(env.kc, env.ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'busy' } })));
+    await Promise.all(
+      names.map((name) => createRequest(env.kc, env.ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'busy' } })),
+    );
     const done = [];
     for (const name of names) done.push(await waitForPhase(env.kc, env.ns, name, 'Succeeded', 60_000));
 

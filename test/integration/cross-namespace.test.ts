@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
 import type { FluxSimulator } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, getFluxObject, readyReason, startOperator, startSimulator, waitForPhase, type TestOperator } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  getFluxObject,
+  readyReason,
+  startOperator,
+  startSimulator,
+  waitForPhase,
+  type TestOperator,
+} from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace } from '../support/kube.js';
 
 let kc: k8s.KubeConfig;
@@ -34,17 +43,25 @@ afterAll(async () => {
 
 describe('cross-namespace policy', () => {
   it('refuses a request for another namespace and leaves the target untouched', async () => {
-    await createRequest(kc, tenant, 'reach-over', { action: 'Suspend', target: { kind: 'Kustomization', name: 'infra', namespace: other } });
+    await createRequest(kc, tenant, 'reach-over', {
+      action: 'Suspend',
+      target: { kind: 'Kustomization', name: 'infra', namespace: other },
+    });
     const done = await waitForPhase(kc, tenant, 'reach-over', 'Failed');
     expect(readyReason(done)).toBe(FailureReason.CrossNamespaceForbidden);
-    expect(done.status?.message).toContain(`Kustomization ${other}/infra is in another namespace; requests in namespace ${tenant} may act only on their own namespace`);
+    expect(done.status?.message).toContain(
+      `Kustomization ${other}/infra is in another namespace; requests in namespace ${tenant} may act only on their own namespace`,
+    );
     const infra = await getFluxObject(kc, 'Kustomization', other, 'infra');
     expect(infra.spec['suspend']).toBeUndefined();
     expect(infra.metadata.annotations).toBeUndefined();
   });
 
   it('lets a namespace listed in --cross-namespace-from act on another namespace', async () => {
-    await createRequest(kc, platform, 'reconcile-infra', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'infra', namespace: other } });
+    await createRequest(kc, platform, 'reconcile-infra', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'infra', namespace: other },
+    });
     const done = await waitForPhase(kc, platform, 'reconcile-infra', 'Succeeded');
     expect(done.status?.target).toMatchObject({ namespace: other, name: 'infra', ready: 'True' });
   });

@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
 import { apply, readManifests } from '../support/install.js';
-import { createFluxObject, createRequest, ensureInstalled, getFluxObject, OperatorNamespace, readyReason, startOperator, waitForPhase, type TestOperator } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  ensureInstalled,
+  getFluxObject,
+  OperatorNamespace,
+  readyReason,
+  startOperator,
+  waitForPhase,
+  type TestOperator,
+} from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix, repoRoot } from '../support/kube.js';
 import path from 'node:path';
 
@@ -46,7 +56,10 @@ afterAll(async () => {
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   await rbac.deleteClusterRoleBinding({ name: account }).catch(() => undefined);
   await rbac.deleteClusterRole({ name: account }).catch(() => undefined);
-  await kc.makeApiClient(k8s.CoreV1Api).deleteNamespacedServiceAccount({ name: account, namespace: OperatorNamespace }).catch(() => undefined);
+  await kc
+    .makeApiClient(k8s.CoreV1Api)
+    .deleteNamespacedServiceAccount({ name: account, namespace: OperatorNamespace })
+    .catch(() => undefined);
 });
 
 describe('the operator RBAC refuses', () => {

@@ -2,7 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import type { FluxSimulator } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, OperatorNamespace, startOperator, startSimulator, waitForPhase, type TestOperator } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  OperatorNamespace,
+  startOperator,
+  startSimulator,
+  waitForPhase,
+  type TestOperator,
+} from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix, waitFor } from '../support/kube.js';
 
 let kc: k8s.KubeConfig;
@@ -28,7 +36,10 @@ afterAll(async () => {
   for (const r of replicas) await r.stop();
   await simulator?.stop();
   await deleteNamespace(kc, ns);
-  await kc.makeApiClient(k8s.CoordinationV1Api).deleteNamespacedLease({ name: leaseName, namespace: OperatorNamespace }).catch(() => undefined);
+  await kc
+    .makeApiClient(k8s.CoordinationV1Api)
+    .deleteNamespacedLease({ name: leaseName, namespace: OperatorNamespace })
+    .catch(() => undefined);
 });
 
 describe('leader election', () => {
@@ -40,7 +51,7 @@ describe('leader election', () => {
     await createRequest(kc, ns, 'before-failover', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
     await waitForPhase(kc, ns, 'before-failover', 'Succeeded');
     expect(await (await leader.operator.metrics.leader.get()).values[0]?.value).toBe(1);
-    expect(await (await standby.operator.metrics.leader.get()).values[0]?.value ?? 0).toBe(0);
+    expect((await (await standby.operator.metrics.leader.get()).values[0]?.value) ?? 0).toBe(0);
 
     await leader.stop();
     await waitFor('the standby to hold the Lease', async () => ((await holder()) === standby.operator.identity ? true : undefined), 30_000);

@@ -11,7 +11,9 @@ const run = promisify(execFile);
 const cluster = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
 
 async function kubectl(...args: string[]): Promise<string> {
-  const { stdout } = await run('bash', [cluster, 'kubectl', '--kubeconfig', testKubeconfigPath(), ...args], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('bash', [cluster, 'kubectl', '--kubeconfig', testKubeconfigPath(), ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return stdout;
 }
 
@@ -33,7 +35,14 @@ describe('config/', () => {
   });
 
   it('config/default is accepted by the API server (server-side dry run)', async () => {
-    const out = await kubectl('apply', '-k', path.join(repoRoot, 'config', 'default'), '--dry-run=server', '--server-side', '--force-conflicts');
+    const out = await kubectl(
+      'apply',
+      '-k',
+      path.join(repoRoot, 'config', 'default'),
+      '--dry-run=server',
+      '--server-side',
+      '--force-conflicts',
+    );
     expect(out).toContain('deployment.apps/fluxact-operator serverside-applied (server dry run)');
     expect(out).toContain('deployment.apps/fluxact-mcp serverside-applied (server dry run)');
   });
@@ -49,6 +58,8 @@ describe('config/', () => {
     }
     const adapter = roles.find((r) => r.metadata.name === 'fluxact-mcp')!;
     const writes = adapter.rules!.filter((r) => r.verbs!.some((v) => ['create', 'update', 'patch', 'delete'].includes(v)));
-    expect(writes).toEqual([{ apiGroups: ['fluxaction.io'], resources: ['fluxactionrequests'], verbs: ['create', 'get', 'list', 'watch'] }]);
+    expect(writes).toEqual([
+      { apiGroups: ['fluxaction.io'], resources: ['fluxactionrequests'], verbs: ['create', 'get', 'list', 'watch'] },
+    ]);
   });
 });

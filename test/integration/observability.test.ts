@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, requestEvents, waitForPhase, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  requestEvents,
+  waitForPhase,
+  startOperatorEnvironment,
+  type OperatorEnvironment,
+} from '../support/harness.js';
 import { repoRoot, testKubeconfigPath, waitFor } from '../support/kube.js';
 
 const run = promisify(execFile);
@@ -17,7 +24,9 @@ let env: OperatorEnvironment;
 beforeAll(async () => {
   env = await startOperatorEnvironment('observe');
   await createFluxObject(env.kc, 'Kustomization', env.ns, 'app');
-  await createFluxObject(env.kc, 'Kustomization', env.ns, 'broken', { annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.message]: 'boom' } });
+  await createFluxObject(env.kc, 'Kustomization', env.ns, 'broken', {
+    annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.message]: 'boom' },
+  });
 });
 
 afterAll(async () => {
@@ -48,7 +57,9 @@ describe('Events', () => {
   it('records a Warning Failed event with the reason and Flux message', async () => {
     await createRequest(env.kc, env.ns, 'evented-fail', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'broken' } });
     await waitForPhase(env.kc, env.ns, 'evented-fail', 'Failed');
-    const failed = await waitFor('a Failed event', async () => (await requestEvents(env.kc, env.ns, 'evented-fail')).find((e) => e.reason === 'Failed'));
+    const failed = await waitFor('a Failed event', async () =>
+      (await requestEvents(env.kc, env.ns, 'evented-fail')).find((e) => e.reason === 'Failed'),
+    );
     expect(failed.type).toBe('Warning');
     expect(failed.message).toBe(`ReconciliationFailed: Kustomization ${env.ns}/broken: ReconciliationFailed: boom`);
   });
@@ -56,18 +67,34 @@ describe('Events', () => {
 
 describe('ttlSecondsAfterFinished', () => {
   it('deletes a finished request once its TTL has passed', async () => {
-    await createRequest(env.kc, env.ns, 'short-lived', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' }, ttlSecondsAfterFinished: 1 });
+    await createRequest(env.kc, env.ns, 'short-lived', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'app' },
+      ttlSecondsAfterFinished: 1,
+    });
     // The request may be gone before a poll sees it Succeeded; its Succeeded Event stays.
-    await waitFor('the Succeeded event', async () => (await requestEvents(env.kc, env.ns, 'short-lived')).find((e) => e.reason === 'Succeeded'));
+    await waitFor('the Succeeded event', async () =>
+      (await requestEvents(env.kc, env.ns, 'short-lived')).find((e) => e.reason === 'Succeeded'),
+    );
     const custom = env.kc.makeApiClient(k8s.CustomObjectsApi);
-    await waitFor('the request to be deleted', async () => {
-      try {
-        await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: env.ns, name: 'short-lived' });
-        return undefined;
-      } catch (err) {
-        return (err as { code?: number }).code === 404 ? true : undefined;
-      }
-    }, 15_000);
+    await waitFor(
+      'the request to be deleted',
+      async () => {
+        try {
+          await custom.getNamespacedCustomObject({
+            group: Group,
+            version: Version,
+            plural: Plural,
+            namespace: env.ns,
+            name: 'short-lived',
+          });
+          return undefined;
+        } catch (err) {
+          return (err as { code?: number }).code === 404 ? true : undefined;
+        }
+      },
+      15_000,
+    );
   });
 
   it('keeps a finished request without a TTL', async () => {
@@ -81,9 +108,13 @@ describe('kubectl wait', () => {
   it('returns once a request is Ready', async () => {
     const kubectl = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
     await createRequest(env.kc, env.ns, 'waited', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-    const { stdout } = await run('bash', [kubectl, 'kubectl', 'wait', '--for=condition=Ready', `far/waited`, '-n', env.ns, '--timeout=30s'], {
-      env: { ...process.env, KUBECONFIG: testKubeconfigPath() },
-    });
+    const { stdout } = await run(
+      'bash',
+      [kubectl, 'kubectl', 'wait', '--for=condition=Ready', `far/waited`, '-n', env.ns, '--timeout=30s'],
+      {
+        env: { ...process.env, KUBECONFIG: testKubeconfigPath() },
+      },
+    );
     expect(stdout.trim()).toBe('fluxactionrequest.fluxaction.io/waited condition met');
   });
 });

@@ -55,7 +55,13 @@ beforeAll(async () => {
   await createRequest(kc, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'y', namespace: 'x' } });
   // The status an operator writes when the target is missing: Failed, Ready=False and Stalled=True.
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const current = (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: ns, name })) as Record<string, unknown>;
+  const current = (await custom.getNamespacedCustomObject({
+    group: Group,
+    version: Version,
+    plural: Plural,
+    namespace: ns,
+    name,
+  })) as Record<string, unknown>;
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const condition = { reason: FailureReason.TargetNotFound, message, observedGeneration: 1, lastTransitionTime: now };
   await custom.replaceNamespacedCustomObjectStatus({
@@ -90,7 +96,15 @@ describe('kubectl get far', () => {
     const table = parseTable(await kubectl('get', 'far', '-n', ns));
     expect(table.headers).toEqual(['NAME', 'ACTION', 'KIND', 'TARGET', 'PHASE', 'REASON', 'AGE']);
     expect(table.rows).toEqual([
-      { NAME: name, ACTION: 'Reconcile', KIND: 'Kustomization', TARGET: 'y', PHASE: 'Failed', REASON: 'TargetNotFound', AGE: expect.stringMatching(/^(\d+[smh])+$/) },
+      {
+        NAME: name,
+        ACTION: 'Reconcile',
+        KIND: 'Kustomization',
+        TARGET: 'y',
+        PHASE: 'Failed',
+        REASON: 'TargetNotFound',
+        AGE: expect.stringMatching(/^(\d+[smh])+$/),
+      },
     ]);
   });
 
@@ -100,10 +114,13 @@ describe('kubectl get far', () => {
     expect(table.rows).toEqual([expect.objectContaining({ NAME: name, REASON: 'TargetNotFound', MESSAGE: message })]);
   });
 
-  it.each(['far', 'fluxactionrequests', 'fluxactionrequest', 'fluxactionrequests.fluxaction.io'])('answers to the resource name %s', async (resource) => {
-    const table = parseTable(await kubectl('get', resource, name, '-n', ns));
-    expect(table.rows).toEqual([expect.objectContaining({ NAME: name, PHASE: 'Failed' })]);
-  });
+  it.each(['far', 'fluxactionrequests', 'fluxactionrequest', 'fluxactionrequests.fluxaction.io'])(
+    'answers to the resource name %s',
+    async (resource) => {
+      const table = parseTable(await kubectl('get', resource, name, '-n', ns));
+      expect(table.rows).toEqual([expect.objectContaining({ NAME: name, PHASE: 'Failed' })]);
+    },
+  );
 
   it('lists requests in the flux category', async () => {
     const output = await kubectl('get', 'flux', '-n', ns, '-o', 'name');

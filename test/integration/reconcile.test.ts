@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason, SuccessReason } from '../../src/api/conditions.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { createFluxObject, createRequest, deleteFluxObject, getFluxObject, readyReason, waitForFluxObject, waitForPhase, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  deleteFluxObject,
+  getFluxObject,
+  readyReason,
+  waitForFluxObject,
+  waitForPhase,
+  startOperatorEnvironment,
+  type OperatorEnvironment,
+} from '../support/harness.js';
 
 let env: OperatorEnvironment;
 
@@ -20,7 +30,13 @@ describe('Reconcile', () => {
     const done = await waitForPhase(env.kc, env.ns, 'reconcile-app', 'Succeeded');
     expect(readyReason(done)).toBe(SuccessReason.Succeeded);
     expect(done.status?.message).toBe(`Kustomization ${env.ns}/app: applied revision main@sha1:1a2b3c`);
-    expect(done.status?.target).toMatchObject({ kind: 'Kustomization', name: 'app', namespace: env.ns, ready: 'True', revision: 'main@sha1:1a2b3c' });
+    expect(done.status?.target).toMatchObject({
+      kind: 'Kustomization',
+      name: 'app',
+      namespace: env.ns,
+      ready: 'True',
+      revision: 'main@sha1:1a2b3c',
+    });
     const target = await getFluxObject(env.kc, 'Kustomization', env.ns, 'app');
     expect(target.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).toBe(done.status?.token);
     expect(target.status?.lastHandledReconcileAt).toBe(done.status?.token);
@@ -29,19 +45,34 @@ describe('Reconcile', () => {
 
   it('reports a failing reconcile with Flux reason and message long before the timeout', async () => {
     await createFluxObject(env.kc, 'Kustomization', env.ns, 'broken', {
-      annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.reason]: 'BuildFailed', [SimAnnotation.message]: 'kustomize build failed: accumulating resources' },
+      annotations: {
+        [SimAnnotation.outcome]: 'Failed',
+        [SimAnnotation.reason]: 'BuildFailed',
+        [SimAnnotation.message]: 'kustomize build failed: accumulating resources',
+      },
     });
-    await createRequest(env.kc, env.ns, 'reconcile-broken', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'broken' }, timeout: '5m' });
+    await createRequest(env.kc, env.ns, 'reconcile-broken', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'broken' },
+      timeout: '5m',
+    });
     // The wait's deadline (30s) is a tenth of the request's timeout: the failure must come from Flux's verdict.
     const done = await waitForPhase(env.kc, env.ns, 'reconcile-broken', 'Failed', 30_000);
     expect(readyReason(done)).toBe(FailureReason.ReconciliationFailed);
     expect(done.status?.message).toBe(`Kustomization ${env.ns}/broken: BuildFailed: kustomize build failed: accumulating resources`);
-    expect(done.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: FailureReason.ReconciliationFailed });
+    expect(done.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: FailureReason.ReconciliationFailed,
+    });
   });
 
   it('reports a stalled target as failed with the Stalled message', async () => {
     await createFluxObject(env.kc, 'Kustomization', env.ns, 'stalled', {
-      annotations: { [SimAnnotation.outcome]: 'Stalled', [SimAnnotation.reason]: 'InvalidPath', [SimAnnotation.message]: 'path ./nope not found' },
+      annotations: {
+        [SimAnnotation.outcome]: 'Stalled',
+        [SimAnnotation.reason]: 'InvalidPath',
+        [SimAnnotation.message]: 'path ./nope not found',
+      },
     });
     await createRequest(env.kc, env.ns, 'reconcile-stalled', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'stalled' } });
     const done = await waitForPhase(env.kc, env.ns, 'reconcile-stalled', 'Failed');
@@ -57,16 +88,29 @@ describe('Reconcile', () => {
 
   it('times out when Flux never handles the request', async () => {
     await createFluxObject(env.kc, 'Kustomization', env.ns, 'ignored', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
-    await createRequest(env.kc, env.ns, 'reconcile-ignored', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'ignored' }, timeout: '3s' });
+    await createRequest(env.kc, env.ns, 'reconcile-ignored', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'ignored' },
+      timeout: '3s',
+    });
     const done = await waitForPhase(env.kc, env.ns, 'reconcile-ignored', 'Failed');
     expect(readyReason(done)).toBe(FailureReason.Timeout);
-    expect(done.status?.message).toBe(`no outcome within 3s: waiting for Flux to handle the request on Kustomization ${env.ns}/ignored (requestedAt ${done.status?.token})`);
+    expect(done.status?.message).toBe(
+      `no outcome within 3s: waiting for Flux to handle the request on Kustomization ${env.ns}/ignored (requestedAt ${done.status?.token})`,
+    );
   });
 
   it('reports TargetDeleted when the target is deleted while the request waits', async () => {
     await createFluxObject(env.kc, 'Kustomization', env.ns, 'doomed', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
     await createRequest(env.kc, env.ns, 'reconcile-doomed', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'doomed' } });
-    await waitForFluxObject(env.kc, 'Kustomization', env.ns, 'doomed', 'to carry a requestedAt token', (o) => !!o.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']);
+    await waitForFluxObject(
+      env.kc,
+      'Kustomization',
+      env.ns,
+      'doomed',
+      'to carry a requestedAt token',
+      (o) => !!o.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'],
+    );
     await deleteFluxObject(env.kc, 'Kustomization', env.ns, 'doomed');
     const done = await waitForPhase(env.kc, env.ns, 'reconcile-doomed', 'Failed');
     expect(readyReason(done)).toBe(FailureReason.TargetDeleted);
@@ -74,7 +118,11 @@ describe('Reconcile', () => {
 
   it('with wait: false succeeds as Requested once the token is written, without following Flux', async () => {
     await createFluxObject(env.kc, 'Kustomization', env.ns, 'fire-and-forget', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
-    await createRequest(env.kc, env.ns, 'reconcile-nowait', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'fire-and-forget' }, wait: false });
+    await createRequest(env.kc, env.ns, 'reconcile-nowait', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'fire-and-forget' },
+      wait: false,
+    });
     const done = await waitForPhase(env.kc, env.ns, 'reconcile-nowait', 'Succeeded');
     expect(readyReason(done)).toBe(SuccessReason.Requested);
     const target = await getFluxObject(env.kc, 'Kustomization', env.ns, 'fire-and-forget');
@@ -83,11 +131,20 @@ describe('Reconcile', () => {
 
   it('sets forceAt and resetAt to the token on a HelmRelease and reports the chart version', async () => {
     await createFluxObject(env.kc, 'HelmRelease', env.ns, 'web', { annotations: { [SimAnnotation.revision]: '6.5.4' } });
-    await createRequest(env.kc, env.ns, 'force-web', { action: 'Reconcile', target: { kind: 'HelmRelease', name: 'web' }, force: true, reset: true });
+    await createRequest(env.kc, env.ns, 'force-web', {
+      action: 'Reconcile',
+      target: { kind: 'HelmRelease', name: 'web' },
+      force: true,
+      reset: true,
+    });
     const done = await waitForPhase(env.kc, env.ns, 'force-web', 'Succeeded');
     const hr = await getFluxObject(env.kc, 'HelmRelease', env.ns, 'web');
     const token = done.status?.token;
-    expect(hr.metadata.annotations).toMatchObject({ 'reconcile.fluxcd.io/requestedAt': token, 'reconcile.fluxcd.io/forceAt': token, 'reconcile.fluxcd.io/resetAt': token });
+    expect(hr.metadata.annotations).toMatchObject({
+      'reconcile.fluxcd.io/requestedAt': token,
+      'reconcile.fluxcd.io/forceAt': token,
+      'reconcile.fluxcd.io/resetAt': token,
+    });
     expect(hr.status?.['lastHandledForceAt']).toBe(token);
     expect(done.status?.message).toBe(`HelmRelease ${env.ns}/web: applied revision 6.5.4`);
   });

@@ -47,7 +47,9 @@ describe('operator restarts', () => {
       token,
       target: { apiVersion: testApiVersion('Kustomization'), kind: 'Kustomization', name: 'half-done', namespace: ns, token },
     });
-    expect((await getFluxObject(kc, 'Kustomization', ns, 'half-done')).metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).toBeUndefined();
+    expect(
+      (await getFluxObject(kc, 'Kustomization', ns, 'half-done')).metadata.annotations?.['reconcile.fluxcd.io/requestedAt'],
+    ).toBeUndefined();
 
     const operator = await startOperator({ watchNamespace: ns });
     try {
@@ -63,7 +65,14 @@ describe('operator restarts', () => {
     await createFluxObject(kc, 'Kustomization', ns, 'patched', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
     const first = await spawnOperator(['--watch-namespace', ns]);
     await createRequest(kc, ns, 'patched-then-killed', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'patched' } });
-    const target = await waitForFluxObject(kc, 'Kustomization', ns, 'patched', 'to carry a token', (o) => !!o.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']);
+    const target = await waitForFluxObject(
+      kc,
+      'Kustomization',
+      ns,
+      'patched',
+      'to carry a token',
+      (o) => !!o.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'],
+    );
     const token = target.metadata.annotations!['reconcile.fluxcd.io/requestedAt'];
     first.kill('SIGKILL');
     expect(await first.exited).toBeNull();
@@ -85,7 +94,8 @@ describe('operator restarts', () => {
 
   it('carries out requests created while no operator ran', async () => {
     await createFluxObject(kc, 'Kustomization', ns, 'backlog');
-    for (let i = 0; i < 10; i++) await createRequest(kc, ns, `backlog-${i}`, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'backlog' } });
+    for (let i = 0; i < 10; i++)
+      await createRequest(kc, ns, `backlog-${i}`, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'backlog' } });
     const operator = await startOperator({ watchNamespace: ns });
     try {
       for (let i = 0; i < 10; i++) await waitForPhase(kc, ns, `backlog-${i}`, 'Succeeded');

@@ -60,7 +60,10 @@ describe('fluxact-sources', () => {
       const clone = path.join(mkdtempSync(path.join(tmpdir(), 'fluxact-clone-')), 'repo');
       await git(tmpdir(), 'clone', '-q', repo.url, clone);
       const log = await git(clone, 'log', '--format=%H %an <%ae> %s');
-      expect(log.trim().split('\n')).toEqual([`${second} ${TestAuthor.name} <${TestAuthor.email}> Scale to 2`, `${first} ${TestAuthor.name} <${TestAuthor.email}> Add config`]);
+      expect(log.trim().split('\n')).toEqual([
+        `${second} ${TestAuthor.name} <${TestAuthor.email}> Scale to 2`,
+        `${first} ${TestAuthor.name} <${TestAuthor.email}> Add config`,
+      ]);
       expect(readFileSync(path.join(clone, 'deploy', 'config.yaml'), 'utf8')).toBe('replicas: 2\n');
       expect(existsSync(path.join(clone, 'README.md'))).toBe(false);
     });
@@ -86,7 +89,9 @@ describe('fluxact-sources', () => {
     it('publishes two versions of a chart; index.yaml lists both, newest first, with the archives digests', async () => {
       const name = `demo-${randomSuffix()}`;
       const helm = server.helmRepo();
-      const templates = { 'configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  color: {{ .Values.color }}\n' };
+      const templates = {
+        'configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  color: {{ .Values.color }}\n',
+      };
       const v1 = await helm.publishChart({ name, version: '0.1.0', appVersion: '1.0.0', templates, values: { color: 'blue' } });
       const v2 = await helm.publishChart({ name, version: '0.2.0', appVersion: '1.1.0', templates, values: { color: 'green' } });
 
@@ -103,7 +108,13 @@ describe('fluxact-sources', () => {
       expect(sha256(archive)).toBe(v2.digest);
       expect(v2.url).toBe(`${server.url}/helm/${name}-0.2.0.tgz`);
       const dir = await untar(archive);
-      expect(parse(readFileSync(path.join(dir, name, 'Chart.yaml'), 'utf8'))).toEqual({ apiVersion: 'v2', name, version: '0.2.0', appVersion: '1.1.0', type: 'application' });
+      expect(parse(readFileSync(path.join(dir, name, 'Chart.yaml'), 'utf8'))).toEqual({
+        apiVersion: 'v2',
+        name,
+        version: '0.2.0',
+        appVersion: '1.1.0',
+        type: 'application',
+      });
       expect(parse(readFileSync(path.join(dir, name, 'values.yaml'), 'utf8'))).toEqual({ color: 'green' });
       expect(readFileSync(path.join(dir, name, 'templates', 'configmap.yaml'), 'utf8')).toBe(templates['configmap.yaml']);
     });
@@ -124,7 +135,10 @@ describe('fluxact-sources', () => {
       // The second path is longer than a tar header's 100-byte name field (it goes into the ustar prefix).
       const long = `overlays/${'nested-directory/'.repeat(7)}patch.yaml`;
       const files = { 'deploy/configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n', [long]: 'patch\n' };
-      const digest = await repo.pushArtifact('v1', files, { revision: 'main@sha1:0123456789abcdef0123456789abcdef01234567', source: 'http://127.0.0.1/git/web.git' });
+      const digest = await repo.pushArtifact('v1', files, {
+        revision: 'main@sha1:0123456789abcdef0123456789abcdef01234567',
+        source: 'http://127.0.0.1/git/web.git',
+      });
       expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
       const manifest = await repo.manifest('v1');
@@ -163,7 +177,12 @@ describe('fluxact-sources', () => {
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('ok\n');
       const probe = new URL(res.url).search;
-      expect(server.log().split('\n').filter((line) => line.includes(`GET /healthz${probe} 200 `))).toHaveLength(1);
+      expect(
+        server
+          .log()
+          .split('\n')
+          .filter((line) => line.includes(`GET /healthz${probe} 200 `)),
+      ).toHaveLength(1);
     });
 
     it('exits 0 on SIGTERM', async () => {

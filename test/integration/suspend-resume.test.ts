@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../src/api/conditions.js';
-import { createFluxObject, createRequest, getFluxObject, readyReason, waitForPhase, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  getFluxObject,
+  readyReason,
+  waitForPhase,
+  startOperatorEnvironment,
+  type OperatorEnvironment,
+} from '../support/harness.js';
 
 let env: OperatorEnvironment;
 

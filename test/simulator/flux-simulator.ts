@@ -17,7 +17,13 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FluxObjectSchema, type FluxObject } from '../../src/api/types.js';
 import { fluxKinds, type FluxKind } from '../../src/flux/kinds.js';
-import { ForceAtAnnotation, RequestedAtAnnotation, ResetAtAnnotation, isSuspended, lastHandledReconcileAt } from '../../src/flux/objects.js';
+import {
+  ForceAtAnnotation,
+  RequestedAtAnnotation,
+  ResetAtAnnotation,
+  isSuspended,
+  lastHandledReconcileAt,
+} from '../../src/flux/objects.js';
 import { FluxDiscovery } from '../../src/operator/discovery.js';
 import { startInformer, type InformerHandle, type KubeObject } from '../../src/operator/informers.js';
 import { realClock } from '../../src/runtime/clock.js';
@@ -71,7 +77,12 @@ export class FluxSimulator {
       const informer = startInformer<KubeObject>({
         kc: this.options.kc,
         path: `/apis/${kind.group}/${version}/${kind.plural}`,
-        list: async () => (await this.custom.listClusterCustomObject({ group: kind.group, version, plural: kind.plural })) as k8s.KubernetesListObject<KubeObject>,
+        list: async () =>
+          (await this.custom.listClusterCustomObject({
+            group: kind.group,
+            version,
+            plural: kind.plural,
+          })) as k8s.KubernetesListObject<KubeObject>,
         log: this.log,
         clock: realClock,
         onChange: (obj, event) => {
@@ -119,7 +130,9 @@ export class FluxSimulator {
     const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
     if (requestedAt && requestedAt !== lastHandledReconcileAt(obj)) return true;
     // Not every kind has status.observedGeneration (flux-operator's don't); Ready's is always there.
-    const ready = (obj.status?.['conditions'] as { type?: string; observedGeneration?: number }[] | undefined)?.find((c) => c.type === 'Ready');
+    const ready = (obj.status?.['conditions'] as { type?: string; observedGeneration?: number }[] | undefined)?.find(
+      (c) => c.type === 'Ready',
+    );
     return ready?.observedGeneration !== obj.metadata.generation;
   }
 
@@ -152,7 +165,10 @@ export class FluxSimulator {
       if (requestedAt && a[ResetAtAnnotation] === requestedAt) status['lastHandledResetAt'] = requestedAt;
       if (outcome === 'Ready') {
         Object.assign(status, revisionFields(kind, revision, obj.status ?? {}));
-        status['conditions'] = [...keep, condition('Ready', 'True', readyReason(kind, obj), a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation)];
+        status['conditions'] = [
+          ...keep,
+          condition('Ready', 'True', readyReason(kind, obj), a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation),
+        ];
       } else {
         const reason = a[SimAnnotation.reason] ?? 'ReconciliationFailed';
         const message = a[SimAnnotation.message] ?? 'reconciliation failed';
@@ -162,7 +178,13 @@ export class FluxSimulator {
           ...keep,
           outcome === 'Stalled'
             ? condition('Stalled', 'True', reason, message, generation)
-            : condition('Reconciling', 'True', 'ProgressingWithRetry', `Reconciliation failed for generation ${generation}; retrying`, generation),
+            : condition(
+                'Reconciling',
+                'True',
+                'ProgressingWithRetry',
+                `Reconciliation failed for generation ${generation}; retrying`,
+                generation,
+              ),
           condition('Ready', 'False', reason, message, generation),
         ];
       }
@@ -291,7 +313,15 @@ function revisionFields(kind: FluxKind, revision: string, previous: Record<strin
     case 'Bucket':
     case 'HelmChart':
     case 'HelmRepository':
-      return { artifact: { revision, path: `simulated/${revision}`, url: `http://source-controller.invalid/${revision}`, lastUpdateTime: now(), digest: 'sha256:0000' } };
+      return {
+        artifact: {
+          revision,
+          path: `simulated/${revision}`,
+          url: `http://source-controller.invalid/${revision}`,
+          lastUpdateTime: now(),
+          digest: 'sha256:0000',
+        },
+      };
     case 'ResourceSet':
     case 'FluxInstance':
       return { lastAppliedRevision: revision };

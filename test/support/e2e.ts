@@ -105,7 +105,12 @@ export interface ActOptions {
  * Asks for an action via kubectl or MCP and returns its outcome once the request finished. Both
  * create a FluxActionRequest that the operator carries out; they differ only in the front door.
  */
-export async function act(env: Pick<E2eEnvironment, 'kc' | 'ns' | 'mcp'>, via: Via, spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>, options: ActOptions): Promise<Outcome> {
+export async function act(
+  env: Pick<E2eEnvironment, 'kc' | 'ns' | 'mcp'>,
+  via: Via,
+  spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>,
+  options: ActOptions,
+): Promise<Outcome> {
   return via === 'kubectl' ? actWithKubectl(env, spec, options) : actWithMcp(env, spec, options);
 }
 
@@ -125,7 +130,10 @@ async function actWithKubectl(env: Pick<E2eEnvironment, 'ns'>, spec: Partial<Req
 }
 
 /** The MCP tool for an action on a kind, and its arguments. */
-export function toolFor(spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>, namespace: string): { name: string; arguments: Record<string, unknown> } {
+export function toolFor(
+  spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>,
+  namespace: string,
+): { name: string; arguments: Record<string, unknown> } {
   const { kind, name } = spec.target;
   const base = { name, namespace: spec.target.namespace ?? namespace };
   if (spec.action === 'Suspend' || spec.action === 'Resume') {
@@ -134,17 +142,30 @@ export function toolFor(spec: Pick<RequestSpec, 'action' | 'target'> & Partial<R
       arguments: { ...base, kind, apiVersion: spec.target.apiVersion ?? testApiVersion(kind) },
     };
   }
-  if (kind === 'Kustomization') return { name: 'reconcile_flux_kustomization', arguments: { ...base, with_source: spec.withSource ?? false } };
-  if (kind === 'HelmRelease') return { name: 'reconcile_flux_helmrelease', arguments: { ...base, with_source: spec.withSource ?? false, force: spec.force ?? false } };
+  if (kind === 'Kustomization')
+    return { name: 'reconcile_flux_kustomization', arguments: { ...base, with_source: spec.withSource ?? false } };
+  if (kind === 'HelmRelease')
+    return {
+      name: 'reconcile_flux_helmrelease',
+      arguments: { ...base, with_source: spec.withSource ?? false, force: spec.force ?? false },
+    };
   if (kind === 'ResourceSet') return { name: 'reconcile_flux_resourceset', arguments: base };
   if ((sourceKinds as readonly string[]).includes(kind)) return { name: 'reconcile_flux_source', arguments: { ...base, kind } };
   throw new Error(`no MCP tool reconciles a ${kind}`);
 }
 
-async function actWithMcp(env: Pick<E2eEnvironment, 'ns' | 'mcp'>, spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>, options: ActOptions): Promise<Outcome> {
+async function actWithMcp(
+  env: Pick<E2eEnvironment, 'ns' | 'mcp'>,
+  spec: Pick<RequestSpec, 'action' | 'target'> & Partial<RequestSpec>,
+  options: ActOptions,
+): Promise<Outcome> {
   const tool = toolFor(spec, env.ns);
   const timeout = options.timeoutSeconds ?? 120;
-  const result = await env.mcp.client.callTool({ name: tool.name, arguments: { ...tool.arguments, wait_timeout: `${timeout}s` } }, undefined, { timeout: (timeout + 30) * 1000 });
+  const result = await env.mcp.client.callTool(
+    { name: tool.name, arguments: { ...tool.arguments, wait_timeout: `${timeout}s` } },
+    undefined,
+    { timeout: (timeout + 30) * 1000 },
+  );
   const outcome = result.structuredContent as unknown as Outcome | undefined;
   if (!outcome?.request) throw new Error(`${tool.name} answered without a request: ${JSON.stringify(result.content)}`);
   return outcome;
@@ -163,7 +184,13 @@ export async function apply(kc: k8s.KubeConfig, obj: Record<string, unknown>): P
 }
 
 /** A Flux object of kind in namespace, with its apiVersion as served. */
-export function fluxObject(kind: string, namespace: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Record<string, unknown> {
+export function fluxObject(
+  kind: string,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+  metadata: Record<string, unknown> = {},
+): Record<string, unknown> {
   if (!fluxKind(kind)) throw new Error(`unknown Flux kind ${kind}`);
   return { apiVersion: testApiVersion(kind), kind, metadata: { name, namespace, ...metadata }, spec };
 }

@@ -7,7 +7,8 @@ import * as k8s from '@kubernetes/client-node';
 export default async function globalSetup(): Promise<void> {
   const local = path.join(process.env.FLUXACT_CLUSTER_DIR ?? path.resolve('.cache', 'cluster'), 'kubeconfig');
   const file = process.env.KUBECONFIG ?? local;
-  if (!existsSync(file)) throw new Error(`no kubeconfig at ${file}: start the local control plane with 'make cluster-up' or set KUBECONFIG`);
+  if (!existsSync(file))
+    throw new Error(`no kubeconfig at ${file}: start the local control plane with 'make cluster-up' or set KUBECONFIG`);
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(file);
   try {

@@ -47,7 +47,10 @@ export function ensureInstalled(): Promise<void> {
 }
 
 /** Starts an operator in this process, as its ServiceAccount, without leader election unless asked. */
-export async function startOperator(overrides: Partial<OperatorConfig> = {}, serviceAccount = OperatorServiceAccount): Promise<TestOperator> {
+export async function startOperator(
+  overrides: Partial<OperatorConfig> = {},
+  serviceAccount = OperatorServiceAccount,
+): Promise<TestOperator> {
   await ensureInstalled();
   const admin = adminKubeConfig();
   const kc = await serviceAccountKubeConfig(admin, OperatorNamespace, serviceAccount);
@@ -112,7 +115,13 @@ export interface FluxObjectInit {
 }
 
 /** Creates a Flux object with a valid default spec (merged with init.spec). */
-export async function createFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string, init: FluxObjectInit = {}): Promise<k8s.KubernetesObject> {
+export async function createFluxObject(
+  kc: k8s.KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  init: FluxObjectInit = {},
+): Promise<k8s.KubernetesObject> {
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const base = defaultSpecs[kind];
   if (!base) throw new Error(`no default spec for ${kind}`);
@@ -128,11 +137,23 @@ export async function createFluxObject(kc: k8s.KubeConfig, kind: string, namespa
 export async function getFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<FluxObjectView> {
   const row = fluxKind(kind)!;
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  return (await custom.getNamespacedCustomObject({ group: row.group, version: row.versions[0]!, plural: row.plural, namespace, name })) as FluxObjectView;
+  return (await custom.getNamespacedCustomObject({
+    group: row.group,
+    version: row.versions[0]!,
+    plural: row.plural,
+    namespace,
+    name,
+  })) as FluxObjectView;
 }
 
 /** Merge-patches a Flux object's metadata or spec. */
-export async function patchFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string, body: Record<string, unknown>): Promise<void> {
+export async function patchFluxObject(
+  kc: k8s.KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  body: Record<string, unknown>,
+): Promise<void> {
   const row = fluxKind(kind)!;
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   await custom.patchNamespacedCustomObject(
@@ -148,7 +169,12 @@ export interface FluxObjectView {
 }
 
 /** Creates a FluxActionRequest. */
-export async function createRequest(kc: k8s.KubeConfig, namespace: string, name: string, spec: Partial<RequestSpec> & Pick<RequestSpec, 'action' | 'target'>): Promise<FluxActionRequest> {
+export async function createRequest(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  spec: Partial<RequestSpec> & Pick<RequestSpec, 'action' | 'target'>,
+): Promise<FluxActionRequest> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   return (await custom.createNamespacedCustomObject({
     group: Group,
@@ -165,18 +191,28 @@ export async function getRequest(kc: k8s.KubeConfig, namespace: string, name: st
 }
 
 /** Waits until a request reaches a phase; fails at once (with its status) if it finishes in another. */
-export async function waitForPhase(kc: k8s.KubeConfig, namespace: string, name: string, phase: string, timeoutMs = 30_000): Promise<FluxActionRequest> {
+export async function waitForPhase(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  phase: string,
+  timeoutMs = 30_000,
+): Promise<FluxActionRequest> {
   let finishedElsewhere: string | undefined;
-  const found = await waitFor(`request ${namespace}/${name} to be ${phase}`, async () => {
-    const request = await getRequest(kc, namespace, name);
-    const current = request.status?.phase;
-    if (current === phase) return request;
-    if (current === 'Succeeded' || current === 'Failed') {
-      finishedElsewhere = `request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`;
-      return request;
-    }
-    return undefined;
-  }, timeoutMs);
+  const found = await waitFor(
+    `request ${namespace}/${name} to be ${phase}`,
+    async () => {
+      const request = await getRequest(kc, namespace, name);
+      const current = request.status?.phase;
+      if (current === phase) return request;
+      if (current === 'Succeeded' || current === 'Failed') {
+        finishedElsewhere = `request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`;
+        return request;
+      }
+      return undefined;
+    },
+    timeoutMs,
+  );
   if (finishedElsewhere) throw new Error(finishedElsewhere);
   return found;
 }
@@ -187,10 +223,25 @@ export function readyReason(request: FluxActionRequest): string | undefined {
 }
 
 /** Replaces a request's status as the admin (to set up the state a crashed operator leaves behind). */
-export async function writeRequestStatus(kc: k8s.KubeConfig, namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+export async function writeRequestStatus(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  status: Record<string, unknown>,
+): Promise<void> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const current = (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name })) as Record<string, unknown>;
-  await custom.replaceNamespacedCustomObjectStatus({ group: Group, version: Version, plural: Plural, namespace, name, body: { ...current, status } });
+  const current = (await custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name })) as Record<
+    string,
+    unknown
+  >;
+  await custom.replaceNamespacedCustomObjectStatus({
+    group: Group,
+    version: Version,
+    plural: Plural,
+    namespace,
+    name,
+    body: { ...current, status },
+  });
 }
 
 /** Deletes a Flux object. */
@@ -203,7 +254,10 @@ export async function deleteFluxObject(kc: k8s.KubeConfig, kind: string, namespa
 /** The Events recorded on a request, oldest first. */
 export async function requestEvents(kc: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.CoreV1Event[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=FluxActionRequest,involvedObject.name=${name}` });
+  const list = await core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.kind=FluxActionRequest,involvedObject.name=${name}`,
+  });
   // Event names end in the time they were recorded, in nanoseconds (hex): they sort in time order.
   const time = (e: k8s.CoreV1Event): bigint => BigInt(`0x${e.metadata?.name?.split('.').pop() ?? '0'}`);
   return list.items.sort((a, b) => (time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : 0));
@@ -219,10 +273,14 @@ export async function waitForFluxObject(
   predicate: (obj: FluxObjectView) => boolean,
   timeoutMs = 30_000,
 ): Promise<FluxObjectView> {
-  return waitFor(`${kind} ${namespace}/${name} ${what}`, async () => {
-    const obj = await getFluxObject(kc, kind, namespace, name);
-    return predicate(obj) ? obj : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${kind} ${namespace}/${name} ${what}`,
+    async () => {
+      const obj = await getFluxObject(kc, kind, namespace, name);
+      return predicate(obj) ? obj : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export interface OperatorProcess {
@@ -245,9 +303,13 @@ export async function spawnOperator(args: string[] = []): Promise<OperatorProces
   const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-'));
   const kubeconfig = path.join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });
-  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--no-leader-elect', '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [main, 'operator', '--kubeconfig', kubeconfig, '--no-leader-elect', '--metrics-addr', '127.0.0.1:0', '--log-level', 'debug', ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let output = '';
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -59,9 +59,13 @@ export interface HttpMcp {
 export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Promise<HttpMcp> {
   requireBuilt();
   const file = kubeconfig ?? (await mcpKubeconfigFile());
-  const child = spawn(process.execPath, [main, 'mcp', '--kubeconfig', file, '--transport', 'http', '--listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [main, 'mcp', '--kubeconfig', file, '--transport', 'http', '--listen', '127.0.0.1:0', '--log-level', 'info', ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let output = '';
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -72,7 +76,10 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
   return {
     url,
     connect: async (token?: string) => {
-      const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : {});
+      const transport = new StreamableHTTPClientTransport(
+        new URL(url),
+        token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : {},
+      );
       const client = new Client(clientInfo);
       await client.connect(transport);
       return { client, close: () => client.close() };

@@ -181,10 +181,14 @@ export async function startSourcesServer(binary?: string): Promise<SourcesServer
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // It prints its URL on stdout once it listens.
-  const url = await waitFor('fluxact-sources to listen', async () => {
-    if (child.exitCode !== null) throw new Error(`fluxact-sources exited ${child.exitCode}: ${stderr}`);
-    return /^(http:\/\/\S+)\n/.exec(stdout)?.[1];
-  }, 10_000).catch((err: unknown) => {
+  const url = await waitFor(
+    'fluxact-sources to listen',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`fluxact-sources exited ${child.exitCode}: ${stderr}`);
+      return /^(http:\/\/\S+)\n/.exec(stdout)?.[1];
+    },
+    10_000,
+  ).catch((err: unknown) => {
     child.kill('SIGKILL');
     throw err;
   });
@@ -246,7 +250,10 @@ function gitRepo(base: string, name: string, branch: string): GitRepo {
     const dir = workTree;
     // Start from the server's branch: another GitRepo (or process) may have pushed to it.
     const remote = await head();
-    const local = await git(dir, 'rev-parse', '-q', '--verify', 'HEAD').then((out) => out.trim(), () => undefined);
+    const local = await git(dir, 'rev-parse', '-q', '--verify', 'HEAD').then(
+      (out) => out.trim(),
+      () => undefined,
+    );
     if (remote && remote !== local) {
       await git(dir, 'fetch', '-q', 'origin', branch);
       await git(dir, 'reset', '-q', '--hard', 'FETCH_HEAD');
@@ -375,14 +382,20 @@ function ociRepo(base: string, name: string): OciRepo {
     return { mediaType, digest, size: data.length };
   };
 
-  const pushManifest = async (tag: string, config: z.infer<typeof Descriptor>, layer: z.infer<typeof Descriptor>, annotations: Record<string, string>): Promise<string> => {
+  const pushManifest = async (
+    tag: string,
+    config: z.infer<typeof Descriptor>,
+    layer: z.infer<typeof Descriptor>,
+    annotations: Record<string, string>,
+  ): Promise<string> => {
     const manifest: OciManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [layer], annotations };
     const body = Buffer.from(JSON.stringify(manifest));
     const res = await fetch(`${api}/manifests/${tag}`, { method: 'PUT', body, headers: { 'Content-Type': MediaType.ociManifest } });
     await expectStatus(res, 201, `PUT ${api}/manifests/${tag}`);
     const digest = `sha256:${sha256(body)}`;
     const answered = res.headers.get('docker-content-digest');
-    if (answered !== digest) throw new Error(`PUT ${api}/manifests/${tag}: the registry says digest ${answered}, the manifest's is ${digest}`);
+    if (answered !== digest)
+      throw new Error(`PUT ${api}/manifests/${tag}: the registry says digest ${answered}, the manifest's is ${digest}`);
     return digest;
   };
 
@@ -395,7 +408,14 @@ function ociRepo(base: string, name: string): OciRepo {
       // The image config that `flux push artifact` (go-containerregistry's empty image plus one layer) writes.
       const diffId = `sha256:${sha256(tar(files))}`;
       const zero = '0001-01-01T00:00:00Z';
-      const configJson = { architecture: '', created: zero, history: [{ created: zero }], os: '', rootfs: { type: 'layers', diff_ids: [diffId] }, config: {} };
+      const configJson = {
+        architecture: '',
+        created: zero,
+        history: [{ created: zero }],
+        os: '',
+        rootfs: { type: 'layers', diff_ids: [diffId] },
+        config: {},
+      };
       const config = await pushBlob(MediaType.fluxConfig, Buffer.from(JSON.stringify(configJson)));
       return pushManifest(tag, config, layer, {
         [OciAnnotation.created]: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),

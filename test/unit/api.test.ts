@@ -38,14 +38,40 @@ describe('the CRD and the kinds table agree', () => {
       const rule = rules.find((r) => r.includes(`self.${flag}`))!;
       return [...rule.matchAll(/'([A-Za-z]+)'/g)].map((m) => m[1]!).filter((k) => k !== 'Reconcile');
     };
-    expect(listed('withSource').sort()).toEqual(fluxKinds.filter((k) => k.hasSource).map((k) => k.kind).sort());
-    expect(listed('force').sort()).toEqual(fluxKinds.filter((k) => k.force).map((k) => k.kind).sort());
-    expect(listed('reset').sort()).toEqual(fluxKinds.filter((k) => k.reset).map((k) => k.kind).sort());
+    expect(listed('withSource').sort()).toEqual(
+      fluxKinds
+        .filter((k) => k.hasSource)
+        .map((k) => k.kind)
+        .sort(),
+    );
+    expect(listed('force').sort()).toEqual(
+      fluxKinds
+        .filter((k) => k.force)
+        .map((k) => k.kind)
+        .sort(),
+    );
+    expect(listed('reset').sort()).toEqual(
+      fluxKinds
+        .filter((k) => k.reset)
+        .map((k) => k.kind)
+        .sort(),
+    );
   });
 
   it('names every failure reason of the design', () => {
     expect(Object.values(FailureReason).sort()).toEqual(
-      ['TargetNotFound', 'UnsupportedKind', 'UnsupportedAction', 'TargetSuspended', 'CrossNamespaceForbidden', 'SourceFailed', 'ReconciliationFailed', 'Timeout', 'Forbidden', 'TargetDeleted'].sort(),
+      [
+        'TargetNotFound',
+        'UnsupportedKind',
+        'UnsupportedAction',
+        'TargetSuspended',
+        'CrossNamespaceForbidden',
+        'SourceFailed',
+        'ReconciliationFailed',
+        'Timeout',
+        'Forbidden',
+        'TargetDeleted',
+      ].sort(),
     );
   });
 });

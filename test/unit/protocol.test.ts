@@ -52,7 +52,12 @@ function obj(k: string, name: string, o: ObjOpts = {}): FluxObject {
   };
 }
 
-function ready(status: Condition['status'], reason = 'ReconciliationSucceeded', message = 'Applied revision: main@sha1:abc', observedGeneration = 1): Condition {
+function ready(
+  status: Condition['status'],
+  reason = 'ReconciliationSucceeded',
+  message = 'Applied revision: main@sha1:abc',
+  observedGeneration = 1,
+): Condition {
   return { type: 'Ready', status, reason, message, observedGeneration };
 }
 
@@ -70,8 +75,18 @@ function request(spec: Partial<RequestSpec> & { target?: RequestSpec['target'] }
   };
 }
 
-function step(slot: Slot, object: FluxObject | undefined, k = object?.kind ?? 'Kustomization', name = object?.metadata.name ?? 'podinfo'): Step {
-  return { slot, kind: kind(k), ref: object ? refOf(object) : { apiVersion: apiVersions[k] ?? '', kind: k, name, namespace: 'apps' }, object };
+function step(
+  slot: Slot,
+  object: FluxObject | undefined,
+  k = object?.kind ?? 'Kustomization',
+  name = object?.metadata.name ?? 'podinfo',
+): Step {
+  return {
+    slot,
+    kind: kind(k),
+    ref: object ? refOf(object) : { apiVersion: apiVersions[k] ?? '', kind: k, name, namespace: 'apps' },
+    object,
+  };
 }
 
 function run(req: FluxActionRequest, steps: Step[], extra: Partial<DecideInput> = {}): Plan {
@@ -107,7 +122,10 @@ describe('Reconcile', () => {
   });
 
   it('waits without patching once the token is written and not yet handled', () => {
-    const target = obj('Kustomization', 'podinfo', { annotations: { 'reconcile.fluxcd.io/requestedAt': T1 }, status: handledStatus(T0, [ready('True')]) });
+    const target = obj('Kustomization', 'podinfo', {
+      annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+      status: handledStatus(T0, [ready('True')]),
+    });
     const plan = run(request({}, running(T1)), [step('target', target)]);
     expect(plan.patch).toBeUndefined();
     expect(plan.status.phase).toBe(Phase.Running);
@@ -156,7 +174,13 @@ describe('Reconcile', () => {
     // What kustomize-, helm- and source-controller write after a failed attempt.
     const target = obj('Kustomization', 'podinfo', {
       status: handledStatus(T1, [
-        { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: 'Detecting drift for revision main@sha1:abc', observedGeneration: 1 },
+        {
+          type: 'Reconciling',
+          status: 'True',
+          reason: 'ProgressingWithRetry',
+          message: 'Detecting drift for revision main@sha1:abc',
+          observedGeneration: 1,
+        },
         // Ending in a newline, as kustomize-controller's apply errors do.
         ready('False', 'ReconciliationFailed', 'ConfigMap/apps/broken dry-run failed: invalid\n'),
       ]),
@@ -166,13 +190,18 @@ describe('Reconcile', () => {
     expect(plan.status.message).toBe('Kustomization apps/podinfo: ReconciliationFailed: ConfigMap/apps/broken dry-run failed: invalid');
   });
 
-  it.each(['ArtifactFailed', 'DependencyNotReady'])('keeps following a Ready=False %s that Flux retries shortly: the inputs are not there yet', (reason) => {
-    // As kustomize-controller writes it: Ready=False only, before any Reconciling condition.
-    const target = obj('Kustomization', 'podinfo', { status: handledStatus(T1, [ready('False', reason, 'Source artifact not found, retrying in 30s')]) });
-    const plan = run(request({}, running(T1)), [step('target', target)]);
-    expect(plan.status.phase).toBe(Phase.Running);
-    expect(plan.status.message).toContain(`waiting for Flux to retry: ${reason}: Source artifact not found, retrying in 30s`);
-  });
+  it.each(['ArtifactFailed', 'DependencyNotReady'])(
+    'keeps following a Ready=False %s that Flux retries shortly: the inputs are not there yet',
+    (reason) => {
+      // As kustomize-controller writes it: Ready=False only, before any Reconciling condition.
+      const target = obj('Kustomization', 'podinfo', {
+        status: handledStatus(T1, [ready('False', reason, 'Source artifact not found, retrying in 30s')]),
+      });
+      const plan = run(request({}, running(T1)), [step('target', target)]);
+      expect(plan.status.phase).toBe(Phase.Running);
+      expect(plan.status.message).toContain(`waiting for Flux to retry: ${reason}: Source artifact not found, retrying in 30s`);
+    },
+  );
 
   it('waits until a Kustomization records the revision it applied (conditions are patched before the other status fields)', () => {
     const caughtUp = (applied: string | undefined): FluxObject =>
@@ -194,15 +223,20 @@ describe('Reconcile', () => {
 
   it('fails at once on an ArtifactFailed that Flux does not retry shortly (a path not in the artifact)', () => {
     const target = obj('Kustomization', 'podinfo', {
-      status: handledStatus(T1, [ready('False', 'ArtifactFailed', 'kustomization path not found: stat /tmp/kustomization-1/web: no such file or directory')]),
+      status: handledStatus(T1, [
+        ready('False', 'ArtifactFailed', 'kustomization path not found: stat /tmp/kustomization-1/web: no such file or directory'),
+      ]),
     });
     expect(run(request({}, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Failed);
   });
 
-  it('times out on a Ready=False ArtifactFailed that does not clear, with Flux\'s words', () => {
+  it("times out on a Ready=False ArtifactFailed that does not clear, with Flux's words", () => {
     const target = obj('Kustomization', 'podinfo', {
       annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
-      status: handledStatus(T1, [{ type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' }, ready('False', 'ArtifactFailed', 'Source artifact not found, retrying in 30s')]),
+      status: handledStatus(T1, [
+        { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' },
+        ready('False', 'ArtifactFailed', 'Source artifact not found, retrying in 30s'),
+      ]),
     });
     const plan = run(request({ timeout: '30s' }, running(T1)), [step('target', target)]);
     expect(condition(plan, 'Ready')?.reason).toBe(FailureReason.Timeout);
@@ -211,13 +245,18 @@ describe('Reconcile', () => {
 
   it('keeps following while Reconciling=True ProgressingWithRetry has not reached Ready=False', () => {
     const target = obj('Kustomization', 'podinfo', {
-      status: handledStatus(T1, [{ type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' }, ready('Unknown', 'Progressing', 'retrying')]),
+      status: handledStatus(T1, [
+        { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry' },
+        ready('Unknown', 'Progressing', 'retrying'),
+      ]),
     });
     expect(run(request({}, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Running);
   });
 
   it('keeps following while Flux still reports Reconciling=True', () => {
-    const target = obj('Kustomization', 'podinfo', { status: handledStatus(T1, [ready('True'), { type: 'Reconciling', status: 'True', reason: 'Progressing' }]) });
+    const target = obj('Kustomization', 'podinfo', {
+      status: handledStatus(T1, [ready('True'), { type: 'Reconciling', status: 'True', reason: 'Progressing' }]),
+    });
     expect(run(request({}, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Running);
   });
 
@@ -231,7 +270,9 @@ describe('Reconcile', () => {
     const plan = run(request({ timeout: '30s' }, running(T1)), [step('target', target)]);
     expect(plan.status.phase).toBe(Phase.Failed);
     expect(condition(plan, 'Ready')?.reason).toBe(FailureReason.Timeout);
-    expect(plan.status.message).toBe(`no outcome within 30s: waiting for Flux to handle the request on Kustomization apps/podinfo (requestedAt ${T1})`);
+    expect(plan.status.message).toBe(
+      `no outcome within 30s: waiting for Flux to handle the request on Kustomization apps/podinfo (requestedAt ${T1})`,
+    );
   });
 
   it('reports TargetNotFound for a target that never existed', () => {
@@ -276,13 +317,16 @@ describe('Reconcile', () => {
     expect(plan.status.message).toContain('HelmRepository of type oci');
   });
 
-  it.each([FailureReason.CrossNamespaceForbidden, FailureReason.UnsupportedKind, FailureReason.Forbidden])('ends with a resolution failure %s', (reason) => {
-    const plan = run(request({}), [], { failure: { reason, message: 'because' } });
-    expect(plan.status.phase).toBe(Phase.Failed);
-    expect(condition(plan, 'Ready')?.reason).toBe(reason);
-    expect(condition(plan, 'Stalled')?.reason).toBe(reason);
-    expect(plan.patch).toBeUndefined();
-  });
+  it.each([FailureReason.CrossNamespaceForbidden, FailureReason.UnsupportedKind, FailureReason.Forbidden])(
+    'ends with a resolution failure %s',
+    (reason) => {
+      const plan = run(request({}), [], { failure: { reason, message: 'because' } });
+      expect(plan.status.phase).toBe(Phase.Failed);
+      expect(condition(plan, 'Ready')?.reason).toBe(reason);
+      expect(condition(plan, 'Stalled')?.reason).toBe(reason);
+      expect(plan.patch).toBeUndefined();
+    },
+  );
 
   it('sets forceAt and resetAt to the token when asked, and waits until both are written', () => {
     const hr = obj('HelmRelease', 'podinfo');
@@ -325,7 +369,9 @@ describe('Reconcile withSource', () => {
   });
 
   it('moves on to the target once the source is Ready with the handled token', () => {
-    const source = git({ status: handledStatus(T0, [ready('True', 'Succeeded', 'stored artifact')], { artifact: { revision: 'main@sha1:def' } }) });
+    const source = git({
+      status: handledStatus(T0, [ready('True', 'Succeeded', 'stored artifact')], { artifact: { revision: 'main@sha1:def' } }),
+    });
     const plan = run(req(running(T0, 'source')), [step('source', source), step('target', ks())]);
     expect(plan.patch?.ref.kind).toBe('Kustomization');
     expect(plan.status.source?.revision).toBe('main@sha1:def');
@@ -373,8 +419,12 @@ describe('Suspend and Resume', () => {
   });
 
   it('suspends a flux-operator kind with the reconcile annotation', () => {
-    const plan = run(request({ action: 'Suspend', target: { kind: 'ResourceSet', name: 'apps' } }), [step('target', obj('ResourceSet', 'apps'))]);
-    expect(plan.patch?.body).toEqual({ metadata: { annotations: { 'fluxaction.io/suspended-by': 'apps/req', 'fluxcd.controlplane.io/reconcile': 'disabled' } } });
+    const plan = run(request({ action: 'Suspend', target: { kind: 'ResourceSet', name: 'apps' } }), [
+      step('target', obj('ResourceSet', 'apps')),
+    ]);
+    expect(plan.patch?.body).toEqual({
+      metadata: { annotations: { 'fluxaction.io/suspended-by': 'apps/req', 'fluxcd.controlplane.io/reconcile': 'disabled' } },
+    });
   });
 
   it('succeeds once the target reads back suspended', () => {
@@ -385,7 +435,10 @@ describe('Suspend and Resume', () => {
   });
 
   it('resumes with a token in the same patch that clears the suspension', () => {
-    const target = obj('Kustomization', 'podinfo', { spec: { suspend: true }, annotations: { 'fluxaction.io/suspended-by': 'apps/other' } });
+    const target = obj('Kustomization', 'podinfo', {
+      spec: { suspend: true },
+      annotations: { 'fluxaction.io/suspended-by': 'apps/other' },
+    });
     const plan = run(request({ action: 'Resume' }), [step('target', target)]);
     expect(plan.patch?.body).toEqual({
       metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': 'MINTED', 'fluxaction.io/suspended-by': null } },
@@ -394,18 +447,25 @@ describe('Suspend and Resume', () => {
   });
 
   it('keeps patching a resume until the target reads back unsuspended', () => {
-    const target = obj('ResourceSet', 'apps', { annotations: { 'reconcile.fluxcd.io/requestedAt': T1, 'fluxcd.controlplane.io/reconcile': 'disabled' } });
+    const target = obj('ResourceSet', 'apps', {
+      annotations: { 'reconcile.fluxcd.io/requestedAt': T1, 'fluxcd.controlplane.io/reconcile': 'disabled' },
+    });
     const plan = run(request({ action: 'Resume', target: { kind: 'ResourceSet', name: 'apps' } }, running(T1)), [step('target', target)]);
     expect(plan.patch?.body.metadata?.annotations['fluxcd.controlplane.io/reconcile']).toBe('enabled');
   });
 
   it('follows a resumed target to Ready', () => {
-    const target = obj('Kustomization', 'podinfo', { annotations: { 'reconcile.fluxcd.io/requestedAt': T1 }, status: handledStatus(T1, [ready('True')]) });
+    const target = obj('Kustomization', 'podinfo', {
+      annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+      status: handledStatus(T1, [ready('True')]),
+    });
     expect(run(request({ action: 'Resume' }, running(T1)), [step('target', target)]).status.phase).toBe(Phase.Succeeded);
   });
 
   it('resumes an Alert without a token', () => {
-    const plan = run(request({ action: 'Resume', target: { kind: 'Alert', name: 'a' } }), [step('target', obj('Alert', 'a', { spec: { suspend: true } }))]);
+    const plan = run(request({ action: 'Resume', target: { kind: 'Alert', name: 'a' } }), [
+      step('target', obj('Alert', 'a', { spec: { suspend: true } })),
+    ]);
     expect(plan.patch?.body).toEqual({ metadata: { annotations: { 'fluxaction.io/suspended-by': null } }, spec: { suspend: false } });
     expect(plan.status.token).toBeUndefined();
   });
@@ -414,7 +474,10 @@ describe('Suspend and Resume', () => {
 describe('coalescing', () => {
   const target = (o: ObjOpts = {}): FluxObject => obj('Kustomization', 'podinfo', o);
   const key = objectKey(refOf(target()));
-  const held = (tokens: HeldToken[]) => (k: string): readonly HeldToken[] => (k === key ? tokens : []);
+  const held =
+    (tokens: HeldToken[]) =>
+    (k: string): readonly HeldToken[] =>
+      k === key ? tokens : [];
   const h = (token: string, force = false): HeldToken => ({ token, action: 'Reconcile', force, reset: false });
 
   it('shares a token another request recorded but has not written yet', () => {
@@ -423,7 +486,9 @@ describe('coalescing', () => {
   });
 
   it('mints a new token when the held one is already written', () => {
-    const plan = run(request({}), [step('target', target({ annotations: { 'reconcile.fluxcd.io/requestedAt': T1 } }))], { heldTokens: held([h(T1)]) });
+    const plan = run(request({}), [step('target', target({ annotations: { 'reconcile.fluxcd.io/requestedAt': T1 } }))], {
+      heldTokens: held([h(T1)]),
+    });
     expect(plan.status.token).toBe('MINTED');
   });
 

@@ -101,7 +101,9 @@ export function formatHit(hit: DocsHit, n: number): string {
   const indent = (text: string): string => text.replace(/\n/g, '\n   ');
   if (hit.source === 'markdown') return `${n}. ${hit.path} (docs directory: ${hit.link})\n   ${indent(shorten(hit.description))}`;
   const versions = `${hit.group}/${hit.version}${hit.otherVersions.length > 0 ? `; also in ${hit.otherVersions.join(', ')}` : ''}`;
-  const lines = [`${n}. ${hit.kind} ${hit.path || '(the kind)'} (${versions})${hit.type ? ` — ${hit.type}` : ''}${hit.facts ? `; ${hit.facts}` : ''}`];
+  const lines = [
+    `${n}. ${hit.kind} ${hit.path || '(the kind)'} (${versions})${hit.type ? ` — ${hit.type}` : ''}${hit.facts ? `; ${hit.facts}` : ''}`,
+  ];
   if (hit.description) lines.push(`   ${indent(shorten(hit.description))}`);
   if (hit.link) lines.push(`   Reference: ${hit.link}`);
   return lines.join('\n');
@@ -114,20 +116,30 @@ export function registerDocsTools(server: McpServer, ctx: ToolContext, options: 
     name: 'search_flux_docs',
     title: 'Search the Flux API reference',
     description:
-      'Full-text search over the Flux API reference of the Flux version installed in this cluster: every field of every Flux kind (from the CRDs\' OpenAPI schemas) with its type, ' +
-      'allowed values and description, plus the markdown of the server\'s docs directory if one is configured. Each hit names the kind, version and field path and links the kind\'s reference page. ' +
+      "Full-text search over the Flux API reference of the Flux version installed in this cluster: every field of every Flux kind (from the CRDs' OpenAPI schemas) with its type, " +
+      "allowed values and description, plus the markdown of the server's docs directory if one is configured. Each hit names the kind, version and field path and links the kind's reference page. " +
       'Use it to check a field name or its meaning before writing or explaining a Flux manifest. Returns the best hit by default; ask for up to 10.',
     input: {
-      query: z.string().min(1).max(500).describe('What to look for, in words or as a field path, e.g. "prune garbage collection" or "helmrelease chart version"'),
+      query: z
+        .string()
+        .min(1)
+        .max(500)
+        .describe('What to look for, in words or as a field path, e.g. "prune garbage collection" or "helmrelease chart version"'),
       limit: z.number().int().min(1).max(10).optional().describe('How many hits to return (default 1, at most 10)'),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     handler: async (a) => {
       const { hits, documents } = await index.search(a.query, a.limit ?? 1);
       if (documents === 0) {
-        return { text: `Nothing to search: no Flux CRDs are installed in this cluster${options.docsDir ? ` and ${options.docsDir} has no markdown` : ''}.` };
+        return {
+          text: `Nothing to search: no Flux CRDs are installed in this cluster${options.docsDir ? ` and ${options.docsDir} has no markdown` : ''}.`,
+        };
       }
-      if (hits.length === 0) return { text: `No match for "${a.query}" among ${documents} indexed fields and sections; try other words or a field name.`, structured: { hits: [] } };
+      if (hits.length === 0)
+        return {
+          text: `No match for "${a.query}" among ${documents} indexed fields and sections; try other words or a field name.`,
+          structured: { hits: [] },
+        };
       return {
         text: hits.map((h, i) => formatHit(h, i + 1)).join('\n\n'),
         structured: { hits: hits.map(({ score: _score, preferred: _preferred, ...rest }) => rest) },

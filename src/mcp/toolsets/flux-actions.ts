@@ -19,13 +19,23 @@ export interface FluxActionOptions {
 const MaxWaitMs = 600_000;
 
 /** Creates a request for the action, waits (bounded) and reports the outcome. */
-async function act(ctx: ToolContext, options: FluxActionOptions, namespace: string, spec: RequestSpec, waitTimeout: string | undefined): Promise<ToolOutput> {
+async function act(
+  ctx: ToolContext,
+  options: FluxActionOptions,
+  namespace: string,
+  spec: RequestSpec,
+  waitTimeout: string | undefined,
+): Promise<ToolOutput> {
   const waitMs = waitTimeout === undefined ? options.defaultWaitMs : parseDuration(waitTimeout);
-  if (waitMs === undefined || waitMs > MaxWaitMs) throw new ToolError(`wait_timeout ${waitTimeout} is not a duration of at most 10m, such as 30s or 2m`);
+  if (waitMs === undefined || waitMs > MaxWaitMs)
+    throw new ToolError(`wait_timeout ${waitTimeout} is not a duration of at most 10m, such as 30s or 2m`);
   const client = ctx.client();
   let request: FluxActionRequest;
   try {
-    request = await options.requests.create(namespace, spec, { origin: 'mcp', ...(client ? { client: `${client.name}/${client.version}` } : {}) });
+    request = await options.requests.create(namespace, spec, {
+      origin: 'mcp',
+      ...(client ? { client: `${client.name}/${client.version}` } : {}),
+    });
   } catch (err) {
     // The API server's admission message says what to fix; pass it on as it is.
     if ((err as { code?: number }).code === 422) throw new ToolError(`the request was refused: ${apiBodyMessage(err)}`);
@@ -62,11 +72,14 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
     ...(status.source?.revision ? { sourceRevision: status.source.revision } : {}),
     ...(status.token ? { token: status.token } : {}),
   };
-  if (status.startTime && status.completionTime) structured['durationSeconds'] = (Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000;
+  if (status.startTime && status.completionTime)
+    structured['durationSeconds'] = (Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000;
   const lines = Object.entries(structured).map(([k, v]) => `${k}: ${String(v)}`);
   if (!isFinished(status.phase)) {
     const waited = waitedMs === undefined ? '' : ` after waiting ${Math.round(waitedMs / 1000)}s`;
-    lines.push(`The request is still ${status.phase ?? 'Pending'}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`);
+    lines.push(
+      `The request is still ${status.phase ?? 'Pending'}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
+    );
   }
   return { text: lines.join('\n'), structured, isError: status.phase === 'Failed' };
 }
@@ -80,22 +93,28 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       name: 'reconcile_flux_kustomization',
       title: 'Reconcile a Flux Kustomization',
       description:
-        'Asks Flux to reconcile a Kustomization now (optionally its source first) through a FluxActionRequest, and waits for the outcome: the applied revision, or Flux\'s own failure message. Answers with the request name if the outcome takes longer than wait_timeout.',
+        "Asks Flux to reconcile a Kustomization now (optionally its source first) through a FluxActionRequest, and waits for the outcome: the applied revision, or Flux's own failure message. Answers with the request name if the outcome takes longer than wait_timeout.",
       input: {
         name: Arg.name('Kustomization'),
         namespace: Arg.namespace('Kustomization'),
-        with_source: z.boolean().optional().describe('Reconcile the Kustomization\'s source (GitRepository, OCIRepository, Bucket) first'),
+        with_source: z.boolean().optional().describe("Reconcile the Kustomization's source (GitRepository, OCIRepository, Bucket) first"),
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
       handler: (a, c) =>
-        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'Kustomization', name: a.name }, ...(a.with_source ? { withSource: true } : {}) }, a.wait_timeout),
+        act(
+          c,
+          options,
+          a.namespace,
+          { action: 'Reconcile', target: { kind: 'Kustomization', name: a.name }, ...(a.with_source ? { withSource: true } : {}) },
+          a.wait_timeout,
+        ),
     });
     registerTool(server, ctx, {
       name: 'reconcile_flux_helmrelease',
       title: 'Reconcile a Flux HelmRelease',
       description:
-        'Asks Flux to reconcile a HelmRelease now (optionally its chart source first, optionally forcing a one-off Helm install/upgrade) through a FluxActionRequest, and waits for the outcome: the chart version installed, or Flux\'s failure message.',
+        "Asks Flux to reconcile a HelmRelease now (optionally its chart source first, optionally forcing a one-off Helm install/upgrade) through a FluxActionRequest, and waits for the outcome: the chart version installed, or Flux's failure message.",
       input: {
         name: Arg.name('HelmRelease'),
         namespace: Arg.namespace('HelmRelease'),
@@ -109,7 +128,12 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
           c,
           options,
           a.namespace,
-          { action: 'Reconcile', target: { kind: 'HelmRelease', name: a.name }, ...(a.with_source ? { withSource: true } : {}), ...(a.force ? { force: true } : {}) },
+          {
+            action: 'Reconcile',
+            target: { kind: 'HelmRelease', name: a.name },
+            ...(a.with_source ? { withSource: true } : {}),
+            ...(a.force ? { force: true } : {}),
+          },
           a.wait_timeout,
         ),
     });
@@ -119,12 +143,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Asks the Flux Operator to reconcile a ResourceSet now through a FluxActionRequest, and waits for the outcome.',
       input: { name: Arg.name('ResourceSet'), namespace: Arg.namespace('ResourceSet'), wait_timeout: Arg.waitTimeout },
       annotations: mutating,
-      handler: (a, c) => act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout),
+      handler: (a, c) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout),
     });
     registerTool(server, ctx, {
       name: 'reconcile_flux_source',
       title: 'Reconcile a Flux source',
-      description: 'Asks Flux to fetch a source now (GitRepository, OCIRepository, Bucket, HelmChart, HelmRepository) through a FluxActionRequest, and waits for the fetched revision or Flux\'s failure message.',
+      description:
+        "Asks Flux to fetch a source now (GitRepository, OCIRepository, Bucket, HelmChart, HelmRepository) through a FluxActionRequest, and waits for the fetched revision or Flux's failure message.",
       input: {
         kind: z.enum(sourceKinds).describe('The source kind'),
         name: Arg.name('source'),
@@ -135,7 +161,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       handler: (a, c) => act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout),
     });
     const anyKind = {
-      apiVersion: z.string().min(3).describe('The object\'s apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1'),
+      apiVersion: z.string().min(3).describe("The object's apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1"),
       kind: z.enum(fluxKinds.map((k) => k.kind) as [string, ...string[]]).describe('The Flux kind'),
       name: Arg.name('Flux object'),
       namespace: Arg.namespace('Flux object'),
@@ -145,10 +171,17 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       name: 'suspend_flux_reconciliation',
       title: 'Suspend a Flux object',
       description:
-        'Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator\'s reconcile annotation) through a FluxActionRequest; the object is annotated with the request\'s name. Resume it with resume_flux_reconciliation.',
+        "Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator's reconcile annotation) through a FluxActionRequest; the object is annotated with the request's name. Resume it with resume_flux_reconciliation.",
       input: anyKind,
       annotations: { ...mutating, idempotentHint: true },
-      handler: (a, c) => act(c, options, a.namespace, { action: 'Suspend', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } }, a.wait_timeout),
+      handler: (a, c) =>
+        act(
+          c,
+          options,
+          a.namespace,
+          { action: 'Suspend', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
+          a.wait_timeout,
+        ),
     });
     registerTool(server, ctx, {
       name: 'resume_flux_reconciliation',
@@ -156,7 +189,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Resumes reconciliation of a suspended Flux object through a FluxActionRequest and waits until Flux has reconciled it.',
       input: anyKind,
       annotations: mutating,
-      handler: (a, c) => act(c, options, a.namespace, { action: 'Resume', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } }, a.wait_timeout),
+      handler: (a, c) =>
+        act(
+          c,
+          options,
+          a.namespace,
+          { action: 'Resume', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
+          a.wait_timeout,
+        ),
     });
   }
 
@@ -164,7 +204,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
   registerTool(server, ctx, {
     name: 'get_flux_action_request',
     title: 'Get a FluxActionRequest',
-    description: 'Reads one FluxActionRequest: its phase, reason, Flux\'s message and the revision. Use it to follow up on a request that was still running.',
+    description:
+      "Reads one FluxActionRequest: its phase, reason, Flux's message and the revision. Use it to follow up on a request that was still running.",
     input: { name: Arg.name('FluxActionRequest'), namespace: Arg.namespace('FluxActionRequest') },
     annotations: readOnlyHints,
     handler: async (a) => describeOutcome(await options.requests.get(a.namespace, a.name)),
@@ -172,7 +213,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
   registerTool(server, ctx, {
     name: 'list_flux_action_requests',
     title: 'List FluxActionRequests',
-    description: 'Lists FluxActionRequests (newest first) with their action, target, phase and message: the audit trail of actions on Flux.',
+    description:
+      'Lists FluxActionRequests (newest first) with their action, target, phase and message: the audit trail of actions on Flux.',
     input: {
       namespace: z.string().min(1).max(63).optional().describe('Only this namespace (default: all namespaces)'),
       phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional().describe('Only requests in this phase'),
@@ -184,7 +226,12 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
       if (requests.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
       const rows = requests.map((r) => describeOutcome(r).structured!);
-      const text = rows.map((r) => `- ${r['request']}: ${r['action']} ${r['target']}: ${r['phase']}${r['reason'] ? ` (${r['reason']})` : ''}${r['message'] ? `: ${r['message']}` : ''}`).join('\n');
+      const text = rows
+        .map(
+          (r) =>
+            `- ${r['request']}: ${r['action']} ${r['target']}: ${r['phase']}${r['reason'] ? ` (${r['reason']})` : ''}${r['message'] ? `: ${r['message']}` : ''}`,
+        )
+        .join('\n');
       return { text, structured: { requests: rows } };
     },
   });

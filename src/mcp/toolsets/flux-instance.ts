@@ -142,16 +142,23 @@ function summarizeInstance(obj: KubeObject): InstanceSummary {
     const components = field(obj, 'spec', 'components');
     if (Array.isArray(components)) {
       const notReady = components.filter((c) => isRecord(c) && c['ready'] !== true).map((c) => String(field(c, 'name')));
-      details.push(`${components.length - notReady.length}/${components.length} components ready${notReady.length ? ` (not ready: ${notReady.join(', ')})` : ''}`);
+      details.push(
+        `${components.length - notReady.length}/${components.length} components ready${notReady.length ? ` (not ready: ${notReady.join(', ')})` : ''}`,
+      );
     }
     const sync = field(obj, 'spec', 'sync');
-    if (isRecord(sync)) details.push(`sync ${sync['ready'] === true ? 'ready' : 'not ready'}${typeof sync['status'] === 'string' ? `: ${oneLine(sync['status'])}` : ''}`);
+    if (isRecord(sync))
+      details.push(
+        `sync ${sync['ready'] === true ? 'ready' : 'not ready'}${typeof sync['status'] === 'string' ? `: ${oneLine(sync['status'])}` : ''}`,
+      );
   }
   const ns = obj.metadata?.namespace;
   return {
     kind: obj.kind ?? '',
     object: `${ns ? `${ns}/` : ''}${obj.metadata?.name ?? '?'}`,
-    ready: ready ? `Ready=${ready.status ?? 'Unknown'}${ready.reason ? ` (${ready.reason})` : ''}${ready.message ? `: ${oneLine(ready.message)}` : ''}` : 'no Ready condition',
+    ready: ready
+      ? `Ready=${ready.status ?? 'Unknown'}${ready.reason ? ` (${ready.reason})` : ''}${ready.message ? `: ${oneLine(ready.message)}` : ''}`
+      : 'no Ready condition',
     details,
   };
 }
@@ -187,7 +194,8 @@ export async function readFluxHealth(reader: KubeReader, apps: k8s.AppsV1Api): P
     apps.listDeploymentForAllNamespaces({ labelSelector: PartOfFluxSelector }),
   ]);
   const controllers = new Map<string, Controller>();
-  for (const d of [...inNamespace.items, ...labelled.items]) controllers.set(`${d.metadata?.namespace}/${d.metadata?.name}`, controllerOf(d));
+  for (const d of [...inNamespace.items, ...labelled.items])
+    controllers.set(`${d.metadata?.namespace}/${d.metadata?.name}`, controllerOf(d));
 
   const kinds = await Promise.all(
     crds.map(async (crd): Promise<{ counts: KindCounts; objects: KubeObject[] }> => {
@@ -198,7 +206,9 @@ export async function readFluxHealth(reader: KubeReader, apps: k8s.AppsV1Api): P
         const objects = await listAll(reader, crd, version);
         return { counts: countObjects(crd.kind, apiVersion, objects), objects };
       } catch (err) {
-        const error = isForbidden(err) ? `not readable: the MCP server's ServiceAccount may not list ${crd.plural}.${crd.group} (see config/rbac)` : describeFailure(err);
+        const error = isForbidden(err)
+          ? `not readable: the MCP server's ServiceAccount may not list ${crd.plural}.${crd.group} (see config/rbac)`
+          : describeFailure(err);
         return { counts: { ...countObjects(crd.kind, apiVersion, []), error }, objects: [] };
       }
     }),
@@ -214,7 +224,9 @@ export async function readFluxHealth(reader: KubeReader, apps: k8s.AppsV1Api): P
     crds: crds.map((c) => ({
       kind: c.kind,
       group: c.group,
-      versions: c.versions.map((v) => `${v.name}${v.storage ? ' (storage)' : ''}${!v.served ? ' (not served)' : v.deprecated ? ' (deprecated)' : ''}`),
+      versions: c.versions.map(
+        (v) => `${v.name}${v.storage ? ' (storage)' : ''}${!v.served ? ' (not served)' : v.deprecated ? ' (deprecated)' : ''}`,
+      ),
     })),
     kinds: kinds.map((k) => k.counts),
   };
@@ -260,10 +272,16 @@ export function formatFluxHealth(h: FluxHealth): string {
       lines.push(`  ${k.kind} (${k.apiVersion}): ${k.error}`);
       continue;
     }
-    const parts = [`${k.ready} ready`, `${k.failing} failing`, `${k.suspended} suspended`, ...(k.other > 0 ? [`${k.other} reconciling or without status`] : [])];
+    const parts = [
+      `${k.ready} ready`,
+      `${k.failing} failing`,
+      `${k.suspended} suspended`,
+      ...(k.other > 0 ? [`${k.other} reconciling or without status`] : []),
+    ];
     lines.push(`  ${k.kind} (${k.apiVersion}): ${k.total} total, ${parts.join(', ')}`);
     for (const f of k.failures) lines.push(`    failing: ${f.object}: ${f.reason}: ${f.message}`);
-    if (k.failing > k.failures.length) lines.push(`    … and ${k.failing - k.failures.length} more failing; list them with get_kubernetes_resources`);
+    if (k.failing > k.failures.length)
+      lines.push(`    … and ${k.failing - k.failures.length} more failing; list them with get_kubernetes_resources`);
   }
   if (empty.length > 0) lines.push(`  no objects: ${empty.map((k) => k.kind).join(', ')}`);
   return lines.join('\n');
@@ -277,8 +295,8 @@ export function registerFluxInstanceTools(server: McpServer, ctx: ToolContext, k
     name: 'get_flux_instance',
     title: 'Get Flux health',
     description:
-      'Flux\'s health in one answer: the Flux Operator\'s FluxInstance and FluxReport (if installed), the Flux controller Deployments with their image versions and ready replicas, ' +
-      'the Flux CRDs installed and their versions, and per Flux kind how many objects are ready, failing or suspended cluster-wide, naming the failing ones with Flux\'s reason and message ' +
+      "Flux's health in one answer: the Flux Operator's FluxInstance and FluxReport (if installed), the Flux controller Deployments with their image versions and ready replicas, " +
+      "the Flux CRDs installed and their versions, and per Flux kind how many objects are ready, failing or suspended cluster-wide, naming the failing ones with Flux's reason and message " +
       `(at most ${MaxNamedFailures} per kind). Start here when something in Flux looks wrong; then inspect objects with get_kubernetes_resources and events_list.`,
     input: {},
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -55,7 +55,9 @@ export async function getResources(reader: KubeReader, q: ResourceQuery): Promis
       return { resource, objects: [withType(resource, obj)], more: false };
     } catch (err) {
       if (isNotFound(err)) {
-        throw new ToolError(`${resource.kind} ${where(namespace, q.name)} not found; list them with get_kubernetes_resources (apiVersion ${resource.apiVersion}, kind ${resource.kind}${namespace ? `, namespace ${namespace}` : ''}) without a name`);
+        throw new ToolError(
+          `${resource.kind} ${where(namespace, q.name)} not found; list them with get_kubernetes_resources (apiVersion ${resource.apiVersion}, kind ${resource.kind}${namespace ? `, namespace ${namespace}` : ''}) without a name`,
+        );
       }
       throw err;
     }
@@ -77,11 +79,17 @@ export async function getResources(reader: KubeReader, q: ResourceQuery): Promis
 /** The text of a get_kubernetes_resources answer: a comment line saying what was found, then YAML. */
 export function describeResources(q: ResourceQuery, result: ResourceResult): string {
   const { resource, objects } = result;
-  const scope = [resource.namespaced ? (q.namespace ? `in namespace ${q.namespace}` : 'in any namespace') : '', q.selector ? `matching ${q.selector}` : '']
+  const scope = [
+    resource.namespaced ? (q.namespace ? `in namespace ${q.namespace}` : 'in any namespace') : '',
+    q.selector ? `matching ${q.selector}` : '',
+  ]
     .filter(Boolean)
     .join(' ');
   if (objects.length === 0) {
-    if (q.name) throw new ToolError(`${resource.kind} ${q.name} not found${scope ? ` ${scope}` : ''}; list them with get_kubernetes_resources without a name`);
+    if (q.name)
+      throw new ToolError(
+        `${resource.kind} ${q.name} not found${scope ? ` ${scope}` : ''}; list them with get_kubernetes_resources without a name`,
+      );
     return `No ${resource.kind} (${resource.apiVersion}) found${scope ? ` ${scope}` : ''}.`;
   }
   const more = result.more
@@ -91,7 +99,10 @@ export function describeResources(q: ResourceQuery, result: ResourceResult): str
 }
 
 /** One object by name; for a namespaced kind without a namespace, the only one of that name in the cluster. */
-export async function getResource(reader: KubeReader, q: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<KubeObject> {
+export async function getResource(
+  reader: KubeReader,
+  q: { apiVersion: string; kind: string; name: string; namespace?: string },
+): Promise<KubeObject> {
   const result = await getResources(reader, { ...q, limit: 10 });
   const [first, ...others] = result.objects;
   if (!first) throw new ToolError(`${result.resource.kind} ${q.name} not found in any namespace; list them with get_kubernetes_resources`);
@@ -174,7 +185,8 @@ export async function readPodLog(core: k8s.CoreV1Api, q: LogQuery): Promise<{ co
   try {
     pod = await core.readNamespacedPod({ name: q.name, namespace: q.namespace });
   } catch (err) {
-    if (isNotFound(err)) throw new ToolError(`Pod ${q.namespace}/${q.name} not found; list the pods with pods_list_in_namespace (namespace ${q.namespace})`);
+    if (isNotFound(err))
+      throw new ToolError(`Pod ${q.namespace}/${q.name} not found; list the pods with pods_list_in_namespace (namespace ${q.namespace})`);
     throw err;
   }
   const container = pickContainer(pod, q);
@@ -187,7 +199,13 @@ export async function readPodLog(core: k8s.CoreV1Api, q: LogQuery): Promise<{ co
         `See why with events_list (namespace ${q.namespace}, involvedObjectKind Pod, involvedObjectName ${q.name}).`,
     );
   }
-  const log = await core.readNamespacedPodLog({ name: q.name, namespace: q.namespace, container, tailLines: q.tail, ...(q.previous ? { previous: true } : {}) });
+  const log = await core.readNamespacedPodLog({
+    name: q.name,
+    namespace: q.namespace,
+    container,
+    tailLines: q.tail,
+    ...(q.previous ? { previous: true } : {}),
+  });
   return { container, log };
 }
 
@@ -208,7 +226,10 @@ export function tailToFit(log: string, max: number): { text: string; cut: number
 const apiVersionArg = z
   .string()
   .max(253)
-  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?$/, 'an apiVersion such as v1, apps/v1 or kustomize.toolkit.fluxcd.io/v1')
+  .regex(
+    /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?$/,
+    'an apiVersion such as v1, apps/v1 or kustomize.toolkit.fluxcd.io/v1',
+  )
   .describe('apiVersion of the kind, e.g. v1, apps/v1, kustomize.toolkit.fluxcd.io/v1');
 const kindArg = z
   .string()
@@ -241,7 +262,7 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
     description:
       'Lists objects of any kind (Flux objects, Deployments, ConfigMaps, ...) as YAML, or one object by name. Use it to inspect spec and status. ' +
       'managedFields and the last-applied annotation are left out and Secret values are shown as ***. At most limit objects (default 100); the text is capped in size. ' +
-      'Only kinds the MCP server\'s ServiceAccount may read are available.',
+      "Only kinds the MCP server's ServiceAccount may read are available.",
     input: {
       apiVersion: apiVersionArg,
       kind: kindArg,
@@ -278,7 +299,7 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
     title: 'List pods in a namespace',
     description:
       'Lists the pods of a namespace as a table: ready/total containers, status (phase, or what holds the pod up such as CrashLoopBackOff or Unschedulable), restarts, node and age. ' +
-      'Use it to find a Flux controller\'s or an application\'s pods before reading their logs with pods_log.',
+      "Use it to find a Flux controller's or an application's pods before reading their logs with pods_log.",
     input: {
       namespace: namespaceArg('Namespace of the pods'),
       labelSelector: selectorArg.optional(),
@@ -286,7 +307,11 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
     annotations: readOnly,
     handler: async (a, c) => {
       const rows = podRows(await listPods(core, a.namespace, a.labelSelector), new Date());
-      if (rows.length === 0) return { text: `No pods in namespace ${a.namespace}${a.labelSelector ? ` matching ${a.labelSelector}` : ''}.`, structured: { pods: [] } };
+      if (rows.length === 0)
+        return {
+          text: `No pods in namespace ${a.namespace}${a.labelSelector ? ` matching ${a.labelSelector}` : ''}.`,
+          structured: { pods: [] },
+        };
       const text = podTable(rows);
       // The structured rows are not capped like the text: leave them out when the text is cut.
       return text.length <= c.maxOutput ? { text, structured: { pods: rows } } : { text };
@@ -298,14 +323,25 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
     title: 'List Kubernetes events',
     description:
       'Lists Kubernetes events, newest first: last seen, type, reason, object, count and message. Filter by namespace and by the object they are about ' +
-      '(e.g. a Kustomization\'s events say why it failed). Bounded: the newest limit events (default 50, at most 200).',
+      "(e.g. a Kustomization's events say why it failed). Bounded: the newest limit events (default 50, at most 200).",
     input: {
       namespace: namespaceArg('Only events in this namespace (default: all namespaces)').optional(),
       involvedObjectKind: z.string().min(1).max(100).optional().describe('Only events about objects of this kind, e.g. Kustomization'),
       involvedObjectName: z.string().min(1).max(253).optional().describe('Only events about objects of this name'),
-      involvedObjectApiVersion: z.string().min(1).max(253).optional().describe('Only events about objects of this apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1'),
+      involvedObjectApiVersion: z
+        .string()
+        .min(1)
+        .max(253)
+        .optional()
+        .describe('Only events about objects of this apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1'),
       type: z.enum(['Normal', 'Warning']).optional().describe('Only events of this type'),
-      limit: z.number().int().min(1).max(200).optional().describe(`How many of the newest events to return (default ${DefaultEventLimit}, at most 200)`),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(200)
+        .optional()
+        .describe(`How many of the newest events to return (default ${DefaultEventLimit}, at most 200)`),
     },
     annotations: readOnly,
     handler: async (a) => {
@@ -317,22 +353,33 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
 
   registerTool(server, ctx, {
     name: 'pods_log',
-    title: 'Read a pod\'s log',
+    title: "Read a pod's log",
     description:
-      'Returns the last lines of a container\'s log (default 100), or of its previous instance after a restart. Give container when the pod has several. ' +
+      "Returns the last lines of a container's log (default 100), or of its previous instance after a restart. Give container when the pod has several. " +
       'A pod that is not running on a node has no log: the answer says so. When the log is larger than the output cap, the oldest lines are cut.',
     input: {
       name: nameArg('Name of the pod'),
       namespace: namespaceArg('Namespace of the pod'),
-      container: z.string().min(1).max(253).optional().describe('Container name (default: the only container, or the pod\'s default container)'),
-      tail: z.number().int().min(1).max(10_000).optional().describe(`How many of the last lines to return (default ${DefaultTailLines}, at most 10000)`),
+      container: z
+        .string()
+        .min(1)
+        .max(253)
+        .optional()
+        .describe("Container name (default: the only container, or the pod's default container)"),
+      tail: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .optional()
+        .describe(`How many of the last lines to return (default ${DefaultTailLines}, at most 10000)`),
       previous: z.boolean().optional().describe('The log of the previous, terminated instance of the container (after a restart or crash)'),
     },
     annotations: readOnly,
     handler: async (a, c) => {
       const tail = a.tail ?? DefaultTailLines;
       const { container, log } = await readPodLog(core, { ...a, tail });
-      const header = `# Pod ${a.namespace}/${a.name}, container ${container}${a.previous ? ' (previous instance)' : ''}: last ${tail} line${tail === 1 ? "" : "s"}`;
+      const header = `# Pod ${a.namespace}/${a.name}, container ${container}${a.previous ? ' (previous instance)' : ''}: last ${tail} line${tail === 1 ? '' : 's'}`;
       if (log.trim() === '') return { text: `${header}\n(the log is empty)` };
       const fit = tailToFit(log, c.maxOutput - header.length - 200);
       const note = fit.cut > 0 ? `\n# the oldest ${fit.cut} lines were cut to fit the output cap; ask for a smaller tail` : '';

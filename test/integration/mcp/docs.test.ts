@@ -23,14 +23,20 @@ beforeAll(async () => {
   );
   mkdirSync(path.join(docsDir, 'guides'));
   writeFileSync(path.join(docsDir, 'guides', 'upgrades.md'), '# Upgrades\n\nUpgrade Flux on Tuesdays only, after the weekly backup.\n');
-  [adapter, unprivileged] = await Promise.all([connectStdio(['--docs-dir', docsDir]), mcpKubeconfigFile(OperatorServiceAccount).then((file) => connectStdio([], file))]);
+  [adapter, unprivileged] = await Promise.all([
+    connectStdio(['--docs-dir', docsDir]),
+    mcpKubeconfigFile(OperatorServiceAccount).then((file) => connectStdio([], file)),
+  ]);
 });
 
 afterAll(async () => {
   await Promise.all([adapter?.close(), unprivileged?.close()]);
 });
 
-async function search(connection: McpConnection, args: Record<string, unknown>): Promise<{ text: string; isError: boolean; hits: Record<string, unknown>[] }> {
+async function search(
+  connection: McpConnection,
+  args: Record<string, unknown>,
+): Promise<{ text: string; isError: boolean; hits: Record<string, unknown>[] }> {
   const result = await connection.client.callTool({ name: 'search_flux_docs', arguments: args });
   const structured = (result.structuredContent ?? {}) as { hits?: Record<string, unknown>[] };
   return { text: textOf(result), isError: result.isError === true, hits: structured.hits ?? [] };
@@ -49,7 +55,14 @@ describe('search_flux_docs', () => {
     const out = await search(adapter, { query: 'prune garbage collection' });
     expect(out.isError).toBe(false);
     expect(out.hits).toHaveLength(1);
-    expect(out.hits[0]).toMatchObject({ source: 'crd', kind: 'Kustomization', version: 'v1', path: 'spec.prune', type: 'boolean', link: 'https://fluxcd.io/flux/components/kustomize/kustomizations/' });
+    expect(out.hits[0]).toMatchObject({
+      source: 'crd',
+      kind: 'Kustomization',
+      version: 'v1',
+      path: 'spec.prune',
+      type: 'boolean',
+      link: 'https://fluxcd.io/flux/components/kustomize/kustomizations/',
+    });
     const description = await crdDescription('kustomizations.kustomize.toolkit.fluxcd.io', 'v1', 'spec', 'prune');
     expect(description).toBeTruthy();
     expect(out.hits[0]?.['description']).toBe(description);
@@ -66,7 +79,11 @@ describe('search_flux_docs', () => {
 
   it('links Flux Operator kinds to their page on the Flux Operator site', async () => {
     const out = await search(adapter, { query: 'fluxinstance distribution registry' });
-    expect(out.hits[0]).toMatchObject({ kind: 'FluxInstance', path: 'spec.distribution.registry', link: 'https://fluxoperator.dev/docs/crd/fluxinstance/' });
+    expect(out.hits[0]).toMatchObject({
+      kind: 'FluxInstance',
+      path: 'spec.distribution.registry',
+      link: 'https://fluxoperator.dev/docs/crd/fluxinstance/',
+    });
   });
 
   it('finds a section of the markdown in --docs-dir, nested directories included', async () => {
@@ -98,7 +115,12 @@ describe('search_flux_docs', () => {
               schema: {
                 openAPIV3Schema: {
                   type: 'object',
-                  properties: { spec: { type: 'object', properties: { sprocketCount: { type: 'integer', description: `How many ${word} sprockets to turn.` } } } },
+                  properties: {
+                    spec: {
+                      type: 'object',
+                      properties: { sprocketCount: { type: 'integer', description: `How many ${word} sprockets to turn.` } },
+                    },
+                  },
                 },
               },
             },

@@ -25,7 +25,11 @@ beforeAll(async () => {
   await createFluxObject(kc, 'GitRepository', ns, 'repo');
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'Kustomization', ns, 'broken', {
-    annotations: { [SimAnnotation.outcome]: 'Failed', [SimAnnotation.reason]: 'BuildFailed', [SimAnnotation.message]: 'kustomize build failed: no kustomization.yaml' },
+    annotations: {
+      [SimAnnotation.outcome]: 'Failed',
+      [SimAnnotation.reason]: 'BuildFailed',
+      [SimAnnotation.message]: 'kustomize build failed: no kustomization.yaml',
+    },
   });
   await createFluxObject(kc, 'Kustomization', ns, 'slow', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'web', { annotations: { [SimAnnotation.revision]: '6.5.4' } });
@@ -44,11 +48,20 @@ afterAll(async () => {
   await deleteNamespace(kc, ns);
 });
 
-type Call = (name: string, args: Record<string, unknown>) => Promise<{ text: string; isError: boolean; structured: Record<string, unknown> }>;
-const via = (connection: () => McpConnection): Call => async (name, args) => {
-  const result = await connection().client.callTool({ name, arguments: args });
-  return { text: textOf(result), isError: result.isError === true, structured: (result.structuredContent ?? {}) as Record<string, unknown> };
-};
+type Call = (
+  name: string,
+  args: Record<string, unknown>,
+) => Promise<{ text: string; isError: boolean; structured: Record<string, unknown> }>;
+const via =
+  (connection: () => McpConnection): Call =>
+  async (name, args) => {
+    const result = await connection().client.callTool({ name, arguments: args });
+    return {
+      text: textOf(result),
+      isError: result.isError === true,
+      structured: (result.structuredContent ?? {}) as Record<string, unknown>,
+    };
+  };
 
 describe.each([
   ['stdio', () => stdio],
@@ -59,7 +72,12 @@ describe.each([
   it('reconcile_flux_kustomization creates a request, waits, and reports the applied revision', async () => {
     const out = await call('reconcile_flux_kustomization', { name: 'app', namespace: ns, with_source: true });
     expect(out.isError).toBe(false);
-    expect(out.structured).toMatchObject({ phase: 'Succeeded', reason: 'Succeeded', revision: 'main@sha1:cafe', target: `Kustomization ${ns}/app` });
+    expect(out.structured).toMatchObject({
+      phase: 'Succeeded',
+      reason: 'Succeeded',
+      revision: 'main@sha1:cafe',
+      target: `Kustomization ${ns}/app`,
+    });
     expect(out.text).toContain(`message: Kustomization ${ns}/app: applied revision main@sha1:cafe`);
     const [, requestName] = String(out.structured['request']).split('/');
     const request = await getRequest(kc, ns, requestName!);
@@ -100,23 +118,40 @@ describe.each([
   });
 
   it('reconcile_flux_source and reconcile_flux_resourceset', async () => {
-    expect((await call('reconcile_flux_source', { kind: 'GitRepository', name: 'repo', namespace: ns })).structured['phase']).toBe('Succeeded');
+    expect((await call('reconcile_flux_source', { kind: 'GitRepository', name: 'repo', namespace: ns })).structured['phase']).toBe(
+      'Succeeded',
+    );
     expect((await call('reconcile_flux_resourceset', { name: 'apps', namespace: ns })).structured['phase']).toBe('Succeeded');
   });
 
   it('suspends and resumes', async () => {
-    const suspended = await call('suspend_flux_reconciliation', { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'app', namespace: ns });
+    const suspended = await call('suspend_flux_reconciliation', {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      name: 'app',
+      namespace: ns,
+    });
     expect(suspended.structured['phase']).toBe('Succeeded');
     expect((await getFluxObject(kc, 'Kustomization', ns, 'app')).spec['suspend']).toBe(true);
     const refused = await call('reconcile_flux_kustomization', { name: 'app', namespace: ns });
     expect(refused.structured['reason']).toBe('TargetSuspended');
-    const resumed = await call('resume_flux_reconciliation', { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'app', namespace: ns });
+    const resumed = await call('resume_flux_reconciliation', {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      name: 'app',
+      namespace: ns,
+    });
     expect(resumed.structured['phase']).toBe('Succeeded');
     expect((await getFluxObject(kc, 'Kustomization', ns, 'app')).spec['suspend']).toBe(false);
   });
 
   it('passes the API server admission message on for a bad apiVersion', async () => {
-    const out = await call('suspend_flux_reconciliation', { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'Kustomization', name: 'app', namespace: ns });
+    const out = await call('suspend_flux_reconciliation', {
+      apiVersion: 'helm.toolkit.fluxcd.io/v2',
+      kind: 'Kustomization',
+      name: 'app',
+      namespace: ns,
+    });
     expect(out.isError).toBe(true);
     expect(out.text).toContain('target.apiVersion helm.toolkit.fluxcd.io/v2 is not an API version of Kustomization');
   });

@@ -20,7 +20,20 @@ async function writeReady(name: string, status: 'True' | 'False', reason: string
       plural: 'kustomizations',
       namespace: ns,
       name,
-      body: { status: { conditions: [{ type: 'Ready', status, reason, message, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), observedGeneration: 1 }] } },
+      body: {
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status,
+              reason,
+              message,
+              lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+              observedGeneration: 1,
+            },
+          ],
+        },
+      },
     },
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
   );
@@ -35,7 +48,10 @@ beforeAll(async () => {
   await writeReady('broken', 'False', 'BuildFailed', `kustomize build failed in ${ns}: no kustomization.yaml`);
   await writeReady('healthy', 'True', 'ReconciliationSucceeded', 'Applied revision: main@sha1:cafe');
   await patchFluxObject(kc, 'Kustomization', ns, 'paused', { spec: { suspend: true } });
-  [adapter, unprivileged] = await Promise.all([connectStdio(), mcpKubeconfigFile(OperatorServiceAccount).then((file) => connectStdio([], file))]);
+  [adapter, unprivileged] = await Promise.all([
+    connectStdio(),
+    mcpKubeconfigFile(OperatorServiceAccount).then((file) => connectStdio([], file)),
+  ]);
 });
 
 afterAll(async () => {
@@ -45,7 +61,11 @@ afterAll(async () => {
 
 async function fluxInstance(connection: McpConnection): Promise<{ text: string; isError: boolean; structured: Record<string, unknown> }> {
   const result = await connection.client.callTool({ name: 'get_flux_instance', arguments: {} });
-  return { text: textOf(result), isError: result.isError === true, structured: (result.structuredContent ?? {}) as Record<string, unknown> };
+  return {
+    text: textOf(result),
+    isError: result.isError === true,
+    structured: (result.structuredContent ?? {}) as Record<string, unknown>,
+  };
 }
 
 describe('get_flux_instance', () => {
@@ -65,11 +85,15 @@ describe('get_flux_instance', () => {
   it('names a failing Kustomization with its reason and message, and counts ready and suspended ones', async () => {
     const out = await fluxInstance(adapter);
     expect(out.text).toContain(`    failing: ${ns}/broken: BuildFailed: kustomize build failed in ${ns}: no kustomization.yaml`);
-    const kustomizations = (out.structured['kinds'] as { kind: string; ready: number; failing: number; suspended: number; total: number }[]).find((k) => k.kind === 'Kustomization');
+    const kustomizations = (
+      out.structured['kinds'] as { kind: string; ready: number; failing: number; suspended: number; total: number }[]
+    ).find((k) => k.kind === 'Kustomization');
     expect(kustomizations?.failing).toBeGreaterThanOrEqual(1);
     expect(kustomizations?.ready).toBeGreaterThanOrEqual(1);
     expect(kustomizations?.suspended).toBeGreaterThanOrEqual(1);
-    expect(out.text).toMatch(/\n {2}Kustomization \(kustomize\.toolkit\.fluxcd\.io\/v1\): \d+ total, \d+ ready, \d+ failing, \d+ suspended/);
+    expect(out.text).toMatch(
+      /\n {2}Kustomization \(kustomize\.toolkit\.fluxcd\.io\/v1\): \d+ total, \d+ ready, \d+ failing, \d+ suspended/,
+    );
   });
 
   it('reports the controller Deployments, or says plainly that none runs', async () => {
@@ -80,8 +104,12 @@ describe('get_flux_instance', () => {
     ];
     const out = await fluxInstance(adapter);
     if (deployments.length === 0) {
-      expect(out.text.split('\n')[0]).toMatch(/^Flux: no controller Deployments; \d+ Flux CRDs installed; \d+ Flux objects, \d+ failing\.$/);
-      expect(out.text).toContain('Controllers:\n  none: no Deployment in namespace flux-system nor labelled app.kubernetes.io/part-of=flux. Unless the controllers run outside the cluster, nothing reconciles the Flux objects below');
+      expect(out.text.split('\n')[0]).toMatch(
+        /^Flux: no controller Deployments; \d+ Flux CRDs installed; \d+ Flux objects, \d+ failing\.$/,
+      );
+      expect(out.text).toContain(
+        'Controllers:\n  none: no Deployment in namespace flux-system nor labelled app.kubernetes.io/part-of=flux. Unless the controllers run outside the cluster, nothing reconciles the Flux objects below',
+      );
     } else {
       for (const d of deployments) expect(out.text).toContain(`  ${d.metadata?.namespace}/${d.metadata?.name}: `);
     }
@@ -104,7 +132,20 @@ describe('get_flux_instance with the Flux Operator', () => {
         plural: 'fluxinstances',
         namespace: ns,
         name: 'flux',
-        body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'Reconciliation finished', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), observedGeneration: 1 }] } },
+        body: {
+          status: {
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'ReconciliationSucceeded',
+                message: 'Reconciliation finished',
+                lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+                observedGeneration: 1,
+              },
+            ],
+          },
+        },
       },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );

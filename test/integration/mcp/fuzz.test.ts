@@ -21,11 +21,22 @@ afterAll(async () => {
 
 /** Arbitrary values for one argument: often of the declared type, sometimes anything. */
 function argument(schema: { type?: unknown; enum?: unknown[] } | undefined): fc.Arbitrary<unknown> {
-  const any = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string()));
+  const any = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string(), { maxLength: 3 }),
+    fc.dictionary(fc.string(), fc.string()),
+  );
   if (schema?.enum) return fc.oneof(fc.constantFrom(...schema.enum), any);
   switch (schema?.type) {
     case 'string':
-      return fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('default', 'kube-system', '', '..', 'a'.repeat(300), '5m', '-1s'), any);
+      return fc.oneof(
+        fc.string({ maxLength: 300 }),
+        fc.constantFrom('default', 'kube-system', '', '..', 'a'.repeat(300), '5m', '-1s'),
+        any,
+      );
     case 'number':
     case 'integer':
       return fc.oneof(fc.integer(), fc.double(), any);

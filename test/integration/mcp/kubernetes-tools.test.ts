@@ -32,7 +32,10 @@ async function createPod(name: string, labels: Record<string, string>, container
   await waitFor(`pod ${name} to be created`, async () => {
     await core.createNamespacedPod({
       namespace: ns,
-      body: { metadata: { name, labels }, spec: { nodeSelector, containers: containers.map((c) => ({ name: c, image: 'example.invalid/app:1' })) } },
+      body: {
+        metadata: { name, labels },
+        spec: { nodeSelector, containers: containers.map((c) => ({ name: c, image: 'example.invalid/app:1' })) },
+      },
     });
     return true;
   });
@@ -60,16 +63,39 @@ beforeAll(async () => {
   await core.createNamespacedSecret({
     namespace: ns,
     body: {
-      metadata: { name: 'creds', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"stringData":{"password":"hunter2"}}' } },
+      metadata: {
+        name: 'creds',
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"stringData":{"password":"hunter2"}}' },
+      },
       data: { password: Buffer.from('hunter2').toString('base64') },
     },
   });
   await createPod('web', { app: 'web' }, ['app']);
   await createPod('multi', { app: 'multi' }, ['app', 'sidecar']);
   const minutesAgo = (m: number): Date => new Date(Date.now() - m * 60_000);
-  await createEvent('app.older', 'app', { type: 'Normal', reason: 'Progressing', message: 'older event', count: 1, firstTimestamp: minutesAgo(10), lastTimestamp: minutesAgo(10) });
-  await createEvent('app.newer', 'app', { type: 'Warning', reason: 'ReconciliationFailed', message: 'newer event', count: 3, firstTimestamp: minutesAgo(5), lastTimestamp: minutesAgo(1) });
-  await createEvent('api.event', 'api', { type: 'Normal', reason: 'Progressing', message: 'an event about another object', count: 1, lastTimestamp: minutesAgo(2) });
+  await createEvent('app.older', 'app', {
+    type: 'Normal',
+    reason: 'Progressing',
+    message: 'older event',
+    count: 1,
+    firstTimestamp: minutesAgo(10),
+    lastTimestamp: minutesAgo(10),
+  });
+  await createEvent('app.newer', 'app', {
+    type: 'Warning',
+    reason: 'ReconciliationFailed',
+    message: 'newer event',
+    count: 3,
+    firstTimestamp: minutesAgo(5),
+    lastTimestamp: minutesAgo(1),
+  });
+  await createEvent('api.event', 'api', {
+    type: 'Normal',
+    reason: 'Progressing',
+    message: 'an event about another object',
+    count: 1,
+    lastTimestamp: minutesAgo(2),
+  });
   [adapter, admin, capped, unprivileged] = await Promise.all([
     connectStdio(),
     connectStdio([], testKubeconfigPath()),
@@ -83,19 +109,42 @@ afterAll(async () => {
   await deleteNamespace(kc, ns);
 });
 
-async function call(connection: McpConnection, name: string, args: Record<string, unknown>): Promise<{ text: string; isError: boolean; structured: Record<string, unknown> }> {
+async function call(
+  connection: McpConnection,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<{ text: string; isError: boolean; structured: Record<string, unknown> }> {
   const result = await connection.client.callTool({ name, arguments: args });
-  return { text: textOf(result), isError: result.isError === true, structured: (result.structuredContent ?? {}) as Record<string, unknown> };
+  return {
+    text: textOf(result),
+    isError: result.isError === true,
+    structured: (result.structuredContent ?? {}) as Record<string, unknown>,
+  };
 }
 
 /** The YAML documents of an answer, as objects. */
-function documents(text: string): { kind?: string; metadata: { name: string; namespace?: string; managedFields?: unknown }; spec?: Record<string, unknown>; data?: Record<string, string> }[] {
+function documents(
+  text: string,
+): {
+  kind?: string;
+  metadata: { name: string; namespace?: string; managedFields?: unknown };
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+}[] {
   return parseAllDocuments(text).map((d) => d.toJS() as ReturnType<typeof documents>[number]);
 }
 
 describe('get_kubernetes_resources', () => {
   it('lists the Kustomizations of a namespace as YAML, without managedFields', async () => {
-    const stored = (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', namespace: ns, name: 'app' })) as {
+    const stored = (await kc
+      .makeApiClient(k8s.CustomObjectsApi)
+      .getNamespacedCustomObject({
+        group: 'kustomize.toolkit.fluxcd.io',
+        version: 'v1',
+        plural: 'kustomizations',
+        namespace: ns,
+        name: 'app',
+      })) as {
       metadata: { managedFields?: unknown[] };
     };
     expect(stored.metadata.managedFields?.length).toBeGreaterThan(0);
@@ -110,20 +159,40 @@ describe('get_kubernetes_resources', () => {
   });
 
   it('filters by label selector', async () => {
-    const out = await call(adapter, 'get_kubernetes_resources', { apiVersion: ksApiVersion, kind: 'Kustomization', namespace: ns, selector: 'tier=front' });
+    const out = await call(adapter, 'get_kubernetes_resources', {
+      apiVersion: ksApiVersion,
+      kind: 'Kustomization',
+      namespace: ns,
+      selector: 'tier=front',
+    });
     expect(documents(out.text).map((o) => o.metadata.name)).toEqual(['app']);
   });
 
   it('returns at most limit objects and says that more match', async () => {
-    const out = await call(adapter, 'get_kubernetes_resources', { apiVersion: ksApiVersion, kind: 'Kustomization', namespace: ns, limit: 2 });
+    const out = await call(adapter, 'get_kubernetes_resources', {
+      apiVersion: ksApiVersion,
+      kind: 'Kustomization',
+      namespace: ns,
+      limit: 2,
+    });
     expect(documents(out.text)).toHaveLength(2);
     expect(out.text).toContain('# more match than limit 2 (3 more): raise limit');
   });
 
   it('reads one object by name, and says how to find a missing one', async () => {
-    const found = await call(adapter, 'get_kubernetes_resources', { apiVersion: ksApiVersion, kind: 'Kustomization', namespace: ns, name: 'worker' });
+    const found = await call(adapter, 'get_kubernetes_resources', {
+      apiVersion: ksApiVersion,
+      kind: 'Kustomization',
+      namespace: ns,
+      name: 'worker',
+    });
     expect(documents(found.text).map((o) => o.metadata.name)).toEqual(['worker']);
-    const missing = await call(adapter, 'get_kubernetes_resources', { apiVersion: ksApiVersion, kind: 'Kustomization', namespace: ns, name: 'nope' });
+    const missing = await call(adapter, 'get_kubernetes_resources', {
+      apiVersion: ksApiVersion,
+      kind: 'Kustomization',
+      namespace: ns,
+      name: 'nope',
+    });
     expect(missing.isError).toBe(true);
     expect(missing.text).toContain(`Kustomization ${ns}/nope not found; list them with get_kubernetes_resources`);
   });
@@ -150,7 +219,9 @@ describe('get_kubernetes_resources', () => {
   it('passes on the RBAC refusal when the ServiceAccount may not read a kind', async () => {
     const out = await call(adapter, 'get_kubernetes_resources', { apiVersion: 'v1', kind: 'Secret', namespace: ns });
     expect(out.isError).toBe(true);
-    expect(out.text).toContain('forbidden: secrets is forbidden: User "system:serviceaccount:fluxact-system:fluxact-mcp" cannot list resource "secrets"');
+    expect(out.text).toContain(
+      'forbidden: secrets is forbidden: User "system:serviceaccount:fluxact-system:fluxact-mcp" cannot list resource "secrets"',
+    );
     expect(out.text).toContain("The MCP server's ServiceAccount lacks this permission (see config/rbac).");
   });
 
@@ -192,7 +263,13 @@ describe('pods_list_in_namespace', () => {
     expect(rows.find((r) => r.startsWith('web '))).toMatch(/^web\s+0\/1\s+Pending( \(Unschedulable\))?\s+0\s+<none>\s+\d+[smhd]$/);
     expect(out.structured['pods']).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ name: 'web', ready: '0/1', status: expect.stringMatching(/^Pending( \(Unschedulable\))?$/), restarts: 0, node: '<none>' }),
+        expect.objectContaining({
+          name: 'web',
+          ready: '0/1',
+          status: expect.stringMatching(/^Pending( \(Unschedulable\))?$/),
+          restarts: 0,
+          node: '<none>',
+        }),
         expect.objectContaining({ name: 'multi', ready: '0/2' }),
       ]),
     );
@@ -206,7 +283,9 @@ describe('pods_list_in_namespace', () => {
   it('passes on an RBAC refusal', async () => {
     const out = await call(unprivileged, 'pods_list_in_namespace', { namespace: ns });
     expect(out.isError).toBe(true);
-    expect(out.text).toContain(`forbidden: pods is forbidden: User "system:serviceaccount:fluxact-system:${OperatorServiceAccount}" cannot list resource "pods"`);
+    expect(out.text).toContain(
+      `forbidden: pods is forbidden: User "system:serviceaccount:fluxact-system:${OperatorServiceAccount}" cannot list resource "pods"`,
+    );
   });
 });
 
@@ -221,7 +300,11 @@ describe('events_list', () => {
   });
 
   it('names the namespace of each object across namespaces, filtered by apiVersion too', async () => {
-    const out = await call(adapter, 'events_list', { involvedObjectKind: 'Kustomization', involvedObjectName: 'api', involvedObjectApiVersion: ksApiVersion });
+    const out = await call(adapter, 'events_list', {
+      involvedObjectKind: 'Kustomization',
+      involvedObjectName: 'api',
+      involvedObjectApiVersion: ksApiVersion,
+    });
     expect(out.text).toContain(`Kustomization/${ns}/api: an event about another object`);
     expect(out.text).not.toContain('newer event');
   });
@@ -238,7 +321,9 @@ describe('pods_log', () => {
     const out = await call(adapter, 'pods_log', { name: 'web', namespace: ns });
     expect(out.isError).toBe(true);
     // The scheduler may already have said why (Unschedulable: no node matches its nodeSelector).
-    expect(out.text).toMatch(new RegExp(`^Pod ${ns}/web has no logs: it is not scheduled to a node \\(phase Pending(: Unschedulable .*)?\\)\\. `));
+    expect(out.text).toMatch(
+      new RegExp(`^Pod ${ns}/web has no logs: it is not scheduled to a node \\(phase Pending(: Unschedulable .*)?\\)\\. `),
+    );
     expect(out.text).toContain(`See why with events_list (namespace ${ns}, involvedObjectKind Pod, involvedObjectName web).`);
   });
 
@@ -255,14 +340,22 @@ describe('pods_log', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-logs-'));
     const file = path.join(dir, 'app.log');
     const stamp = new Date().toISOString();
-    writeFileSync(file, ['starting web server', 'listening on :8080', 'GET /healthz 200'].map((l) => `${stamp} stdout F ${l}`).join('\n') + '\n');
+    writeFileSync(
+      file,
+      ['starting web server', 'listening on :8080', 'GET /healthz 200'].map((l) => `${stamp} stdout F ${l}`).join('\n') + '\n',
+    );
     await createPod('logger', { app: 'logger' }, ['app'], true);
     await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
       group: 'kwok.x-k8s.io',
       version: 'v1alpha1',
       plural: 'logs',
       namespace: ns,
-      body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name: 'logger', namespace: ns }, spec: { logs: [{ containers: ['app'], logsFile: file }] } },
+      body: {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'Logs',
+        metadata: { name: 'logger', namespace: ns },
+        spec: { logs: [{ containers: ['app'], logsFile: file }] },
+      },
     });
     const out = await waitFor('the pod log through pods_log', async () => {
       const result = await call(adapter, 'pods_log', { name: 'logger', namespace: ns });

@@ -33,7 +33,9 @@ describe('the MCP adapter ServiceAccount', () => {
   });
 
   it('may not patch a Kustomization', async () => {
-    const refused = await patchFluxObject(adapter, 'Kustomization', ns, 'app', { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': 'now' } } }).then(
+    const refused = await patchFluxObject(adapter, 'Kustomization', ns, 'app', {
+      metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': 'now' } },
+    }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -44,7 +46,17 @@ describe('the MCP adapter ServiceAccount', () => {
     const core = adapter.makeApiClient(k8s.CoreV1Api);
     expect(codeOf(await core.listNamespacedSecret({ namespace: ns }).catch((e: unknown) => e))).toBe(403);
     const review = await adapter.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
-      body: { spec: { resourceAttributes: { group: 'fluxaction.io', resource: 'fluxactionrequests', subresource: 'status', verb: 'update', namespace: ns } } },
+      body: {
+        spec: {
+          resourceAttributes: {
+            group: 'fluxaction.io',
+            resource: 'fluxactionrequests',
+            subresource: 'status',
+            verb: 'update',
+            namespace: ns,
+          },
+        },
+      },
     });
     expect(review.status?.allowed).toBe(false);
   });

@@ -97,7 +97,9 @@ describe('Streamable HTTP', () => {
 
   it('refuses to bind beyond loopback without a token', async () => {
     const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-    const child = spawn(process.execPath, [main, 'mcp', '--kubeconfig', kubeconfig, '--transport', 'http', '--listen', '0.0.0.0:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [main, 'mcp', '--kubeconfig', kubeconfig, '--transport', 'http', '--listen', '0.0.0.0:0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -112,7 +114,14 @@ describe('--read-only', () => {
     try {
       const { tools } = await connection.client.listTools();
       const names = tools.map((t) => t.name);
-      for (const mutating of ['reconcile_flux_kustomization', 'reconcile_flux_helmrelease', 'reconcile_flux_resourceset', 'reconcile_flux_source', 'suspend_flux_reconciliation', 'resume_flux_reconciliation']) {
+      for (const mutating of [
+        'reconcile_flux_kustomization',
+        'reconcile_flux_helmrelease',
+        'reconcile_flux_resourceset',
+        'reconcile_flux_source',
+        'suspend_flux_reconciliation',
+        'resume_flux_reconciliation',
+      ]) {
         expect(names).not.toContain(mutating);
       }
       expect(names).toContain('get_flux_action_request');

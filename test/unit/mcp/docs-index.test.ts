@@ -30,8 +30,16 @@ function sampleCrd(): FluxCrd {
         required: ['interval', 'prune'],
         properties: {
           prune: { type: 'boolean', description: prune },
-          interval: { type: 'string', description: 'The interval at which to reconcile the Kustomization.', pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$' },
-          deletionPolicy: { type: 'string', description: 'DeletionPolicy can be used to control garbage collection when this\nKustomization is deleted.', enum: ['MirrorPrune', 'Delete'] },
+          interval: {
+            type: 'string',
+            description: 'The interval at which to reconcile the Kustomization.',
+            pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$',
+          },
+          deletionPolicy: {
+            type: 'string',
+            description: 'DeletionPolicy can be used to control garbage collection when this\nKustomization is deleted.',
+            enum: ['MirrorPrune', 'Delete'],
+          },
           healthChecks: {
             type: 'array',
             description: 'A list of resources to be included in the health assessment.',
@@ -39,7 +47,13 @@ function sampleCrd(): FluxCrd {
           },
           commonMetadata: {
             type: 'object',
-            properties: { labels: { type: 'object', additionalProperties: { type: 'string' }, description: 'Labels to be added to the object metadata.' } },
+            properties: {
+              labels: {
+                type: 'object',
+                additionalProperties: { type: 'string' },
+                description: 'Labels to be added to the object metadata.',
+              },
+            },
           },
           patches: { type: 'array', items: { 'x-kubernetes-preserve-unknown-fields': true } },
           timeout: { 'x-kubernetes-int-or-string': true, description: 'Timeout for validation, apply and health checking operations.' },
@@ -61,7 +75,13 @@ function sampleCrd(): FluxCrd {
       names: { kind: 'Kustomization', plural: 'kustomizations' },
       versions: [
         { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: schema('Prune enables garbage collection.') } },
-        { name: 'v1beta2', served: true, storage: false, deprecated: true, schema: { openAPIV3Schema: schema('Prune enables garbage collection.') } },
+        {
+          name: 'v1beta2',
+          served: true,
+          storage: false,
+          deprecated: true,
+          schema: { openAPIV3Schema: schema('Prune enables garbage collection.') },
+        },
         { name: 'v1beta1', served: false, storage: false, schema: { openAPIV3Schema: schema('Old prune.') } },
       ],
     },
@@ -109,8 +129,12 @@ describe('documents from a CRD schema', () => {
 
 describe('reference links', () => {
   it('point to the kind page on the Flux website, or the Flux Operator site for its kinds', () => {
-    expect(referenceLink('helm.toolkit.fluxcd.io', 'HelmRelease', 'helmreleases')).toBe('https://fluxcd.io/flux/components/helm/helmreleases/');
-    expect(referenceLink('source.toolkit.fluxcd.io', 'OCIRepository', 'ocirepositories')).toBe('https://fluxcd.io/flux/components/source/ocirepositories/');
+    expect(referenceLink('helm.toolkit.fluxcd.io', 'HelmRelease', 'helmreleases')).toBe(
+      'https://fluxcd.io/flux/components/helm/helmreleases/',
+    );
+    expect(referenceLink('source.toolkit.fluxcd.io', 'OCIRepository', 'ocirepositories')).toBe(
+      'https://fluxcd.io/flux/components/source/ocirepositories/',
+    );
     expect(referenceLink('fluxcd.controlplane.io', 'ResourceSet', 'resourcesets')).toBe('https://fluxoperator.dev/docs/crd/resourceset/');
     expect(referenceLink('example.com', 'Thing', 'things')).toBe('');
   });
@@ -133,7 +157,12 @@ describe('documents from markdown', () => {
   const docs = markdownDocuments('runbooks/flux.md', text);
 
   it('has one document per section, with its heading trail and an anchor link', () => {
-    expect(docs.map((d) => d.path)).toEqual(['runbooks/flux.md', 'Operations', 'Operations > Rolling back a release', 'Operations > Rolling back a release > Afterwards']);
+    expect(docs.map((d) => d.path)).toEqual([
+      'runbooks/flux.md',
+      'Operations',
+      'Operations > Rolling back a release',
+      'Operations > Rolling back a release > Afterwards',
+    ]);
     expect(docs[2]).toMatchObject({ source: 'markdown', link: 'runbooks/flux.md#rolling-back-a-release' });
   });
 
@@ -144,10 +173,26 @@ describe('documents from markdown', () => {
 
 describe('search', () => {
   const other: NewDocument[] = [
-    { ...find(crdDocuments(sampleCrd()), 'v1', 'spec.prune')!, kind: 'HelmRelease', group: 'helm.toolkit.fluxcd.io', path: 'spec.chartRef.apiVersion', description: 'APIVersion of the referent.' },
-    { ...find(crdDocuments(sampleCrd()), 'v1', 'spec.prune')!, kind: 'HelmRelease', group: 'helm.toolkit.fluxcd.io', path: 'spec.chart.spec.version', description: 'Version semver expression, ignored for charts from v1.GitRepository sources.' },
+    {
+      ...find(crdDocuments(sampleCrd()), 'v1', 'spec.prune')!,
+      kind: 'HelmRelease',
+      group: 'helm.toolkit.fluxcd.io',
+      path: 'spec.chartRef.apiVersion',
+      description: 'APIVersion of the referent.',
+    },
+    {
+      ...find(crdDocuments(sampleCrd()), 'v1', 'spec.prune')!,
+      kind: 'HelmRelease',
+      group: 'helm.toolkit.fluxcd.io',
+      path: 'spec.chart.spec.version',
+      description: 'Version semver expression, ignored for charts from v1.GitRepository sources.',
+    },
   ];
-  const index = buildIndex([...crdDocuments(sampleCrd()), ...other, ...markdownDocuments('ops.md', '# Rollback\nSuspend the HelmRelease, then roll back with helm.')]);
+  const index = buildIndex([
+    ...crdDocuments(sampleCrd()),
+    ...other,
+    ...markdownDocuments('ops.md', '# Rollback\nSuspend the HelmRelease, then roll back with helm.'),
+  ]);
 
   it('ranks the field a query describes first (BM25+ over path, kind and description)', () => {
     const [hit] = searchIndex(index, 'prune garbage collection', 1);

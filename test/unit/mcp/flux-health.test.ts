@@ -3,12 +3,28 @@ import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../../src/mcp/kube-reader.js';
 import { countObjects, formatFluxHealth, type FluxHealth } from '../../../src/mcp/toolsets/flux-instance.js';
 
-function ks(name: string, ready: 'True' | 'False' | 'Unknown' | undefined, init: { suspend?: boolean; annotations?: Record<string, string>; reason?: string; message?: string; since?: string } = {}): KubeObject {
+function ks(
+  name: string,
+  ready: 'True' | 'False' | 'Unknown' | undefined,
+  init: { suspend?: boolean; annotations?: Record<string, string>; reason?: string; message?: string; since?: string } = {},
+): KubeObject {
   return {
     kind: 'Kustomization',
     metadata: { name, namespace: 'apps', ...(init.annotations ? { annotations: init.annotations } : {}) },
     spec: { suspend: init.suspend ?? false },
-    status: ready ? { conditions: [{ type: 'Ready', status: ready, reason: init.reason ?? 'R', message: init.message ?? '', lastTransitionTime: init.since ?? '2026-01-01T00:00:00Z' }] } : {},
+    status: ready
+      ? {
+          conditions: [
+            {
+              type: 'Ready',
+              status: ready,
+              reason: init.reason ?? 'R',
+              message: init.message ?? '',
+              lastTransitionTime: init.since ?? '2026-01-01T00:00:00Z',
+            },
+          ],
+        }
+      : {},
   };
 }
 
@@ -23,14 +39,20 @@ describe('countObjects', () => {
       ks('f', undefined),
     ]);
     expect(counts).toMatchObject({ total: 6, ready: 1, failing: 1, suspended: 2, other: 2 });
-    expect(counts.failures).toEqual([{ object: 'apps/b', reason: 'BuildFailed', message: 'kustomize build failed', since: '2026-01-01T00:00:00Z' }]);
+    expect(counts.failures).toEqual([
+      { object: 'apps/b', reason: 'BuildFailed', message: 'kustomize build failed', since: '2026-01-01T00:00:00Z' },
+    ]);
   });
 
   it('names the newest failures first, up to the cap, on one line each', () => {
     const counts = countObjects(
       'Kustomization',
       'kustomize.toolkit.fluxcd.io/v1',
-      [ks('old', 'False', { since: '2026-01-01T00:00:00Z' }), ks('new', 'False', { since: '2026-01-03T00:00:00Z', message: 'line one\n  line two' }), ks('mid', 'False', { since: '2026-01-02T00:00:00Z' })],
+      [
+        ks('old', 'False', { since: '2026-01-01T00:00:00Z' }),
+        ks('new', 'False', { since: '2026-01-03T00:00:00Z', message: 'line one\n  line two' }),
+        ks('mid', 'False', { since: '2026-01-02T00:00:00Z' }),
+      ],
       2,
     );
     expect(counts.failing).toBe(3);
@@ -46,7 +68,14 @@ describe('formatFluxHealth', () => {
     controllers: [],
     crds: [{ kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', versions: ['v1 (storage)', 'v1beta2 (deprecated)'] }],
     kinds: [
-      { ...countObjects('Kustomization', 'kustomize.toolkit.fluxcd.io/v1', [ks('b', 'False', { reason: 'BuildFailed', message: 'no kustomization.yaml' })], 1) },
+      {
+        ...countObjects(
+          'Kustomization',
+          'kustomize.toolkit.fluxcd.io/v1',
+          [ks('b', 'False', { reason: 'BuildFailed', message: 'no kustomization.yaml' })],
+          1,
+        ),
+      },
       { ...countObjects('Bucket', 'source.toolkit.fluxcd.io/v1', []) },
       { ...countObjects('ArtifactGenerator', 'source.extensions.fluxcd.io/v1beta1', []), error: 'not readable' },
     ],
@@ -62,7 +91,9 @@ describe('formatFluxHealth', () => {
   it('lists CRD versions, counts per kind with the failing ones named, empty kinds on one line, and unreadable kinds', () => {
     const text = formatFluxHealth(health);
     expect(text).toContain('  Kustomization (kustomize.toolkit.fluxcd.io): v1 (storage), v1beta2 (deprecated)');
-    expect(text).toContain('  Kustomization (kustomize.toolkit.fluxcd.io/v1): 1 total, 0 ready, 1 failing, 0 suspended\n    failing: apps/b: BuildFailed: no kustomization.yaml');
+    expect(text).toContain(
+      '  Kustomization (kustomize.toolkit.fluxcd.io/v1): 1 total, 0 ready, 1 failing, 0 suspended\n    failing: apps/b: BuildFailed: no kustomization.yaml',
+    );
     expect(text).toContain('  no objects: Bucket');
     expect(text).toContain('  ArtifactGenerator (source.extensions.fluxcd.io/v1beta1): not readable');
   });
@@ -70,7 +101,15 @@ describe('formatFluxHealth', () => {
   it('shows controllers with their readiness and images', () => {
     const text = formatFluxHealth({
       ...health,
-      controllers: [{ namespace: 'flux-system', name: 'kustomize-controller', images: ['ghcr.io/fluxcd/kustomize-controller:v1.7.3'], readyReplicas: 1, replicas: 1 }],
+      controllers: [
+        {
+          namespace: 'flux-system',
+          name: 'kustomize-controller',
+          images: ['ghcr.io/fluxcd/kustomize-controller:v1.7.3'],
+          readyReplicas: 1,
+          replicas: 1,
+        },
+      ],
     });
     expect(text.split('\n')[0]).toMatch(/^Flux: 1\/1 controller Deployments ready;/);
     expect(text).toContain('  flux-system/kustomize-controller: 1/1 ready; ghcr.io/fluxcd/kustomize-controller:v1.7.3');

@@ -49,8 +49,16 @@ describe('events', () => {
   });
 
   it('read as one line each: when, type, reason, object, count and message', () => {
-    const e = event('x', { type: 'Warning', reason: 'ReconciliationFailed', count: 3, lastTimestamp: ago(120), message: 'kustomize build failed:\n  no kustomization.yaml' });
-    expect(formatEvents([e], now, false)).toBe('2026-01-10T11:58:00.000Z (2m ago)  Warning  ReconciliationFailed  Kustomization/web (x3): kustomize build failed: no kustomization.yaml');
+    const e = event('x', {
+      type: 'Warning',
+      reason: 'ReconciliationFailed',
+      count: 3,
+      lastTimestamp: ago(120),
+      message: 'kustomize build failed:\n  no kustomization.yaml',
+    });
+    expect(formatEvents([e], now, false)).toBe(
+      '2026-01-10T11:58:00.000Z (2m ago)  Warning  ReconciliationFailed  Kustomization/web (x3): kustomize build failed: no kustomization.yaml',
+    );
     expect(formatEvents([e], now, true)).toContain('Kustomization/apps/web (x3)');
   });
 

@@ -16,13 +16,27 @@ describe('clean', () => {
   });
 
   it('drops annotations left empty', () => {
-    const cleaned = clean({ kind: 'Pod', metadata: { name: 'p', annotations: { [lastApplied]: '{}' } } }) as { metadata: Record<string, unknown> };
+    const cleaned = clean({ kind: 'Pod', metadata: { name: 'p', annotations: { [lastApplied]: '{}' } } }) as {
+      metadata: Record<string, unknown>;
+    };
     expect(cleaned.metadata).toEqual({ name: 'p' });
   });
 
   it('masks every value of a Secret data and stringData, keeping the keys', () => {
-    const secret = { kind: 'Secret', metadata: { name: 's' }, data: { password: 'aHVudGVyMg==' }, stringData: { token: 'hunter2' }, type: 'Opaque' };
-    expect(clean(secret)).toEqual({ kind: 'Secret', metadata: { name: 's' }, data: { password: Masked }, stringData: { token: Masked }, type: 'Opaque' });
+    const secret = {
+      kind: 'Secret',
+      metadata: { name: 's' },
+      data: { password: 'aHVudGVyMg==' },
+      stringData: { token: 'hunter2' },
+      type: 'Opaque',
+    };
+    expect(clean(secret)).toEqual({
+      kind: 'Secret',
+      metadata: { name: 's' },
+      data: { password: Masked },
+      stringData: { token: Masked },
+      type: 'Opaque',
+    });
   });
 
   it('leaves the object it was given untouched', () => {
@@ -54,7 +68,9 @@ describe('cap', () => {
     const [kept, note] = [capped.slice(0, capped.lastIndexOf('\n')), capped.slice(capped.lastIndexOf('\n') + 1)];
     expect(kept.length).toBeLessThanOrEqual(50);
     expect(kept.endsWith('line 6')).toBe(true);
-    expect(note).toBe(`# output cut at ${kept.length} of ${text.length} characters; narrow the query (name, namespace, selector, limit) to see the rest`);
+    expect(note).toBe(
+      `# output cut at ${kept.length} of ${text.length} characters; narrow the query (name, namespace, selector, limit) to see the rest`,
+    );
   });
 
   it('uses the hint given', () => {

@@ -66,10 +66,12 @@ describe('realClock', () => {
     let fired = 0;
     realClock.setTimer(() => (fired += 100), 0).cancel();
     // Timers with the same delay fire in the order they were set, so the cancelled one had its turn.
-    await new Promise<void>((resolve) => realClock.setTimer(() => {
-      fired++;
-      resolve();
-    }, 0));
+    await new Promise<void>((resolve) =>
+      realClock.setTimer(() => {
+        fired++;
+        resolve();
+      }, 0),
+    );
     expect(fired).toBe(1);
     expect(Math.abs(realClock.now() - Date.now())).toBeLessThan(1000);
   });

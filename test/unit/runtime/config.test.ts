@@ -99,7 +99,14 @@ describe('parseOperatorConfig', () => {
 
   it('reads several flags in one command line', () => {
     const config = parseOperatorConfig(['--namespace', 'ops', '--concurrency=4', '--no-leader-elect', '--log-level', 'warn'], {});
-    expect(config).toEqual({ ...defaults, namespace: 'ops', crossNamespaceFrom: ['ops'], concurrency: 4, leaderElect: false, logLevel: 'warn' });
+    expect(config).toEqual({
+      ...defaults,
+      namespace: 'ops',
+      crossNamespaceFrom: ['ops'],
+      concurrency: 4,
+      leaderElect: false,
+      logLevel: 'warn',
+    });
   });
 
   describe('namespace', () => {
@@ -240,9 +247,7 @@ describe('operatorHelp', () => {
   });
 
   it('has a row for every flag the parser accepts', () => {
-    expect(OPERATOR_FLAGS.map((f) => f.name).sort()).toEqual(
-      flagCases.map((c) => c.flag).sort(),
-    );
+    expect(OPERATOR_FLAGS.map((f) => f.name).sort()).toEqual(flagCases.map((c) => c.flag).sort());
   });
 });
 

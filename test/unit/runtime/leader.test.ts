@@ -140,7 +140,10 @@ class MemoryLeases implements LeaseClient {
 
   /** Puts a Lease held by someone else, renewed at renewedAt. */
   holdBy(holder: string, renewedAt: number, transitions = 0): void {
-    this.store({ metadata: { name: 'lease', namespace: 'ns' }, spec: { ...acquiredLeaseSpec(undefined, holder, renewedAt, 15), leaseTransitions: transitions } });
+    this.store({
+      metadata: { name: 'lease', namespace: 'ns' },
+      spec: { ...acquiredLeaseSpec(undefined, holder, renewedAt, 15), leaseTransitions: transitions },
+    });
   }
 
   spec(): k8s.V1LeaseSpec {
@@ -416,8 +419,20 @@ describe('LeaderElector', () => {
 
   it('defaults identity to the hostname and a random suffix', () => {
     const store = new MemoryLeases();
-    const one = new LeaderElector({ client: store, leaseName: 'l', namespace: 'n', onStartedLeading: () => {}, onStoppedLeading: () => {} });
-    const two = new LeaderElector({ client: store, leaseName: 'l', namespace: 'n', onStartedLeading: () => {}, onStoppedLeading: () => {} });
+    const one = new LeaderElector({
+      client: store,
+      leaseName: 'l',
+      namespace: 'n',
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+    });
+    const two = new LeaderElector({
+      client: store,
+      leaseName: 'l',
+      namespace: 'n',
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+    });
     expect(one.identity).toMatch(/^.+_[0-9a-f-]{36}$/);
     expect(one.identity).not.toBe(two.identity);
   });
@@ -428,7 +443,15 @@ describe('LeaderElector', () => {
   ])('refuses inconsistent timings %j', (timings, message) => {
     const store = new MemoryLeases();
     expect(
-      () => new LeaderElector({ client: store, leaseName: 'l', namespace: 'n', onStartedLeading: () => {}, onStoppedLeading: () => {}, ...timings }),
+      () =>
+        new LeaderElector({
+          client: store,
+          leaseName: 'l',
+          namespace: 'n',
+          onStartedLeading: () => {},
+          onStoppedLeading: () => {},
+          ...timings,
+        }),
     ).toThrow(message);
   });
 });

@@ -161,9 +161,7 @@ describe('WorkQueue', () => {
     it('defaults to 50 ms doubling per failure, capped at 5 minutes', () => {
       const queue = new WorkQueue({ clock: new FakeClock() });
       const delays = Array.from({ length: 15 }, () => queue.addRateLimited('ns/a'));
-      expect(delays).toEqual([
-        50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 300000, 300000,
-      ]);
+      expect(delays).toEqual([50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 300000, 300000]);
     });
 
     it('retries a failing key after delays that double up to the configured cap', async () => {
