@@ -105,6 +105,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await Promise.all([adapter?.close(), admin?.close(), capped?.close(), unprivileged?.close()]);
   await deleteNamespace(kc, ns);
 });
@@ -123,9 +124,7 @@ async function call(
 }
 
 /** The YAML documents of an answer, as objects. */
-function documents(
-  text: string,
-): {
+function documents(text: string): {
   kind?: string;
   metadata: { name: string; namespace?: string; managedFields?: unknown };
   spec?: Record<string, unknown>;
@@ -136,15 +135,13 @@ function documents(
 
 describe('get_kubernetes_resources', () => {
   it('lists the Kustomizations of a namespace as YAML, without managedFields', async () => {
-    const stored = (await kc
-      .makeApiClient(k8s.CustomObjectsApi)
-      .getNamespacedCustomObject({
-        group: 'kustomize.toolkit.fluxcd.io',
-        version: 'v1',
-        plural: 'kustomizations',
-        namespace: ns,
-        name: 'app',
-      })) as {
+    const stored = (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+      group: 'kustomize.toolkit.fluxcd.io',
+      version: 'v1',
+      plural: 'kustomizations',
+      namespace: ns,
+      name: 'app',
+    })) as {
       metadata: { managedFields?: unknown[] };
     };
     expect(stored.metadata.managedFields?.length).toBeGreaterThan(0);
@@ -295,8 +292,8 @@ describe('events_list', () => {
     expect(out.isError).toBe(false);
     const lines = out.text.split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^\S+Z \(\d+[sm] ago\)  Warning  ReconciliationFailed  Kustomization\/app \(x3\): newer event$/);
-    expect(lines[1]).toMatch(/^\S+Z \(\d+m ago\)  Normal  Progressing  Kustomization\/app: older event$/);
+    expect(lines[0]).toMatch(/^\S+Z \(\d+[sm] ago\) {2}Warning {2}ReconciliationFailed {2}Kustomization\/app \(x3\): newer event$/);
+    expect(lines[1]).toMatch(/^\S+Z \(\d+m ago\) {2}Normal {2}Progressing {2}Kustomization\/app: older event$/);
   });
 
   it('names the namespace of each object across namespaces, filtered by apiVersion too', async () => {
