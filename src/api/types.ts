@@ -10,6 +10,8 @@ export const Plural = 'fluxactionrequests';
 
 /** Annotation set on a suspended object, naming the request that suspended it. */
 export const SuspendedByAnnotation = 'fluxaction.io/suspended-by';
+/** Annotation holding the username of the request's creator; set at creation (admission), immutable after. */
+export const RequestedByAnnotation = 'fluxaction.io/requested-by';
 /** Labels and annotations that say where a request came from (set by the MCP adapter). */
 export const OriginLabel = 'fluxaction.io/origin';
 export const ClientAnnotation = 'fluxaction.io/client';
@@ -84,6 +86,8 @@ export const RequestStatusSchema = z.object({
   token: z.string().optional(),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
+  /** Who asked: the request's fluxaction.io/requested-by annotation, copied by the operator. */
+  requestedBy: z.string().optional(),
   message: z.string().optional(),
   conditions: z.array(ConditionSchema).optional(),
   target: ObjectStatusSchema.optional(),

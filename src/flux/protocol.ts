@@ -12,7 +12,7 @@ import {
   EventReason,
 } from '../api/conditions.js';
 import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus } from '../api/types.js';
-import { SuspendedByAnnotation, targetOf } from '../api/types.js';
+import { RequestedByAnnotation, SuspendedByAnnotation, targetOf } from '../api/types.js';
 import { DefaultTimeout, DefaultTimeoutMs, formatDuration, parseDuration } from '../api/duration.js';
 import type { FluxKind } from './kinds.js';
 import {
@@ -105,6 +105,12 @@ export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** Who asked: the annotation admission checked at creation and keeps immutable, copied to status. */
+function requestedBy(request: FluxActionRequest, current: RequestStatus): Pick<RequestStatus, 'requestedBy'> {
+  const value = request.metadata.annotations?.[RequestedByAnnotation] ?? current.requestedBy;
+  return value === undefined ? {} : { requestedBy: value };
+}
+
 /**
  * Decides what to do next for an unfinished request. Level-triggered: the answer depends only on
  * the request's status and the objects as they are, so deciding twice changes nothing.
@@ -118,6 +124,7 @@ export function decide(input: DecideInput): Plan {
     ...current,
     observedGeneration: request.metadata.generation ?? current.observedGeneration,
     startTime: current.startTime ?? isoSeconds(now),
+    ...requestedBy(request, current),
   };
 
   if (input.failure) return finish(request, base, now, input.failure.reason, input.failure.message);

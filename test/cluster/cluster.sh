@@ -381,6 +381,11 @@ start_etcd() {
   wait_ready etcd "$url/health" -o /dev/null -w ok
 }
 
+# MutatingAdmissionPolicy (beta, off by default in Kubernetes 1.34 and 1.35): the policy of
+# config/admission/mutating fills in fluxaction.io/requested-by.
+ADMISSION_POLICY_FLAGS=(--feature-gates=MutatingAdmissionPolicy=true
+  --runtime-config=admissionregistration.k8s.io/v1beta1=true)
+
 start_apiserver() {
   local port
   port=$(env_value APISERVER_PORT)
@@ -409,7 +414,8 @@ start_apiserver() {
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --kubelet-certificate-authority="$PKI_DIR/ca.crt" \
     --kubelet-preferred-address-types=InternalIP \
-    --allow-privileged=true --profiling=false
+    --allow-privileged=true --profiling=false \
+    "${ADMISSION_POLICY_FLAGS[@]}"
   wait_ready kube-apiserver "https://127.0.0.1:$port/readyz" --cacert "$PKI_DIR/ca.crt" \
     --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key"
 }
