@@ -1,15 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import {
-  apiMessage,
-  describeError,
-  isConflict,
-  isForbidden,
-  isInvalid,
-  isNotFound,
-  isTransient,
-  statusCode,
-} from '../../../src/kube/errors.js';
+import { apiMessage, describeError, isConflict, isForbidden, isInvalid, isNotFound, statusCode } from '../../../src/kube/errors.js';
 
 const status = (code: number, message: string): k8s.ApiException<string> =>
   new k8s.ApiException(code, 'Unsuccessful HTTP Request', JSON.stringify({ kind: 'Status', message, code }), {});
@@ -55,20 +46,5 @@ describe('describeError', () => {
   it('cuts a long body that is not a Status', () => {
     const line = describeError(new k8s.ApiException(503, 'unavailable', `<html>${'x'.repeat(1000)}</html>`, {}));
     expect(line.length).toBeLessThanOrEqual('HTTP 503: '.length + 200);
-  });
-});
-
-describe('isTransient', () => {
-  it('waits through what the API server asks to retry: 429 and 5xx', () => {
-    // What a LIST gets while a just-established CRD's watch cache initialises.
-    expect(isTransient(new k8s.ApiException(429, 'storage is (re)initializing', '{"reason":"TooManyRequests"}', {}))).toBe(true);
-    expect(isTransient(new k8s.ApiException(503, 'unavailable', '', {}))).toBe(true);
-  });
-
-  it('reports what will not change by retrying: 403, 404, and errors without a status code', () => {
-    expect(isTransient(new k8s.ApiException(403, 'forbidden', '', {}))).toBe(false);
-    expect(isTransient(new k8s.ApiException(404, 'not found', '', {}))).toBe(false);
-    expect(isTransient(new Error('socket hang up'))).toBe(false);
-    expect(isTransient(undefined)).toBe(false);
   });
 });
