@@ -37,12 +37,12 @@ export function describeError(err: unknown): string {
 /** The Status object an API error carries, parsed when it came as text; a non-JSON text is the message. */
 function bodyOf(err: unknown): StatusBody | undefined {
   if (typeof err !== 'object' || err === null || !('body' in err)) return undefined;
-  const body = (err as { body: unknown }).body;
+  const body = err.body;
   if (typeof body === 'string') {
     if (body === '') return undefined;
     try {
       const parsed: unknown = JSON.parse(body);
-      return typeof parsed === 'object' && parsed !== null ? (parsed as StatusBody) : { message: body };
+      return typeof parsed === 'object' && parsed !== null ? parsed : { message: body };
     } catch {
       return { message: body };
     }

@@ -236,8 +236,9 @@ export function parseArgv(argv: readonly string[], flags: readonly OperatorFlag[
     return new ConfigError(`unknown flag --${name}${hint ? ` (did you mean --${hint}?)` : ''}; run with --help for the list`);
   };
   const pairs: Array<[string, string]> = [];
-  for (let t = 0; t < tokens.length; t++) {
-    const token = tokens[t]!;
+  let taken = -1; // a "true"/"false" token read as the value of the boolean before it
+  for (const [t, token] of tokens.entries()) {
+    if (t === taken) continue;
     if (token.kind === 'positional') throw new ConfigError(`unexpected argument ${JSON.stringify(token.value)}: only flags are taken`);
     if (token.kind === 'option-terminator') throw new ConfigError('unknown flag --; run with --help for the list');
     // Short flags are not taken: name the argument as given (-vx, not parseArgs' -v).
@@ -265,7 +266,7 @@ export function parseArgv(argv: readonly string[], flags: readonly OperatorFlag[
       if (token.value !== undefined) pairs.push([flag.name, token.value]);
       else if (next?.kind === 'positional' && next.index === token.index + 1 && (next.value === 'true' || next.value === 'false')) {
         pairs.push([flag.name, next.value]);
-        t++;
+        taken = t + 1;
       } else pairs.push([flag.name, 'true']);
       continue;
     }

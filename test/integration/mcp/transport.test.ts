@@ -59,8 +59,12 @@ async function postWithHost(
       },
       (res) => {
         let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        });
       },
     );
     req.once('error', reject);
