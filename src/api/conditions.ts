@@ -11,6 +11,14 @@ export const StalledCondition = 'Stalled';
 
 export type ConditionType = typeof ReadyCondition | typeof ReconcilingCondition | typeof StalledCondition;
 
+/** A condition's status, as in Kubernetes' metav1.Condition (also what the Flux controllers write). */
+export const ConditionStatus = {
+  True: 'True',
+  False: 'False',
+  Unknown: 'Unknown',
+} as const;
+export type ConditionStatus = (typeof ConditionStatus)[keyof typeof ConditionStatus];
+
 /** The lifecycle of a request: Pending until first seen, Running until the outcome is known. */
 export const Phase = {
   Pending: 'Pending',

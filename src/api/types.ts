@@ -1,6 +1,7 @@
 // The FluxActionRequest API (fluxaction.io/v1alpha1) and the parts of Flux objects the operator reads,
 // as zod schemas that parse what comes off the wire.
 import { z } from 'zod';
+import { ConditionStatus, Phase } from './conditions.js';
 
 export const Group = 'fluxaction.io';
 export const Version = 'v1alpha1';
@@ -21,7 +22,7 @@ export type Action = (typeof Action)[keyof typeof Action];
 
 export const ConditionSchema = z.object({
   type: z.string(),
-  status: z.enum(['True', 'False', 'Unknown']),
+  status: z.enum(ConditionStatus),
   reason: z.string().optional(),
   message: z.string().optional(),
   observedGeneration: z.number().int().optional(),
@@ -50,7 +51,7 @@ export const TargetRefSchema = z.object({
 export type TargetRef = z.infer<typeof TargetRefSchema>;
 
 export const RequestSpecSchema = z.object({
-  action: z.enum(['Reconcile', 'Suspend', 'Resume']),
+  action: z.enum(Action),
   target: TargetRefSchema,
   withSource: z.boolean().optional(),
   force: z.boolean().optional(),
@@ -82,7 +83,7 @@ export type ObjectStatus = z.infer<typeof ObjectStatusSchema>;
 
 export const RequestStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
-  phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional(),
+  phase: z.enum(Phase).optional(),
   token: z.string().optional(),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),

@@ -3,7 +3,7 @@
 import type { Condition, FluxObject } from '../api/types.js';
 import { ConditionSchema } from '../api/types.js';
 import type { FluxKind } from './kinds.js';
-import { groupOf } from './kinds.js';
+import { fluxKind, fluxKinds, groupOf } from './kinds.js';
 
 /** Flux's reconcile request annotations (fluxcd/pkg apis/meta). */
 export const RequestedAtAnnotation = 'reconcile.fluxcd.io/requestedAt';
@@ -72,9 +72,21 @@ export function annotationsOf(obj: FluxObject): Record<string, string> {
 }
 
 /** Whether Flux ignores this object: spec.suspend, or flux-operator's reconcile annotation disabled. */
-export function isSuspended(obj: FluxObject, kind: FluxKind): boolean {
+export function isSuspended(obj: FluxObject, kind: Pick<FluxKind, 'suspendStyle'>): boolean {
   if (kind.suspendStyle === 'annotation') return annotationsOf(obj)[ControlPlaneReconcileAnnotation] === 'disabled';
   return obj.spec?.['suspend'] === true;
+}
+
+/**
+ * isSuspended for an object of any Flux kind, also one outside the kinds table (get_flux_instance
+ * counts every Flux CRD): a kind in the table by its row, another by its API group's kinds
+ * (flux-operator's annotation for fluxcd.controlplane.io), else by spec.suspend.
+ */
+export function isSuspendedAnyKind(obj: FluxObject): boolean {
+  const group = groupOf(obj.apiVersion);
+  const row = fluxKind(obj.kind);
+  const sameGroup = row?.group === group ? row : fluxKinds.find((k) => k.group === group);
+  return isSuspended(obj, sameGroup ?? { suspendStyle: 'spec' });
 }
 
 export function lastHandledReconcileAt(obj: FluxObject): string | undefined {

@@ -2,6 +2,7 @@
 // step — record a token, patch an object, wait for Flux, or finish with an outcome. The reconciler
 // does the I/O around it. Every rule of how Flux is asked to act and how its answer is read is here.
 import {
+  ConditionStatus,
   FailureReason,
   Phase,
   ProgressReason,
@@ -372,19 +373,23 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   // Flux's messages may end in a newline (an apply error does): kubectl's columns would cut there.
   const says = (c: Condition | undefined): string => [c?.reason, c?.message?.trim()].filter(Boolean).join(': ') || 'no message';
 
-  if (stalled?.status === 'True') return { state: 'failed', message: says(stalled) };
+  if (stalled?.status === ConditionStatus.True) return { state: 'failed', message: says(stalled) };
   // A failed attempt that Flux will retry: the controllers keep Reconciling=True with reason
   // ProgressingWithRetry beside Ready=False. That is the attempt's verdict (the retry is a new
   // attempt, on Flux's schedule): report it now rather than wait for the timeout.
-  const retrying = reconciling?.status === 'True' && reconciling.reason === ProgressingWithRetryReason && ready?.status === 'False';
-  if (reconciling?.status === 'True' && !retrying) return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
-  if (!ready || ready.status === 'Unknown') return { state: 'progressing', message: `not ready yet: ${says(ready)}` };
+  const retrying =
+    reconciling?.status === ConditionStatus.True &&
+    reconciling.reason === ProgressingWithRetryReason &&
+    ready?.status === ConditionStatus.False;
+  if (reconciling?.status === ConditionStatus.True && !retrying)
+    return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
+  if (!ready || ready.status === ConditionStatus.Unknown) return { state: 'progressing', message: `not ready yet: ${says(ready)}` };
   if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
   }
-  if (ready.status === 'True' && !appliedRecorded(obj))
+  if (ready.status === ConditionStatus.True && !appliedRecorded(obj))
     return { state: 'progressing', message: 'waiting for Flux to record the applied revision' };
-  if (ready.status === 'True') return { state: 'ready', message: says(ready) };
+  if (ready.status === ConditionStatus.True) return { state: 'ready', message: says(ready) };
   if (isWaitingForInputs(ready)) return { state: 'progressing', message: `waiting for Flux to retry: ${says(ready)}` };
   return { state: 'failed', message: says(ready) };
 }
@@ -450,8 +455,16 @@ function running(
   ref: ObjectRef,
 ): Plan {
   const generation = request.metadata.generation;
-  let conditions = setCondition(status.conditions, ReconcilingCondition, 'True', result.reason, result.message, generation, now);
-  conditions = setCondition(conditions, ReadyCondition, 'Unknown', result.reason, result.message, generation, now);
+  let conditions = setCondition(
+    status.conditions,
+    ReconcilingCondition,
+    ConditionStatus.True,
+    result.reason,
+    result.message,
+    generation,
+    now,
+  );
+  conditions = setCondition(conditions, ReadyCondition, ConditionStatus.Unknown, result.reason, result.message, generation, now);
   conditions = conditions.filter((c) => c.type !== StalledCondition);
   const next: RequestStatus = { ...status, phase: Phase.Running, message: result.message, conditions };
   const plan: Plan = { status: next, requeueAfterMs: Math.max(0, deadline - now) };
@@ -471,8 +484,16 @@ function finish(request: FluxActionRequest, status: RequestStatus, now: number, 
   const generation = request.metadata.generation;
   const reason = failure ?? (request.spec.wait === false ? SuccessReason.Requested : SuccessReason.Succeeded);
   let conditions = (status.conditions ?? []).filter((c) => c.type !== ReconcilingCondition);
-  conditions = setCondition(conditions, ReadyCondition, failure ? 'False' : 'True', reason, message, generation, now);
-  if (failure) conditions = setCondition(conditions, StalledCondition, 'True', reason, message, generation, now);
+  conditions = setCondition(
+    conditions,
+    ReadyCondition,
+    failure ? ConditionStatus.False : ConditionStatus.True,
+    reason,
+    message,
+    generation,
+    now,
+  );
+  if (failure) conditions = setCondition(conditions, StalledCondition, ConditionStatus.True, reason, message, generation, now);
   else conditions = conditions.filter((c) => c.type !== StalledCondition);
   const phase = failure ? Phase.Failed : Phase.Succeeded;
   const next: RequestStatus = { ...status, phase, message, conditions, completionTime: isoSeconds(now) };

@@ -5,7 +5,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { apiMessage, isForbidden, isNotFound, statusCode } from '../operator/errors.js';
+import { apiMessage, isForbidden, isNotFound, statusCode } from '../kube/errors.js';
 import { cap } from './output.js';
 
 /** A failure the model can act on: bad arguments, a missing object, a refusal. */

@@ -1,10 +1,12 @@
 // Transports: stdio (the default; stdout belongs to the protocol, logs go to stderr) and
 // Streamable HTTP on /mcp, bound to 127.0.0.1 by default, with a bearer token required when bound
-// elsewhere and the SDK's DNS-rebinding protection on.
+// elsewhere and the SDK's Host-header validation (DNS-rebinding protection) in front of /mcp.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -40,6 +42,25 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The Host header names /mcp answers to, without ports: loopback names, the bound address unless it
+ * is loopback, and extra names (e.g. a Service's DNS name). A browser page on another site resolves
+ * its own name, which is not among them, so it cannot reach the server by rebinding that name.
+ */
+export function allowedHostnames(host: string, extra: readonly string[] = []): string[] {
+  const hostname = (h: string): string => {
+    try {
+      // An IPv6 address (two colons or more) is bracketed as in a Host header; a name may carry a port.
+      const ipv6 = !h.startsWith('[') && h.split(':').length > 2;
+      return new URL(`http://${ipv6 ? `[${h}]` : h}`).hostname;
+    } catch {
+      return h.toLowerCase();
+    }
+  };
+  const names = ['127.0.0.1', 'localhost', '[::1]', ...(isLoopback(host) ? [] : [host]), ...extra].map(hostname);
+  return [...new Set(names)];
+}
+
 /** Serves MCP over Streamable HTTP on /mcp, one McpServer per session. */
 export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   const { host, token, log } = options;
@@ -47,7 +68,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     throw new Error(`--listen ${host}: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback`);
   }
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
-  let allowedHosts: string[] = [];
 
   const authorized = (req: http.IncomingMessage): boolean => {
     if (!token) return true;
@@ -56,12 +76,17 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     return given.length === wanted.length && timingSafeEqual(given, wanted);
   };
 
-  const httpServer = http.createServer((req, res) => {
+  const app = express();
+  app.disable('x-powered-by');
+  // Before the bearer token and the body are looked at: a foreign Host header is refused with 403.
+  app.use('/mcp', hostHeaderValidation(allowedHostnames(host, options.allowedHosts)));
+  app.use((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'MCP HTTP request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(jsonError('internal error'));
     });
   });
+  const httpServer = http.createServer(app);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -98,11 +123,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     const server = options.newServer();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      // The SDK's replacement is Express middleware; this server is plain node:http.
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
-      enableDnsRebindingProtection: true,
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
-      allowedHosts,
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, server });
       },
@@ -121,11 +141,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const loopbackNames = ['127.0.0.1', 'localhost', '[::1]'];
-  allowedHosts = [...loopbackNames, ...(isLoopback(host) ? [] : [host]), ...(options.allowedHosts ?? [])].flatMap((h) => [
-    h,
-    `${h}:${port}`,
-  ]);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   log.info({ url: `http://${shownHost}:${port}/mcp`, auth: token ? 'bearer' : 'none' }, 'MCP server listening');
   return {

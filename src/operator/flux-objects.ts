@@ -6,7 +6,8 @@ import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
 import { objectKey } from '../flux/objects.js';
 import type { Clock } from '../runtime/clock.js';
-import { newerThan, startInformer, type InformerHandle, type KubeObject } from './informers.js';
+import type { KubeObject } from '../kube/object.js';
+import { newerThan, startInformer, type InformerHandle } from './informers.js';
 
 export interface FluxObjectsOptions {
   kc: k8s.KubeConfig;

@@ -3,12 +3,9 @@
 // change is dropped.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { isTransient } from '../kube/errors.js';
+import type { KubeObject } from '../kube/object.js';
 import type { Clock } from '../runtime/clock.js';
-
-/** An object as informers hold it. */
-export interface KubeObject extends k8s.KubernetesObject {
-  metadata?: k8s.V1ObjectMeta;
-}
 
 export interface InformerHandle<T extends KubeObject> {
   get(name: string, namespace?: string): T | undefined;
@@ -110,15 +107,6 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
       await informer.stop();
     },
   };
-}
-
-/**
- * Whether an API error says to try again shortly rather than that the request is wrong: 429 (with
- * Retry-After; "storage is (re)initializing" right after a CRD is established) and 5xx.
- */
-export function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' && (code === 429 || code >= 500);
 }
 
 /** Compares resourceVersions as etcd revisions; undefined when either is not a number. */

@@ -15,7 +15,8 @@ import { WorkQueue } from '../runtime/workqueue.js';
 import { FluxDiscovery } from './discovery.js';
 import { EventRecorder } from './events.js';
 import { FluxObjects } from './flux-objects.js';
-import { startInformer, type InformerHandle, type KubeObject } from './informers.js';
+import type { KubeObject } from '../kube/object.js';
+import { startInformer, type InformerHandle } from './informers.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
 import { RequestIndex } from './request-index.js';
 

@@ -2,7 +2,7 @@
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { FailureReason, isFinished } from '../api/conditions.js';
+import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
 import {
   FluxActionRequestSchema,
   Group,
@@ -20,10 +20,11 @@ import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import type { FluxDiscovery } from './discovery.js';
-import { apiMessage, isConflict, isForbidden, isNotFound } from './errors.js';
+import { apiMessage, isConflict, isForbidden, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from './events.js';
 import type { FluxObjects } from './flux-objects.js';
-import { newerThan, type InformerHandle, type KubeObject } from './informers.js';
+import type { KubeObject } from '../kube/object.js';
+import { newerThan, type InformerHandle } from './informers.js';
 import type { RequestIndex } from './request-index.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
@@ -346,7 +347,7 @@ function failed(reason: FailureReason, message: string): Resolved {
 }
 
 function readyReason(status: RequestStatus): string | undefined {
-  return status.conditions?.find((c) => c.type === 'Ready')?.reason;
+  return status.conditions?.find((c) => c.type === ReadyCondition)?.reason;
 }
 
 function crdCoordinates(kind: FluxKind, ref: ObjectRef): { group: string; version: string; plural: string; namespace: string } {

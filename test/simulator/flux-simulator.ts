@@ -15,17 +15,21 @@ import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { ConditionStatus, ReadyCondition, ReconcilingCondition, StalledCondition } from '../../src/api/conditions.js';
 import { FluxObjectSchema, type FluxObject } from '../../src/api/types.js';
 import { fluxKinds, type FluxKind } from '../../src/flux/kinds.js';
 import {
   ForceAtAnnotation,
   RequestedAtAnnotation,
   ResetAtAnnotation,
+  conditionsOf,
+  findCondition,
   isSuspended,
   lastHandledReconcileAt,
 } from '../../src/flux/objects.js';
 import { FluxDiscovery } from '../../src/operator/discovery.js';
-import { startInformer, type InformerHandle, type KubeObject } from '../../src/operator/informers.js';
+import type { KubeObject } from '../../src/kube/object.js';
+import { startInformer, type InformerHandle } from '../../src/operator/informers.js';
 import { realClock } from '../../src/runtime/clock.js';
 
 export const SimAnnotation = {
@@ -130,9 +134,7 @@ export class FluxSimulator {
     const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
     if (requestedAt && requestedAt !== lastHandledReconcileAt(obj)) return true;
     // Not every kind has status.observedGeneration (flux-operator's don't); Ready's is always there.
-    const ready = (obj.status?.['conditions'] as { type?: string; observedGeneration?: number }[] | undefined)?.find(
-      (c) => c.type === 'Ready',
-    );
+    const ready = findCondition(conditionsOf(obj), ReadyCondition);
     return ready?.observedGeneration !== obj.metadata.generation;
   }
 
@@ -144,12 +146,19 @@ export class FluxSimulator {
       const generation = obj.metadata.generation ?? 1;
       const requestedAt = a[RequestedAtAnnotation];
       const conditions = (obj.status?.['conditions'] as unknown[] | undefined) ?? [];
-      const keep = conditions.filter((c) => !['Reconciling', 'Ready', 'Stalled'].includes((c as { type?: string }).type ?? ''));
+      const ours: string[] = [ReconcilingCondition, ReadyCondition, StalledCondition];
+      const keep = conditions.filter((c) => !ours.includes((c as { type?: string }).type ?? ''));
       await this.patchStatus(kind, obj, {
         conditions: [
           ...keep,
-          condition('Reconciling', 'True', 'Progressing', `Reconciliation in progress for generation ${generation}`, generation),
-          condition('Ready', 'Unknown', 'Progressing', 'Reconciliation in progress', generation),
+          condition(
+            ReconcilingCondition,
+            ConditionStatus.True,
+            'Progressing',
+            `Reconciliation in progress for generation ${generation}`,
+            generation,
+          ),
+          condition(ReadyCondition, ConditionStatus.Unknown, 'Progressing', 'Reconciliation in progress', generation),
         ],
       });
       const delay = Number(a[SimAnnotation.delayMs] ?? this.options.delayMs ?? 20);
@@ -167,7 +176,13 @@ export class FluxSimulator {
         Object.assign(status, revisionFields(kind, revision, obj.status ?? {}));
         status['conditions'] = [
           ...keep,
-          condition('Ready', 'True', readyReason(kind, obj), a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation),
+          condition(
+            ReadyCondition,
+            ConditionStatus.True,
+            readyReason(kind, obj),
+            a[SimAnnotation.message] ?? readyMessage(kind, obj, revision),
+            generation,
+          ),
         ];
       } else {
         const reason = a[SimAnnotation.reason] ?? 'ReconciliationFailed';
@@ -177,15 +192,15 @@ export class FluxSimulator {
         status['conditions'] = [
           ...keep,
           outcome === 'Stalled'
-            ? condition('Stalled', 'True', reason, message, generation)
+            ? condition(StalledCondition, ConditionStatus.True, reason, message, generation)
             : condition(
-                'Reconciling',
-                'True',
+                ReconcilingCondition,
+                ConditionStatus.True,
                 'ProgressingWithRetry',
                 `Reconciliation failed for generation ${generation}; retrying`,
                 generation,
               ),
-          condition('Ready', 'False', reason, message, generation),
+          condition(ReadyCondition, ConditionStatus.False, reason, message, generation),
         ];
       }
       await this.patchStatus(kind, obj, status);

@@ -7,8 +7,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { ConditionStatus, Phase, ReadyCondition, StalledCondition } from '../../src/api/conditions.js';
 import { ApiVersion, Kind, type FluxActionRequest, type RequestSpec } from '../../src/api/types.js';
 import { fluxKind, sourceKinds } from '../../src/flux/kinds.js';
+import { isNotFound } from '../../src/kube/errors.js';
 import { describeOutcome } from '../../src/mcp/toolsets/flux-actions.js';
 import { getRequest, startOperator, testApiVersion, waitForFluxObject, type FluxObjectView, type TestOperator } from './harness.js';
 import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot } from './kube.js';
@@ -94,7 +96,7 @@ export async function startE2eEnvironment(prefix: string, options: { namespace?:
 
 export interface ActOptions {
   /** The phase the test expects: kubectl waits for Ready (Succeeded) or Stalled (Failed). */
-  expect: 'Succeeded' | 'Failed';
+  expect: typeof Phase.Succeeded | typeof Phase.Failed;
   /** Request name (kubectl only; default: generated). */
   name?: string;
   /** How long to wait for the outcome (default 120 s). */
@@ -119,7 +121,7 @@ async function actWithKubectl(env: Pick<E2eEnvironment, 'ns'>, spec: Partial<Req
   const timeout = options.timeoutSeconds ?? 120;
   const request = { apiVersion: ApiVersion, kind: Kind, metadata: { name, namespace: env.ns }, spec };
   await kubectl(['apply', '-f', '-'], stringify(request));
-  const condition = options.expect === 'Succeeded' ? 'Ready' : 'Stalled';
+  const condition = options.expect === Phase.Succeeded ? ReadyCondition : StalledCondition;
   try {
     await kubectl(['wait', '-n', env.ns, `fluxactionrequest/${name}`, `--for=condition=${condition}`, `--timeout=${timeout}s`]);
   } catch {
@@ -213,9 +215,9 @@ export function condition(obj: FluxObjectView, type: string): FluxCondition | un
  * or the Ready condition's on kinds without one, as flux-operator's).
  */
 export function isReady(obj: FluxObjectView): boolean {
-  const ready = condition(obj, 'Ready');
+  const ready = condition(obj, ReadyCondition);
   const observed = (obj.status?.['observedGeneration'] as number | undefined) ?? ready?.observedGeneration;
-  return ready?.status === 'True' && observed === obj.metadata.generation;
+  return ready?.status === ConditionStatus.True && observed === obj.metadata.generation;
 }
 
 /** Waits until a Flux object matches what (Ready by default), with a deadline. */
@@ -247,7 +249,7 @@ export async function configMapData(kc: k8s.KubeConfig, namespace: string, name:
   try {
     return (await core.readNamespacedConfigMap({ namespace, name })).data ?? {};
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

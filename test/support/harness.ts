@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { ReadyCondition, isFinished, type Phase } from '../../src/api/conditions.js';
 import type { FluxActionRequest, RequestSpec } from '../../src/api/types.js';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
@@ -195,7 +196,7 @@ export async function waitForPhase(
   kc: k8s.KubeConfig,
   namespace: string,
   name: string,
-  phase: string,
+  phase: Phase,
   timeoutMs = 30_000,
 ): Promise<FluxActionRequest> {
   let finishedElsewhere: string | undefined;
@@ -205,7 +206,7 @@ export async function waitForPhase(
       const request = await getRequest(kc, namespace, name);
       const current = request.status?.phase;
       if (current === phase) return request;
-      if (current === 'Succeeded' || current === 'Failed') {
+      if (isFinished(current)) {
         finishedElsewhere = `request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`;
         return request;
       }
@@ -219,7 +220,7 @@ export async function waitForPhase(
 
 /** The Ready condition's reason of a request. */
 export function readyReason(request: FluxActionRequest): string | undefined {
-  return request.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+  return request.status?.conditions?.find((c) => c.type === ReadyCondition)?.reason;
 }
 
 /** Replaces a request's status as the admin (to set up the state a crashed operator leaves behind). */

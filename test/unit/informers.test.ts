@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { isTransient } from '../../src/operator/informers.js';
+import { isTransient } from '../../src/kube/errors.js';
 
 describe('isTransient', () => {
   it('waits through what the API server asks to retry: 429 and 5xx', () => {

@@ -2,11 +2,12 @@
 // tools to follow up on requests.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { isFinished } from '../../api/conditions.js';
+import { Phase, ReadyCondition, isFinished } from '../../api/conditions.js';
 import { parseDuration } from '../../api/duration.js';
 import { targetOf, type FluxActionRequest, type RequestSpec } from '../../api/types.js';
 import { fluxKinds, sourceKinds } from '../../flux/kinds.js';
-import { describeRef } from '../../flux/objects.js';
+import { describeRef, findCondition } from '../../flux/objects.js';
+import { apiMessage, isInvalid } from '../../kube/errors.js';
 import type { RequestService } from '../requests.js';
 import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
 
@@ -38,7 +39,7 @@ async function act(
     });
   } catch (err) {
     // The API server's admission message says what to fix; pass it on as it is.
-    if ((err as { code?: number }).code === 422) throw new ToolError(`the request was refused: ${apiBodyMessage(err)}`);
+    if (isInvalid(err)) throw new ToolError(`the request was refused: ${apiMessage(err)}`);
     throw err;
   }
   const started = Date.now();
@@ -46,26 +47,17 @@ async function act(
   return describeOutcome(outcome, Date.now() - started);
 }
 
-function apiBodyMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  try {
-    return (JSON.parse(String(body)) as { message?: string }).message ?? String(body);
-  } catch {
-    return String(body);
-  }
-}
-
 /** The outcome of a request for the model: phase, reason, Flux's message, revision, and how to follow up. */
 export function describeOutcome(request: FluxActionRequest, waitedMs?: number): ToolOutput {
   const status = request.status ?? {};
-  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  const ready = findCondition(status.conditions ?? [], ReadyCondition);
   const name = `${request.metadata.namespace}/${request.metadata.name}`;
   const target = describeRef(targetOf(request));
   const structured: Record<string, unknown> = {
     request: name,
     action: request.spec.action,
     target,
-    phase: status.phase ?? 'Pending',
+    phase: status.phase ?? Phase.Pending,
     ...(ready?.reason ? { reason: ready.reason } : {}),
     ...(status.message ? { message: status.message } : {}),
     ...(status.target?.revision ? { revision: status.target.revision } : {}),
@@ -78,10 +70,10 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
   if (!isFinished(status.phase)) {
     const waited = waitedMs === undefined ? '' : ` after waiting ${Math.round(waitedMs / 1000)}s`;
     lines.push(
-      `The request is still ${status.phase ?? 'Pending'}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
+      `The request is still ${status.phase ?? Phase.Pending}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
     );
   }
-  return { text: lines.join('\n'), structured, isError: status.phase === 'Failed' };
+  return { text: lines.join('\n'), structured, isError: status.phase === Phase.Failed };
 }
 
 const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
@@ -217,12 +209,12 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       'Lists FluxActionRequests (newest first) with their action, target, phase and message: the audit trail of actions on Flux.',
     input: {
       namespace: z.string().min(1).max(63).optional().describe('Only this namespace (default: all namespaces)'),
-      phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional().describe('Only requests in this phase'),
+      phase: z.enum(Phase).optional().describe('Only requests in this phase'),
     },
     annotations: readOnlyHints,
     handler: async (a) => {
       const requests = (await options.requests.list(a.namespace))
-        .filter((r) => !a.phase || (r.status?.phase ?? 'Pending') === a.phase)
+        .filter((r) => !a.phase || (r.status?.phase ?? Phase.Pending) === a.phase)
         .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
       if (requests.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
       const rows = requests.map((r) => describeOutcome(r).structured ?? {});
