@@ -3,6 +3,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FailureReason, isFinished } from '../api/conditions.js';
+import { formatDuration } from '../api/duration.js';
+import { InvalidObjectError } from '../api/parse.js';
 import {
   FluxActionRequestSchema,
   Group,
@@ -15,14 +17,14 @@ import {
 } from '../api/types.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
-import { decide, type Plan, type Slot, type Step } from '../flux/protocol.js';
+import { decide, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
-import type { ReconcileResult } from '../runtime/workqueue.js';
+import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
 import type { FluxDiscovery } from './discovery.js';
 import { apiMessage, isConflict, isForbidden, isNotFound } from './errors.js';
 import type { EventRecorder } from './events.js';
-import type { FluxObjects } from './flux-objects.js';
+import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
 import { newerThan, type InformerHandle, type KubeObject } from './informers.js';
 import type { RequestIndex } from './request-index.js';
 
@@ -68,8 +70,11 @@ export class RequestReconciler {
     }
   }
 
-  /** Reconciles one request by its `namespace/name` key. Level-triggered and idempotent. */
-  async reconcile(key: string): Promise<ReconcileResult | void> {
+  /**
+   * Reconciles one request by its `namespace/name` key. Level-triggered and idempotent. signal (the
+   * work queue's) ends waits early when the queue shuts down.
+   */
+  async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const { index, clock } = this.deps;
     // Fetch.
     const request = this.readRequest(key);
@@ -86,7 +91,12 @@ export class RequestReconciler {
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
 
     // Policy, then resolve the target and its sources.
-    const resolved = await this.resolve(request);
+    let resolved: Resolved;
+    try {
+      resolved = await this.resolve(request, signal);
+    } catch (err) {
+      return this.unreadable(request, err, log);
+    }
     index.follow(
       key,
       resolved.steps.map((s) => objectKey(s.ref)),
@@ -141,6 +151,20 @@ export class RequestReconciler {
       }
       throw err;
     }
+  }
+
+  /**
+   * The target or a source could not be read (its informer does not sync, discovery fails): the queue
+   * retries with backoff, but never past the request's timeout, which then ends it with what kept failing.
+   */
+  private async unreadable(request: FluxActionRequest, err: unknown, log: Logger): Promise<ReconcileResult | void> {
+    const why = err instanceof Error ? err.message : String(err);
+    const left = deadlineOf(request) - this.deps.clock.now();
+    if (left <= 0) {
+      const message = `no outcome within ${formatDuration(timeoutMs(request))}: ${why}`;
+      return this.fail(request, FailureReason.Timeout, message, log);
+    }
+    throw new RetryWithinError(why, left, { cause: err });
   }
 
   /** Ends a request with a failure found while acting, through the same path as every other outcome. */
@@ -236,13 +260,18 @@ export class RequestReconciler {
   }
 
   /** Resolves the target and, for withSource, its sources; a failure ends the request. */
-  private async resolve(request: FluxActionRequest): Promise<Resolved> {
+  private async resolve(request: FluxActionRequest, signal: AbortSignal | undefined): Promise<Resolved> {
     const spec = request.spec;
     const requestNs = request.metadata.namespace ?? '';
     const kind = fluxKind(spec.target.kind);
     if (!kind) return failed(FailureReason.UnsupportedKind, `${spec.target.kind} is not a kind flux-action-operator acts on`);
     const targetRef = { kind: kind.kind, name: spec.target.name, namespace: targetOf(request).namespace };
-    const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs);
+    // A read waits for its informer at most a few seconds, and never past the request's timeout.
+    const read = {
+      timeoutMs: Math.max(1, Math.min(DefaultSyncWaitMs, deadlineOf(request) - this.deps.clock.now())),
+      ...(signal ? { signal } : {}),
+    };
+    const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs, read);
     if ('failure' in target) return failed(target.failure.reason, target.failure.message);
     const steps: Step[] = [target];
     if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
@@ -258,7 +287,7 @@ export class RequestReconciler {
           FailureReason.UnsupportedKind,
           `source ${describeRef(ref)} of ${describeRef(targetRef)} is a ${ref.kind}, which flux-action-operator cannot reconcile`,
         );
-      const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs);
+      const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs, read);
       if ('failure' in step) return failed(step.failure.reason, step.failure.message);
       steps.unshift(step);
       if (sourceKind.kind !== 'HelmChart' || !step.object) break;
@@ -273,6 +302,7 @@ export class RequestReconciler {
     ref: { kind: string; name: string; namespace: string },
     apiVersion: string | undefined,
     requestNs: string,
+    read: ReadOptions,
   ): Promise<Step | { failure: { reason: FailureReason; message: string } }> {
     const what = slot === 'target' ? describeRef(ref) : `source ${describeRef(ref)}`;
     if (ref.namespace !== requestNs && !this.deps.crossNamespaceFrom.includes(requestNs)) {
@@ -283,13 +313,21 @@ export class RequestReconciler {
         },
       };
     }
-    const version = await this.deps.discovery.resolve(kind, apiVersion);
+    let version: Awaited<ReturnType<FluxDiscovery['resolve']>>;
+    try {
+      version = await this.deps.discovery.resolve(kind, apiVersion);
+    } catch (err) {
+      throw new Error(`could not discover the served versions of ${kind.kind}: ${apiMessage(err)}`, { cause: err });
+    }
     if ('error' in version) return { failure: { reason: FailureReason.UnsupportedKind, message: version.error } };
     const fullRef: ObjectRef = { ...ref, apiVersion: version.apiVersion };
     try {
-      const object = await this.deps.fluxObjects.get(kind, version.apiVersion, ref.namespace, ref.name);
+      const object = await this.deps.fluxObjects.get(kind, version.apiVersion, ref.namespace, ref.name, read);
       return { slot, kind, ref: fullRef, object };
     } catch (err) {
+      if (err instanceof InvalidObjectError) {
+        return { failure: { reason: FailureReason.InvalidTarget, message: `${slot === 'target' ? '' : 'source '}${err.message}` } };
+      }
       if (isForbidden(err)) {
         return {
           failure: {
@@ -298,7 +336,7 @@ export class RequestReconciler {
           },
         };
       }
-      throw err;
+      throw new Error(`could not read ${what}: ${apiMessage(err)}`, { cause: err });
     }
   }
 
@@ -334,6 +372,15 @@ export class RequestReconciler {
     const createdMs = created instanceof Date ? created.getTime() : created ? Date.parse(created) : NaN;
     if (!Number.isNaN(createdMs)) metrics.requestDuration.observe(labels, Math.max(0, this.deps.clock.now() - createdMs) / 1000);
   }
+}
+
+/** When the request's timeout runs out: from its start, or its creation when it never started. */
+function deadlineOf(request: FluxActionRequest): number {
+  const started = request.status?.startTime;
+  const created = request.metadata.creationTimestamp;
+  const from = started ? Date.parse(started) : created instanceof Date ? created.getTime() : created ? Date.parse(created) : Number.NaN;
+  // No time to count from (never the case for an object read from the API server): no deadline yet.
+  return Number.isNaN(from) ? Number.POSITIVE_INFINITY : from + timeoutMs(request);
 }
 
 function failed(reason: FailureReason, message: string): Resolved {
