@@ -58,6 +58,16 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
 
   const httpServer = http.createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
+      if (err instanceof BodyError) {
+        // The client's mistake: a JSON-RPC error saying what was wrong, and no stack in the log.
+        log.info({ status: err.status, err: err.message }, 'MCP HTTP request refused');
+        if (!res.headersSent) {
+          // An oversized body is not read to its end: close the connection instead.
+          const headers = { 'content-type': 'application/json', ...(err.status === 413 ? { connection: 'close' } : {}) };
+          res.writeHead(err.status, headers).end(jsonError(err.message, err.rpcCode));
+        }
+        return;
+      }
       log.error({ err }, 'MCP HTTP request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(jsonError('internal error'));
     });
@@ -138,19 +148,41 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   };
 }
 
-function jsonError(message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+function jsonError(message: string, code = -32000): string {
+  return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-/** Reads a JSON body of at most 4 MiB. */
+/** The largest request body accepted, in bytes. */
+export const MaxBodyBytes = 4 * 1024 * 1024;
+
+/** A request body the server refuses: 413 when too large, 400 when not JSON, with its JSON-RPC error code. */
+class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    readonly rpcCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads a JSON body of at most MaxBodyBytes; throws a BodyError for a larger one or one that is not JSON. */
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MaxBodyBytes) throw new BodyError(413, -32600, 'request body over 4 MiB');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > 4 * 1024 * 1024) throw new Error('request body over 4 MiB');
+    if (size > MaxBodyBytes) throw new BodyError(413, -32600, 'request body over 4 MiB');
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as unknown) : undefined;
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // -32700 is JSON-RPC's "Parse error".
+    throw new BodyError(400, -32700, `Parse error: the body is not JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
