@@ -113,15 +113,13 @@ describe('a target whose kind cannot be listed', () => {
     // With one worker, the other request is carried out while the stuck one is still running.
     const other = await waitForPhase(kc, ns, 'other', 'Succeeded', 20_000);
     expect(readyReason(other)).toBe('Requested');
-    const stillRunning = await kc
-      .makeApiClient(k8s.CustomObjectsApi)
-      .getNamespacedCustomObject({
-        group: 'fluxaction.io',
-        version: 'v1alpha1',
-        plural: 'fluxactionrequests',
-        namespace: ns,
-        name: 'stuck',
-      });
+    const stillRunning = await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+      group: 'fluxaction.io',
+      version: 'v1alpha1',
+      plural: 'fluxactionrequests',
+      namespace: ns,
+      name: 'stuck',
+    });
     expect((stillRunning as { status?: { phase?: string } }).status?.phase ?? 'Pending').not.toMatch(/Succeeded|Failed/);
 
     const stuck = await waitForPhase(kc, ns, 'stuck', 'Failed', 30_000);
