@@ -85,7 +85,7 @@ export class RequestReconciler {
     // Finished already? Only its TTL is left to honour.
     if (isFinished(request.status?.phase)) {
       index.forget(key);
-      return this.expire(request);
+      return this.expire(request, signal);
     }
     if (request.metadata.deletionTimestamp) return;
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
@@ -95,7 +95,7 @@ export class RequestReconciler {
     try {
       resolved = await this.resolve(request, signal);
     } catch (err) {
-      return this.unreadable(request, err, log);
+      return this.unreadable(request, err, log, signal);
     }
     index.follow(
       key,
@@ -114,16 +114,16 @@ export class RequestReconciler {
     index.holdFrom(key, { ...request, status: plan.status });
 
     // Record: the status (and the token in it) is written before any Flux object is touched.
-    const written = await this.commit(request, plan, log);
+    const written = await this.commit(request, plan, log, signal);
     if (!written) return { requeueAfter: 100 };
-    if (isFinished(plan.status.phase)) return this.finished(written, log);
+    if (isFinished(plan.status.phase)) return this.finished(written, log, signal);
 
     // Act.
-    if (plan.patch) return this.patch(written, plan, log);
+    if (plan.patch) return this.patch(written, plan, log, signal);
     return { requeueAfter: Math.min(plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
   }
 
-  private async patch(request: FluxActionRequest, plan: Plan, log: Logger): Promise<ReconcileResult | void> {
+  private async patch(request: FluxActionRequest, plan: Plan, log: Logger, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const patch = plan.patch!;
     const kind = fluxKind(patch.ref.kind)!;
     const id = `${objectKey(patch.ref)} ${JSON.stringify(patch.body)}`;
@@ -133,7 +133,7 @@ export class RequestReconciler {
         pending = this.custom
           .patchNamespacedCustomObject(
             { ...crdCoordinates(kind, patch.ref), name: patch.ref.name, body: patch.body },
-            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal)),
           )
           .finally(() => this.patching.delete(id));
         this.patching.set(id, pending);
@@ -147,7 +147,7 @@ export class RequestReconciler {
       if (isNotFound(err)) return { requeueAfter: 1 };
       if (isForbidden(err)) {
         const message = `the operator may not patch ${kind.plural}.${kind.group} in namespace ${patch.ref.namespace}: ${apiMessage(err)}`;
-        return this.fail(request, FailureReason.Forbidden, message, log);
+        return this.fail(request, FailureReason.Forbidden, message, log, signal);
       }
       throw err;
     }
@@ -157,18 +157,24 @@ export class RequestReconciler {
    * The target or a source could not be read (its informer does not sync, discovery fails): the queue
    * retries with backoff, but never past the request's timeout, which then ends it with what kept failing.
    */
-  private async unreadable(request: FluxActionRequest, err: unknown, log: Logger): Promise<ReconcileResult | void> {
+  private async unreadable(request: FluxActionRequest, err: unknown, log: Logger, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const why = err instanceof Error ? err.message : String(err);
     const left = deadlineOf(request) - this.deps.clock.now();
     if (left <= 0) {
       const message = `no outcome within ${formatDuration(timeoutMs(request))}: ${why}`;
-      return this.fail(request, FailureReason.Timeout, message, log);
+      return this.fail(request, FailureReason.Timeout, message, log, signal);
     }
     throw new RetryWithinError(why, left, { cause: err });
   }
 
   /** Ends a request with a failure found while acting, through the same path as every other outcome. */
-  private async fail(request: FluxActionRequest, reason: FailureReason, message: string, log: Logger): Promise<ReconcileResult | void> {
+  private async fail(
+    request: FluxActionRequest,
+    reason: FailureReason,
+    message: string,
+    log: Logger,
+    signal?: AbortSignal,
+  ): Promise<ReconcileResult | void> {
     const plan = decide({
       request,
       now: this.deps.clock.now(),
@@ -177,19 +183,19 @@ export class RequestReconciler {
       heldTokens: () => [],
       mintToken: this.deps.mintToken,
     });
-    const written = await this.commit(request, plan, log);
+    const written = await this.commit(request, plan, log, signal);
     if (!written) return { requeueAfter: 100 };
-    return this.finished(written, log);
+    return this.finished(written, log, signal);
   }
 
   /**
    * Writes the plan's status and records its Event; undefined when our copy was stale (the cache
    * lags our own writes), to look again at the fresh one, touching nothing.
    */
-  private async commit(request: FluxActionRequest, plan: Plan, log: Logger): Promise<FluxActionRequest | undefined> {
+  private async commit(request: FluxActionRequest, plan: Plan, log: Logger, signal?: AbortSignal): Promise<FluxActionRequest | undefined> {
     let written: FluxActionRequest;
     try {
-      written = await this.writeStatus(request, plan.status);
+      written = await this.writeStatus(request, plan.status, signal);
     } catch (err) {
       if (!(err instanceof StaleRequestError)) throw err;
       log.debug({ err: err.message }, 'request changed; looking again');
@@ -201,14 +207,14 @@ export class RequestReconciler {
   }
 
   /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */
-  private finished(request: FluxActionRequest, log: Logger): Promise<ReconcileResult | void> {
+  private finished(request: FluxActionRequest, log: Logger, signal?: AbortSignal): Promise<ReconcileResult | void> {
     log.info(
       { phase: request.status?.phase, reason: readyReason(request.status ?? {}), message: request.status?.message },
       'request finished',
     );
     this.observe(request);
     this.deps.index.forget(keyOf(request));
-    return this.expire(request);
+    return this.expire(request, signal);
   }
 
   /** The request from the cache, or the copy we just wrote when the cache has not caught up. */
@@ -235,19 +241,22 @@ export class RequestReconciler {
   }
 
   /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
-  private async writeStatus(request: FluxActionRequest, status: RequestStatus): Promise<FluxActionRequest> {
+  private async writeStatus(request: FluxActionRequest, status: RequestStatus, signal?: AbortSignal): Promise<FluxActionRequest> {
     if (JSON.stringify(request.status ?? {}) === JSON.stringify(status)) return request;
     const key = keyOf(request);
     try {
       const body = { ...request, status };
-      const updated = await this.custom.replaceNamespacedCustomObjectStatus({
-        group: Group,
-        version: Version,
-        plural: Plural,
-        namespace: request.metadata.namespace ?? '',
-        name: request.metadata.name,
-        body,
-      });
+      const updated = await this.custom.replaceNamespacedCustomObjectStatus(
+        {
+          group: Group,
+          version: Version,
+          plural: Plural,
+          namespace: request.metadata.namespace ?? '',
+          name: request.metadata.name,
+          body,
+        },
+        bounded(signal),
+      );
       const parsed = FluxActionRequestSchema.parse(updated);
       this.fresh.set(key, parsed);
       return parsed;
@@ -341,7 +350,7 @@ export class RequestReconciler {
   }
 
   /** Deletes a finished request once its ttlSecondsAfterFinished has passed, else looks again then. */
-  private async expire(request: FluxActionRequest): Promise<ReconcileResult | void> {
+  private async expire(request: FluxActionRequest, signal?: AbortSignal): Promise<ReconcileResult | void> {
     const ttl = request.spec.ttlSecondsAfterFinished;
     const completion = request.status?.completionTime;
     if (ttl === undefined || !completion) return;
@@ -349,14 +358,17 @@ export class RequestReconciler {
     const now = this.deps.clock.now();
     if (now < due) return { requeueAfter: due - now };
     try {
-      await this.custom.deleteNamespacedCustomObject({
-        group: Group,
-        version: Version,
-        plural: Plural,
-        namespace: request.metadata.namespace ?? '',
-        name: request.metadata.name,
-        body: { preconditions: { uid: request.metadata.uid ?? '' } },
-      });
+      await this.custom.deleteNamespacedCustomObject(
+        {
+          group: Group,
+          version: Version,
+          plural: Plural,
+          namespace: request.metadata.namespace ?? '',
+          name: request.metadata.name,
+          body: { preconditions: { uid: request.metadata.uid ?? '' } },
+        },
+        bounded(signal),
+      );
       this.deps.log.info({ request: keyOf(request), ttlSecondsAfterFinished: ttl }, 'deleted finished request after its TTL');
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
@@ -372,6 +384,25 @@ export class RequestReconciler {
     const createdMs = created instanceof Date ? created.getTime() : created ? Date.parse(created) : NaN;
     if (!Number.isNaN(createdMs)) metrics.requestDuration.observe(labels, Math.max(0, this.deps.clock.now() - createdMs) / 1000);
   }
+}
+
+/** How long one API call of a reconcile may take before it is abandoned (the queue then retries). */
+export const ApiCallTimeoutMs = 30_000;
+
+/**
+ * Call options that abort an API call after ApiCallTimeoutMs or when signal (the work queue's)
+ * aborts, so a connection that stops answering does not hold a worker.
+ */
+function bounded(signal: AbortSignal | undefined): k8s.ConfigurationOptions<k8s.ObservableMiddleware> {
+  const middleware: k8s.ObservableMiddleware = {
+    pre: (context) => {
+      const limit = AbortSignal.timeout(ApiCallTimeoutMs);
+      context.setSignal(signal ? AbortSignal.any([signal, limit]) : limit);
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (response) => new k8s.Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
 /** When the request's timeout runs out: from its start, or its creation when it never started. */
