@@ -61,11 +61,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
       if (err instanceof BodyError) {
         // The client's mistake: a JSON-RPC error saying what was wrong, and no stack in the log.
         log.info({ status: err.status, err: err.message }, 'MCP HTTP request refused');
-        if (!res.headersSent) {
-          // An oversized body is not read to its end: close the connection instead.
-          const headers = { 'content-type': 'application/json', ...(err.status === 413 ? { connection: 'close' } : {}) };
-          res.writeHead(err.status, headers).end(jsonError(err.message, err.rpcCode));
-        }
+        if (!res.headersSent) res.writeHead(err.status, { 'content-type': 'application/json' }).end(jsonError(err.message, err.rpcCode));
         return;
       }
       log.error({ err }, 'MCP HTTP request failed');
@@ -166,23 +162,44 @@ class BodyError extends Error {
   }
 }
 
-/** Reads a JSON body of at most MaxBodyBytes; throws a BodyError for a larger one or one that is not JSON. */
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MaxBodyBytes) throw new BodyError(413, -32600, 'request body over 4 MiB');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MaxBodyBytes) throw new BodyError(413, -32600, 'request body over 4 MiB');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    // -32700 is JSON-RPC's "Parse error".
-    throw new BodyError(400, -32700, `Parse error: the body is not JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
+/**
+ * Reads a JSON body of at most MaxBodyBytes; rejects with a BodyError for a larger one or one that is
+ * not JSON. The rest of an oversized body is read and dropped, so the client gets the 413 rather than
+ * a reset connection.
+ */
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = (): void => reject(new BodyError(413, -32600, 'request body over 4 MiB'));
+    const declared = Number(req.headers['content-length']);
+    let over = Number.isFinite(declared) && declared > MaxBodyBytes;
+    if (over) tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size <= MaxBodyBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      over = true;
+      chunks.length = 0;
+      tooLarge();
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      if (over) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text) {
+        resolve(undefined);
+        return;
+      }
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch (err) {
+        // -32700 is JSON-RPC's "Parse error".
+        reject(new BodyError(400, -32700, `Parse error: the body is not JSON (${err instanceof Error ? err.message : String(err)})`));
+      }
+    });
+  });
 }
