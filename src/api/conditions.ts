@@ -70,6 +70,11 @@ export const FailureReason = {
   Forbidden: 'Forbidden',
   /** The target was deleted while the operator followed it. */
   TargetDeleted: 'TargetDeleted',
+  /**
+   * The target (or a source) does not have the shape the operator reads (a field of the wrong type,
+   * e.g. from a CRD version it does not know); the message names the field. Not retried.
+   */
+  InvalidTarget: 'InvalidTarget',
 } as const;
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];
 

@@ -82,6 +82,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   app.use('/mcp', hostHeaderValidation(allowedHostnames(host, options.allowedHosts)));
   app.use((req, res) => {
     void handle(req, res).catch((err: unknown) => {
+      if (err instanceof BodyError) {
+        // The client's mistake: a JSON-RPC error saying what was wrong, and no stack in the log.
+        log.info({ status: err.status, err: err.message }, 'MCP HTTP request refused');
+        if (!res.headersSent) res.writeHead(err.status, { 'content-type': 'application/json' }).end(jsonError(err.message, err.rpcCode));
+        return;
+      }
       log.error({ err }, 'MCP HTTP request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(jsonError('internal error'));
     });
@@ -162,19 +168,62 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   };
 }
 
-function jsonError(message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+function jsonError(message: string, code = -32000): string {
+  return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-/** Reads a JSON body of at most 4 MiB. */
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 4 * 1024 * 1024) throw new Error('request body over 4 MiB');
-    chunks.push(chunk as Buffer);
+/** The largest request body accepted, in bytes. */
+export const MaxBodyBytes = 4 * 1024 * 1024;
+
+/** A request body the server refuses: 413 when too large, 400 when not JSON, with its JSON-RPC error code. */
+class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    readonly rpcCode: number,
+    message: string,
+  ) {
+    super(message);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/**
+ * Reads a JSON body of at most MaxBodyBytes; rejects with a BodyError for a larger one or one that is
+ * not JSON. The rest of an oversized body is read and dropped, so the client gets the 413 rather than
+ * a reset connection.
+ */
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = (): void => reject(new BodyError(413, -32600, 'request body over 4 MiB'));
+    const declared = Number(req.headers['content-length']);
+    let over = Number.isFinite(declared) && declared > MaxBodyBytes;
+    if (over) tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size <= MaxBodyBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      over = true;
+      chunks.length = 0;
+      tooLarge();
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      if (over) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text) {
+        resolve(undefined);
+        return;
+      }
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch (err) {
+        // -32700 is JSON-RPC's "Parse error".
+        reject(new BodyError(400, -32700, `Parse error: the body is not JSON (${err instanceof Error ? err.message : String(err)})`));
+      }
+    });
+  });
 }

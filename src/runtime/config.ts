@@ -369,21 +369,58 @@ export function readFlags(
 /**
  * Loads the kubeconfig the operator should use: config.kubeconfig (a path, or a list of paths joined
  * with the platform's delimiter, merged as kubectl does), else client-node's default order
- * ($KUBECONFIG, ~/.kube/config, in-cluster service account).
+ * ($KUBECONFIG, ~/.kube/config, in-cluster service account). Throws a ConfigError saying in one line
+ * what is wrong with a file that is missing, is not YAML, lacks a field, or names no usable cluster.
  */
 export function loadKubeConfig(config: Pick<OperatorConfig, 'kubeconfig'>): k8s.KubeConfig {
   const kc = reuseConnections(new k8s.KubeConfig());
   const files = (config.kubeconfig ?? '').split(path.delimiter).filter((f) => f !== '');
   const [first, ...rest] = files;
-  if (first === undefined) {
-    kc.loadFromDefault();
-    return kc;
+  const envFiles = process.env['KUBECONFIG'];
+  const source =
+    first !== undefined ? `kubeconfig ${files.join(path.delimiter)}` : envFiles ? `kubeconfig ${envFiles} ($KUBECONFIG)` : 'kubeconfig';
+  try {
+    if (first === undefined) {
+      kc.loadFromDefault();
+    } else {
+      loadFile(kc, first);
+      for (const file of rest) {
+        const other = new k8s.KubeConfig();
+        loadFile(other, file);
+        kc.mergeConfig(other);
+      }
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${source}: ${firstLine(err)}`);
   }
-  kc.loadFromFile(first);
-  for (const file of rest) {
-    const other = new k8s.KubeConfig();
-    other.loadFromFile(file);
-    kc.mergeConfig(other);
+  // client-node accepts a file without a usable context and fails only at the first API call.
+  const context = kc.getCurrentContext();
+  if (!context) throw new ConfigError(`${source}: no current-context is set`);
+  if (!kc.getContextObject(context)) throw new ConfigError(`${source}: current-context "${context}" is not among its contexts`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ConfigError(`${source}: context "${context}" names no cluster the file defines`);
+  try {
+    new URL(cluster.server);
+  } catch {
+    throw new ConfigError(`${source}: cluster "${cluster.name}" has server ${JSON.stringify(cluster.server)}, which is not a URL`);
   }
   return kc;
+}
+
+/** Loads one file, naming it in the error (client-node's messages do not). */
+function loadFile(kc: k8s.KubeConfig, file: string): void {
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new ConfigError(`kubeconfig ${file}: no such file`);
+    if (code === 'EACCES') throw new ConfigError(`kubeconfig ${file}: not readable (permission denied)`);
+    throw new ConfigError(`kubeconfig ${file}: ${firstLine(err)}`);
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]?.trim() || 'invalid';
 }

@@ -53,6 +53,8 @@ export interface HttpMcp {
   connect(token?: string): Promise<McpConnection>;
   /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Everything the server wrote to stderr so far (its JSON log). */
+  log(): string;
 }
 
 /** Starts `fluxact mcp --transport http` on a free loopback port. */
@@ -92,6 +94,7 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
       child.kill('SIGTERM');
       return exited;
     },
+    log: () => output,
   };
 }
 

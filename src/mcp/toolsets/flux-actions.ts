@@ -26,6 +26,7 @@ async function act(
   namespace: string,
   spec: RequestSpec,
   waitTimeout: string | undefined,
+  signal: AbortSignal,
 ): Promise<ToolOutput> {
   const waitMs = waitTimeout === undefined ? options.defaultWaitMs : parseDuration(waitTimeout);
   if (waitMs === undefined || waitMs > MaxWaitMs)
@@ -43,7 +44,11 @@ async function act(
     throw err;
   }
   const started = Date.now();
-  const outcome = await options.requests.waitFinished(request, waitMs);
+  // A client that cancels the call stops the wait at once; the request itself keeps running.
+  const outcome = await options.requests.waitFinished(request, waitMs, signal);
+  if (signal.aborted) {
+    ctx.log.info({ request: `${namespace}/${request.metadata.name}` }, 'the client cancelled the call; stopped waiting for the request');
+  }
   return describeOutcome(outcome, Date.now() - started);
 }
 
@@ -93,13 +98,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
           a.namespace,
           { action: 'Reconcile', target: { kind: 'Kustomization', name: a.name }, ...(a.with_source ? { withSource: true } : {}) },
           a.wait_timeout,
+          signal,
         ),
     });
     registerTool(server, ctx, {
@@ -115,7 +121,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
@@ -127,6 +133,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
             ...(a.force ? { force: true } : {}),
           },
           a.wait_timeout,
+          signal,
         ),
     });
     registerTool(server, ctx, {
@@ -135,8 +142,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Asks the Flux Operator to reconcile a ResourceSet now through a FluxActionRequest, and waits for the outcome.',
       input: { name: Arg.name('ResourceSet'), namespace: Arg.namespace('ResourceSet'), wait_timeout: Arg.waitTimeout },
       annotations: mutating,
-      handler: (a, c) =>
-        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout),
+      handler: (a, c, signal) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout, signal),
     });
     registerTool(server, ctx, {
       name: 'reconcile_flux_source',
@@ -150,7 +157,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c) => act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout),
+      handler: (a, c, signal) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout, signal),
     });
     const anyKind = {
       apiVersion: z.string().min(3).describe("The object's apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1"),
@@ -166,13 +174,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         "Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator's reconcile annotation) through a FluxActionRequest; the object is annotated with the request's name. Resume it with resume_flux_reconciliation.",
       input: anyKind,
       annotations: { ...mutating, idempotentHint: true },
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
           a.namespace,
           { action: 'Suspend', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
           a.wait_timeout,
+          signal,
         ),
     });
     registerTool(server, ctx, {
@@ -181,13 +190,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Resumes reconciliation of a suspended Flux object through a FluxActionRequest and waits until Flux has reconciled it.',
       input: anyKind,
       annotations: mutating,
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
           a.namespace,
           { action: 'Resume', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
           a.wait_timeout,
+          signal,
         ),
     });
   }
@@ -213,10 +223,13 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
     },
     annotations: readOnlyHints,
     handler: async (a) => {
-      const requests = (await options.requests.list(a.namespace))
+      const listed = await options.requests.list(a.namespace);
+      // A request that does not parse is named with its bad field, not left out silently.
+      const broken = listed.invalid.map((e) => `- ${e.message}`);
+      const requests = listed.requests
         .filter((r) => !a.phase || (r.status?.phase ?? Phase.Pending) === a.phase)
         .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
-      if (requests.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
+      if (requests.length === 0 && broken.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
       const rows = requests.map((r) => describeOutcome(r).structured ?? {});
       const str = (v: unknown): string => String(v);
       const text = rows
@@ -225,7 +238,13 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
             `- ${str(r['request'])}: ${str(r['action'])} ${str(r['target'])}: ${str(r['phase'])}${r['reason'] ? ` (${str(r['reason'])})` : ''}${r['message'] ? `: ${str(r['message'])}` : ''}`,
         )
         .join('\n');
-      return { text, structured: { requests: rows } };
+      if (broken.length === 0) return { text, structured: { requests: rows } };
+      const invalid = listed.invalid.map((e) => ({ request: e.object, field: e.field, problem: e.problem }));
+      return {
+        text: [text, `${broken.length} request(s) do not parse:`, ...broken].filter((l) => l !== '').join('\n'),
+        structured: { requests: rows, invalid },
+        isError: true,
+      };
     },
   });
 }

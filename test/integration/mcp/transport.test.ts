@@ -140,6 +140,32 @@ describe('Streamable HTTP', () => {
     await connection.close().catch(() => undefined);
   });
 
+  it('refuses a body over 4 MiB with 413 and a JSON-RPC error, and keeps serving', async () => {
+    const big = JSON.stringify({ ...initialize, params: { ...initialize.params, padding: 'x'.repeat(4 * 1024 * 1024) } });
+    const response = await fetch(http.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: big,
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ jsonrpc: '2.0', error: { code: -32600, message: 'request body over 4 MiB' }, id: null });
+    expect((await post({ authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+
+  it('refuses a body that is not JSON with 400 and a JSON-RPC parse error', async () => {
+    const response = await fetch(http.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { jsonrpc: string; error: { code: number; message: string }; id: null };
+    expect(body.jsonrpc).toBe('2.0');
+    expect(body.id).toBeNull();
+    expect(body.error.code).toBe(-32700);
+    expect(body.error.message).toMatch(/^Parse error: the body is not JSON/);
+  });
+
   it('answers 404 off the /mcp endpoint', async () => {
     const response = await fetch(http.url.replace('/mcp', '/other'), { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(404);
