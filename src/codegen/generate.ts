@@ -13,7 +13,7 @@ export interface GeneratedFile {
   sections: (table: KindTable) => Sections;
 }
 
-/** Every file `make generate` writes. */
+/** Every file `make generate` writes. A new artefact is a function of the table in artefacts.ts, an entry here and markers in its file. */
 export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_fluxactionrequests.yaml', sections: crdSections },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },

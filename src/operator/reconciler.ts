@@ -247,7 +247,7 @@ export class RequestReconciler {
     const steps: Step[] = [target];
     if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
 
-    // The source, and the source's own source (a HelmChart's repository), reconciled in that order before the target.
+    // The source and, when it has one, the source's own (a HelmChart's repository); the deepest is reconciled first.
     let from = target.object;
     let fromKind = kind;
     for (const slot of ['source', 'chartSource'] as const) {

@@ -12,8 +12,8 @@ import {
   type ValidationRule,
 } from '../../src/codegen/artefacts.js';
 import { GenerateError, beginMarker, generate, generatedFiles, renderSections } from '../../src/codegen/generate.js';
-import { row } from '../../src/flux/kinds.js';
 import { repoRoot } from '../support/kube.js';
+import { withWidget } from '../support/widget-kinds.js';
 
 interface Schema {
   description?: string;
@@ -27,24 +27,6 @@ interface Crd {
 interface Role {
   rules: PolicyRule[];
 }
-
-/** The project's table plus a kind nobody ships: a source-backed Widget that supports every option. */
-const withWidget: KindTable = {
-  kinds: [
-    ...projectTable.kinds,
-    row({
-      kind: 'Widget',
-      group: 'widgets.example.fluxcd.io',
-      plural: 'widgets',
-      versions: ['v1'],
-      withSource: true,
-      force: true,
-      reset: true,
-      sourceRefs: [{ path: ['spec', 'sourceRef'] }],
-    }),
-  ],
-  readOnly: [...projectTable.readOnly, { kind: 'Gadget', group: 'widgets.example.fluxcd.io', plural: 'gadgets' }],
-};
 
 function files(table: KindTable): Record<string, { current: string; next: string }> {
   return Object.fromEntries(generate(repoRoot, table).map((f) => [f.path, f]));
