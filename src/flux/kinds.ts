@@ -199,6 +199,7 @@ export const fluxKinds: readonly FluxKind[] = [
     kind: 'ImageRepository',
     group: imageGroup,
     plural: 'imagerepositories',
+    shortNames: ['imgrepo', 'imagerepo'],
     versions: ['v1', 'v1beta2'],
     revision: { paths: [['status', 'lastScanResult', 'revision']], verb: 'fetched' },
   }),
@@ -206,6 +207,7 @@ export const fluxKinds: readonly FluxKind[] = [
     kind: 'ImagePolicy',
     group: imageGroup,
     plural: 'imagepolicies',
+    shortNames: ['imgpol', 'imagepol'],
     versions: ['v1', 'v1beta2'],
     revision: {
       paths: [
@@ -219,6 +221,7 @@ export const fluxKinds: readonly FluxKind[] = [
     kind: 'ImageUpdateAutomation',
     group: imageGroup,
     plural: 'imageupdateautomations',
+    shortNames: ['iua', 'imgupd', 'imgauto'],
     versions: ['v1', 'v1beta2'],
     revision: { paths: [['status', 'lastPushCommit']], verb: 'fetched' },
   }),
