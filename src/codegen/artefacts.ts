@@ -20,6 +20,8 @@ export interface Fragment {
   value: unknown;
   /** Write sequences inside a sequence in flow style (`[a, b]`): RBAC rules read best so. */
   nestedFlow?: boolean;
+  /** Fold long strings at this width (they read back the same); default: never fold. */
+  lineWidth?: number;
 }
 
 /** An entry of a CRD's x-kubernetes-validations. */
@@ -88,7 +90,8 @@ export function targetRules(table: KindTable): ValidationRule[] {
   const entries = table.kinds.map((k) => `${celString(k.kind)}: ${celString(`${k.group}/`)}`);
   return [
     {
-      rule: `!has(self.apiVersion) || self.apiVersion.startsWith({\n${entries.join(',\n')}\n}[self.kind])`,
+      // One line: the API server refuses a rule with line breaks that has no static message.
+      rule: `!has(self.apiVersion) || self.apiVersion.startsWith({${entries.join(', ')}}[self.kind])`,
       messageExpression:
         "'target.apiVersion ' + self.apiVersion + ' is not an API version of ' + self.kind + '; leave it out to use the version the cluster serves'",
     },
@@ -157,7 +160,7 @@ export function crdSections(table: KindTable): Sections {
   return {
     'option-rules': { value: optionRules(table) },
     'option-properties': { value: optionProperties(table) },
-    'target-rules': { value: targetRules(table) },
+    'target-rules': { value: targetRules(table), lineWidth: 100 },
     'target-kind': { value: targetKindProperty(table) },
   };
 }

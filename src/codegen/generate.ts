@@ -32,7 +32,7 @@ export function fragmentYaml(fragment: Fragment): string {
       },
     });
   }
-  return doc.toString({ lineWidth: 0, flowCollectionPadding: false }).trimEnd();
+  return doc.toString({ lineWidth: fragment.lineWidth ?? 0, minContentWidth: 0, flowCollectionPadding: false }).trimEnd();
 }
 
 /** Error for a file whose markers are missing or unbalanced: a hand edit went wrong. */

@@ -164,6 +164,18 @@ describe('the committed artefacts', () => {
   });
 });
 
+describe('CEL rules the API server accepts', () => {
+  it('have no line break unless they carry a static message (the API server refuses those)', () => {
+    const validations = (schema: Schema): ValidationRule[] => [
+      ...(schema['x-kubernetes-validations'] ?? []),
+      ...Object.values(schema.properties ?? {}).flatMap(validations),
+    ];
+    const rules = validations(specSchema(files(withWidget)[crdPath]!.next));
+    expect(rules.length).toBeGreaterThan(4);
+    for (const r of rules) if (r.message === undefined) expect(r.rule).not.toContain('\n');
+  });
+});
+
 describe('option rules', () => {
   it('refuse an option no kind supports outright', () => {
     const none: KindTable = { kinds: projectTable.kinds.map((k) => ({ ...k, reset: false })), readOnly: [] };
