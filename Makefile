@@ -19,6 +19,10 @@ help: ## List the targets
 build: node_modules ## Compile the TypeScript sources to dist/
 	npm run build
 
+.PHONY: generate
+generate: node_modules ## Write the CRD's kind enum and CEL rules and the ClusterRoles' Flux rules from src/flux/kinds.ts
+	npm run generate
+
 .PHONY: test
 test: node_modules ## Type-check, format check, lint, unit, integration and end-to-end tests (on a local control plane of their own)
 	bash test/run.sh

@@ -95,16 +95,16 @@ export function lastHandledReconcileAt(obj: FluxObject): string | undefined {
 
 /** The revision Flux applied or produced, from the kind's revision paths. */
 export function revisionOf(obj: FluxObject, kind: FluxKind): string | undefined {
-  for (const path of kind.revisionPaths) {
+  for (const path of kind.revision.paths) {
     const value = valueAt(obj, path);
     if (typeof value === 'string' && value !== '') return value;
   }
   return undefined;
 }
 
-/** OCI HelmRepositories are static: Flux has nothing to reconcile for them. */
-export function isStatic(obj: FluxObject): boolean {
-  return obj.kind === 'HelmRepository' && obj.spec?.['type'] === 'oci';
+/** Whether Flux has nothing to reconcile for this object although its kind is reconcilable (an OCI HelmRepository). */
+export function isStatic(obj: FluxObject, kind: FluxKind): boolean {
+  return kind.staticWhen !== undefined && valueAt(obj, kind.staticWhen.path) === kind.staticWhen.equals;
 }
 
 /** A source reference read from an object's spec, before API version resolution. */
@@ -116,35 +116,26 @@ export interface SourceRef {
 }
 
 /**
- * Where an object's source is, as the flux CLI resolves it for `--with-source`:
- * Kustomization spec.sourceRef; HelmRelease spec.chartRef, or for spec.chart.spec the HelmChart
- * `<namespace>-<name>` in the sourceRef's namespace; HelmChart spec.sourceRef. Namespaces default
- * to the object's own. Returns an error message when the spec has no usable reference.
+ * Where an object's source is, as the flux CLI resolves it for `--with-source`: the first of the
+ * kind's source reference fields that is set (Kustomization spec.sourceRef; HelmRelease
+ * spec.chartRef, or for spec.chart.spec the HelmChart `<namespace>-<name>` in the sourceRef's
+ * namespace; HelmChart spec.sourceRef). Namespaces default to the object's own. Returns an error
+ * message when the spec has no usable reference.
  */
-export function sourceRefOf(obj: FluxObject): SourceRef | { error: string } {
+export function sourceRefOf(obj: FluxObject, kind: FluxKind): SourceRef | { error: string } {
   const ns = obj.metadata.namespace ?? '';
-  const spec = obj.spec ?? {};
-  const fromRef = (raw: unknown, what: string): SourceRef | { error: string } => {
-    const ref = record(raw);
-    const kind = str(ref?.['kind']);
-    const name = str(ref?.['name']);
-    if (!kind || !name) return { error: `${describeRef(refOf(obj))} has no ${what}` };
-    const apiVersion = str(ref?.['apiVersion']);
-    return { kind, name, namespace: str(ref?.['namespace']) ?? ns, ...(apiVersion ? { apiVersion } : {}) };
-  };
-  switch (obj.kind) {
-    case 'Kustomization':
-    case 'HelmChart':
-      return fromRef(spec['sourceRef'], 'spec.sourceRef');
-    case 'HelmRelease': {
-      if (spec['chartRef'] !== undefined) return fromRef(spec['chartRef'], 'spec.chartRef');
-      const chartSpec = fromRef(valueAt(spec, ['chart', 'spec', 'sourceRef']), 'spec.chartRef or spec.chart.spec.sourceRef');
-      if ('error' in chartSpec) return chartSpec;
-      return { kind: 'HelmChart', name: `${ns}-${obj.metadata.name}`, namespace: chartSpec.namespace };
-    }
-    default:
-      return { error: `${obj.kind} has no source` };
-  }
+  if (kind.sourceRefs.length === 0) return { error: `${obj.kind} has no source` };
+  const field = kind.sourceRefs.find((f) => valueAt(obj, f.path) !== undefined);
+  const what = field ? field.path.join('.') : kind.sourceRefs.map((f) => f.path.join('.')).join(' or ');
+  const ref = record(field ? valueAt(obj, field.path) : undefined);
+  const refKind = str(ref?.['kind']);
+  const name = str(ref?.['name']);
+  if (!field || !refKind || !name) return { error: `${describeRef(refOf(obj))} has no ${what}` };
+  const namespace = str(ref?.['namespace']) ?? ns;
+  if (field.generated)
+    return { kind: field.generated.kind, name: field.generated.name({ namespace: ns, name: obj.metadata.name }), namespace };
+  const apiVersion = str(ref?.['apiVersion']);
+  return { kind: refKind, name, namespace, ...(apiVersion ? { apiVersion } : {}) };
 }
 
 /** Whether the apiVersion belongs to the kind's API group. */

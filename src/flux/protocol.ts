@@ -30,6 +30,7 @@ import {
   lastHandledReconcileAt,
   objectKey,
   revisionOf,
+  valueAt,
   type ObjectRef,
 } from './objects.js';
 import { isHandled } from './token.js';
@@ -198,9 +199,10 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
       };
     return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} is suspended`, snapshot };
   }
-  if (!isTarget && isStatic(obj)) return { type: 'done', snapshot, message: `source ${name} is static` };
-  if (options.action === 'Reconcile' && isTarget && (!step.kind.reconcilable || isStatic(obj))) {
-    const why = isStatic(obj) ? 'a HelmRepository of type oci' : `a ${obj.kind}`;
+  const isStaticObject = isStatic(obj, step.kind);
+  if (!isTarget && isStaticObject) return { type: 'done', snapshot, message: `source ${name} is static` };
+  if (options.action === 'Reconcile' && isTarget && (!step.kind.reconcilable || isStaticObject)) {
+    const why = isStaticObject && step.kind.staticWhen ? step.kind.staticWhen.described : `a ${obj.kind}`;
     return { type: 'fail', reason: FailureReason.UnsupportedAction, message: `${name} is ${why}: Flux has nothing to reconcile`, snapshot };
   }
   // Resuming a kind with nothing to reconcile: clear the suspension, no token.
@@ -259,13 +261,13 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
 
   // Flux handled the token: judge its verdict for this generation.
-  const verdict = judge(obj);
+  const verdict = judge(obj, step.kind);
   if (verdict.state === 'progressing') return { type: 'act', snapshot, reason: progress, message: `${name}: ${verdict.message}` };
   if (verdict.state === 'failed') {
     const reason = isTarget ? FailureReason.ReconciliationFailed : FailureReason.SourceFailed;
     return { type: 'fail', reason, message: `${isTarget ? '' : 'source '}${name}: ${verdict.message}`, snapshot };
   }
-  const revision = snapshot.revision ? `: ${revisionVerb(step.kind)} revision ${snapshot.revision}` : ': reconciled';
+  const revision = snapshot.revision ? `: ${step.kind.revision.verb} revision ${snapshot.revision}` : ': reconciled';
   return { type: 'done', snapshot, message: `${name}${revision}` };
 }
 
@@ -276,12 +278,6 @@ function awaiting(name: string, token: string): string {
 
 function act(snapshot: ObjectStatus, patch: MergePatch, reason: ProgressReason, message: string): StepResult {
   return { type: 'act', snapshot, patch, reason, message };
-}
-
-function revisionVerb(kind: FluxKind): string {
-  return kind.kind === 'Kustomization' || kind.kind === 'HelmRelease' || kind.kind === 'ResourceSet' || kind.kind === 'FluxInstance'
-    ? 'applied'
-    : 'fetched';
 }
 
 function requestName(request: FluxActionRequest): string {
@@ -351,20 +347,22 @@ export function isWaitingForInputs(ready: Condition): boolean {
 }
 
 /**
- * Whether a Kustomization's status fields have caught up with its conditions. The Flux controllers
- * patch the conditions first and the other status fields next, so Ready=True may be seen before
- * lastAppliedRevision. It matters when our token was handled by an earlier attempt (one that
- * waited for its source): the retry's Ready=True would otherwise be reported with the revision
- * applied before it. lastAttemptedRevision is written before the apply, lastAppliedRevision after.
+ * Whether the status fields have caught up with the conditions, for kinds that record the revision
+ * attempted (a Kustomization's lastAttemptedRevision, written before the apply; lastAppliedRevision
+ * after). The Flux controllers patch the conditions first and the other status fields next, so
+ * Ready=True may be seen before the applied revision. It matters when our token was handled by an
+ * earlier attempt (one that waited for its source): the retry's Ready=True would otherwise be
+ * reported with the revision applied before it.
  */
-function appliedRecorded(obj: FluxObject): boolean {
-  if (obj.kind !== 'Kustomization') return true;
-  const attempted = obj.status?.['lastAttemptedRevision'];
-  return attempted === undefined || attempted === obj.status?.['lastAppliedRevision'];
+function appliedRecorded(obj: FluxObject, kind: FluxKind): boolean {
+  const { attemptedPath, paths } = kind.revision;
+  if (!attemptedPath || !paths[0]) return true;
+  const attempted = valueAt(obj, attemptedPath);
+  return attempted === undefined || attempted === valueAt(obj, paths[0]);
 }
 
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */
-export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressing'; message: string } {
+export function judge(obj: FluxObject, kind: FluxKind): { state: 'ready' | 'failed' | 'progressing'; message: string } {
   const conditions = conditionsOf(obj);
   const ready = findCondition(conditions, ReadyCondition);
   const stalled = findCondition(conditions, StalledCondition);
@@ -387,7 +385,7 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
   }
-  if (ready.status === ConditionStatus.True && !appliedRecorded(obj))
+  if (ready.status === ConditionStatus.True && !appliedRecorded(obj, kind))
     return { state: 'progressing', message: 'waiting for Flux to record the applied revision' };
   if (ready.status === ConditionStatus.True) return { state: 'ready', message: says(ready) };
   if (isWaitingForInputs(ready)) return { state: 'progressing', message: `waiting for Flux to retry: ${says(ready)}` };

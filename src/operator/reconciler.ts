@@ -291,10 +291,11 @@ export class RequestReconciler {
     const steps: Step[] = [target];
     if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
 
-    // The source, and a HelmChart's own source, reconciled in that order before the target.
+    // The source and, when it has one, the source's own (a HelmChart's repository); the deepest is reconciled first.
     let from = target.object;
+    let fromKind = kind;
     for (const slot of ['source', 'chartSource'] as const) {
-      const ref = sourceRefOf(from);
+      const ref = sourceRefOf(from, fromKind);
       if ('error' in ref) return failed(FailureReason.SourceFailed, ref.error);
       const sourceKind = fluxKind(ref.kind);
       if (!sourceKind)
@@ -305,8 +306,9 @@ export class RequestReconciler {
       const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs, read);
       if ('failure' in step) return failed(step.failure.reason, step.failure.message);
       steps.unshift(step);
-      if (sourceKind.kind !== 'HelmChart' || !step.object) break;
+      if (sourceKind.sourceRefs.length === 0 || !step.object) break;
       from = step.object;
+      fromKind = sourceKind;
     }
     return { steps };
   }

@@ -131,7 +131,7 @@ describe('FluxActionRequest admission', () => {
     const withSourceOnly =
       'spec.withSource: Forbidden: withSource is only for the Reconcile action on a Kustomization or a HelmRelease; remove it or set it to false';
     const forceOnly =
-      'spec.force: Forbidden: force is only for the Reconcile action on a HelmRelease, FluxInstance or ResourceSetInputProvider; remove it or set it to false';
+      'spec.force: Forbidden: force is only for the Reconcile action on a HelmRelease, ResourceSetInputProvider or FluxInstance; remove it or set it to false';
     const resetOnly = 'spec.reset: Forbidden: reset is only for the Reconcile action on a HelmRelease; remove it or set it to false';
 
     it.each<[string, Spec, string]>([

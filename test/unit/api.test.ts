@@ -40,7 +40,7 @@ describe('the CRD and the kinds table agree', () => {
     };
     expect(listed('withSource').sort()).toEqual(
       fluxKinds
-        .filter((k) => k.hasSource)
+        .filter((k) => k.withSource)
         .map((k) => k.kind)
         .sort(),
     );

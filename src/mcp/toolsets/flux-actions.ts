@@ -148,10 +148,9 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
     registerTool(server, ctx, {
       name: 'reconcile_flux_source',
       title: 'Reconcile a Flux source',
-      description:
-        "Asks Flux to fetch a source now (GitRepository, OCIRepository, Bucket, HelmChart, HelmRepository) through a FluxActionRequest, and waits for the fetched revision or Flux's failure message.",
+      description: `Asks Flux to fetch a source now (${sourceKinds.join(', ')}) through a FluxActionRequest, and waits for the fetched revision or Flux's failure message.`,
       input: {
-        kind: z.enum(sourceKinds).describe('The source kind'),
+        kind: z.enum(sourceKinds as [string, ...string[]]).describe('The source kind'),
         name: Arg.name('source'),
         namespace: Arg.namespace('source'),
         wait_timeout: Arg.waitTimeout,
