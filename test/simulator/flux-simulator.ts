@@ -146,15 +146,17 @@ export class FluxSimulator {
     informer.on('update', seen);
     informer.on('error', (err: unknown) => {
       this.log.debug({ kind: kind.kind, err: err instanceof Error ? err.message : String(err) }, 'watch failed; restarting');
-      if (listed && !this.stopped) void sleep(RetryMs).then(() => (this.stopped ? undefined : informer.start()));
+      if (listed && !this.stopped) void sleep(RetryMs).then(() => (this.stopped ? undefined : informer.start().catch(() => undefined)));
     });
     this.informers.push(informer);
     const deadline = Date.now() + SyncTimeoutMs;
-    await informer.start();
+    // A failed first list is reported to the error handler above, not thrown: try again until the deadline.
+    const attempt = (): Promise<void> => informer.start().catch(() => undefined);
+    await attempt();
     while (!listed && !this.stopped) {
       if (Date.now() > deadline) throw new Error(`the simulator could not list ${kind.plural} within ${SyncTimeoutMs / 1000}s`);
       await sleep(RetryMs);
-      await informer.start();
+      await attempt();
     }
   }
 
