@@ -71,9 +71,12 @@ export function annotationsOf(obj: FluxObject): Record<string, string> {
   return obj.metadata.annotations ?? {};
 }
 
-/** Whether Flux ignores this object: spec.suspend, or flux-operator's reconcile annotation disabled. */
+/**
+ * Whether Flux ignores this object: spec.suspend, or flux-operator's reconcile annotation disabled
+ * (flux-operator reads the value in any case: 'Disabled' disables too).
+ */
 export function isSuspended(obj: FluxObject, kind: Pick<FluxKind, 'suspendStyle'>): boolean {
-  if (kind.suspendStyle === 'annotation') return annotationsOf(obj)[ControlPlaneReconcileAnnotation] === 'disabled';
+  if (kind.suspendStyle === 'annotation') return annotationsOf(obj)[ControlPlaneReconcileAnnotation]?.toLowerCase() === 'disabled';
   return obj.spec?.['suspend'] === true;
 }
 

@@ -12,7 +12,15 @@ import { ApiVersion, Kind, type FluxActionRequest, type RequestSpec } from '../.
 import { fluxKind, sourceKinds } from '../../src/flux/kinds.js';
 import { isNotFound } from '../../src/kube/errors.js';
 import { describeOutcome } from '../../src/mcp/toolsets/flux-actions.js';
-import { getRequest, startOperator, testApiVersion, waitForFluxObject, type FluxObjectView, type TestOperator } from './harness.js';
+import {
+  getFluxObject,
+  getRequest,
+  startOperator,
+  testApiVersion,
+  waitForFluxObject,
+  type FluxObjectView,
+  type TestOperator,
+} from './harness.js';
 import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot } from './kube.js';
 import { connectStdio, type McpConnection } from './mcp.js';
 import { sources, SourcesUrlEnv, type Sources } from './sources.js';
@@ -252,4 +260,66 @@ export async function configMapData(kc: k8s.KubeConfig, namespace: string, name:
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** What a watch saw of one Flux object: every requestedAt value written to it, in order. */
+export interface FluxObjectTrail {
+  /** The distinct reconcile.fluxcd.io/requestedAt values, in the order they appeared. */
+  requestedAt(): string[];
+  stop(): void;
+}
+
+/**
+ * Watches one Flux object from now on and records each requestedAt value written to it, so a test
+ * can tell how many reconcile requests the real controller was given (it acts on each new value).
+ * Resolves once the watch is open; a watch the API server ends is reopened where it left off.
+ */
+export async function watchFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<FluxObjectTrail> {
+  const row = fluxKind(kind);
+  if (!row) throw new Error(`unknown Flux kind ${kind}`);
+  const [group, version] = testApiVersion(kind).split('/') as [string, string];
+  const seen: string[] = [];
+  const now = await getFluxObject(kc, kind, namespace, name);
+  // The value already there is not part of the trail: it records what is written from now on.
+  const current = now.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+  let resourceVersion = now.metadata.resourceVersion;
+  let stopped = false;
+  let request: AbortController | undefined;
+  const watch = new k8s.Watch(kc);
+  const open = async (): Promise<void> => {
+    request = await watch.watch(
+      `/apis/${group}/${version}/namespaces/${namespace}/${row.plural}`,
+      { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+      (type: string, obj: FluxObjectView) => {
+        // ERROR carries a Status (410 Gone: the version is too old): start over from the current state.
+        if (type === 'ERROR') {
+          resourceVersion = undefined;
+          return;
+        }
+        resourceVersion = obj.metadata.resourceVersion ?? resourceVersion;
+        const token = obj.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+        if (token !== undefined && !seen.includes(token)) seen.push(token);
+      },
+      () => {
+        if (!stopped) void open();
+      },
+    );
+  };
+  await open();
+  return {
+    requestedAt: () => seen.filter((t) => t !== current),
+    stop: () => {
+      stopped = true;
+      request?.abort();
+    },
+  };
+}
+
+/**
+ * How many reconciles kustomize-controller ran on a Kustomization since it last applied something
+ * new: status.history's newest entry counts them (totalReconciliations, Flux 2.7).
+ */
+export function reconciliations(ks: FluxObjectView): number {
+  const newest = (ks.status?.['history'] as { totalReconciliations?: number }[] | undefined)?.[0];
+  return newest?.totalReconciliations ?? 0;
 }

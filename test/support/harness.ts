@@ -164,7 +164,7 @@ export async function patchFluxObject(
 }
 
 export interface FluxObjectView {
-  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number };
+  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number; resourceVersion?: string };
   spec: Record<string, unknown>;
   status?: Record<string, unknown> & { lastHandledReconcileAt?: string };
 }
