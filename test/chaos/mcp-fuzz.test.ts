@@ -113,6 +113,8 @@ interface Tally {
   protocolErrors: Record<string, number>;
   /** Calls without an answer in time, or failed in the transport. */
   unanswered: string[];
+  /** Examples of internal errors (-32603): the server failed on the call. */
+  internal: string[];
   slowestMs: number;
 }
 
@@ -138,6 +140,8 @@ async function run(connection: McpConnection, calls: Call[], parallel: number, t
       } catch (err) {
         if (err instanceof McpError && err.code !== -32001 /* request timeout */) {
           tally.protocolErrors[err.code] = (tally.protocolErrors[err.code] ?? 0) + 1;
+          if (err.code === -32603 && tally.internal.length < 5)
+            tally.internal.push(`${JSON.stringify(call).slice(0, 300)}: ${err.message.slice(0, 300)}`);
         } else if (tally.unanswered.length < 10) {
           tally.unanswered.push(`${JSON.stringify(call).slice(0, 200)}: ${err instanceof Error ? err.message : String(err)}`);
         } else tally.unanswered.push('…');
@@ -156,13 +160,14 @@ describe('fuzzed MCP calls over stdio and HTTP', () => {
       const calls = fc.sample(callsFor(tools), { numRuns: sizes.mcpCalls });
       const half = Math.ceil(calls.length / 2);
       const tallies = {
-        stdio: { results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], slowestMs: 0 } as Tally,
-        http: { results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], slowestMs: 0 } as Tally,
+        stdio: { results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], internal: [], slowestMs: 0 } as Tally,
+        http: { results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], internal: [], slowestMs: 0 } as Tally,
       };
-      // Warm-up: every tool once, so the figures compare a warm server with itself.
-      const warm = tools.map((t): Call => ({ kind: 'tool', name: t.name, args: {} }));
-      await run(stdio!, warm, 4, { results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], slowestMs: 0 });
-      await run(httpClient!, warm, 4, { results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], slowestMs: 0 });
+      // Warm-up (outside the figures): a tenth as many fuzzed calls, so the memory figures compare a
+      // warm server (its caches and the docs index built) with itself.
+      const warm = fc.sample(callsFor(tools), { numRuns: Math.max(100, Math.ceil(sizes.mcpCalls / 10)) });
+      const scratch = (): Tally => ({ results: 0, toolErrors: 0, protocolErrors: {}, unanswered: [], internal: [], slowestMs: 0 });
+      await Promise.all([run(stdio!, warm, 8, scratch()), run(httpClient!, warm, 8, scratch())]);
       const before = { stdio: memoryKiB(stdioPid), http: memoryKiB(http!.pid) };
       const started = performance.now();
       await Promise.all([run(stdio!, calls.slice(0, half), 8, tallies.stdio), run(httpClient!, calls.slice(half), 8, tallies.http)]);
@@ -183,9 +188,11 @@ describe('fuzzed MCP calls over stdio and HTTP', () => {
         figures[t] =
           `${tally.results} results, ${tally.toolErrors} tool errors (isError), protocol errors ${JSON.stringify(tally.protocolErrors)}, ${tally.unanswered.length} unanswered, slowest ${tally.slowestMs.toFixed(0)} ms; RSS ${mib(before[t]?.rss)} before, ${mib(after[t]?.rss)} after (peak ${mib(after[t]?.peak)})`;
       }
+      const internal = [...tallies.stdio.internal, ...tallies.http.internal];
       printFigures('f-mcp-fuzz', {
         ...figures,
         'still serving': stillServing,
+        ...(internal.length > 0 ? { 'internal errors, e.g.': internal } : {}),
         ...(tallies.stdio.unanswered.length + tallies.http.unanswered.length > 0
           ? { unanswered: [...tallies.stdio.unanswered, ...tallies.http.unanswered] }
           : {}),

@@ -98,17 +98,17 @@ function fieldMutations(schema: Schema, at: string[], required: boolean, out: fc
       const re = new RegExp(pattern);
       const limit = schema.maxLength ?? 64;
       make(
-        'rule',
+        `rule ${pattern}`,
         fc.string({ maxLength: Math.min(limit, 40) }).filter((s) => !re.test(s)),
         rule.message ?? field,
       );
     }
     if (/duration\(self\) > duration\('0s'\)/.test(rule.rule))
-      make('rule', fc.constantFrom('0s', '0m', '0h', '0ms', '0.0s'), rule.message ?? field);
+      make('rule > 0s', fc.constantFrom('0s', '0m', '0h', '0ms', '0.0s'), rule.message ?? field);
     const most = /duration\(self\) <= duration\('(\d+)h'\)/.exec(rule.rule)?.[1];
     if (most)
       make(
-        'rule',
+        `rule <= ${most}h`,
         fc.integer({ min: Number(most) * 60 + 1, max: 100_000 }).map((m) => `${m}m`),
         rule.message ?? field,
       );
