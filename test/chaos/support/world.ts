@@ -7,12 +7,19 @@ import * as k8s from '@kubernetes/client-node';
 import { isFinished } from '../../../src/api/conditions.js';
 import { Group, Plural, Version, type FluxActionRequest, type ObjectStatus, type RequestSpec } from '../../../src/api/types.js';
 import { fluxKind } from '../../../src/flux/kinds.js';
-import { RequestedAtAnnotation } from '../../../src/flux/objects.js';
+import { ForceAtAnnotation, RequestedAtAnnotation } from '../../../src/flux/objects.js';
 import { isHandled } from '../../../src/flux/token.js';
 import { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { createFluxObject, ensureInstalled, testApiVersion, type FluxObjectView } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
 import { HistoryWatch, type Listed } from './history.js';
+
+/** A request that recorded a token, and whether it asked for force. */
+interface Holder {
+  request: string;
+  phase: string | undefined;
+  force: boolean;
+}
 
 /** The real Flux controllers (make e2e's cluster) leave objects with this label to the simulator. */
 const SimulatorShard = { 'sharding.fluxcd.io/key': 'simulator' };
@@ -53,7 +60,7 @@ export interface InvariantReport {
     unrecorded: number;
     /** Recorded by a Succeeded request, never written, and no later token handled (lost). */
     lost: number;
-    /** Recorded, never written, and a later request's token covered it (coalescing). */
+    /** Recorded, never written, and a later token covered it (coalescing; for force, only a forced one). */
     coveredByLater: number;
   };
   events: {
@@ -181,6 +188,8 @@ export class ChaosWorld {
     const hr = `hr-${Math.floor(Math.random() * this.sizes.helmReleases)}`;
     let type: RequestType = 'reconcile';
     let spec: RequestSpec = { action: 'Reconcile', target: { kind: 'Kustomization', name: ks } };
+    // Plain reconciles on the HelmReleases too, so force and plain requests meet on one object.
+    if (pick === 3) spec = { action: 'Reconcile', target: { kind: 'HelmRelease', name: hr } };
     if (pick >= 4 && pick < 6) {
       type = 'withSource';
       spec = { action: 'Reconcile', target: { kind: 'Kustomization', name: ks }, withSource: true };
@@ -293,14 +302,17 @@ export class ChaosWorld {
     }
 
     // Tokens: what each object carried against what the requests recorded.
-    const recordedBy = new Map<string, Map<string, { request: string; phase: string | undefined }[]>>();
+    const recordedBy = new Map<string, Map<string, Holder[]>>();
     for (const request of finalRequests.values()) {
       const status = request.status;
       for (const slot of [status?.target, status?.source, status?.chartSource] as (ObjectStatus | undefined)[]) {
         if (!slot?.token || !slot.kind || !slot.name) continue;
         const key = `${slot.kind}/${slot.name}`;
-        const tokens = recordedBy.get(key) ?? new Map<string, { request: string; phase: string | undefined }[]>();
-        tokens.set(slot.token, [...(tokens.get(slot.token) ?? []), { request: request.metadata.name, phase: status?.phase }]);
+        const tokens = recordedBy.get(key) ?? new Map<string, Holder[]>();
+        tokens.set(slot.token, [
+          ...(tokens.get(slot.token) ?? []),
+          { request: request.metadata.name, phase: status?.phase, force: slot === status?.target && request.spec.force === true },
+        ]);
         recordedBy.set(key, tokens);
       }
     }
@@ -322,7 +334,7 @@ export class ChaosWorld {
         }
         // A watch gap can hide a value the object carried for a moment; Flux's record of it cannot be hidden.
         if (lastHandled) written.add(lastHandled);
-        const tokens = recordedBy.get(`${kind}/${name}`) ?? new Map<string, { request: string; phase: string | undefined }[]>();
+        const tokens = recordedBy.get(`${kind}/${name}`) ?? new Map<string, Holder[]>();
         recorded += tokens.size;
         writtenCount += written.size;
         for (const token of written) {
@@ -331,9 +343,17 @@ export class ChaosWorld {
             flag(`${kind} ${name} got requestedAt ${token}, which no request recorded (Flux asked twice or by nobody)`);
           }
         }
+        // Tokens written together with forceAt: only those cover a force request.
+        const forced = new Set<string>();
+        for (const v of versions) {
+          const a = v.object.metadata.annotations ?? {};
+          const token = a[RequestedAtAnnotation];
+          if (token && a[ForceAtAnnotation] === token) forced.add(token);
+        }
         for (const [token, holders] of tokens) {
           if (written.has(token)) continue;
-          const later = [...written].some((w) => w !== token && isHandled(token, w));
+          const force = holders.some((h) => h.force);
+          const later = [...written].some((w) => w !== token && isHandled(token, w) && (!force || forced.has(w)));
           if (later && isHandled(token, lastHandled)) coveredByLater += 1;
           else if (holders.some((h) => h.phase === 'Succeeded')) {
             lost += 1;
