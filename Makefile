@@ -36,6 +36,10 @@ lint: node_modules ## Format check and typescript-eslint (type-aware, recommende
 e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git server, a Helm repository
 	bash test/run.sh e2e
 
+.PHONY: chaos
+chaos: node_modules ## The chaos suite at full size: kills, restarts, failover, a slow API server, fuzzing (sizes: CHAOS_* variables)
+	bash test/run.sh chaos
+
 .PHONY: dev
 dev: node_modules ## Local control plane + real Flux controllers + operator, and the samples carried out by Flux
 	bash test/cluster/dev.sh up

@@ -270,7 +270,13 @@ export class FluxSimulator {
       const parsed = asSimObject(fresh);
       if (parsed) this.observe(kind, parsed);
     } catch (err) {
-      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'object gone before the next reconcile');
+      if ((err as { code?: number }).code === 404) {
+        this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'object gone before the next reconcile');
+        return;
+      }
+      // The API server is away (restarting): try again, as a Flux controller requeues, until it answers
+      // or the simulator stops.
+      if (!this.stopped) setTimeout(() => void this.observeFresh(kind, obj), 1000).unref();
     }
   }
 

@@ -113,6 +113,7 @@ export function testApiVersion(kind: string): string {
 export interface FluxObjectInit {
   spec?: Record<string, unknown>;
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 /** Creates a Flux object with a valid default spec (merged with init.spec). */
@@ -129,7 +130,12 @@ export async function createFluxObject(
   return api.create({
     apiVersion: testApiVersion(kind),
     kind,
-    metadata: { name, namespace, ...(init.annotations ? { annotations: init.annotations } : {}) },
+    metadata: {
+      name,
+      namespace,
+      ...(init.annotations ? { annotations: init.annotations } : {}),
+      ...(init.labels ? { labels: init.labels } : {}),
+    },
     spec: { ...base(name), ...init.spec },
   } as k8s.KubernetesObject);
 }

@@ -50,6 +50,8 @@ export async function connectStdio(args: string[] = [], kubeconfig?: string): Pr
 
 export interface HttpMcp {
   url: string;
+  /** The server process. */
+  pid: number;
   connect(token?: string): Promise<McpConnection>;
   /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -81,6 +83,7 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
   });
   return {
     url,
+    pid: child.pid ?? -1,
     connect: async (token?: string) => {
       const transport = new StreamableHTTPClientTransport(
         new URL(url),
