@@ -72,8 +72,11 @@ function article(kind: string): string {
 
 /** 'a HelmRelease'; 'a Kustomization or a HelmRelease'; 'a HelmRelease, FluxInstance or ResourceSetInputProvider'. */
 export function kindsInProse(kinds: readonly string[]): string {
-  if (kinds.length <= 2) return kinds.map(article).join(' or ');
-  return `${article(kinds[0]!)}, ${kinds.slice(1, -1).join(', ')} or ${kinds.at(-1)!}`;
+  const [first, ...rest] = kinds;
+  const last = rest.pop();
+  if (first === undefined || last === undefined) return kinds.map(article).join(' or ');
+  if (rest.length === 0) return `${article(first)} or ${article(last)}`;
+  return `${article(first)}, ${rest.join(', ')} or ${last}`;
 }
 
 function celString(s: string): string {
@@ -117,8 +120,11 @@ export function optionRules(table: KindTable): ValidationRule[] {
     const common = { fieldPath: `.${o.field}`, reason: 'FieldValueForbidden' };
     if (kinds.length === 0)
       return { rule: unset, message: `${o.field} is not supported by any kind; remove it or set it to false`, ...common };
+    const [only] = kinds;
     const kindTest =
-      kinds.length === 1 ? `self.target.kind == ${celString(kinds[0]!)}` : `self.target.kind in [${kinds.map(celString).join(', ')}]`;
+      kinds.length === 1 && only !== undefined
+        ? `self.target.kind == ${celString(only)}`
+        : `self.target.kind in [${kinds.map(celString).join(', ')}]`;
     return {
       rule: `${unset} || (self.action == 'Reconcile' && ${kindTest})`,
       message: `${o.field} is only for the Reconcile action on ${kindsInProse(kinds)}; remove it or set it to false`,

@@ -47,7 +47,7 @@ export function renderSections(file: string, text: string, sections: Sections): 
   const out: string[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
+    const line = lines[i] ?? '';
     const begin = /^(\s*)# BEGIN GENERATED ([\w-]+)/.exec(line);
     out.push(line);
     if (!begin) continue;
@@ -57,7 +57,7 @@ export function renderSections(file: string, text: string, sections: Sections): 
     const end = lines.findIndex((l, j) => j > i && l.trim() === `# END GENERATED ${name}`);
     if (end < 0) throw new GenerateError(`${file}:${i + 1}: section ${name} has no '# END GENERATED ${name}' line`);
     for (const generated of fragmentYaml(fragment).split('\n')) out.push(indent + generated);
-    out.push(lines[end]!);
+    out.push(lines[end] ?? '');
     seen.add(name);
     i = end;
   }

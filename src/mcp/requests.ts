@@ -35,7 +35,13 @@ export class RequestService {
       { ...spec, ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished ?? this.options.ttlSeconds ?? 3600 },
       origin,
     );
-    const created = await this.custom.createNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, body });
+    const created: unknown = await this.custom.createNamespacedCustomObject({
+      group: Group,
+      version: Version,
+      plural: Plural,
+      namespace,
+      body,
+    });
     return this.parse(created, namespace, body.metadata.name);
   }
 

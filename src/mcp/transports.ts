@@ -193,7 +193,9 @@ class BodyError extends Error {
  */
 function readJson(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const tooLarge = (): void => reject(new BodyError(413, -32600, 'request body over 4 MiB'));
+    const tooLarge = (): void => {
+      reject(new BodyError(413, -32600, 'request body over 4 MiB'));
+    };
     const declared = Number(req.headers['content-length']);
     let over = Number.isFinite(declared) && declared > MaxBodyBytes;
     if (over) tooLarge();

@@ -79,11 +79,14 @@ export class FluxObjects {
     // own schedule: a worker waiting for it would only be held, so say at once what keeps failing.
     const failing = informer.lastError();
     if (failing !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own error: callers tell 403 from 404 by it
       if (!isTransient(failing)) throw failing;
       throw new CacheNotSyncedError(`the cache of ${resource} has not synced: listing keeps failing: ${apiMessage(failing)}`);
     }
     const ended = new AbortController();
-    const onAbort = (): void => ended.abort();
+    const onAbort = (): void => {
+      ended.abort();
+    };
     read.signal?.addEventListener('abort', onAbort, { once: true });
     let outcome: 'synced' | 'ended';
     try {

@@ -185,9 +185,15 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     );
   }
 
-  informer.on('add', (obj) => onChange(obj, 'add'));
-  informer.on('update', (obj) => onChange(obj, 'update'));
-  informer.on('delete', (obj) => onChange(obj, 'delete'));
+  informer.on('add', (obj) => {
+    onChange(obj, 'add');
+  });
+  informer.on('update', (obj) => {
+    onChange(obj, 'update');
+  });
+  informer.on('delete', (obj) => {
+    onChange(obj, 'delete');
+  });
   informer.on('error', fail);
   run();
 
@@ -195,16 +201,19 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         waiters = waiters.filter((w) => w !== check);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own abort reason, as fetch rejects with it
         reject(signal?.reason);
       };
       const check = (): void => {
         if (sync.state === 'synced' || (sync.state === 'failed' && failFast)) {
           signal?.removeEventListener('abort', onAbort);
           if (sync.state === 'synced') resolve();
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the API's own error: callers tell 403 from 404 by it
           else reject(sync.error);
         } else waiters.push(check);
       };
       if (signal?.aborted) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own abort reason, as fetch rejects with it
         reject(signal.reason);
         return;
       }

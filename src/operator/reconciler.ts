@@ -120,13 +120,19 @@ export class RequestReconciler {
     if (isFinished(plan.status.phase)) return this.finished(written, log, signal);
 
     // Act.
-    if (plan.patch) return this.patch(written, plan, log, signal);
+    if (plan.patch) return this.patch(written, plan.patch, log, signal);
     return { requeueAfter: Math.min(plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
   }
 
-  private async patch(request: FluxActionRequest, plan: Plan, log: Logger, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
-    const patch = plan.patch!;
-    const kind = fluxKind(patch.ref.kind)!;
+  private async patch(
+    request: FluxActionRequest,
+    patch: NonNullable<Plan['patch']>,
+    log: Logger,
+    signal?: AbortSignal,
+  ): Promise<ReconcileResult | undefined> {
+    const kind = fluxKind(patch.ref.kind);
+    // The CRD admits only the table's kinds, so a plan never targets another.
+    if (!kind) throw new Error(`cannot patch a ${patch.ref.kind}: not a Flux kind the operator knows`);
     const id = `${objectKey(patch.ref)} ${JSON.stringify(patch.body)}`;
     try {
       let pending = this.patching.get(id);
@@ -252,7 +258,7 @@ export class RequestReconciler {
     const key = keyOf(request);
     try {
       const body = { ...request, status };
-      const updated = await this.custom.replaceNamespacedCustomObjectStatus(
+      const updated: unknown = await this.custom.replaceNamespacedCustomObjectStatus(
         {
           group: Group,
           version: Version,
@@ -401,7 +407,7 @@ export const ApiCallTimeoutMs = 30_000;
  * Call options that abort an API call after ApiCallTimeoutMs or when signal (the work queue's)
  * aborts, so a connection that stops answering does not hold a worker.
  */
-function bounded(signal: AbortSignal | undefined): k8s.ConfigurationOptions<k8s.ObservableMiddleware> {
+function bounded(signal: AbortSignal | undefined): k8s.ConfigurationOptions {
   const middleware: k8s.ObservableMiddleware = {
     pre: (context) => {
       const limit = AbortSignal.timeout(ApiCallTimeoutMs);

@@ -27,9 +27,10 @@ function restart(component: 'etcd' | 'kube-apiserver'): Promise<number> {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // cluster.sh bounds its own waits (the component's start: 60 s).
-    child.once('exit', (code) =>
-      code === 0 ? resolve(performance.now() - started) : reject(new Error(`cluster.sh restart ${component} exited ${code}: ${stderr}`)),
-    );
+    child.once('exit', (code) => {
+      if (code === 0) resolve(performance.now() - started);
+      else reject(new Error(`cluster.sh restart ${component} exited ${code}: ${stderr}`));
+    });
   });
 }
 

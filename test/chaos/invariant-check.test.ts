@@ -34,7 +34,7 @@ describe('the invariant check', () => {
       conditions: [{ type: 'Ready', status: 'True', reason, message: 'done', lastTransitionTime: at }],
     });
     await writeRequestStatus(kc, ns, first!.name, finish('Succeeded', '2026-01-01T00:00:01Z'));
-    await waitFor('the watch to see the first outcome', async () => (world!.unfinished().includes(first!.name) ? undefined : true));
+    await waitFor('the watch to see the first outcome', () => (world!.unfinished().includes(first!.name) ? undefined : true));
     await writeRequestStatus(kc, ns, first!.name, finish('Requested', '2026-01-01T00:00:02Z'));
     // Two Succeeded Events for it.
     const request = await getRequest(kc, ns, first!.name);

@@ -72,7 +72,7 @@ describe('two replicas, the leader killed', () => {
         // Resumed: the new leader finished a request the old one had left unfinished, or a new one.
         await waitFor(
           'the new leader to finish a request',
-          async () => (finishedCount(w) > before || w.unfinished().length === 0 ? true : undefined),
+          () => (finishedCount(w) > before || w.unfinished().length === 0 ? true : undefined),
           60_000,
           50,
         );

@@ -94,6 +94,7 @@ describe("A ResourceSet disabled by hand with 'Disabled' (flux-operator reads th
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 

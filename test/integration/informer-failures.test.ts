@@ -80,14 +80,14 @@ describe('an informer that may not list its resource', () => {
     // Each retry is due only when the fake clock says so; record how long the informer asks to wait.
     const delays: number[] = [];
     for (let attempt = 1; clock.now() - start < 60_000; attempt++) {
-      await waitFor(`attempt ${attempt} to fail`, async () => (attempts() >= attempt ? true : undefined));
+      await waitFor(`attempt ${attempt} to fail`, () => (attempts() >= attempt ? true : undefined));
       const next = clock.nextTimerIn();
       if (next === undefined) throw new Error('no restart scheduled after a failure');
       delays.push(next);
       clock.advance(next);
     }
     expect(delays).toEqual([500, 1000, 2000, 4000, 8000, 16000, 30000]);
-    await waitFor('the attempt after a minute to fail', async () => (attempts() >= 8 ? true : undefined));
+    await waitFor('the attempt after a minute to fail', () => (attempts() >= 8 ? true : undefined));
 
     // One error line at the first failure and one a minute later, naming the permission and namespace.
     const errors = lines.filter((l) => l.level === 'error');
@@ -122,7 +122,7 @@ describe('an informer that may not list its resource', () => {
       const next = clock.nextTimerIn();
       if (next !== undefined) clock.advance(next);
       // Let the attempt finish before the next probe.
-      await waitFor('the retry to finish', async () => (attempts() > before || failing.at(-1) === undefined ? true : undefined));
+      await waitFor('the retry to finish', () => (attempts() > before || failing.at(-1) === undefined ? true : undefined));
       return failing.at(-1) === undefined ? true : undefined;
     });
     await informer.whenSynced();
@@ -154,7 +154,7 @@ describe('an informer whose watch cannot start', () => {
       onSyncFailing: (_resource, reason) => failing.push(reason),
     });
     informers.push(informer);
-    await waitFor('the watch to fail to start', async () =>
+    await waitFor('the watch to fail to start', () =>
       lines.some((l) => l.msg === 'informer could not start its watch; restarting') ? true : undefined,
     );
     expect(lines.find((l) => l.msg === 'informer could not start its watch; restarting')?.['err']).toBe('No currently active cluster');
@@ -163,8 +163,8 @@ describe('an informer whose watch cannot start', () => {
 
     kc.setCurrentContext(context);
     clock.advance(500);
-    await waitFor('the restarted informer to recover', async () => (failing.at(-1) === undefined ? true : undefined));
+    await waitFor('the restarted informer to recover', () => (failing.at(-1) === undefined ? true : undefined));
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'after-restart' } } });
-    await waitFor('the change to be delivered', async () => (seen.includes('add after-restart') ? true : undefined));
+    await waitFor('the change to be delivered', () => (seen.includes('add after-restart') ? true : undefined));
   });
 });

@@ -153,6 +153,7 @@ export class FluxSimulator {
     // A failed first list is reported to the error handler above, not thrown: try again until the deadline.
     const attempt = (): Promise<void> => informer.start().catch(() => undefined);
     await attempt();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the informer's list handler during the awaits
     while (!listed && !this.stopped) {
       if (Date.now() > deadline) throw new Error(`the simulator could not list ${kind.plural} within ${SyncTimeoutMs / 1000}s`);
       await sleep(RetryMs);
@@ -316,7 +317,10 @@ function readyReason(kind: SimKind, obj: SimObject): string {
 
 /** The Ready message the Flux controller of a kind writes on success. */
 function readyMessage(kind: SimKind, obj: SimObject, revision: string): string {
-  if (kind.kind === 'HelmChart') return `pulled '${String(obj.spec?.['chart'] ?? 'podinfo')}' chart with version '${revision}'`;
+  if (kind.kind === 'HelmChart') {
+    const chart = obj.spec?.['chart'];
+    return `pulled '${typeof chart === 'string' ? chart : 'podinfo'}' chart with version '${revision}'`;
+  }
   if (kind.group === 'source.toolkit.fluxcd.io') return `stored artifact for revision '${revision}'`;
   if (kind.kind === 'HelmRelease') {
     const [action, release] = isInstalled(obj) ? ['upgrade', 2] : ['install', 1];

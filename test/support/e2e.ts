@@ -160,7 +160,7 @@ export function toolFor(
       arguments: { ...base, with_source: spec.withSource ?? false, force: spec.force ?? false },
     };
   if (kind === 'ResourceSet') return { name: 'reconcile_flux_resourceset', arguments: base };
-  if ((sourceKinds as readonly string[]).includes(kind)) return { name: 'reconcile_flux_source', arguments: { ...base, kind } };
+  if (sourceKinds.includes(kind)) return { name: 'reconcile_flux_source', arguments: { ...base, kind } };
   throw new Error(`no MCP tool reconciles a ${kind}`);
 }
 

@@ -108,6 +108,7 @@ export class HistoryWatch<T extends Named> {
     if (this.stopped) return;
     this.reconnects += 1;
     await new Promise((resolve) => setTimeout(resolve, 200));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may set it during the await above
     if (this.stopped) return;
     if (gone) {
       try {

@@ -49,10 +49,10 @@ function setAt(spec: Spec, at: string[], value: Json | undefined): Spec {
   for (const key of at.slice(0, -1)) {
     const child = node[key];
     node[key] = child && typeof child === 'object' && !Array.isArray(child) ? child : {};
-    node = node[key] as Record<string, Json>;
+    node = node[key];
   }
   const last = at.at(-1)!;
-  if (value === undefined) delete node[last];
+  if (value === undefined) Reflect.deleteProperty(node, last);
   else node[last] = value;
   return copy;
 }

@@ -41,17 +41,24 @@ export class LatencyProxy {
   constructor(private readonly options: ProxyOptions) {
     this.latency = options.latencyMs ?? 50;
     this.jitter = options.jitterMs ?? 50;
-    this.server = createServer((client) => this.accept(client));
+    this.server = createServer((client) => {
+      this.accept(client);
+    });
   }
 
   /** Listens on a free loopback port; resolves with the port. */
   async start(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
+      this.server.listen(0, '127.0.0.1', () => {
+        resolve();
+      });
     });
     const every = this.options.dropEveryMs ?? 3000;
-    if (every > 0) this.dropTimer = setInterval(() => this.drop(), every);
+    if (every > 0)
+      this.dropTimer = setInterval(() => {
+        this.drop();
+      }, every);
     const address = this.server.address();
     return typeof address === 'object' && address ? address.port : 0;
   }
@@ -59,7 +66,11 @@ export class LatencyProxy {
   async stop(): Promise<void> {
     clearInterval(this.dropTimer);
     for (const p of this.pairs) this.close(p);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
   }
 
   private accept(client: Socket): void {
@@ -69,7 +80,9 @@ export class LatencyProxy {
     this.pairs.add(pair);
     this.pipe(client, upstream);
     this.pipe(upstream, client);
-    const end = (): void => this.close(pair);
+    const end = (): void => {
+      this.close(pair);
+    };
     client.on('close', end);
     upstream.on('close', end);
     client.on('error', end);

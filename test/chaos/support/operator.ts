@@ -88,7 +88,7 @@ export async function startChaosOperator(options: ChaosOperatorOptions): Promise
   try {
     await waitFor(
       'the operator to start',
-      async () => {
+      () => {
         if (exit) throw new Error(`exited (code ${exit.code}, signal ${exit.signal})`);
         return readFileSync(logFile, 'utf8').includes(ready) ? true : undefined;
       },
@@ -97,7 +97,9 @@ export async function startChaosOperator(options: ChaosOperatorOptions): Promise
     );
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`the operator did not start: ${err instanceof Error ? err.message : String(err)}\n${tail(logFile, 20)}`);
+    throw new Error(`the operator did not start: ${err instanceof Error ? err.message : String(err)}\n${tail(logFile, 20)}`, {
+      cause: err,
+    });
   }
   const identity = /"identity":"([^"]+)"/.exec(readFileSync(logFile, 'utf8'))?.[1];
   const pid = child.pid ?? -1;
@@ -122,14 +124,16 @@ export async function startChaosOperator(options: ChaosOperatorOptions): Promise
 export async function killOperator(operator: ChaosOperator): Promise<void> {
   if (operator.done()) return;
   operator.kill('SIGKILL');
-  await waitFor('the operator to exit after SIGKILL', async () => (operator.done() ? true : undefined), 10_000, 20);
+  await waitFor('the operator to exit after SIGKILL', () => (operator.done() ? true : undefined), 10_000, 20);
 }
 
 /** Stops the operator gracefully (SIGTERM), SIGKILL after 40 s. */
 export async function stopOperator(operator: ChaosOperator): Promise<void> {
   if (operator.done()) return;
   operator.kill('SIGTERM');
-  const timer = setTimeout(() => operator.kill('SIGKILL'), 40_000);
+  const timer = setTimeout(() => {
+    operator.kill('SIGKILL');
+  }, 40_000);
   await operator.exited;
   clearTimeout(timer);
 }

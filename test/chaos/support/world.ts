@@ -245,7 +245,7 @@ export class ChaosWorld {
 
   /** Waits until every request created has finished, as the watch sees it. */
   async waitAllFinished(timeoutMs: number): Promise<void> {
-    await waitFor(`every request to finish`, async () => (this.unfinished().length === 0 ? true : undefined), timeoutMs, 200).catch(
+    await waitFor(`every request to finish`, () => (this.unfinished().length === 0 ? true : undefined), timeoutMs, 200).catch(
       (err: unknown) => {
         const left = this.unfinished();
         throw new Error(
@@ -259,7 +259,9 @@ export class ChaosWorld {
   async check(timeoutMs: number): Promise<InvariantReport> {
     await this.waitAllFinished(timeoutMs).catch(() => undefined);
     const violations: string[] = [];
-    const flag = (line: string): void => void (violations.length < 20 && violations.push(line));
+    const flag = (line: string): void => {
+      if (violations.length < 20) violations.push(line);
+    };
     const finalRequests = new Map<string, FluxActionRequest>(
       (
         (await this.custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: this.ns, plural: Plural })) as {

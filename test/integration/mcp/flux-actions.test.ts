@@ -195,8 +195,7 @@ describe('cancellation', () => {
     expect(await outcome).toBe('rejected');
     await waitFor(
       'the adapter to log that it stopped waiting',
-      async () =>
-        http.log().includes(`"request":"${ns}/${name}"`) && http.log().includes('stopped waiting for the request') ? true : undefined,
+      () => (http.log().includes(`"request":"${ns}/${name}"`) && http.log().includes('stopped waiting for the request') ? true : undefined),
       10_000,
     );
   });

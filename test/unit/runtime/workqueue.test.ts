@@ -222,7 +222,7 @@ describe('WorkQueue', () => {
       expect(queue.numRequeues('ns/a')).toBe(4);
     });
 
-    it('keeps backoff per key: one key failing does not slow another', async () => {
+    it('keeps backoff per key: one key failing does not slow another', () => {
       const { queue } = setup();
       queue.addRateLimited('ns/a');
       queue.addRateLimited('ns/a');
