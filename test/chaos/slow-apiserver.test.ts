@@ -17,7 +17,7 @@ afterAll(async () => {
   await world?.stop();
 });
 
-// Skipped when sized 0 (the short run in make test; see sizes.proxyRequests).
+// Skipped when sized 0 (CHAOS_PROXY_REQUESTS=0).
 (sizes.proxyRequests > 0 ? describe : describe.skip)('a slow API server that drops watches', () => {
   it(
     `loses and doubles no action over ${sizes.proxyRequests} requests through the proxy`,

@@ -22,13 +22,8 @@ export const sizes = {
   restarts: size('CHAOS_RESTARTS', 1),
   /** Leader kills in scenario c (full: 5). */
   failovers: size('CHAOS_FAILOVERS', 1),
-  /**
-   * Requests carried out through the slow, connection-dropping proxy in scenario d (full: 500). Not
-   * in the short run (0 skips it) while it fails: the served-version discovery of a target's kind
-   * walks every Flux API group in one sweep, which a proxy that cuts connections every few seconds
-   * keeps interrupting, so requests wait minutes before their first step.
-   */
-  proxyRequests: size('CHAOS_PROXY_REQUESTS', 0, 0),
+  /** Requests carried out through the slow, connection-dropping proxy in scenario d (full: 500; 0 skips it). */
+  proxyRequests: size('CHAOS_PROXY_REQUESTS', 60, 0),
   /** Invalid requests sent to admission in scenario e (full: 1200). */
   invalid: size('CHAOS_INVALID', 200),
   /** Fuzzed MCP calls in scenario f, over stdio and HTTP together (full: 10000). */
