@@ -7,6 +7,7 @@ import { ApiVersion, Group, Kind, Plural, Version } from '../../src/api/types.js
 import { fluxKinds } from '../../src/flux/kinds.js';
 import { ensureInstalled, getRequest } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace } from '../support/kube.js';
+import { refusal } from '../support/users.js';
 
 type Spec = Record<string, unknown>;
 
@@ -46,26 +47,6 @@ function create(spec: Spec | undefined, name = 'request'): Promise<unknown> {
 /** A valid request spec with the given changes. */
 function valid(changes: Spec = {}): Spec {
   return { action: 'Reconcile', target: { kind: 'Kustomization', name: 'podinfo' }, ...changes };
-}
-
-interface Refusal {
-  code: number;
-  message: string;
-}
-
-/** The HTTP status and the server's message of a call that must fail; fails the test if it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<Refusal> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof k8s.ApiException) {
-      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      const message = (body as { message?: unknown } | null)?.message;
-      return { code: err.code, message: typeof message === 'string' ? message : String(err.body) };
-    }
-    throw err;
-  }
-  throw new Error('the API server accepted what it should have refused');
 }
 
 /** Expects the API server to refuse the call as invalid (422), saying `error` ("field: what is wrong"). */

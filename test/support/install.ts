@@ -60,21 +60,8 @@ export async function installProject(kc: k8s.KubeConfig): Promise<void> {
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
   });
   // An updated schema is served shortly after the update, not with it: wait until a dry run gets the defaults.
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   await waitFor('the FluxActionRequest schema to be served', async () => {
-    const probe = (await custom.createNamespacedCustomObject({
-      group: 'fluxaction.io',
-      version: 'v1alpha1',
-      plural: 'fluxactionrequests',
-      namespace: 'default',
-      dryRun: 'All',
-      body: {
-        apiVersion: 'fluxaction.io/v1alpha1',
-        kind: 'FluxActionRequest',
-        metadata: { name: 'schema-probe' },
-        spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
-      },
-    })) as { spec?: { wait?: boolean; timeout?: string } };
+    const probe = (await dryRunRequest(kc, 'schema-probe')) as { spec?: { wait?: boolean; timeout?: string } };
     return probe.spec?.wait === true && probe.spec.timeout === '5m' ? true : undefined;
   });
   await waitForAdmissionPolicies(kc);
@@ -86,23 +73,9 @@ export async function installProject(kc: k8s.KubeConfig): Promise<void> {
  * refused.
  */
 async function waitForAdmissionPolicies(kc: k8s.KubeConfig): Promise<void> {
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const review = await kc.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ body: {} });
   const me = review.status?.userInfo?.username;
-  const probe = (annotations?: Record<string, string>): Promise<unknown> =>
-    custom.createNamespacedCustomObject({
-      group: 'fluxaction.io',
-      version: 'v1alpha1',
-      plural: 'fluxactionrequests',
-      namespace: 'default',
-      dryRun: 'All',
-      body: {
-        apiVersion: 'fluxaction.io/v1alpha1',
-        kind: 'FluxActionRequest',
-        metadata: { name: 'policy-probe', ...(annotations ? { annotations } : {}) },
-        spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
-      },
-    });
+  const probe = (annotations?: Record<string, string>): Promise<unknown> => dryRunRequest(kc, 'policy-probe', annotations);
   await waitFor('the requested-by policies to be enforced', async () => {
     const filled = (await probe()) as { metadata?: { annotations?: Record<string, string> } };
     if (filled.metadata?.annotations?.['fluxaction.io/requested-by'] !== me) return undefined;
@@ -111,5 +84,22 @@ async function waitForAdmissionPolicies(kc: k8s.KubeConfig): Promise<void> {
       (err: unknown) => ((err as { code?: number }).code === 403 ? true : undefined),
     );
     return forged;
+  });
+}
+
+/** Creates a Suspend request in namespace default as a dry run: what admission makes of it, stored nowhere. */
+function dryRunRequest(kc: k8s.KubeConfig, name: string, annotations?: Record<string, string>): Promise<unknown> {
+  return kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    group: 'fluxaction.io',
+    version: 'v1alpha1',
+    plural: 'fluxactionrequests',
+    namespace: 'default',
+    dryRun: 'All',
+    body: {
+      apiVersion: 'fluxaction.io/v1alpha1',
+      kind: 'FluxActionRequest',
+      metadata: { name, ...(annotations ? { annotations } : {}) },
+      spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
+    },
   });
 }

@@ -4,6 +4,7 @@
 // resume (410 Gone: the version left its watch cache), it lists again and counts a gap; the invariant
 // checks then fall back on the objects' final state for what the gap may have hidden.
 import * as k8s from '@kubernetes/client-node';
+import { statusCode } from '../../../src/kube/errors.js';
 
 /** One version of an object as the watch delivered it. */
 export interface Version<T> {
@@ -93,8 +94,7 @@ export class HistoryWatch<T extends Named> {
           // Closed with nothing delivered ten times in a row: the server does not resume from this
           // resourceVersion; list afresh. (A failed connection is the server being away: not counted.)
           if (!err) this.fruitless += 1;
-          const status = (err as { statusCode?: number } | null)?.statusCode;
-          void this.resume(gone || status === 410 || this.fruitless >= 10);
+          void this.resume(gone || statusCode(err) === 410 || this.fruitless >= 10);
         },
       );
     } catch {
