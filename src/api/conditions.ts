@@ -9,7 +9,13 @@ export const ReconcilingCondition = 'Reconciling';
 /** Stalled is True when the action failed for good; it is never retried (kstatus Failed). */
 export const StalledCondition = 'Stalled';
 
-export type ConditionType = typeof ReadyCondition | typeof ReconcilingCondition | typeof StalledCondition;
+/**
+ * Approved is present only on requests a policy rule holds for approval: Unknown while waiting
+ * (AwaitingApproval), True once approved, False when rejected or expired.
+ */
+export const ApprovedCondition = 'Approved';
+
+export type ConditionType = typeof ReadyCondition | typeof ReconcilingCondition | typeof StalledCondition | typeof ApprovedCondition;
 
 /** A condition's status, as in Kubernetes' metav1.Condition (also what the Flux controllers write). */
 export const ConditionStatus = {
@@ -36,6 +42,8 @@ export const ProgressReason = {
   WaitingForSource: 'WaitingForSource',
   /** Another request's reconcile of the same object must be handled by Flux first (coalescing). */
   WaitingForTarget: 'WaitingForTarget',
+  /** A policy rule requires approval and nobody decided yet; Flux is not touched (phase Pending). */
+  AwaitingApproval: 'AwaitingApproval',
 } as const;
 export type ProgressReason = (typeof ProgressReason)[keyof typeof ProgressReason];
 
@@ -75,11 +83,26 @@ export const FailureReason = {
    * e.g. from a CRD version it does not know); the message names the field. Not retried.
    */
   InvalidTarget: 'InvalidTarget',
+  /** A FluxActionPolicy or ClusterFluxActionPolicy rule denied the action (or a policy is invalid: fail closed). */
+  PolicyDenied: 'PolicyDenied',
+  /** A policy rule's rate limit for the target was reached. */
+  RateLimited: 'RateLimited',
+  /** An approver rejected the request (annotation fluxaction.io/rejected-by). */
+  Rejected: 'Rejected',
+  /** Nobody approved or rejected the request within the rule's approvalTimeout. */
+  ApprovalExpired: 'ApprovalExpired',
 } as const;
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];
 
+/** The reason of Approved=True. */
+export const ApprovalReason = {
+  Approved: 'Approved',
+} as const;
+
 /** Kubernetes Event reasons recorded on a request at each transition. */
 export const EventReason = {
+  AwaitingApproval: 'AwaitingApproval',
+  Approved: 'Approved',
   Requested: 'Requested',
   Succeeded: 'Succeeded',
   Failed: 'Failed',

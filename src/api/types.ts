@@ -13,6 +13,15 @@ export const Plural = 'fluxactionrequests';
 export const SuspendedByAnnotation = 'fluxaction.io/suspended-by';
 /** Annotation holding the username of the request's creator; set at creation (admission), immutable after. */
 export const RequestedByAnnotation = 'fluxaction.io/requested-by';
+/**
+ * Annotation holding the groups of the request's creator, comma-separated; set at creation
+ * (admission) like requested-by, immutable after. Policies match requesters by group with it.
+ */
+export const RequestedByGroupsAnnotation = 'fluxaction.io/requested-by-groups';
+/** Annotation an approver sets to their own username to approve a request awaiting approval; final. */
+export const ApprovedByAnnotation = 'fluxaction.io/approved-by';
+/** Annotation an approver sets to their own username to reject a request awaiting approval; final. */
+export const RejectedByAnnotation = 'fluxaction.io/rejected-by';
 /** Labels and annotations that say where a request came from (set by the MCP adapter). */
 export const OriginLabel = 'fluxaction.io/origin';
 export const ClientAnnotation = 'fluxaction.io/client';
@@ -81,6 +90,24 @@ export const ObjectStatusSchema = z.object({
 });
 export type ObjectStatus = z.infer<typeof ObjectStatusSchema>;
 
+/** The FluxActionPolicy or ClusterFluxActionPolicy rule that decided a request, and its effect. */
+export const PolicyRefSchema = z.object({
+  kind: z.string(),
+  namespace: z.string().optional(),
+  name: z.string(),
+  rule: z.string(),
+  effect: z.string(),
+});
+export type PolicyRef = z.infer<typeof PolicyRefSchema>;
+
+export const ApprovalStatusSchema = z.object({
+  /** When the request fails with ApprovalExpired unless approved or rejected before. */
+  expiresAt: z.string().optional(),
+  approvedBy: z.string().optional(),
+  rejectedBy: z.string().optional(),
+});
+export type ApprovalStatus = z.infer<typeof ApprovalStatusSchema>;
+
 export const RequestStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
   phase: z.enum(Phase).optional(),
@@ -95,6 +122,10 @@ export const RequestStatusSchema = z.object({
   source: ObjectStatusSchema.optional(),
   /** A HelmChart's own source, reconciled before the HelmChart (HelmRelease withSource). */
   chartSource: ObjectStatusSchema.optional(),
+  /** The policy rule that decided the request (absent when no rule matched: allowed). */
+  policy: PolicyRefSchema.optional(),
+  /** The approval the deciding rule asked for: until when, and who decided. */
+  approval: ApprovalStatusSchema.optional(),
 });
 export type RequestStatus = z.infer<typeof RequestStatusSchema>;
 

@@ -129,9 +129,9 @@ export function decide(input: DecideInput): Plan {
     ...requestedBy(request, current),
   };
 
-  if (input.failure) return finish(request, base, now, input.failure.reason, input.failure.message);
+  if (input.failure) return finishRequest(request, base, now, input.failure.reason, input.failure.message);
   const target = input.steps.find((s) => s.slot === 'target');
-  if (!target) return finish(request, base, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
+  if (!target) return finishRequest(request, base, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
 
   const options: Options = { action: request.spec.action, force: request.spec.force ?? false, reset: request.spec.reset ?? false };
   let status = base;
@@ -147,18 +147,18 @@ export function decide(input: DecideInput): Plan {
     }
     if (result.snapshot) status = { ...status, [step.slot]: result.snapshot };
     if (step.slot === 'target' && result.snapshot?.token) status = { ...status, token: result.snapshot.token };
-    if (result.type === 'fail') return finish(request, status, now, result.reason, result.message);
+    if (result.type === 'fail') return finishRequest(request, status, now, result.reason, result.message);
     if (result.type === 'done') {
-      if (step.slot === 'target') return finish(request, status, now, undefined, result.message);
+      if (step.slot === 'target') return finishRequest(request, status, now, undefined, result.message);
       continue;
     }
     if (now >= deadline) {
       const what = result.patch ? 'the request could not be written' : result.message;
-      return finish(request, status, now, FailureReason.Timeout, `no outcome within ${formatDuration(timeoutMs(request))}: ${what}`);
+      return finishRequest(request, status, now, FailureReason.Timeout, `no outcome within ${formatDuration(timeoutMs(request))}: ${what}`);
     }
     return running(request, status, now, deadline, result, step.ref);
   }
-  return finish(request, status, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
+  return finishRequest(request, status, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
 }
 
 /** Decides one object: suspension, token, patch, and Flux's verdict once it handled the token. */
@@ -477,8 +477,8 @@ function running(
   return plan;
 }
 
-/** The final status: Ready True/False, Stalled on failure, Reconciling removed. */
-function finish(request: FluxActionRequest, status: RequestStatus, now: number, failure: FailureReason | undefined, message: string): Plan {
+/** The final status: Ready True/False, Stalled on failure, Reconciling removed; with its Event. */
+export function finishRequest(request: FluxActionRequest, status: RequestStatus, now: number, failure: FailureReason | undefined, message: string): Plan {
   const generation = request.metadata.generation;
   const reason = failure ?? (request.spec.wait === false ? SuccessReason.Requested : SuccessReason.Succeeded);
   let conditions = (status.conditions ?? []).filter((c) => c.type !== ReconcilingCondition);

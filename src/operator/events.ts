@@ -1,8 +1,16 @@
-// Kubernetes Events on requests, one for each transition (Requested, Succeeded, Failed), so
-// `kubectl describe far` and `kubectl events` tell a request's story.
+// Kubernetes Events on requests, one for each transition (AwaitingApproval, Approved, Requested,
+// Succeeded, Failed), each naming who asked and who approved, so `kubectl describe far` and
+// `kubectl events` tell a request's story.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ApiVersion, Kind, RequestedByAnnotation, type FluxActionRequest } from '../api/types.js';
+import {
+  ApiVersion,
+  ApprovedByAnnotation,
+  Kind,
+  RejectedByAnnotation,
+  RequestedByAnnotation,
+  type FluxActionRequest,
+} from '../api/types.js';
 import { monotonicNanos, type Clock } from '../runtime/clock.js';
 
 /** The component name Events are reported under. */
@@ -31,13 +39,22 @@ export class EventRecorder {
     const namespace = request.metadata.namespace ?? 'default';
     const now = new Date(this.clock.now());
     const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
+    const approvedBy = request.status?.approval?.approvedBy;
+    const rejectedBy = request.status?.approval?.rejectedBy;
+    const annotations: Record<string, string> = {};
+    if (requestedBy) annotations[RequestedByAnnotation] = requestedBy;
+    if (approvedBy) annotations[ApprovedByAnnotation] = approvedBy;
+    if (rejectedBy) annotations[RejectedByAnnotation] = rejectedBy;
+    // Who asked and who approved, in the message too: `kubectl events` shows no annotations.
+    const who = [requestedBy && `requested by ${requestedBy}`, approvedBy && `approved by ${approvedBy}`].filter(Boolean).join(', ');
+    const full = who && !message.includes(who) ? `${message} (${who})` : message;
     const event: k8s.CoreV1Event = {
       // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
       // asked rides along as an annotation, as Flux puts its metadata on its Events.
       metadata: {
         name: `${request.metadata.name}.${this.nanos().toString(16)}`,
         namespace,
-        ...(requestedBy ? { annotations: { [RequestedByAnnotation]: requestedBy } } : {}),
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       },
       involvedObject: {
         apiVersion: ApiVersion,
@@ -49,7 +66,7 @@ export class EventRecorder {
       },
       type,
       reason,
-      message: message.length > MaxMessage ? `${message.slice(0, MaxMessage - 3)}...` : message,
+      message: full.length > MaxMessage ? `${full.slice(0, MaxMessage - 3)}...` : full,
       source: { component: ReportingComponent },
       reportingComponent: ReportingComponent,
       reportingInstance: this.instance,

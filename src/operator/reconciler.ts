@@ -21,6 +21,7 @@ import { decide, timeoutMs, type Plan, type Slot, type Step } from '../flux/prot
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
+import { gate, needsDecision, type GateDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
 import { apiMessage, isConflict, isForbidden, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from './events.js';
@@ -45,6 +46,19 @@ export interface ReconcilerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   mintToken: () => string;
+  /**
+   * The policies' decision for a request that has not started (FluxActionPolicy,
+   * ClusterFluxActionPolicy), given the actions already carried out on its target (for rate
+   * limits). Throws while the policies cannot be known (not synced): the request waits, within its
+   * timeout. Absent: every request is allowed.
+   */
+  policy?: (request: FluxActionRequest, history: readonly PastAction[], now: number) => GateDecision;
+}
+
+/** An action carried out on a target: a request that started, and when. */
+export interface PastAction {
+  target: { kind: string; namespace: string; name: string };
+  at: number;
 }
 
 type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: { reason: FailureReason; message: string } };
@@ -58,6 +72,11 @@ export class RequestReconciler {
   private readonly fresh = new Map<string, FluxActionRequest>();
   /** Patches under way, by object and body: requests sharing a token wait for one patch, not send their own. */
   private readonly patching = new Map<string, Promise<unknown>>();
+  /**
+   * Requests the policies let start, by key, until the cache shows their startTime: a rate limit
+   * counts them even when two workers decide on the same target before either status is written.
+   */
+  private readonly starting = new Map<string, PastAction>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -81,8 +100,10 @@ export class RequestReconciler {
     const request = this.readRequest(key);
     if (!request) {
       index.forget(key);
+      this.starting.delete(key);
       return;
     }
+    if (request.status?.startTime) this.starting.delete(key);
     // Finished already? Only its TTL is left to honour.
     if (isFinished(request.status?.phase)) {
       index.forget(key);
@@ -91,12 +112,29 @@ export class RequestReconciler {
     if (request.metadata.deletionTimestamp) return;
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
 
-    // Policy, then resolve the target and its sources.
-    let resolved: Resolved;
+    // Policy: decided once, before anything is read or touched; a request held for approval waits here.
+    let decision: GateDecision | undefined;
     try {
-      resolved = await this.resolve(request, signal);
+      decision = this.deps.policy && needsDecision(request) ? this.decidePolicy(request) : undefined;
     } catch (err) {
       return this.unreadable(request, err, log, signal);
+    }
+    const gated = gate({ request, now: clock.now(), ...(decision ? { decision } : {}) });
+    if ('plan' in gated) {
+      const written = await this.commit(request, gated.plan, log, signal);
+      if (!written) return { requeueAfter: 100 };
+      if (isFinished(gated.plan.status.phase)) return this.finished(written, log, signal);
+      return { requeueAfter: Math.min(gated.plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
+    }
+    if (decision?.effect === 'Allow') this.starting.set(key, { target: targetOf(request), at: clock.now() });
+    const allowed: FluxActionRequest = { ...request, status: gated.proceed };
+
+    // Resolve the target and its sources.
+    let resolved: Resolved;
+    try {
+      resolved = await this.resolve(allowed, signal);
+    } catch (err) {
+      return this.unreadable(allowed, err, log, signal);
     }
     index.follow(
       key,
@@ -105,7 +143,7 @@ export class RequestReconciler {
 
     // Decide, and hold the plan's tokens at once so concurrent requests on the same object share them.
     const plan = decide({
-      request,
+      request: allowed,
       now: clock.now(),
       steps: resolved.steps,
       ...(resolved.failure ? { failure: resolved.failure } : {}),
@@ -115,7 +153,7 @@ export class RequestReconciler {
     index.holdFrom(key, { ...request, status: plan.status });
 
     // Record: the status (and the token in it) is written before any Flux object is touched.
-    const written = await this.commit(request, plan, log, signal);
+    const written = await this.commit(request, plan, log, signal, gated.event);
     if (!written) return { requeueAfter: 100 };
     if (isFinished(plan.status.phase)) return this.finished(written, log, signal);
 
@@ -204,7 +242,13 @@ export class RequestReconciler {
    * Writes the plan's status and records its Event; undefined when our copy was stale (the cache
    * lags our own writes), to look again at the fresh one, touching nothing.
    */
-  private async commit(request: FluxActionRequest, plan: Plan, log: Logger, signal?: AbortSignal): Promise<FluxActionRequest | undefined> {
+  private async commit(
+    request: FluxActionRequest,
+    plan: Plan,
+    log: Logger,
+    signal?: AbortSignal,
+    before?: Plan['event'],
+  ): Promise<FluxActionRequest | undefined> {
     let written: FluxActionRequest;
     try {
       written = await this.writeStatus(request, plan.status, signal);
@@ -214,7 +258,9 @@ export class RequestReconciler {
       return undefined;
     }
     // Events are best effort and not on the request's path: a worker does not wait for them.
-    if (plan.event) void this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
+    for (const event of [before, plan.event]) {
+      if (event) void this.deps.recorder.record(written, event.type, event.reason, event.message);
+    }
     return written;
   }
 
@@ -278,6 +324,34 @@ export class RequestReconciler {
       if (isConflict(err) || isNotFound(err)) throw new StaleRequestError(`request ${key} changed: ${apiMessage(err)}`);
       throw err;
     }
+  }
+
+  /** Asks the policies about a request that has not started, with the actions already carried out on its target. */
+  private decidePolicy(request: FluxActionRequest): GateDecision {
+    const policy = this.deps.policy;
+    if (!policy) return { effect: 'Allow' };
+    const key = keyOf(request);
+    const target = targetOf(request);
+    const history = new Map<string, PastAction>();
+    for (const raw of this.deps.requests.list()) {
+      // Only requests naming the same target are parsed.
+      if ((raw as { spec?: { target?: { name?: unknown } } }).spec?.target?.name !== target.name) continue;
+      const other = FluxActionRequestSchema.safeParse(raw);
+      if (!other.success || keyOf(other.data) === key) continue;
+      const otherTarget = targetOf(other.data);
+      if (otherTarget.kind !== target.kind || otherTarget.name !== target.name || otherTarget.namespace !== target.namespace) continue;
+      const started = other.data.status?.startTime;
+      if (!started) continue;
+      this.starting.delete(keyOf(other.data));
+      history.set(keyOf(other.data), { target: otherTarget, at: Date.parse(started) });
+    }
+    for (const [other, action] of this.starting) {
+      if (other === key) continue;
+      if (action.target.kind === target.kind && action.target.name === target.name && action.target.namespace === target.namespace) {
+        if (!history.has(other)) history.set(other, action);
+      }
+    }
+    return policy(request, [...history.values()], this.deps.clock.now());
   }
 
   /** Resolves the target and, for withSource, its sources; a failure ends the request. */

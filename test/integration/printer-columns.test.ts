@@ -8,9 +8,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { FailureReason, Phase, ReadyCondition, StalledCondition } from '../../src/api/conditions.js';
+import { ApprovedCondition, FailureReason, Phase, ProgressReason, ReadyCondition, StalledCondition } from '../../src/api/conditions.js';
 import { Group, Plural, Version } from '../../src/api/types.js';
-import { createRequest, ensureInstalled } from '../support/harness.js';
+import { createRequest, ensureInstalled, writeRequestStatus } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, testKubeconfigPath } from '../support/kube.js';
 
 const run = promisify(execFile);
@@ -20,6 +20,7 @@ let ns: string;
 let cacheDir: string;
 
 const name = 'reconcile-y';
+const waiting = 'approve-z';
 const message = 'Kustomization x/y not found';
 
 /**
@@ -84,6 +85,24 @@ beforeAll(async () => {
       },
     },
   });
+  // A request a policy rule holds for approval, as the operator writes it.
+  await createRequest(kc, ns, waiting, { action: 'Reconcile', target: { kind: 'HelmRelease', name: 'web' } });
+  const awaiting = {
+    reason: ProgressReason.AwaitingApproval,
+    message: 'awaiting approval',
+    observedGeneration: 1,
+    lastTransitionTime: now,
+  };
+  await writeRequestStatus(kc, ns, waiting, {
+    observedGeneration: 1,
+    phase: Phase.Pending,
+    message: 'awaiting approval',
+    requestedBy: 'alice',
+    conditions: [
+      { ...awaiting, type: ApprovedCondition, status: 'Unknown' },
+      { ...awaiting, type: ReadyCondition, status: 'Unknown' },
+    ],
+  });
 });
 
 afterAll(async () => {
@@ -92,10 +111,21 @@ afterAll(async () => {
 });
 
 describe('kubectl get far', () => {
-  it('shows NAME ACTION KIND TARGET PHASE REASON AGE with the request and its outcome', async () => {
+  it('shows NAME ACTION KIND TARGET PHASE REASON APPROVAL AGE with each request, its outcome and its approval', async () => {
     const table = parseTable(await kubectl('get', 'far', '-n', ns));
-    expect(table.headers).toEqual(['NAME', 'ACTION', 'KIND', 'TARGET', 'PHASE', 'REASON', 'AGE']);
+    expect(table.headers).toEqual(['NAME', 'ACTION', 'KIND', 'TARGET', 'PHASE', 'REASON', 'APPROVAL', 'AGE']);
+    const age = expect.stringMatching(/^(\d+[smh])+$/);
     expect(table.rows).toEqual([
+      {
+        NAME: waiting,
+        ACTION: 'Reconcile',
+        KIND: 'HelmRelease',
+        TARGET: 'web',
+        PHASE: 'Pending',
+        REASON: 'AwaitingApproval',
+        APPROVAL: 'AwaitingApproval',
+        AGE: age,
+      },
       {
         NAME: name,
         ACTION: 'Reconcile',
@@ -103,15 +133,19 @@ describe('kubectl get far', () => {
         TARGET: 'y',
         PHASE: 'Failed',
         REASON: 'TargetNotFound',
-        AGE: expect.stringMatching(/^(\d+[smh])+$/),
+        APPROVAL: '',
+        AGE: age,
       },
     ]);
   });
 
-  it('adds MESSAGE with -o wide', async () => {
+  it('adds MESSAGE and REQUESTER with -o wide', async () => {
     const table = parseTable(await kubectl('get', 'far', '-n', ns, '-o', 'wide'));
-    expect(table.headers).toEqual(['NAME', 'ACTION', 'KIND', 'TARGET', 'PHASE', 'REASON', 'AGE', 'MESSAGE']);
-    expect(table.rows).toEqual([expect.objectContaining({ NAME: name, REASON: 'TargetNotFound', MESSAGE: message })]);
+    expect(table.headers).toEqual(['NAME', 'ACTION', 'KIND', 'TARGET', 'PHASE', 'REASON', 'APPROVAL', 'AGE', 'MESSAGE', 'REQUESTER']);
+    expect(table.rows).toEqual([
+      expect.objectContaining({ NAME: waiting, MESSAGE: 'awaiting approval', REQUESTER: 'alice' }),
+      expect.objectContaining({ NAME: name, REASON: 'TargetNotFound', MESSAGE: message, REQUESTER: '' }),
+    ]);
   });
 
   it.each(['far', 'fluxactionrequests', 'fluxactionrequest', 'fluxactionrequests.fluxaction.io'])(

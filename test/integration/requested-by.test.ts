@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { RequestedByAnnotation } from '../../src/admission/kind-resources.js';
+import { RequestedByGroupsAnnotation } from '../../src/api/types.js';
 import { ApiVersion, Group, Kind, Plural, Version } from '../../src/api/types.js';
 import { ensureInstalled } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix, waitFor } from '../support/kube.js';
-import { bindRole, createRequestAs, createRole, impersonatedKubeConfig, refusal } from '../support/users.js';
+import { bindRole, createRequestAs, createRole, impersonatedKubeConfig, patchAnnotations, refusal } from '../support/users.js';
 
 let admin: k8s.KubeConfig;
 let alice: k8s.KubeConfig;
@@ -33,21 +34,6 @@ function immutable(name: string, was: string, change: string): string {
     `with binding 'fluxact-requested-by' denied request: annotation fluxaction.io/requested-by is immutable: ` +
     `it records who created the request (${was}); ${change}`
   );
-}
-
-/** Merge-patches a request's annotations (null removes one) as whoever kc authenticates as. */
-function patchAnnotations(
-  kc: k8s.KubeConfig,
-  namespace: string,
-  name: string,
-  annotations: Record<string, string | null>,
-): Promise<unknown> {
-  return kc
-    .makeApiClient(k8s.CustomObjectsApi)
-    .patchNamespacedCustomObject(
-      { group: Group, version: Version, plural: Plural, namespace, name, body: { metadata: { annotations } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
 }
 
 async function requestedBy(namespace: string, name: string): Promise<string | undefined> {
@@ -178,6 +164,46 @@ describe('annotation fluxaction.io/requested-by', () => {
       await createRequestAs(alice, clientNs, 'added-later', { spec });
       const { code, message } = await refusal(patchAnnotations(alice, clientNs, 'added-later', { [RequestedByAnnotation]: aliceName }));
       expect({ code, message }).toEqual({ code: 403, message: immutable('added-later', 'not set', `it may not become ${aliceName}`) });
+    });
+  });
+});
+
+describe('annotation fluxaction.io/requested-by-groups', () => {
+  // An impersonated user belongs to system:authenticated, as every authenticated caller does.
+  const groups = 'system:authenticated';
+
+  it("is set to the creator's groups when left out", async () => {
+    const created = await createRequestAs(alice, ns, 'groups-left-out', { spec });
+    expect(created.metadata.annotations?.[RequestedByGroupsAnnotation]).toBe(groups);
+  });
+
+  it('is filled in even when the client set requested-by itself', async () => {
+    const created = await createRequestAs(alice, ns, 'groups-own-name', { spec, annotations: { [RequestedByAnnotation]: aliceName } });
+    expect(created.metadata.annotations?.[RequestedByGroupsAnnotation]).toBe(groups);
+  });
+
+  it('refuses groups the creator is not in', async () => {
+    const { code, message } = await refusal(
+      createRequestAs(alice, clientNs, 'groups-forged', { spec, annotations: { [RequestedByGroupsAnnotation]: 'system:masters' } }),
+    );
+    expect({ code, message }).toEqual({
+      code: 403,
+      message:
+        `fluxactionrequests.fluxaction.io "groups-forged" is forbidden: ValidatingAdmissionPolicy 'fluxact-requested-by' ` +
+        `with binding 'fluxact-requested-by' denied request: annotation fluxaction.io/requested-by-groups must be the groups ` +
+        `of the request's creator: ${groups}, not system:masters; set it to that or leave it out`,
+    });
+  });
+
+  it('refuses a change on update', async () => {
+    await createRequestAs(alice, ns, 'groups-changed', { spec });
+    const { code, message } = await refusal(patchAnnotations(admin, ns, 'groups-changed', { [RequestedByGroupsAnnotation]: 'sre' }));
+    expect({ code, message }).toEqual({
+      code: 403,
+      message:
+        `fluxactionrequests.fluxaction.io "groups-changed" is forbidden: ValidatingAdmissionPolicy 'fluxact-requested-by' ` +
+        `with binding 'fluxact-requested-by' denied request: annotation fluxaction.io/requested-by-groups is immutable: ` +
+        `it records the groups of who created the request (${groups}); it may not become sre`,
     });
   });
 });

@@ -71,6 +71,21 @@ export async function createRequestAs(
   })) as { metadata: { name: string; annotations?: Record<string, string> } };
 }
 
+/** Merge-patches a request's annotations (null removes one) as whoever kc authenticates as. */
+export function patchAnnotations(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string | null>,
+): Promise<unknown> {
+  return kc
+    .makeApiClient(k8s.CustomObjectsApi)
+    .patchNamespacedCustomObject(
+      { group: Group, version: Version, plural: Plural, namespace, name, body: { metadata: { annotations } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+}
+
 export interface Refusal {
   code: number;
   message: string;

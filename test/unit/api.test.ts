@@ -73,6 +73,11 @@ describe('the CRD and the kinds table agree', () => {
         'TargetDeleted',
         // Added after the design's list: a target that does not parse, named by its bad field.
         'InvalidTarget',
+        // Governance (DESIGN.md §7.3, §7.4).
+        'PolicyDenied',
+        'RateLimited',
+        'Rejected',
+        'ApprovalExpired',
       ].sort(),
     );
   });
