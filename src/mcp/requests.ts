@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isFinished } from '../api/conditions.js';
+import { awaitsApproval } from '../policy/gate.js';
 import { InvalidObjectError, invalidObject } from '../api/parse.js';
 import { buildRequest, type RequestOrigin } from '../api/request.js';
 import { FluxActionRequestSchema, Group, Plural, Version, type FluxActionRequest, type RequestSpec } from '../api/types.js';
@@ -96,12 +97,13 @@ export class RequestService {
   }
 
   /**
-   * Follows a request through a watch until it finished, timeoutMs passed or signal aborted (the
-   * client cancelled); resolves with the last state seen either way. Never rejects for a lost watch:
+   * Follows a request through a watch until it finished, waits for an approver (nothing to wait for
+   * then: a person decides, maybe in hours), timeoutMs passed or signal aborted (the client
+   * cancelled); resolves with the last state seen either way. Never rejects for a lost watch:
    * it reads the request once more. Rejects with an InvalidObjectError when the request stops parsing.
    */
   async waitFinished(request: FluxActionRequest, timeoutMs: number, signal?: AbortSignal): Promise<FluxActionRequest> {
-    if (isFinished(request.status?.phase)) return request;
+    if (settled(request)) return request;
     const namespace = request.metadata.namespace ?? '';
     const name = request.metadata.name;
     let latest = request;
@@ -137,7 +139,7 @@ export class RequestService {
               done();
               return;
             }
-            if (isFinished(latest.status?.phase)) done();
+            if (settled(latest)) done();
           },
           () => {
             done();
@@ -155,7 +157,7 @@ export class RequestService {
         );
     });
     if (invalid) throw invalid;
-    if (isFinished(latest.status?.phase) || signal?.aborted) return latest;
+    if (settled(latest) || signal?.aborted) return latest;
     // The watch ended (time, or a lost connection): read the request once more.
     try {
       return await this.get(namespace, name);
@@ -164,4 +166,9 @@ export class RequestService {
       return latest;
     }
   }
+}
+
+/** Nothing more to wait for: finished, or waiting for a person's approval. */
+function settled(request: FluxActionRequest): boolean {
+  return isFinished(request.status?.phase) || awaitsApproval(request);
 }

@@ -12,6 +12,7 @@ import {
   Phase,
   ProgressReason,
   ReadyCondition,
+  isFinished,
 } from '../api/conditions.js';
 import {
   ApprovedByAnnotation,
@@ -199,4 +200,12 @@ export function describeRule(policy: PolicyRef | undefined): string {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value && value.length > 0 ? value : undefined;
+}
+
+/** Whether a request waits for an approver (Approved=Unknown): a client stops waiting and says so. */
+export function awaitsApproval(request: Pick<FluxActionRequest, 'status'>): boolean {
+  return (
+    !isFinished(request.status?.phase) &&
+    request.status?.conditions?.some((c) => c.type === ApprovedCondition && c.status === ConditionStatus.Unknown) === true
+  );
 }

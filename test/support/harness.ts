@@ -14,6 +14,7 @@ import { fluxKind } from '../../src/flux/kinds.js';
 import { Operator } from '../../src/operator/manager.js';
 import type { OperatorConfig } from '../../src/runtime/config.js';
 import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
+import { reuseConnections } from '../../src/runtime/kubeconfig.js';
 import { installProject } from './install.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, tokenKubeConfig, waitFor } from './kube.js';
 
@@ -47,14 +48,28 @@ export function ensureInstalled(): Promise<void> {
   return installed;
 }
 
-/** Starts an operator in this process, as its ServiceAccount, without leader election unless asked. */
+/**
+ * Starts an operator in this process, as its ServiceAccount, without leader election unless asked.
+ * server: another address of the API server to talk to (a proxy in front of it).
+ */
 export async function startOperator(
   overrides: Partial<OperatorConfig> = {},
   serviceAccount = OperatorServiceAccount,
+  server?: string,
 ): Promise<TestOperator> {
   await ensureInstalled();
   const admin = adminKubeConfig();
-  const kc = await serviceAccountKubeConfig(admin, OperatorNamespace, serviceAccount);
+  let kc = await serviceAccountKubeConfig(admin, OperatorNamespace, serviceAccount);
+  if (server) {
+    const token = kc.getCurrentUser()?.token ?? '';
+    kc = reuseConnections(new k8s.KubeConfig());
+    kc.loadFromOptions({
+      clusters: [{ name: 'proxied', server, skipTLSVerify: false }],
+      users: [{ name: serviceAccount, token }],
+      contexts: [{ name: 'proxied', cluster: 'proxied', user: serviceAccount }],
+      currentContext: 'proxied',
+    });
+  }
   const config: OperatorConfig = {
     kubeconfig: undefined,
     namespace: OperatorNamespace,

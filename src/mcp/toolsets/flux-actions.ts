@@ -8,6 +8,7 @@ import { targetOf, type FluxActionRequest, type RequestSpec } from '../../api/ty
 import { fluxKinds, sourceKinds } from '../../flux/kinds.js';
 import { describeRef, findCondition } from '../../flux/objects.js';
 import { apiMessage, isInvalid } from '../../kube/errors.js';
+import { awaitsApproval, describeRule } from '../../policy/gate.js';
 import type { RequestService } from '../requests.js';
 import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
 
@@ -69,10 +70,23 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
     ...(status.source?.revision ? { sourceRevision: status.source.revision } : {}),
     ...(status.token ? { token: status.token } : {}),
   };
+  if (status.requestedBy) structured['requestedBy'] = status.requestedBy;
+  if (status.policy) structured['policy'] = describeRule(status.policy);
+  if (status.approval?.approvedBy) structured['approvedBy'] = status.approval.approvedBy;
+  if (status.approval?.rejectedBy) structured['rejectedBy'] = status.approval.rejectedBy;
   if (status.startTime && status.completionTime)
     structured['durationSeconds'] = (Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000;
+  const waiting = awaitsApproval(request);
+  if (waiting) {
+    structured['awaitingApproval'] = true;
+    if (status.approval?.expiresAt) structured['approvalExpiresAt'] = status.approval.expiresAt;
+  }
   const lines = Object.entries(structured).map(([k, v]) => `${k}: ${String(v)}`);
-  if (!isFinished(status.phase)) {
+  if (waiting) {
+    lines.push(
+      `The request awaits approval: ${describeRule(status.policy)} requires a person with verb approve on fluxactionrequests in namespace ${request.metadata.namespace} (not the requester) to approve it${status.approval?.expiresAt ? ` by ${status.approval.expiresAt}` : ''}. Flux was not touched. It runs once approved; tell the user, and follow up later with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
+    );
+  } else if (!isFinished(status.phase)) {
     const waited = waitedMs === undefined ? '' : ` after waiting ${Math.round(waitedMs / 1000)}s`;
     lines.push(
       `The request is still ${status.phase ?? Phase.Pending}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
@@ -210,6 +224,30 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
     input: { name: Arg.name('FluxActionRequest'), namespace: Arg.namespace('FluxActionRequest') },
     annotations: readOnlyHints,
     handler: async (a) => describeOutcome(await options.requests.get(a.namespace, a.name)),
+  });
+  registerTool(server, ctx, {
+    name: 'list_flux_action_requests_awaiting_approval',
+    title: 'List FluxActionRequests awaiting approval',
+    description:
+      'Lists FluxActionRequests that a policy holds until a person approves or rejects them (oldest first): who asked, which rule requires approval and until when. Approving is for people: the adapter has no tool for it.',
+    input: { namespace: z.string().min(1).max(63).optional().describe('Only this namespace (default: all namespaces)') },
+    annotations: readOnlyHints,
+    handler: async (a) => {
+      const listed = await options.requests.list(a.namespace);
+      const waiting = listed.requests
+        .filter(awaitsApproval)
+        .sort((x, y) => String(x.metadata.creationTimestamp ?? '').localeCompare(String(y.metadata.creationTimestamp ?? '')));
+      if (waiting.length === 0) return { text: 'No FluxActionRequests await approval.', structured: { requests: [] } };
+      const rows = waiting.map((r) => describeOutcome(r).structured ?? {});
+      const str = (v: unknown): string => String(v);
+      const text = rows
+        .map(
+          (r) =>
+            `- ${str(r['request'])}: ${str(r['action'])} ${str(r['target'])}, asked by ${str(r['requestedBy'] ?? 'unknown')}, held by ${str(r['policy'])}${r['approvalExpiresAt'] ? ` until ${str(r['approvalExpiresAt'])}` : ''}`,
+        )
+        .join('\n');
+      return { text, structured: { requests: rows } };
+    },
   });
   registerTool(server, ctx, {
     name: 'list_flux_action_requests',
