@@ -95,7 +95,8 @@ export const PolicyRefSchema = z.object({
   kind: z.string(),
   namespace: z.string().optional(),
   name: z.string(),
-  rule: z.string(),
+  /** Absent when the policy itself could not be used (it denies: fail closed). */
+  rule: z.string().optional(),
   effect: z.string(),
 });
 export type PolicyRef = z.infer<typeof PolicyRefSchema>;

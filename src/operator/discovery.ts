@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { FluxKind } from '../flux/kinds.js';
 import { fluxKinds } from '../flux/kinds.js';
+import { bounded } from '../kube/bounded.js';
 
 interface ServedKind {
   /** Served versions of the kind, the group's preferred version first. */
@@ -61,7 +62,7 @@ export class FluxDiscovery {
 
   private async discover(): Promise<void> {
     const apis = this.kc.makeApiClient(k8s.ApisApi);
-    const groups = await apis.getAPIVersions();
+    const groups = await apis.getAPIVersions(bounded());
     const wanted = new Set(fluxKinds.map((k) => k.group));
     const served = new Map<string, ServedKind>();
     const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -77,7 +78,7 @@ export class FluxDiscovery {
         return versions.map(async (version) => ({
           group: group.name,
           version,
-          list: await custom.getAPIResources({ group: group.name, version }),
+          list: await custom.getAPIResources({ group: group.name, version }, bounded()),
         }));
       }),
     );

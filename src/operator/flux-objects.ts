@@ -10,6 +10,7 @@ import { delay, type Clock } from '../runtime/clock.js';
 import { apiMessage, isTransient } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import { newerThan, startInformer, type InformerHandle, type SyncFailureReason } from './informers.js';
+import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 
 /** How long a read waits for its kind's informer to sync by default. */
 export const DefaultSyncWaitMs = 5_000;
@@ -134,8 +135,11 @@ export class FluxObjects {
     const path = namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
     const list = async (): Promise<k8s.KubernetesListObject<KubeObject>> =>
       (namespace
-        ? await this.custom.listNamespacedCustomObject({ group, version, namespace, plural })
-        : await this.custom.listClusterCustomObject({ group, version, plural })) as k8s.KubernetesListObject<KubeObject>;
+        ? await this.custom.listNamespacedCustomObject({ group, version, namespace, plural }, bounded(undefined, ListTimeoutMs))
+        : await this.custom.listClusterCustomObject(
+            { group, version, plural },
+            bounded(undefined, ListTimeoutMs),
+          )) as k8s.KubernetesListObject<KubeObject>;
     informer = startInformer<KubeObject>({
       kc,
       path,

@@ -15,6 +15,7 @@ import { WorkQueue } from '../runtime/workqueue.js';
 import { FluxDiscovery } from './discovery.js';
 import { EventRecorder } from './events.js';
 import { FluxObjects } from './flux-objects.js';
+import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import type { KubeObject } from '../kube/object.js';
 import { startInformer, type InformerHandle } from './informers.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
@@ -161,12 +162,18 @@ class Controllers {
       onSyncFailing: this.onSyncFailing,
       list: async () =>
         (ns
-          ? await custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural })
-          : await custom.listClusterCustomObject({
-              group: Group,
-              version: Version,
-              plural: Plural,
-            })) as k8s.KubernetesListObject<KubeObject>,
+          ? await custom.listNamespacedCustomObject(
+              { group: Group, version: Version, namespace: ns, plural: Plural },
+              bounded(undefined, ListTimeoutMs),
+            )
+          : await custom.listClusterCustomObject(
+              {
+                group: Group,
+                version: Version,
+                plural: Plural,
+              },
+              bounded(undefined, ListTimeoutMs),
+            )) as k8s.KubernetesListObject<KubeObject>,
       onChange: (obj) => {
         if (!obj.metadata?.name) return;
         this.queue.add(keyOf({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } }));

@@ -23,6 +23,7 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
 import { gate, needsDecision, type GateDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
+import { bounded } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
@@ -472,25 +473,6 @@ export class RequestReconciler {
     const createdMs = created instanceof Date ? created.getTime() : created ? Date.parse(created) : NaN;
     if (!Number.isNaN(createdMs)) metrics.requestDuration.observe(labels, Math.max(0, this.deps.clock.now() - createdMs) / 1000);
   }
-}
-
-/** How long one API call of a reconcile may take before it is abandoned (the queue then retries). */
-export const ApiCallTimeoutMs = 30_000;
-
-/**
- * Call options that abort an API call after ApiCallTimeoutMs or when signal (the work queue's)
- * aborts, so a connection that stops answering does not hold a worker.
- */
-function bounded(signal: AbortSignal | undefined): k8s.ConfigurationOptions {
-  const middleware: k8s.ObservableMiddleware = {
-    pre: (context) => {
-      const limit = AbortSignal.timeout(ApiCallTimeoutMs);
-      context.setSignal(signal ? AbortSignal.any([signal, limit]) : limit);
-      return new k8s.Observable(Promise.resolve(context));
-    },
-    post: (response) => new k8s.Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
 /** When the request's timeout runs out: from its start, or its creation when it never started. */

@@ -30,7 +30,8 @@ export interface DecidingRule {
   kind: string;
   namespace?: string | undefined;
   name: string;
-  rule: string;
+  /** Absent when the policy itself could not be used. */
+  rule?: string | undefined;
 }
 
 /** What the policies say about a request (the policy evaluation's answer). */
@@ -189,13 +190,20 @@ function awaitingMessage(request: FluxActionRequest, policy: PolicyRef | undefin
 }
 
 function policyRef(rule: DecidingRule, effect: string): PolicyRef {
-  return { kind: rule.kind, ...(rule.namespace ? { namespace: rule.namespace } : {}), name: rule.name, rule: rule.rule, effect };
+  return {
+    kind: rule.kind,
+    ...(rule.namespace ? { namespace: rule.namespace } : {}),
+    name: rule.name,
+    ...(rule.rule ? { rule: rule.rule } : {}),
+    effect,
+  };
 }
 
 /** `FluxActionPolicy apps/guardrails rule agents-need-approval`. */
 export function describeRule(policy: PolicyRef | undefined): string {
   if (!policy) return 'a policy';
-  return `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ''}${policy.name} rule ${policy.rule}`;
+  const name = `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ''}${policy.name}`;
+  return policy.rule ? `${name} rule ${policy.rule}` : name;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
