@@ -6,7 +6,17 @@ import { isFinished } from '../api/conditions.js';
 import { awaitsApproval } from '../policy/gate.js';
 import { InvalidObjectError, invalidObject } from '../api/parse.js';
 import { buildRequest, type RequestOrigin } from '../api/request.js';
-import { FluxActionRequestSchema, Group, Plural, Version, type FluxActionRequest, type RequestSpec } from '../api/types.js';
+import {
+  FluxActionRequestSchema,
+  Group,
+  Plural,
+  RequestedByAnnotation,
+  RequestedByGroupsAnnotation,
+  Version,
+  type FluxActionRequest,
+  type RequestSpec,
+} from '../api/types.js';
+import { bounded } from '../kube/bounded.js';
 
 export interface RequestServiceOptions {
   kc: k8s.KubeConfig;
@@ -22,20 +32,54 @@ export interface RequestList {
   invalid: InvalidObjectError[];
 }
 
+/** Who the adapter is to the API server (SelfSubjectReview). */
+export interface Identity {
+  username: string;
+  groups: string[];
+}
+
 export class RequestService {
   private readonly custom: k8s.CustomObjectsApi;
+  private identity: Promise<Identity> | undefined;
 
   constructor(private readonly options: RequestServiceOptions) {
     this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
   }
 
-  /** Creates a request in the target's namespace, with a TTL and its origin. */
+  /**
+   * Who the adapter acts as, asked once with a SelfSubjectReview (every authenticated user may); a
+   * failed review is asked again next time.
+   */
+  whoAmI(): Promise<Identity> {
+    this.identity ??= this.options.kc
+      .makeApiClient(k8s.AuthenticationV1Api)
+      .createSelfSubjectReview({ body: {} }, bounded())
+      .then((review) => {
+        const user = review.status?.userInfo;
+        if (!user?.username) throw new Error('the API server did not say who the adapter is (SelfSubjectReview without a username)');
+        return { username: user.username, groups: user.groups ?? [] };
+      })
+      .catch((err: unknown) => {
+        this.identity = undefined;
+        throw err;
+      });
+    return this.identity;
+  }
+
+  /**
+   * Creates a request in the target's namespace, with a TTL and its origin, saying who asks
+   * (annotations requested-by and requested-by-groups, from whoAmI): clusters without
+   * MutatingAdmissionPolicy do not fill them in, and admission checks them either way.
+   */
   async create(namespace: string, spec: RequestSpec, origin: RequestOrigin): Promise<FluxActionRequest> {
+    const me = await this.whoAmI();
     const body = buildRequest(
       namespace,
       { ...spec, ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished ?? this.options.ttlSeconds ?? 3600 },
       origin,
     );
+    body.metadata.annotations[RequestedByAnnotation] = me.username;
+    body.metadata.annotations[RequestedByGroupsAnnotation] = me.groups.join(',');
     const created: unknown = await this.custom.createNamespacedCustomObject({
       group: Group,
       version: Version,

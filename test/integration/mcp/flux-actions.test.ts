@@ -3,12 +3,21 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import type { FluxActionRequest } from '../../../src/api/types.js';
-import { OriginLabel, ClientAnnotation } from '../../../src/api/types.js';
+import { OriginLabel, ClientAnnotation, RequestedByAnnotation, RequestedByGroupsAnnotation } from '../../../src/api/types.js';
 import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
-import { createFluxObject, getFluxObject, getRequest, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
+import {
+  createFluxObject,
+  getFluxObject,
+  getRequest,
+  OperatorNamespace,
+  startOperator,
+  startSimulator,
+  type TestOperator,
+} from '../../support/harness.js';
+import { createRequestAs } from '../../support/users.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
-import { connectStdio, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
+import { connectStdio, McpServiceAccount, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 
 let kc: k8s.KubeConfig;
 let ns: string;
@@ -21,6 +30,20 @@ let overHttp: McpConnection;
 beforeAll(async () => {
   kc = adminKubeConfig();
   ns = await createNamespace(kc, 'mcp-act');
+  // As on a cluster without MutatingAdmissionPolicy: the adapter itself must say who asks.
+  await kc
+    .makeApiClient(k8s.CoreV1Api)
+    .patchNamespace(
+      { name: ns, body: { metadata: { labels: { 'fluxaction.io/requested-by': 'client' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  await waitFor('the filling-in policy to leave the namespace out', async () => {
+    const probe = await createRequestAs(kc, ns, 'probe', {
+      spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } },
+      dryRun: true,
+    });
+    return probe.metadata.annotations?.[RequestedByAnnotation] === undefined ? true : undefined;
+  });
   operator = await startOperator({ watchNamespace: ns });
   simulator = await startSimulator({ namespaces: [ns] });
   await createFluxObject(kc, 'GitRepository', ns, 'repo');
@@ -91,6 +114,12 @@ describe.each([
     expect(request.metadata.labels?.[OriginLabel]).toBe('mcp');
     expect(request.metadata.annotations?.[ClientAnnotation]).toBe('fluxact-tests/1.0.0');
     expect(request.spec).toMatchObject({ action: 'Reconcile', withSource: true, ttlSecondsAfterFinished: 3600 });
+    // Who asked: the adapter's own identity (SelfSubjectReview), checked by admission, copied to status.
+    expect(request.metadata.annotations?.[RequestedByAnnotation]).toBe(`system:serviceaccount:${OperatorNamespace}:${McpServiceAccount}`);
+    expect(request.metadata.annotations?.[RequestedByGroupsAnnotation]?.split(',')).toEqual(
+      expect.arrayContaining(['system:serviceaccounts', `system:serviceaccounts:${OperatorNamespace}`, 'system:authenticated']),
+    );
+    expect(request.status?.requestedBy).toBe(`system:serviceaccount:${OperatorNamespace}:${McpServiceAccount}`);
   });
 
   it('returns Flux own failure message as an error result', async () => {

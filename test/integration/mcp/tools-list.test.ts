@@ -23,6 +23,7 @@ describe('tools/list', () => {
         'get_flux_instance',
         'get_kubernetes_resources',
         'list_flux_action_requests',
+        'list_flux_action_requests_awaiting_approval',
         'pods_list_in_namespace',
         'pods_log',
         'reconcile_flux_helmrelease',
