@@ -179,6 +179,23 @@ export function crdSections(table: KindTable): Sections {
   };
 }
 
+/** A policy rule's match.kinds (FluxActionPolicy and ClusterFluxActionPolicy): any of the kinds the operator acts on. */
+export function policyMatchKindsProperty(table: KindTable): Record<string, unknown> {
+  return {
+    kinds: {
+      description: "The target's kinds; any kind when absent or empty.",
+      type: 'array',
+      maxItems: table.kinds.length,
+      items: { type: 'string', enum: table.kinds.map((k) => k.kind) },
+    },
+  };
+}
+
+/** The policy CRDs' kind-dependent section. */
+export function policyCrdSections(table: KindTable): Sections {
+  return { 'match-kinds': { value: policyMatchKindsProperty(table) } };
+}
+
 /** The operator's ClusterRole's Flux rules. */
 export function operatorRoleSections(table: KindTable): Sections {
   return { 'flux-kinds': { value: operatorRules(table), nestedFlow: true } };

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Document, isSeq, visit } from 'yaml';
 import type { Fragment, KindTable, Sections } from './artefacts.js';
-import { crdSections, mcpRoleSections, operatorRoleSections } from './artefacts.js';
+import { crdSections, mcpRoleSections, operatorRoleSections, policyCrdSections } from './artefacts.js';
 
 /** A file with generated sections, by its path from the repository root. */
 export interface GeneratedFile {
@@ -16,6 +16,8 @@ export interface GeneratedFile {
 /** Every file `make generate` writes. A new artefact is a function of the table in artefacts.ts, an entry here and markers in its file. */
 export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_fluxactionrequests.yaml', sections: crdSections },
+  { path: 'crds/fluxaction.io_fluxactionpolicies.yaml', sections: policyCrdSections },
+  { path: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml', sections: policyCrdSections },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },
   { path: 'config/rbac/mcp_role.yaml', sections: mcpRoleSections },
 ];

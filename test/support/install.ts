@@ -21,21 +21,21 @@ export async function apply(kc: k8s.KubeConfig, objects: k8s.KubernetesObject[],
   }
 }
 
-/** The manifests of a config/ directory, without its kustomization.yaml. */
+/** The manifests of a directory of the repository, without its kustomization.yaml. */
 function configFiles(...dir: string[]): string[] {
-  const full = path.join(repoRoot, 'config', ...dir);
+  const full = path.join(repoRoot, ...(dir[0] === 'crds' ? dir : ['config', ...dir]));
   return readdirSync(full)
     .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
     .map((f) => path.join(full, f));
 }
 
 /**
- * The operator's CRD, namespace and RBAC, and the admission policies and roles, from crds/ and
+ * The operator's CRDs, namespace and RBAC, and the admission policies and roles, from crds/ and
  * config/ (config/admission/mutating included: the local control plane serves MutatingAdmissionPolicy).
  */
 export function projectManifests(): k8s.KubernetesObject[] {
   const files = [
-    path.join(repoRoot, 'crds', 'fluxaction.io_fluxactionrequests.yaml'),
+    ...configFiles('crds'),
     path.join(repoRoot, 'config', 'manager', 'namespace.yaml'),
     ...configFiles('rbac'),
     ...configFiles('admission'),
@@ -55,10 +55,12 @@ export async function installProject(kc: k8s.KubeConfig): Promise<void> {
     throw err;
   });
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  await waitFor('the FluxActionRequest CRD to be established', async () => {
-    const crd = await ext.readCustomResourceDefinition({ name: 'fluxactionrequests.fluxaction.io' });
-    return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
-  });
+  for (const name of ['fluxactionrequests', 'fluxactionpolicies', 'clusterfluxactionpolicies']) {
+    await waitFor(`the ${name}.fluxaction.io CRD to be established`, async () => {
+      const crd = await ext.readCustomResourceDefinition({ name: `${name}.fluxaction.io` });
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+    });
+  }
   // An updated schema is served shortly after the update, not with it: wait until a dry run gets the defaults.
   await waitFor('the FluxActionRequest schema to be served', async () => {
     const probe = (await dryRunRequest(kc, 'schema-probe')) as { spec?: { wait?: boolean; timeout?: string } };

@@ -18,6 +18,8 @@ import { withWidget } from '../support/widget-kinds.js';
 interface Schema {
   description?: string;
   properties?: Record<string, Schema>;
+  items?: Schema;
+  maxItems?: number;
   enum?: string[];
   'x-kubernetes-validations'?: ValidationRule[];
 }
@@ -33,6 +35,13 @@ function files(table: KindTable): Record<string, { current: string; next: string
 }
 
 const crdPath = 'crds/fluxaction.io_fluxactionrequests.yaml';
+
+const policyCrdPaths = ['crds/fluxaction.io_fluxactionpolicies.yaml', 'crds/fluxaction.io_clusterfluxactionpolicies.yaml'];
+
+/** The schema of one rule of a policy CRD. */
+function ruleSchema(text: string): Schema {
+  return specSchema(text).properties!['rules']!.items!;
+}
 
 function specSchema(text: string): Schema {
   return (parse(text) as Crd).spec.versions[0]!.schema.openAPIV3Schema.properties!['spec']!;
@@ -135,6 +144,14 @@ describe('a new row in the kinds table', () => {
     expect(roleRules(after['config/rbac/mcp_role.yaml']!.next).at(-1)!.resources).toEqual(['customresourcedefinitions']);
   });
 
+  it('is a kind the policy CRDs accept in a rule’s match.kinds', () => {
+    for (const path of policyCrdPaths) {
+      const kinds = ruleSchema(after[path]!.next).properties!['match']!.properties!['kinds']!;
+      expect(kinds.items!.enum).toEqual([...projectTable.kinds.map((k) => k.kind), 'Widget']);
+      expect(kinds.maxItems).toBe(projectTable.kinds.length + 1);
+    }
+  });
+
   it('is in the admission policy kind → resource map', () => {
     expect(admissionResources(withWidget)['Widget']).toEqual({ group: 'widgets.example.fluxcd.io', resource: 'widgets' });
     expect(admissionResources(projectTable)['Widget']).toBeUndefined();
@@ -166,6 +183,19 @@ describe('the committed artefacts', () => {
     const map = admissionResources(projectTable);
     expect(Object.keys(map)).toEqual(projectTable.kinds.map((k) => k.kind));
     expect(map['Kustomization']).toEqual({ group: 'kustomize.toolkit.fluxcd.io', resource: 'kustomizations' });
+  });
+});
+
+describe('the policy CRDs', () => {
+  it('give FluxActionPolicy and ClusterFluxActionPolicy the same rules and status; only the cluster kind selects namespaces', () => {
+    const [namespaced, clustered] = policyCrdPaths.map((p) => parse(files(projectTable)[p]!.current) as Crd);
+    const version = (c: Crd): Schema => c.spec.versions[0]!.schema.openAPIV3Schema;
+    expect(version(clustered!).properties!['spec']!.properties!['rules']).toEqual(
+      version(namespaced!).properties!['spec']!.properties!['rules'],
+    );
+    expect(version(clustered!).properties!['status']).toEqual(version(namespaced!).properties!['status']);
+    expect(Object.keys(version(namespaced!).properties!['spec']!.properties!)).toEqual(['rules']);
+    expect(Object.keys(version(clustered!).properties!['spec']!.properties!).sort()).toEqual(['namespaceSelector', 'rules']);
   });
 });
 

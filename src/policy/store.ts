@@ -1,0 +1,263 @@
+// The policy store: informers on FluxActionPolicies, ClusterFluxActionPolicies and namespaces (whose
+// labels ClusterFluxActionPolicies select by), the policies loaded and compiled once per change, and
+// each policy's Ready condition written to its status, so `kubectl get fap` says whether a policy is
+// in force or, when it cannot be used, why it denies everything it governs.
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { ConditionStatus } from '../api/conditions.js';
+import type { Condition } from '../api/types.js';
+import { Group, Version } from '../api/types.js';
+import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound } from '../kube/errors.js';
+import type { KubeObject } from '../kube/object.js';
+import { startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
+import { realClock, type Clock } from '../runtime/clock.js';
+import { TerminalError, WorkQueue } from '../runtime/workqueue.js';
+import { appliesTo, describePolicy, loadPolicy, type LoadedPolicy } from './evaluate.js';
+import {
+  ClusterPolicyKind,
+  ClusterPolicyPlural,
+  PolicyKind,
+  PolicyPlural,
+  PolicyReadyCondition,
+  PolicyReadyReason,
+  PolicyStatusSchema,
+  type PolicyKindName,
+} from './types.js';
+
+/** How long one status write may take before it is abandoned (and retried). */
+export const StatusCallTimeoutMs = 30_000;
+
+export interface PolicyStoreOptions {
+  kc: k8s.KubeConfig;
+  log: Logger;
+  clock?: Clock;
+  /** Write each policy's Ready condition (default true). Replicas that do not lead can leave it to the leader. */
+  writeStatus?: boolean;
+  /** First retry delay of a failed status write (default 200ms), doubled per failure up to maxRetryDelayMs. */
+  baseRetryDelayMs?: number;
+  /** Longest wait between status write attempts (default 30s). */
+  maxRetryDelayMs?: number;
+  /** Told when an informer starts or stops failing to sync (see startInformer). */
+  onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
+}
+
+interface Entry {
+  policy: LoadedPolicy;
+  /** The resourceVersion it was loaded from: an unchanged object is not loaded again. */
+  resourceVersion: string | undefined;
+}
+
+/** `FluxActionPolicy/apps/guardrails`, `ClusterFluxActionPolicy//platform`: the status queue's keys. */
+function keyOf(kind: PolicyKindName, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? ''}/${name}`;
+}
+
+function parseKey(key: string): { kind: PolicyKindName; namespace: string | undefined; name: string } {
+  const [kind, namespace, name] = key.split('/');
+  return { kind: kind === ClusterPolicyKind ? ClusterPolicyKind : PolicyKind, namespace: namespace || undefined, name: name ?? '' };
+}
+
+/** The Ready condition a loaded policy should carry (without lastTransitionTime). */
+export function readyCondition(policy: LoadedPolicy): Omit<Condition, 'lastTransitionTime'> {
+  const generation = policy.generation !== undefined ? { observedGeneration: policy.generation } : {};
+  if (policy.invalid)
+    return {
+      type: PolicyReadyCondition,
+      status: ConditionStatus.False,
+      reason: PolicyReadyReason.Invalid,
+      message: `${policy.reason}; until this is fixed the policy denies every request it governs`,
+      ...generation,
+    };
+  const n = policy.rules.length;
+  return {
+    type: PolicyReadyCondition,
+    status: ConditionStatus.True,
+    reason: PolicyReadyReason.Valid,
+    message: `${n} rule${n === 1 ? '' : 's'} in force`,
+    ...generation,
+  };
+}
+
+/**
+ * Keeps the FluxActionPolicies and ClusterFluxActionPolicies loaded and compiled, and the namespaces'
+ * labels, from informers; writes each policy's Ready condition when it changes. Call start() once.
+ */
+export class PolicyStore {
+  private readonly clock: Clock;
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly loaded = new Map<string, Entry>();
+  private readonly statusQueue: WorkQueue;
+  private informers: InformerHandle<KubeObject>[] = [];
+  private namespaces: InformerHandle<k8s.V1Namespace & KubeObject> | undefined;
+
+  constructor(private readonly options: PolicyStoreOptions) {
+    this.clock = options.clock ?? realClock;
+    this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.statusQueue = new WorkQueue({
+      clock: this.clock,
+      baseDelayMs: options.baseRetryDelayMs ?? 200,
+      maxDelayMs: options.maxRetryDelayMs ?? 30_000,
+      logger: options.log,
+    });
+  }
+
+  /** Starts the informers (and the status writer). */
+  start(): void {
+    const { kc, log, onSyncFailing } = this.options;
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> =>
+      startInformer<KubeObject>({
+        kc,
+        path: `/apis/${Group}/${Version}/${plural}`,
+        resource: `${plural}.${Group}`,
+        log,
+        clock: this.clock,
+        ...(onSyncFailing ? { onSyncFailing } : {}),
+        list: async () =>
+          (await this.custom.listClusterCustomObject({ group: Group, version: Version, plural })) as k8s.KubernetesListObject<KubeObject>,
+        onChange: (obj, event) => {
+          this.onPolicy(kind, obj, event);
+        },
+      });
+    this.informers = [watch(PolicyKind, PolicyPlural), watch(ClusterPolicyKind, ClusterPolicyPlural)];
+    this.namespaces = startInformer<k8s.V1Namespace & KubeObject>({
+      kc,
+      path: '/api/v1/namespaces',
+      resource: 'namespaces',
+      log,
+      clock: this.clock,
+      ...(onSyncFailing ? { onSyncFailing } : {}),
+      list: async () => (await core.listNamespace()) as k8s.KubernetesListObject<k8s.V1Namespace & KubeObject>,
+      onChange: () => undefined,
+    });
+    if (this.options.writeStatus ?? true) this.statusQueue.start((key, signal) => this.writeStatus(key, signal), { concurrency: 2 });
+  }
+
+  /** Whether every informer has loaded its list: until then policiesFor may miss policies. */
+  get synced(): boolean {
+    return [...this.informers, ...(this.namespaces ? [this.namespaces] : [])].every((i) => i.hasSynced());
+  }
+
+  /** Resolves once synced; rejects with the API's error when a list fails for good (403, 404), or with the signal's reason. */
+  async whenSynced(signal?: AbortSignal): Promise<void> {
+    await Promise.all([...this.informers, ...(this.namespaces ? [this.namespaces] : [])].map((i) => i.whenSynced(true, signal)));
+  }
+
+  /** Whether the namespace is in the cache (a namespace created a moment ago may not be yet). */
+  knowsNamespace(namespace: string): boolean {
+    return this.namespaces?.get(namespace) !== undefined;
+  }
+
+  /**
+   * The policies that govern requests in namespace, in evaluation order: the ClusterFluxActionPolicies
+   * whose namespaceSelector selects it (by the namespace's labels; none known yet: no labels), then
+   * the namespace's FluxActionPolicies, each by name. Invalid policies are included: they deny.
+   */
+  policiesFor(namespace: string): readonly LoadedPolicy[] {
+    const labels = this.namespaces?.get(namespace)?.metadata?.labels ?? {};
+    const cluster: LoadedPolicy[] = [];
+    const own: LoadedPolicy[] = [];
+    for (const { policy } of this.loaded.values()) {
+      if (!appliesTo(policy, namespace, labels)) continue;
+      (policy.kind === ClusterPolicyKind ? cluster : own).push(policy);
+    }
+    const byName = (a: LoadedPolicy, b: LoadedPolicy): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    return [...cluster.sort(byName), ...own.sort(byName)];
+  }
+
+  /** Stops the informers and the status writer (in-flight writes get up to a few seconds). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.informers, ...(this.namespaces ? [this.namespaces] : [])].map((i) => i.stop()));
+    await this.statusQueue.shutdown({ deadlineMs: 5_000 });
+  }
+
+  private onPolicy(kind: PolicyKindName, obj: KubeObject, event: 'add' | 'update' | 'delete'): void {
+    const name = obj.metadata?.name;
+    if (!name) return;
+    const namespace = kind === PolicyKind ? obj.metadata?.namespace : undefined;
+    const key = keyOf(kind, namespace, name);
+    if (event === 'delete') {
+      this.loaded.delete(key);
+      return;
+    }
+    const resourceVersion = obj.metadata?.resourceVersion;
+    const known = this.loaded.get(key);
+    if (!known || known.resourceVersion === undefined || known.resourceVersion !== resourceVersion) {
+      const policy = loadPolicy({ ...obj, kind });
+      if (policy.invalid && (!known || !known.policy.invalid || known.policy.reason !== policy.reason))
+        this.options.log.warn(
+          { policy: describePolicy(policy), reason: policy.reason },
+          'policy cannot be used; it denies every request it governs',
+        );
+      this.loaded.set(key, { policy, resourceVersion });
+    }
+    this.statusQueue.add(key);
+  }
+
+  /** Writes the key's Ready condition when the status does not already say it; level-triggered from the cache. */
+  private async writeStatus(key: string, signal: AbortSignal): Promise<undefined> {
+    const { kind, namespace, name } = parseKey(key);
+    const informer = this.informers[kind === PolicyKind ? 0 : 1];
+    const obj = informer?.get(name, namespace);
+    if (!obj) return undefined;
+    const policy = loadPolicy({ ...obj, kind });
+    const want = readyCondition(policy);
+    const status = PolicyStatusSchema.safeParse(obj['status']);
+    const current = status.success ? status.data : {};
+    const have = current.conditions?.find((c) => c.type === PolicyReadyCondition);
+    const spec = obj['spec'] as { rules?: unknown } | undefined;
+    const rules = Array.isArray(spec?.rules) ? spec.rules.length : 0;
+    const same =
+      current.rules === rules &&
+      have !== undefined &&
+      have.status === want.status &&
+      have.reason === want.reason &&
+      have.message === want.message &&
+      have.observedGeneration === want.observedGeneration &&
+      current.observedGeneration === want.observedGeneration;
+    if (same) return undefined;
+    const lastTransitionTime =
+      have?.status === want.status && have.lastTransitionTime
+        ? have.lastTransitionTime
+        : new Date(this.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+    const others = (current.conditions ?? []).filter((c) => c.type !== PolicyReadyCondition);
+    const body = {
+      // The resourceVersion makes the write conditional: a policy changed since the cache saw it is
+      // refused with a conflict and looked at again from the newer object.
+      metadata: { resourceVersion: obj.metadata?.resourceVersion },
+      status: {
+        ...(want.observedGeneration !== undefined ? { observedGeneration: want.observedGeneration } : {}),
+        rules,
+        conditions: [...others, { ...want, lastTransitionTime }],
+      },
+    };
+    const plural = kind === PolicyKind ? PolicyPlural : ClusterPolicyPlural;
+    const options = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal));
+    try {
+      if (kind === PolicyKind && namespace !== undefined)
+        await this.custom.patchNamespacedCustomObjectStatus({ group: Group, version: Version, plural, namespace, name, body }, options);
+      else await this.custom.patchClusterCustomObjectStatus({ group: Group, version: Version, plural, name, body }, options);
+      this.options.log.info({ policy: describePolicy(policy), ready: want.status, reason: want.reason }, 'policy status written');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      // A conflict is retried (with backoff) from the newer object the informer delivers.
+      if (isConflict(err)) throw new Error(`status of ${describePolicy(policy)} changed meanwhile; trying again`, { cause: err });
+      if (isForbidden(err) || isInvalid(err))
+        throw new TerminalError(`cannot write the status of ${describePolicy(policy)}: ${apiMessage(err)}`);
+      throw err;
+    }
+    return undefined;
+  }
+}
+
+/** Call options that abort an API call after StatusCallTimeoutMs, or when the queue shuts down. */
+function bounded(signal: AbortSignal): k8s.ConfigurationOptions {
+  const middleware: k8s.ObservableMiddleware = {
+    pre: (context) => {
+      context.setSignal(AbortSignal.any([signal, AbortSignal.timeout(StatusCallTimeoutMs)]));
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (response) => new k8s.Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
