@@ -45,6 +45,8 @@ export interface ReconcilerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   mintToken: () => string;
+  /** Told once about each request that reached its outcome (the audit trail); must return at once. */
+  outcomes?: { finished(request: FluxActionRequest): void };
 }
 
 type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: { reason: FailureReason; message: string } };
@@ -225,6 +227,7 @@ export class RequestReconciler {
       'request finished',
     );
     this.observe(request);
+    this.deps.outcomes?.finished(request);
     this.deps.index.forget(keyOf(request));
     return this.expire(request, signal);
   }
