@@ -26,7 +26,7 @@
 //   reportingController. An Alert's eventSources accept only the kinds of its CRD's enum
 //   (api/v1/reference_types.go: Bucket, GitRepository, Kustomization, HelmRelease, HelmChart,
 //   HelmRepository, ImageRepository, ImagePolicy, ImageUpdateAutomation, OCIRepository).
-import { ReadyCondition, Phase } from '../api/conditions.js';
+import { Phase, ReadyCondition, SuccessReason } from '../api/conditions.js';
 import { RequestedByAnnotation, targetOf, type FluxActionRequest } from '../api/types.js';
 import { fluxKind } from '../flux/kinds.js';
 
@@ -59,7 +59,13 @@ export const MetadataKey = {
   Approver: 'approver',
   /** The request, as namespace/name. */
   Request: 'request',
-  /** The revision Flux applied or fetched (status.target.revision), when known. */
+  /**
+   * The revision Flux applied or fetched (status.target.revision), only when Flux reported the
+   * target Ready after the request (reason Succeeded). A failed request's status holds the revision
+   * applied before it, and a Requested one's the revision before Flux acted: sent with severity or
+   * success, either would be read as the outcome of that revision (git commit-status providers
+   * set a commit's status from <group>/revision).
+   */
   Revision: 'revision',
   /**
    * notification-controller's de-duplication key, never shown to providers: the request's
@@ -129,7 +135,8 @@ export function outcomeEvent(request: FluxActionRequest, options: OutcomeEventOp
   if (requester) metadata[key(MetadataKey.Requester)] = requester;
   if (approver) metadata[key(MetadataKey.Approver)] = approver;
   metadata[key(MetadataKey.Request)] = requestName;
-  if (seen?.revision) metadata[key(MetadataKey.Revision)] = seen.revision;
+  const reason = status?.conditions?.find((c) => c.type === ReadyCondition)?.reason ?? phase;
+  if (seen?.revision && reason === SuccessReason.Succeeded) metadata[key(MetadataKey.Revision)] = seen.revision;
   metadata[key(MetadataKey.Token)] = [status?.token, request.metadata.uid ?? requestName].filter((p) => p).join('/');
 
   const message = status?.message ?? '';
@@ -144,7 +151,7 @@ export function outcomeEvent(request: FluxActionRequest, options: OutcomeEventOp
     severity: phase === Phase.Succeeded ? Severity.Info : Severity.Error,
     timestamp: rfc3339Seconds(status?.completionTime, options.now),
     message: message.length > MaxMessageLength ? `${message.slice(0, MaxMessageLength - 3)}...` : message,
-    reason: status?.conditions?.find((c) => c.type === ReadyCondition)?.reason ?? phase,
+    reason,
     metadata,
     reportingController: ReportingController,
     reportingInstance: options.instance,

@@ -186,7 +186,7 @@ describe('outcomeEvent', () => {
     });
 
     it('has no approver when nobody approved', () => {
-      expect(build(request(succeeded))?.metadata).not.toHaveProperty(`${K}/approver`);
+      expect(build(request(succeeded))?.metadata).not.toHaveProperty([`${K}/approver`]);
     });
 
     it('takes the requester from the annotation when status has none yet', () => {
@@ -196,11 +196,23 @@ describe('outcomeEvent', () => {
     it('has no requester when nobody is recorded', () => {
       const r = request({ ...failed, requestedBy: undefined });
       r.metadata.annotations = {};
-      expect(build(r)?.metadata).not.toHaveProperty(`${K}/requester`);
+      expect(build(r)?.metadata).not.toHaveProperty([`${K}/requester`]);
     });
 
     it('has no revision when Flux reported none', () => {
-      expect(build(request(failed))?.metadata).not.toHaveProperty(`${K}/revision`);
+      expect(build(request({ ...succeeded, target: { ...succeeded.target, revision: undefined } }))?.metadata).not.toHaveProperty([
+        `${K}/revision`,
+      ]);
+    });
+
+    it("has no revision for a failed request: the target's is the one applied before, not the one that failed", () => {
+      const r = request({ ...failed, target: { ...failed.target, revision: 'main@sha1:0ld' } });
+      expect(build(r)?.metadata).not.toHaveProperty([`${K}/revision`]);
+    });
+
+    it('has no revision for a request that did not wait (reason Requested): Flux has not applied anything yet', () => {
+      const r = request({ ...succeeded, conditions: [{ type: 'Ready', status: 'True', reason: 'Requested' }] });
+      expect(build(r)?.metadata).not.toHaveProperty([`${K}/revision`]);
     });
 
     it('keys the token by the request uid alone when no token was recorded, so each request stays distinct', () => {
@@ -223,7 +235,7 @@ describe('outcomeEvent', () => {
         'reconcile.fluxcd.io/requestedAt': 'x',
       });
       expect(event?.metadata?.['event.toolkit.fluxcd.io/team']).toBe('platform');
-      expect(event?.metadata).not.toHaveProperty('reconcile.fluxcd.io/requestedAt');
+      expect(event?.metadata).not.toHaveProperty(['reconcile.fluxcd.io/requestedAt']);
       expect(event?.metadata?.[`${K}/reconcile`]).toBeUndefined();
     });
 
