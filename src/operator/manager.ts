@@ -5,6 +5,9 @@ import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Group, Plural, Version } from '../api/types.js';
+import { FluxEventPoster } from '../audit/event-poster.js';
+import { outcomeReporter, type OutcomeListener } from '../audit/outcomes.js';
+import { fluxKind } from '../flux/kinds.js';
 import { tokenMinter } from '../flux/token.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import type { OperatorConfig } from '../runtime/config.js';
@@ -19,6 +22,8 @@ import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import type { KubeObject } from '../kube/object.js';
 import { startInformer, type InformerHandle } from './informers.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
+import { policyDecider } from '../policy/decider.js';
+import { PolicyStore } from '../policy/store.js';
 import { RequestIndex } from './request-index.js';
 
 export interface OperatorOptions {
@@ -39,9 +44,13 @@ export class Operator {
   private elector: LeaderElector | undefined;
   private controllers: Controllers | undefined;
   private stopping: Promise<void> | undefined;
+  /** Posts outcomes to --events-addr; kept across leadership changes so queued events still go out. */
+  private readonly poster: FluxEventPoster | undefined;
 
   constructor(private readonly options: OperatorOptions) {
     this.clock = options.clock ?? realClock;
+    const url = options.config.eventsAddr;
+    if (url) this.poster = new FluxEventPoster({ url, clock: this.clock, log: options.log, metrics: this.metrics });
   }
 
   /** The port /healthz, /readyz and /metrics are served on. */
@@ -92,6 +101,9 @@ export class Operator {
     this.stopping ??= (async () => {
       await this.controllers?.stop();
       await this.elector?.stop();
+      // Outcomes of the requests that just finished still go out, within the poster's grace period
+      // (after the Lease is released, so a standby need not wait for them).
+      await this.poster?.stop();
       await this.health?.close();
     })();
     return this.stopping;
@@ -106,6 +118,7 @@ export class Operator {
       metrics: this.metrics,
       config,
       identity: this.identity,
+      ...(this.poster ? { poster: this.poster } : {}),
     });
     await this.controllers.start();
   }
@@ -118,6 +131,8 @@ interface ControllersOptions {
   metrics: OperatorMetrics;
   config: OperatorConfig;
   identity: string;
+  /** Where outcomes go as Flux events (--events-addr). */
+  poster?: FluxEventPoster;
 }
 
 /** The parts that run only on the leader. */
@@ -128,11 +143,14 @@ class Controllers {
   private readonly fluxObjects: FluxObjects;
   private requests: InformerHandle<KubeObject> | undefined;
   private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
+  /** FluxActionPolicies, ClusterFluxActionPolicies and namespaces' labels: what decides a request before it starts. */
+  private readonly policies: PolicyStore;
 
   constructor(private readonly options: ControllersOptions) {
     const { kc, log, clock, metrics, config } = options;
     this.queue = new WorkQueue({ clock, logger: log, hooks: workQueueMetricsHooks(metrics) });
     this.onSyncFailing = informerSyncHook(metrics);
+    this.policies = new PolicyStore({ kc, log, clock, onSyncFailing: this.onSyncFailing });
     this.fluxObjects = new FluxObjects({
       kc,
       log,
@@ -149,6 +167,7 @@ class Controllers {
 
   async start(): Promise<void> {
     const { kc, log, clock, metrics, config, identity } = this.options;
+    this.policies.start();
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const ns = config.watchNamespace;
     const path = ns ? `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}` : `/apis/${Group}/${Version}/${Plural}`;
@@ -191,6 +210,8 @@ class Controllers {
       log,
       metrics,
       mintToken: tokenMinter(() => clock.now()),
+      policy: policyDecider(this.policies),
+      ...(this.options.poster ? { outcomes: this.outcomeReporter(this.options.poster) } : {}),
     });
     await this.requests.whenSynced(false);
     // Tokens held by unfinished requests are known before any request is reconciled, so a restart
@@ -201,9 +222,28 @@ class Controllers {
     log.info({ requests: this.requests.list().length, concurrency: config.concurrency }, 'controllers started');
   }
 
+  /** Posts each outcome as a Flux event, with the target's event annotations read from the cache. */
+  private outcomeReporter(poster: FluxEventPoster): OutcomeListener {
+    const { log, clock, identity } = this.options;
+    return outcomeReporter({
+      poster,
+      instance: identity,
+      clock,
+      log,
+      targetAnnotations: async (target) => {
+        const kind = fluxKind(target.kind);
+        if (!kind) return undefined;
+        // The request just read this object, so its informer has synced: the wait is a bound, not an expectation.
+        const object = await this.fluxObjects.get(kind, target.apiVersion, target.namespace, target.name, { timeoutMs: 1_000 });
+        return object?.metadata.annotations;
+      },
+    });
+  }
+
   async stop(): Promise<void> {
     await this.queue.shutdown();
     await this.requests?.stop();
     await this.fluxObjects.stop();
+    await this.policies.stop();
   }
 }

@@ -21,6 +21,7 @@ import { decide, timeoutMs, type Plan, type Slot, type Step } from '../flux/prot
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
+import type { PastAction } from '../policy/evaluate.js';
 import { gate, needsDecision, type GateDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
 import { bounded } from '../kube/bounded.js';
@@ -54,12 +55,8 @@ export interface ReconcilerDeps {
    * timeout. Absent: every request is allowed.
    */
   policy?: (request: FluxActionRequest, history: readonly PastAction[], now: number) => GateDecision;
-}
-
-/** An action carried out on a target: a request that started, and when. */
-export interface PastAction {
-  target: { kind: string; namespace: string; name: string };
-  at: number;
+  /** Told once about each request that reached its outcome (the audit trail); must return at once. */
+  outcomes?: { finished(request: FluxActionRequest): void };
 }
 
 type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: { reason: FailureReason; message: string } };
@@ -272,6 +269,7 @@ export class RequestReconciler {
       'request finished',
     );
     this.observe(request);
+    this.deps.outcomes?.finished(request);
     this.deps.index.forget(keyOf(request));
     return this.expire(request, signal);
   }

@@ -27,6 +27,8 @@ export interface OperatorConfig {
   /** Name of the leader election Lease. */
   leaseName: string;
   logLevel: LogLevel;
+  /** Where each request's outcome is posted as a Flux event (notification-controller); undefined: nowhere. */
+  eventsAddr: string | undefined;
 }
 
 /** A configuration mistake, with a message that names the flag (and variable) and what is wrong. */
@@ -104,6 +106,14 @@ export const OPERATOR_FLAGS: readonly OperatorFlag[] = [
     defaultText: 'flux-action-operator',
   },
   {
+    name: 'events-addr',
+    env: 'FLUXACT_EVENTS_ADDR',
+    value: 'url',
+    description:
+      "Post each request's outcome as a Flux event to this notification-controller address (Flux's controllers use http://notification-controller.flux-system.svc.cluster.local./)",
+    defaultText: 'none',
+  },
+  {
     name: 'log-level',
     env: 'FLUXACT_LOG_LEVEL',
     value: 'level',
@@ -172,6 +182,20 @@ const valueSchemas = {
     .max(253, 'expected a Lease name of at most 253 characters')
     .regex(DNS1123_SUBDOMAIN, 'expected a Lease name (lowercase letters, digits, "-" and ".")'),
   'log-level': z.enum(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`),
+  'events-addr': z.string().superRefine((addr, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(addr);
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected an http:// or https:// URL, such as "http://notification-controller.flux-system.svc.cluster.local./"',
+      });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      ctx.addIssue({ code: 'custom', message: `expected an http:// or https:// URL, not ${url.protocol}//` });
+  }),
 } satisfies Record<string, z.ZodType<unknown, string>>;
 
 type FlagName = keyof typeof valueSchemas;
@@ -215,6 +239,7 @@ export function parseOperatorConfig(argv: readonly string[], env: NodeJS.Process
     leaderElect: get('leader-elect') ?? true,
     leaseName: get('lease-name') ?? DEFAULT_LEASE_NAME,
     logLevel: get('log-level') ?? 'info',
+    eventsAddr: get('events-addr'),
   };
 }
 

@@ -21,7 +21,18 @@ export interface OperatorMetrics {
   leader: Gauge;
   /** fluxact_informer_sync_failing{resource,reason}: 1 while an informer cannot list or watch its resource. */
   informerSyncFailing: Gauge<'resource' | 'reason'>;
+  /** fluxact_audit_events_total{result}: outcome events posted to --events-addr, by AuditResult. */
+  auditEvents: Counter<'result'>;
+  /** fluxact_audit_events_dropped_total: outcome events dropped unsent (queue full, or left at shutdown). */
+  auditEventsDropped: Counter;
 }
+
+/**
+ * How posting an outcome event ended: accepted (2xx), duplicate (429: notification-controller saw
+ * the same event within its rate-limit interval), rejected (another 4xx, not retried), failed
+ * (connection errors, timeouts or 5xx through every retry).
+ */
+export type AuditResult = 'accepted' | 'duplicate' | 'rejected' | 'failed';
 
 /**
  * Histogram buckets from 50 ms to 1 h: a request without wait ends in well under a second, a wait
@@ -73,6 +84,17 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       name: 'fluxact_informer_sync_failing',
       help: '1 while an informer cannot list or watch its resource (plural.group), by reason: Forbidden, NotFound (CRD missing), Unauthorized, Unavailable, Error.',
       labelNames: ['resource', 'reason'],
+      registers: [registry],
+    }),
+    auditEvents: new Counter({
+      name: 'fluxact_audit_events_total',
+      help: 'Outcome events posted to --events-addr, by result: accepted, duplicate (429), rejected (other 4xx), failed (after every retry).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    auditEventsDropped: new Counter({
+      name: 'fluxact_audit_events_dropped_total',
+      help: 'Outcome events dropped unsent: the queue to --events-addr was full, or still held them at shutdown.',
       registers: [registry],
     }),
   };

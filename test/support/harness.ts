@@ -80,6 +80,7 @@ export async function startOperator(
     leaderElect: false,
     leaseName: 'flux-action-operator',
     logLevel: 'warn',
+    eventsAddr: undefined,
     ...overrides,
   };
   const log = pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' });

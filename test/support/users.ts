@@ -46,6 +46,7 @@ export async function createRole(admin: k8s.KubeConfig, namespace: string, name:
 export interface RequestInit {
   spec: Partial<RequestSpec> & Pick<RequestSpec, 'action' | 'target'>;
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
   dryRun?: boolean;
 }
 
@@ -65,7 +66,12 @@ export async function createRequestAs(
     body: {
       apiVersion: ApiVersion,
       kind: Kind,
-      metadata: { name, namespace, ...(init.annotations ? { annotations: init.annotations } : {}) },
+      metadata: {
+        name,
+        namespace,
+        ...(init.annotations ? { annotations: init.annotations } : {}),
+        ...(init.labels ? { labels: init.labels } : {}),
+      },
       spec: init.spec,
     },
   })) as { metadata: { name: string; annotations?: Record<string, string> } };

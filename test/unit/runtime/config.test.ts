@@ -18,6 +18,7 @@ const defaults: OperatorConfig = {
   leaderElect: true,
   leaseName: 'flux-action-operator',
   logLevel: 'info',
+  eventsAddr: undefined,
 };
 
 /** The ConfigError message parse throws, or fails the test when it does not throw one. */
@@ -41,6 +42,7 @@ const defaultsAsRaw: Record<string, string> = {
   'metrics-addr': ':1234',
   'lease-name': 'other',
   'log-level': 'error',
+  'events-addr': 'http://other.invalid/',
 };
 
 // One row per flag: a valid value, the field it sets and the parsed result.
@@ -60,6 +62,13 @@ const flagCases: Array<{ flag: string; env?: string; value: string; field: keyof
   { flag: 'leader-elect', env: 'FLUXACT_LEADER_ELECT', value: 'false', field: 'leaderElect', parsed: false },
   { flag: 'lease-name', value: 'my-lease', field: 'leaseName', parsed: 'my-lease' },
   { flag: 'log-level', env: 'FLUXACT_LOG_LEVEL', value: 'debug', field: 'logLevel', parsed: 'debug' },
+  {
+    flag: 'events-addr',
+    env: 'FLUXACT_EVENTS_ADDR',
+    value: 'http://notification-controller.flux-system.svc.cluster.local./',
+    field: 'eventsAddr',
+    parsed: 'http://notification-controller.flux-system.svc.cluster.local./',
+  },
 ];
 
 describe('parseOperatorConfig', () => {
@@ -203,6 +212,15 @@ describe('parseOperatorConfig', () => {
       [['--lease-name=My_Lease'], '--lease-name: expected a Lease name (lowercase letters, digits, "-" and "."), got "My_Lease"'],
       [['--log-level=verbose'], '--log-level: expected one of trace, debug, info, warn, error, fatal, got "verbose"'],
       [['--kubeconfig='], '--kubeconfig: expected a path to a kubeconfig file, got ""'],
+      [
+        ['--events-addr=notification-controller:80'],
+        '--events-addr: expected an http:// or https:// URL, not notification-controller://, got "notification-controller:80"',
+      ],
+      [
+        ['--events-addr=notification-controller.flux-system'],
+        '--events-addr: expected an http:// or https:// URL, such as "http://notification-controller.flux-system.svc.cluster.local./", got "notification-controller.flux-system"',
+      ],
+      [['--events-addr=ftp://example.com/'], '--events-addr: expected an http:// or https:// URL, not ftp://, got "ftp://example.com/"'],
     ])('%j is refused with: %s', (argv, message) => {
       expect(errorOf(argv)).toBe(message);
     });

@@ -1,0 +1,51 @@
+// The policies' answer for one request, from the policy store's caches: what the reconciler's
+// `policy` dependency calls before a request may start.
+import { OriginLabel, RequestedByAnnotation, RequestedByGroupsAnnotation, targetOf, type FluxActionRequest } from '../api/types.js';
+import { evaluate, type LoadedPolicy, type PastAction, type PolicySubject } from './evaluate.js';
+import type { GateDecision } from './gate.js';
+
+/** What the decider needs of the policy store. */
+export interface PolicySource {
+  readonly synced: boolean;
+  knowsNamespace(namespace: string): boolean;
+  policiesFor(namespace: string): readonly LoadedPolicy[];
+}
+
+/** Thrown while the policies cannot be known yet: the request waits (within its timeout) instead of being decided blind. */
+export class PoliciesNotLoadedError extends Error {}
+
+/** The request as policies see it: its target, origin label, and who asked (annotations checked at admission). */
+export function subjectOf(request: FluxActionRequest): PolicySubject {
+  const annotations = request.metadata.annotations ?? {};
+  const groups = annotations[RequestedByGroupsAnnotation];
+  const target = targetOf(request);
+  return {
+    namespace: request.metadata.namespace ?? '',
+    name: request.metadata.name,
+    action: request.spec.action,
+    target: { kind: target.kind, namespace: target.namespace, name: target.name },
+    origin: request.metadata.labels?.[OriginLabel],
+    requestedBy: annotations[RequestedByAnnotation],
+    groups: groups ? groups.split(',').filter((g) => g !== '') : [],
+  };
+}
+
+/**
+ * The reconciler's `policy` dependency over a policy store: evaluates the policies that govern the
+ * request's namespace. Throws PoliciesNotLoadedError until the store has loaded the policies and
+ * the namespace's labels (a ClusterFluxActionPolicy's selector needs them).
+ */
+export function policyDecider(
+  store: PolicySource,
+): (request: FluxActionRequest, history: readonly PastAction[], now: number) => GateDecision {
+  return (request, history, now) => {
+    const namespace = request.metadata.namespace ?? '';
+    if (!store.synced)
+      throw new PoliciesNotLoadedError(
+        'the FluxActionPolicies and ClusterFluxActionPolicies are not loaded yet (is their CRD installed, and may the operator list them?)',
+      );
+    if (!store.knowsNamespace(namespace)) throw new PoliciesNotLoadedError(`the labels of namespace ${namespace} are not loaded yet`);
+    const decision = evaluate({ request: subjectOf(request), now, policies: store.policiesFor(namespace), history });
+    return decision;
+  };
+}
