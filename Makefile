@@ -72,6 +72,8 @@ cluster-down: ## Stop the local control plane
 bench: node_modules ## Run the benchmark against the local control plane
 	npm run bench
 
+IMAGE ?= flux-action-operator:latest
+
 .PHONY: image
-image: ## Build the container image (needs a container engine)
-	docker build -t flux-action-operator:latest .
+image: ## Build the container image (IMAGE, default flux-action-operator:latest): with docker, or with podman where no Docker engine answers
+	bash hack/image.sh $(IMAGE)
