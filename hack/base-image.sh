@@ -30,7 +30,7 @@ node_dir=$(bash "$here/node.sh" --pinned)
 node_version=$("$node_dir/node" --version)
 cache=${FLUXACT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flux-action-operator}/image
 # Everything that goes into the image, so a change to any of it builds a new one.
-key=$(printf '%s\n' "$node_version" "$NPM_VERSION" "$SUITE" "$(sha256sum "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "$node_version" "$NPM_VERSION" "$SUITE" "$(sha256sum <"${BASH_SOURCE[0]}")" | sha256sum | cut -c1-16)
 
 current_label() { podman image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$TAG" 2>/dev/null; }
 if podman image exists "$TAG"; then
