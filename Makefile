@@ -27,6 +27,10 @@ generate: node_modules ## Write the CRD's kind enum and CEL rules and the Cluste
 test: node_modules ## Type-check, format check, lint, unit, integration and end-to-end tests (on a local control plane of their own)
 	bash test/run.sh
 
+.PHONY: test-image
+test-image: node_modules ## Build the image and run it as a pod against the local control plane: the operator carries out a request, the MCP adapter answers
+	bash test/image/run.sh
+
 .PHONY: lint
 lint: node_modules ## Format check and typescript-eslint (type-aware, recommended + strict)
 	npm run --silent format:check
@@ -72,6 +76,8 @@ cluster-down: ## Stop the local control plane
 bench: node_modules ## Run the benchmark against the local control plane
 	npm run bench
 
+IMAGE ?= flux-action-operator:latest
+
 .PHONY: image
-image: ## Build the container image (needs a container engine)
-	docker build -t flux-action-operator:latest .
+image: ## Build the container image (IMAGE, default flux-action-operator:latest): with docker, or with podman where no Docker engine answers
+	bash hack/image.sh $(IMAGE)

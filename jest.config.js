@@ -30,6 +30,12 @@ export default {
     },
     {
       ...common,
+      displayName: 'image',
+      testMatch: ['<rootDir>/test/image/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+    },
+    {
+      ...common,
       displayName: 'chaos',
       testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -2,6 +2,7 @@
 # Prints the directory of a supported Node.js LTS binary, installing it first when needed.
 #
 #   PATH="$(bash hack/node.sh):$PATH"
+#   bash hack/node.sh --pinned    # the pinned release, whatever node the machine has
 #
 # When the machine's node is already at the pinned major version (or newer), its own
 # directory is printed and nothing is installed. Otherwise the pinned release is taken from
@@ -15,7 +16,9 @@ NODE_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+
 
 die() { echo "node.sh: $*" >&2; exit 1; }
 
-if current=$(node --version 2>/dev/null); then
+pinned=false
+[[ ${1:-} == --pinned ]] && pinned=true
+if ! $pinned && current=$(node --version 2>/dev/null); then
   major=${current#v}
   major=${major%%.*}
   if ((major >= ${NODE_VERSION%%.*})); then

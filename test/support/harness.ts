@@ -21,8 +21,8 @@ import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, tokenKubeC
 export const OperatorNamespace = 'fluxact-system';
 export const OperatorServiceAccount = 'fluxact-operator';
 
-/** A kubeconfig authenticating as a ServiceAccount, with a token from the TokenRequest API. */
-export async function serviceAccountKubeConfig(admin: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.KubeConfig> {
+/** A token of a ServiceAccount from the TokenRequest API (as `kubectl create token`), valid for an hour. */
+export async function serviceAccountToken(admin: k8s.KubeConfig, namespace: string, name: string): Promise<string> {
   const core = admin.makeApiClient(k8s.CoreV1Api);
   const request = await core.createNamespacedServiceAccountToken({
     namespace,
@@ -31,6 +31,12 @@ export async function serviceAccountKubeConfig(admin: k8s.KubeConfig, namespace:
   });
   const token = request.status?.token;
   if (!token) throw new Error(`no token for ServiceAccount ${namespace}/${name}`);
+  return token;
+}
+
+/** A kubeconfig authenticating as a ServiceAccount, with a token from the TokenRequest API. */
+export async function serviceAccountKubeConfig(admin: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.KubeConfig> {
+  const token = await serviceAccountToken(admin, namespace, name);
   return tokenKubeConfig(admin, token, `system:serviceaccount:${namespace}:${name}`);
 }
 
