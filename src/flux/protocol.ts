@@ -131,7 +131,8 @@ export function decide(input: DecideInput): Plan {
 
   if (input.failure) return finishRequest(request, base, now, input.failure.reason, input.failure.message);
   const target = input.steps.find((s) => s.slot === 'target');
-  if (!target) return finishRequest(request, base, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
+  if (!target)
+    return finishRequest(request, base, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
 
   const options: Options = { action: request.spec.action, force: request.spec.force ?? false, reset: request.spec.reset ?? false };
   let status = base;
@@ -478,7 +479,13 @@ function running(
 }
 
 /** The final status: Ready True/False, Stalled on failure, Reconciling removed; with its Event. */
-export function finishRequest(request: FluxActionRequest, status: RequestStatus, now: number, failure: FailureReason | undefined, message: string): Plan {
+export function finishRequest(
+  request: FluxActionRequest,
+  status: RequestStatus,
+  now: number,
+  failure: FailureReason | undefined,
+  message: string,
+): Plan {
   const generation = request.metadata.generation;
   const reason = failure ?? (request.spec.wait === false ? SuccessReason.Requested : SuccessReason.Succeeded);
   let conditions = (status.conditions ?? []).filter((c) => c.type !== ReconcilingCondition);
