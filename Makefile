@@ -76,6 +76,10 @@ cluster-down: ## Stop the local control plane
 bench: node_modules ## Run the benchmark against the local control plane
 	npm run bench
 
+.PHONY: chart
+chart: ## helm lint and helm template of charts/flux-action-operator (builds helm into the per-user cache if needed)
+	bash test/chart/check.sh
+
 IMAGE ?= flux-action-operator:latest
 
 .PHONY: image

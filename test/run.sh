@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: type-check, format check, lint, unit tests, the integration tests (the operator and the MCP adapter against
+# make test: type-check, format check, lint, the chart's helm lint and template, unit tests, the integration tests (the operator and the MCP adapter against
 # the local control plane, with the Flux simulator), then the end-to-end tests (the same against the
 # real Flux controllers, a Git server and a Helm repository).
 # make e2e: only the end-to-end tests.
@@ -28,6 +28,8 @@ npm run --silent typecheck
 npm run --silent format:check
 npm run --silent lint
 if [[ $mode == all ]]; then
+  # helm lint and helm template of the chart (helm from the per-user cache, built when missing).
+  bash test/chart/check.sh
   npm run --silent test:unit -- --json --outputFile="$results/unit.json"
 fi
 # Some tests run `fluxact` as a process, from dist/.

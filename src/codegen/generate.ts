@@ -20,6 +20,86 @@ export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml', sections: policyCrdSections },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },
   { path: 'config/rbac/mcp_role.yaml', sections: mcpRoleSections },
+  { path: 'charts/flux-action-operator/templates/operator-rbac.yaml', sections: operatorRoleSections },
+  { path: 'charts/flux-action-operator/templates/mcp-rbac.yaml', sections: mcpRoleSections },
+];
+
+/** A file that is a whole copy of another, between lines of its own (a chart template's condition). */
+export interface CopiedFile {
+  path: string;
+  /** The original, from the repository root; when it is a generated file, its generated text is copied. */
+  from: string;
+  /** Lines written before the copy (after the header) and after it. */
+  before: readonly string[];
+  after: readonly string[];
+  /** The header saying where the copy comes from, in the file's comment syntax. */
+  header: (from: string) => string;
+}
+
+const Chart = 'charts/flux-action-operator';
+const yamlHeader = (from: string): string => `# Copied by make generate from ${from}: edit that file, not this copy.`;
+const templateHeader = (from: string): string => `{{- /* Copied by make generate from ${from}: edit that file, not this copy. */}}`;
+const ifAdmission = ['{{- if .Values.admission.enabled }}'];
+const end = ['{{- end }}'];
+
+/** The chart's copies of the CRDs (Helm installs crds/ as it is) and of config/admission (its templates, behind admission.enabled). */
+export const copiedFiles: readonly CopiedFile[] = [
+  {
+    path: `${Chart}/crds/fluxaction.io_fluxactionrequests.yaml`,
+    from: 'crds/fluxaction.io_fluxactionrequests.yaml',
+    before: [],
+    after: [],
+    header: yamlHeader,
+  },
+  {
+    path: `${Chart}/crds/fluxaction.io_fluxactionpolicies.yaml`,
+    from: 'crds/fluxaction.io_fluxactionpolicies.yaml',
+    before: [],
+    after: [],
+    header: yamlHeader,
+  },
+  {
+    path: `${Chart}/crds/fluxaction.io_clusterfluxactionpolicies.yaml`,
+    from: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml',
+    before: [],
+    after: [],
+    header: yamlHeader,
+  },
+  {
+    path: `${Chart}/templates/admission-approval.yaml`,
+    from: 'config/admission/approval.yaml',
+    before: ifAdmission,
+    after: end,
+    header: templateHeader,
+  },
+  {
+    path: `${Chart}/templates/admission-action-permission.yaml`,
+    from: 'config/admission/action-permission.yaml',
+    before: ifAdmission,
+    after: end,
+    header: templateHeader,
+  },
+  {
+    path: `${Chart}/templates/admission-requested-by.yaml`,
+    from: 'config/admission/requested-by.yaml',
+    before: ifAdmission,
+    after: end,
+    header: templateHeader,
+  },
+  {
+    path: `${Chart}/templates/admission-roles.yaml`,
+    from: 'config/admission/roles.yaml',
+    before: ifAdmission,
+    after: end,
+    header: templateHeader,
+  },
+  {
+    path: `${Chart}/templates/admission-mutating-requested-by.yaml`,
+    from: 'config/admission/mutating/requested-by.yaml',
+    before: ['{{- if and .Values.admission.enabled .Values.admission.mutating.enabled }}'],
+    after: end,
+    header: templateHeader,
+  },
 ];
 
 const Source = 'src/flux/kinds.ts';
@@ -73,10 +153,31 @@ export function beginMarker(name: string): string {
   return `# BEGIN GENERATED ${name}: written by make generate from ${Source}; edit the table, not this section`;
 }
 
-/** What each generated file holds now and what the table says it should hold. */
-export function generate(root: string, table: KindTable): { path: string; current: string; next: string }[] {
-  return generatedFiles.map((f) => {
-    const current = readFileSync(path.join(root, f.path), 'utf8');
+/** The text of a copy of `original`: header, the lines before, the original, the lines after. */
+export function renderCopy(copy: CopiedFile, original: string): string {
+  const body = original.endsWith('\n') ? original : `${original}\n`;
+  return [copy.header(copy.from), ...copy.before, body + copy.after.join('\n')].join('\n') + (copy.after.length > 0 ? '\n' : '');
+}
+
+/** What each generated or copied file holds now (undefined: missing) and what the table says it should hold. */
+export function generate(root: string, table: KindTable): { path: string; current: string | undefined; next: string }[] {
+  const read = (file: string): string | undefined => {
+    try {
+      return readFileSync(path.join(root, file), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  };
+  const generated = generatedFiles.map((f) => {
+    const current = read(f.path);
+    if (current === undefined) throw new GenerateError(`${f.path}: no such file`);
     return { path: f.path, current, next: renderSections(f.path, current, f.sections(table)) };
   });
+  const copies = copiedFiles.map((c) => {
+    const original = generated.find((g) => g.path === c.from)?.next ?? read(c.from);
+    if (original === undefined) throw new GenerateError(`${c.path}: its original ${c.from} does not exist`);
+    return { path: c.path, current: read(c.path), next: renderCopy(c, original) };
+  });
+  return [...generated, ...copies];
 }

@@ -1,6 +1,7 @@
 // `make generate` (npm run generate): rewrites the generated sections of the CRD and the
-// ClusterRoles from the kinds table, in the repository the command runs in.
-import { writeFileSync } from 'node:fs';
+// ClusterRoles from the kinds table, and the chart's copies of the CRD and of config/admission, in
+// the repository the command runs in.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectTable } from './artefacts.js';
 import { GenerateError, generate } from './generate.js';
@@ -9,6 +10,7 @@ try {
   const root = process.cwd();
   for (const file of generate(root, projectTable)) {
     if (file.next === file.current) continue;
+    mkdirSync(path.dirname(path.join(root, file.path)), { recursive: true });
     writeFileSync(path.join(root, file.path), file.next);
     process.stdout.write(`generated ${file.path}\n`);
   }

@@ -7,6 +7,7 @@
 #
 #   build.sh [--with-nodes] [--with-flux]
 #   build.sh sources
+#   build.sh helm
 #
 # --with-nodes (or FLUXACT_CLUSTER_NODES=1) also builds kwok from the wrapper
 # module kwok/ and copies its Logs/ClusterLogs CRDs and default Stages, for
@@ -19,6 +20,11 @@
 # fluxact-sources from the module sources/, the Git, Helm and OCI server the
 # Flux controllers fetch from (see README.md).
 # `build.sh sources` builds only that, and prints the binary's path.
+#
+# `build.sh helm` builds only helm from the wrapper module helm/, and prints
+# the binary's path. It holds a lock of its own rather than the cache's: a
+# cold helm build takes minutes, and nothing else build.sh writes is in its
+# directory.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -90,6 +96,15 @@ build_kwok() {
   check_pin "$here/kwok" sigs.k8s.io/kwok "$KWOK_VERSION"
   # No version ldflags: the module's pkg/consts already says its version.
   go_build "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "$KWOK_BIN_DIR/kwok"
+}
+
+# Helm's version variables (internal/version, as its Makefile sets them for a
+# release tag); without them `helm version` says v4.3 and no tree state.
+build_helm() {
+  [[ -x $HELM_BIN_DIR/helm ]] && return
+  check_pin "$here/helm" helm.sh/helm/v4 "$HELM_VERSION"
+  local v=helm.sh/helm/v4/internal/version
+  go_build "$here/helm" helm.sh/helm/v4/cmd/helm "$HELM_BIN_DIR/helm" "-X $v.version=$HELM_VERSION -X $v.gitTreeState=clean"
 }
 
 build_sources() {
@@ -291,7 +306,7 @@ copy_file() {
 # ---------------------------------------------------------------- main
 
 main() {
-  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux=${FLUXACT_CLUSTER_FLUX:-} only_sources=''
+  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux=${FLUXACT_CLUSTER_FLUX:-} only_sources='' only_helm=''
   [[ $with_nodes == 0 ]] && with_nodes=
   [[ $with_flux == 0 ]] && with_flux=
   while (($#)); do
@@ -299,12 +314,22 @@ main() {
       --with-nodes) with_nodes=1; shift ;;
       --with-flux) with_flux=1; shift ;;
       sources) only_sources=1; shift ;;
+      helm) only_helm=1; shift ;;
       *) die "unknown argument $1" ;;
     esac
   done
   [[ -z $with_flux ]] || with_nodes=1
   require_tools go jq flock
   mkdir -p "$CACHE_DIR/crds"
+  if [[ -n $only_helm ]]; then
+    # Its own lock: only this branch writes $HELM_BIN_DIR, and a cold build of
+    # it must not hold up the control plane's builds (or theirs it).
+    exec {lock}>"$CACHE_DIR/.build-helm.lock"
+    flock "$lock"
+    build_helm
+    printf '%s\n' "$HELM_BIN_DIR/helm"
+    return
+  fi
   # One build at a time per cache: parallel test runs or clones wait here.
   exec {lock}>"$CACHE_DIR/.build.lock"
   flock "$lock"

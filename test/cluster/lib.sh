@@ -29,6 +29,9 @@ FLUX_RBAC_DIR=$CACHE_DIR/rbac/flux-$FLUX_VERSION
 FLUX_OPERATOR_RBAC_DIR=$CACHE_DIR/rbac/flux-operator-$FLUX_OPERATOR_VERSION
 FLUX_CONTROLLERS=(source-controller kustomize-controller helm-controller)
 
+# Only for `build.sh helm` (the chart's lint, template and push): helm.
+HELM_BIN_DIR=$CACHE_DIR/bin/helm-$HELM_VERSION
+
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 # fluxact-sources, the project's own Git/Helm/OCI source server (module

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the wrapper modules etcd/, kubernetes/, kwok/ and flux/*/ (go.mod
+# Regenerates the wrapper modules etcd/, kubernetes/, kwok/, helm/ and flux/*/ (go.mod
 # and go.sum) from versions.env. Run it after bumping a version there, then
 # commit the result: build.sh only builds what these files pin.
 set -euo pipefail
@@ -42,6 +42,7 @@ update_plain() {
 
 update_etcd() { update_plain etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"; }
 update_kwok() { update_plain kwok sigs.k8s.io/kwok "$KWOK_VERSION"; }
+update_helm() { update_plain helm helm.sh/helm/v4 "$HELM_VERSION"; }
 
 # k8s.io/kubernetes replaces each staging module (k8s.io/api, ...) with a
 # local directory that its module zip doesn't carry, so a module requiring it
@@ -192,8 +193,9 @@ main() {
   update_etcd
   update_kubernetes
   update_kwok
+  update_helm
   update_flux_controllers
-  log "done; review and commit $here/{etcd,kubernetes,kwok,flux/*}/go.{mod,sum}"
+  log "done; review and commit $here/{etcd,kubernetes,kwok,helm,flux/*}/go.{mod,sum}"
 }
 
 main "$@"

@@ -3,9 +3,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from '@jest/globals';
-import { parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot, testKubeconfigPath } from '../support/kube.js';
+import { ensureInstalled } from '../support/harness.js';
 
 const run = promisify(execFile);
 const cluster = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
@@ -22,11 +23,20 @@ interface Rule {
   resources?: string[];
   verbs?: string[];
 }
+async function kubectlWithInput(input: string, ...args: string[]): Promise<string> {
+  const child = run('bash', [cluster, 'kubectl', '--kubeconfig', testKubeconfigPath(), ...args], { maxBuffer: 16 * 1024 * 1024 });
+  child.child.stdin?.end(input);
+  return (await child).stdout;
+}
+
 interface Manifest {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; namespace?: string };
   rules?: Rule[];
 }
+
+// The namespace and CRD config/'s objects go into (a dry run does not create them).
+beforeAll(() => ensureInstalled());
 
 describe('config/', () => {
   it.each(['crd', 'rbac', 'manager', 'default', 'samples', 'admission', 'admission/mutating'])(
@@ -34,6 +44,30 @@ describe('config/', () => {
     async (dir) => {
       const out = await kubectl('kustomize', path.join(repoRoot, 'config', dir));
       expect(out.length).toBeGreaterThan(0);
+    },
+  );
+
+  // Every directory a user may apply on its own. The samples' objects go to a namespace of the
+  // test's (a dry run does not create their namespace, so objects in it would be refused).
+  it.each(['crd', 'rbac', 'manager', 'admission', 'admission/mutating', 'samples'])(
+    'config/%s is accepted by the API server (server-side dry run)',
+    async (dir) => {
+      let docs = parseAllDocuments(await kubectl('kustomize', path.join(repoRoot, 'config', dir))).map((d) => d.toJSON() as Manifest);
+      if (dir === 'samples') {
+        docs = docs.filter((d) => d.kind !== 'Namespace').map((d) => ({ ...d, metadata: { ...d.metadata, namespace: 'default' } }));
+      }
+      const out = await kubectlWithInput(
+        docs.map((d) => `---\n${stringify(d)}`).join(''),
+        'apply',
+        '-f',
+        '-',
+        '--dry-run=server',
+        '--server-side',
+        '--force-conflicts',
+        '--field-manager=fluxact-manifests-test',
+      );
+      for (const d of docs) expect(out).toContain(`/${d.metadata.name} serverside-applied (server dry run)`);
+      expect(out.trim().split('\n')).toHaveLength(docs.length);
     },
   );
 

@@ -1,5 +1,6 @@
-// The generated sections of the CRD and the ClusterRoles: committed output equals what the kinds
-// table generates (run `make generate` when this fails), and a new row reaches every artefact.
+// The generated sections of the CRD and the ClusterRoles (config/ and the chart's), and the chart's
+// copies of the CRD and of config/admission: committed output equals what the kinds table generates
+// (run `make generate` when this fails), and a new row reaches every artefact.
 import { describe, expect, it } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import {
@@ -11,7 +12,15 @@ import {
   type PolicyRule,
   type ValidationRule,
 } from '../../src/codegen/artefacts.js';
-import { GenerateError, beginMarker, generate, generatedFiles, renderSections } from '../../src/codegen/generate.js';
+import {
+  GenerateError,
+  beginMarker,
+  copiedFiles,
+  generate,
+  generatedFiles,
+  renderCopy,
+  renderSections,
+} from '../../src/codegen/generate.js';
 import { repoRoot } from '../support/kube.js';
 import { withWidget } from '../support/widget-kinds.js';
 
@@ -30,13 +39,14 @@ interface Role {
   rules: PolicyRule[];
 }
 
-function files(table: KindTable): Record<string, { current: string; next: string }> {
+function files(table: KindTable): Record<string, { current: string | undefined; next: string }> {
   return Object.fromEntries(generate(repoRoot, table).map((f) => [f.path, f]));
 }
 
 const crdPath = 'crds/fluxaction.io_fluxactionrequests.yaml';
+const chartCrdPath = 'charts/flux-action-operator/crds/fluxaction.io_fluxactionrequests.yaml';
 
-const policyCrdPaths = ['crds/fluxaction.io_fluxactionpolicies.yaml', 'crds/fluxaction.io_clusterfluxactionpolicies.yaml'];
+const policyCrdPaths = ['crds/fluxaction.io_fluxactionpolicies.yaml', 'crds/fluxaction.io_clusterfluxactionpolicies.yaml'] as const;
 
 /** The schema of one rule of a policy CRD. */
 function ruleSchema(text: string): Schema {
@@ -59,6 +69,17 @@ describe('make generate', () => {
   it.each(generatedFiles.map((f) => f.path))('%s is what the kinds table generates (run make generate)', (path) => {
     const file = files(projectTable)[path]!;
     expect(file.current).toBe(file.next);
+  });
+
+  it.each(copiedFiles.map((f) => [f.path, f.from]))('%s is a copy of %s (run make generate)', (path) => {
+    const file = files(projectTable)[path]!;
+    expect(file.current).toBe(file.next);
+  });
+
+  it('writes a copy as its header, the lines before, the original and the lines after', () => {
+    const copy = { path: 't.yaml', from: 'o.yaml', before: ['{{- if .x }}'], after: ['{{- end }}'], header: (f: string) => `# from ${f}` };
+    expect(renderCopy(copy, 'a: 1\n')).toBe('# from o.yaml\n{{- if .x }}\na: 1\n{{- end }}\n');
+    expect(renderCopy({ ...copy, before: [], after: [] }, 'a: 1')).toBe('# from o.yaml\na: 1\n');
   });
 
   it('writes every generated section between its markers, leaving the hand-written rest alone', () => {
@@ -98,8 +119,10 @@ describe('a new row in the kinds table', () => {
   const before = files(projectTable);
   const after = files(withWidget);
 
-  it('changes every generated file', () => {
+  it("changes every generated file, and the chart's copy of the CRD", () => {
     for (const f of generatedFiles) expect(after[f.path]!.next).not.toBe(before[f.path]!.next);
+    expect(after[chartCrdPath]!.next).toContain(after[crdPath]!.next);
+    expect(after[chartCrdPath]!.next).not.toBe(before[chartCrdPath]!.next);
   });
 
   it('is a kind the CRD accepts, with its group checked against target.apiVersion', () => {
@@ -139,6 +162,14 @@ describe('a new row in the kinds table', () => {
       resources: ['widgets', 'gadgets'],
       verbs: ['get', 'list', 'watch'],
     });
+    // The chart's ClusterRoles get the same rules as config/'s.
+    for (const [chart, config] of [
+      ['operator-rbac.yaml', 'role.yaml'],
+      ['mcp-rbac.yaml', 'mcp_role.yaml'],
+    ] as const) {
+      const chartRules = after[`charts/flux-action-operator/templates/${chart}`]!.next;
+      expect(chartRules).toContain(after[`config/rbac/${config}`]!.next.split('# BEGIN GENERATED flux-kinds')[1]!.split('# END')[0]!);
+    }
     // The hand-written rules around the generated ones are kept.
     expect(roleRules(after['config/rbac/role.yaml']!.next)[0]!.resources).toEqual(['fluxactionrequests']);
     expect(roleRules(after['config/rbac/mcp_role.yaml']!.next).at(-1)!.resources).toEqual(['customresourcedefinitions']);
@@ -162,13 +193,13 @@ describe('the committed artefacts', () => {
   const current = files(projectTable);
 
   it('give the operator get, list, watch and patch on exactly the kinds it acts on', () => {
-    const flux = roleRules(current['config/rbac/role.yaml']!.current).filter(isFlux);
+    const flux = roleRules(current['config/rbac/role.yaml']!.current!).filter(isFlux);
     const granted = flux.flatMap((r) => r.resources.map((res) => `${res}.${r.apiGroups[0]} ${r.verbs.join(',')}`)).sort();
     expect(granted).toEqual(projectTable.kinds.map((k) => `${k.plural}.${k.group} get,list,watch,patch`).sort());
   });
 
   it('give the MCP adapter read access to every Flux kind in the table, the action verbs on those it acts on, and nothing more', () => {
-    const flux = roleRules(current['config/rbac/mcp_role.yaml']!.current).filter(isFlux);
+    const flux = roleRules(current['config/rbac/mcp_role.yaml']!.current!).filter(isFlux);
     const granted = flux.flatMap((r) => r.resources.map((res) => `${res}.${r.apiGroups[0]} ${r.verbs.join(',')}`)).sort();
     const kinds = [...projectTable.kinds, ...projectTable.readOnly];
     expect(granted).toEqual(
@@ -188,7 +219,7 @@ describe('the committed artefacts', () => {
 
 describe('the policy CRDs', () => {
   it('give FluxActionPolicy and ClusterFluxActionPolicy the same rules and status; only the cluster kind selects namespaces', () => {
-    const [namespaced, clustered] = policyCrdPaths.map((p) => parse(files(projectTable)[p]!.current) as Crd);
+    const [namespaced, clustered] = policyCrdPaths.map((p) => parse(files(projectTable)[p]!.current ?? '') as Crd);
     const version = (c: Crd): Schema => c.spec.versions[0]!.schema.openAPIV3Schema;
     expect(version(clustered!).properties!['spec']!.properties!['rules']).toEqual(
       version(namespaced!).properties!['spec']!.properties!['rules'],
