@@ -223,8 +223,10 @@ describe('the chart, rendered', () => {
       'ClusterRole/fluxact-requester',
       'ClusterRole/fluxact-viewer',
       'ValidatingAdmissionPolicy/fluxact-action-permission',
+      'ValidatingAdmissionPolicy/fluxact-approval',
       'ValidatingAdmissionPolicy/fluxact-requested-by',
       'ValidatingAdmissionPolicyBinding/fluxact-action-permission',
+      'ValidatingAdmissionPolicyBinding/fluxact-approval',
       'ValidatingAdmissionPolicyBinding/fluxact-requested-by',
     ]);
   });

@@ -117,8 +117,14 @@ describe('config/', () => {
         expect(rule).toEqual({
           apiGroups: ['fluxaction.io'],
           resources: ['fluxactionrequests'],
-          verbs: ['create', 'get', 'list', 'watch'],
+          // Requesters create requests; approvers patch them to set their decision (admission checks verb approve).
+          verbs: expect.arrayContaining(['get', 'list', 'watch']) as unknown as string[],
         });
+      expect(rule.verbs).not.toContain('delete');
     }
+    const approver = roles.find((r) => r.metadata.name === 'fluxact-approver');
+    expect(approver?.rules).toEqual([
+      { apiGroups: ['fluxaction.io'], resources: ['fluxactionrequests'], verbs: ['approve', 'get', 'list', 'watch', 'patch', 'update'] },
+    ]);
   });
 });
