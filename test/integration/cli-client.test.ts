@@ -14,6 +14,7 @@ import { SimAnnotation } from '../simulator/flux-simulator.js';
 import { createFluxObject, readyReason, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
 import { randomSuffix, repoRoot, waitFor } from '../support/kube.js';
 import { bindRole } from '../support/users.js';
+import { parse } from 'yaml';
 
 const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const escape = '\u001b';
@@ -157,6 +158,15 @@ describe('fluxact reconcile', () => {
     expect(request.status?.target?.revision).toBe('main@sha1:1a2b3c');
     expect(request.metadata.labels?.[OriginLabel]).toBe('cli');
     expect(request.metadata.annotations?.[RequestedByAnnotation]).toBe(alice);
+  });
+
+  it('returns once the request exists with --no-wait, printing it as YAML with -o yaml', async () => {
+    const { code, stdout, stderr } = await fluxact(['resume', 'ks', 'app', '-n', env.ns, '--no-wait', '-o', 'yaml']);
+    expect(code).toBe(0);
+    const request = parse(stdout) as FluxActionRequest;
+    expect(request.spec).toMatchObject({ action: 'Resume', target: { kind: 'Kustomization', name: 'app' } });
+    expect(request.status?.phase).toBeUndefined();
+    expect(stderr).toContain(`not waiting; follow it with: fluxact describe ${request.metadata.name} -n ${env.ns}`);
   });
 
   it('draws a live line on a terminal', async () => {
