@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// fluxact: one command for the operator (and, later, the MCP adapter).
+// fluxact: the client command line (reconcile, suspend, resume, get, describe, approve, reject),
+// the operator and the MCP server, in one command.
 import { createRequire } from 'node:module';
 import { ConfigError, isHelpRequested, loadKubeConfig, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
@@ -7,6 +8,8 @@ import { Operator } from '../operator/manager.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
 import { createMcpServer } from '../mcp/server.js';
 import { serveHttp, serveStdio } from '../mcp/transports.js';
+import { parseCli, UsageError } from './args.js';
+import { runClient } from './client.js';
 
 const require = createRequire(import.meta.url);
 
@@ -20,14 +23,6 @@ function version(): string {
   }
   return 'unknown';
 }
-
-const usage = `fluxact ${version()} - carry out Flux actions requested as FluxActionRequests
-
-Usage:
-  fluxact operator [flags]   run the operator (fluxact operator --help for its flags)
-  fluxact mcp [flags]        run the MCP server for AI agents (fluxact mcp --help)
-  fluxact version            print the version
-`;
 
 async function runOperator(argv: string[]): Promise<number> {
   if (isHelpRequested(argv)) {
@@ -122,32 +117,31 @@ async function runMcp(argv: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
+  const cmd = await parseCli(argv);
+  switch (cmd.command) {
     case 'operator':
-      return runOperator(rest);
+      return runOperator(cmd.argv);
     case 'mcp':
-      return runMcp(rest);
+      return runMcp(cmd.argv);
     case 'version':
-    case '--version':
       process.stdout.write(`${version()}\n`);
       return 0;
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(usage);
-      return command === undefined ? 2 : 0;
+    case 'print':
+      process.stdout.write(cmd.text);
+      return 0;
     default:
-      process.stderr.write(`fluxact: unknown command "${command}"\n\n${usage}`);
-      return 2;
+      return runClient(cmd, { stdout: process.stdout, stderr: process.stderr, now: Date.now });
   }
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+    // Let stdout drain when piped, then leave even if a watch or agent socket lingers.
+    process.stdout.write('', () => process.exit(code));
+  },
   (err: unknown) => {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`fluxact: ${err.message}\n`);
       process.exit(2);
     }

@@ -3,7 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Logger } from 'pino';
 import { DefaultMaxOutput } from './output.js';
-import { RequestService } from './requests.js';
+import { RequestService } from '../client/requests.js';
 import type { ToolContext } from './tool.js';
 import { registerFluxActionTools } from './toolsets/flux-actions.js';
 import { registerKubernetesTools } from './toolsets/kubernetes.js';

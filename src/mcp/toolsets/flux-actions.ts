@@ -9,7 +9,7 @@ import { fluxKinds, sourceKinds } from '../../flux/kinds.js';
 import { describeRef, findCondition } from '../../flux/objects.js';
 import { apiMessage, isInvalid } from '../../kube/errors.js';
 import { awaitsApproval, describeRule } from '../../policy/gate.js';
-import type { RequestService } from '../requests.js';
+import type { RequestService } from '../../client/requests.js';
 import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
 
 export interface FluxActionOptions {

@@ -1,5 +1,5 @@
-// The adapter's one way to act: create a FluxActionRequest and follow it, through a watch, until
-// it finished or the wait ran out. It never touches a Flux object itself.
+// A client's one way to act (the MCP adapter's and the command line's): create a FluxActionRequest
+// and follow it, through a watch, until it finished or the wait ran out. It never touches a Flux object.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isFinished } from '../api/conditions.js';
@@ -10,6 +10,8 @@ import {
   FluxActionRequestSchema,
   Group,
   Plural,
+  ApprovedByAnnotation,
+  RejectedByAnnotation,
   RequestedByAnnotation,
   RequestedByGroupsAnnotation,
   Version,
@@ -32,7 +34,7 @@ export interface RequestList {
   invalid: InvalidObjectError[];
 }
 
-/** Who the adapter is to the API server (SelfSubjectReview). */
+/** Who the client is to the API server (SelfSubjectReview). */
 export interface Identity {
   username: string;
   groups: string[];
@@ -47,7 +49,7 @@ export class RequestService {
   }
 
   /**
-   * Who the adapter acts as, asked once with a SelfSubjectReview (every authenticated user may); a
+   * Who the client acts as, asked once with a SelfSubjectReview (every authenticated user may); a
    * failed review is asked again next time.
    */
   whoAmI(): Promise<Identity> {
@@ -56,7 +58,7 @@ export class RequestService {
       .createSelfSubjectReview({ body: {} }, bounded())
       .then((review) => {
         const user = review.status?.userInfo;
-        if (!user?.username) throw new Error('the API server did not say who the adapter is (SelfSubjectReview without a username)');
+        if (!user?.username) throw new Error('the API server did not say who you are (SelfSubjectReview without a username)');
         return { username: user.username, groups: user.groups ?? [] };
       })
       .catch((err: unknown) => {
@@ -146,10 +148,54 @@ export class RequestService {
    * cancelled); resolves with the last state seen either way. Never rejects for a lost watch:
    * it reads the request once more. Rejects with an InvalidObjectError when the request stops parsing.
    */
-  async waitFinished(request: FluxActionRequest, timeoutMs: number, signal?: AbortSignal): Promise<FluxActionRequest> {
-    if (settled(request)) return request;
+  waitFinished(request: FluxActionRequest, timeoutMs: number, signal?: AbortSignal): Promise<FluxActionRequest> {
+    return this.follow(request, { timeoutMs, until: settled, ...(signal ? { signal } : {}) });
+  }
+
+  /**
+   * Follows a request through a watch, calling onUpdate with every version the watch delivers, until
+   * `until` holds (default: finished), timeoutMs passed or signal aborted; resolves with the last
+   * state seen. A watch that ends early (a lost connection, an expired resourceVersion) is opened
+   * again from a fresh read, so no transition is missed for long and the wait stays bounded.
+   * Rejects with an InvalidObjectError when the request stops parsing.
+   */
+  async follow(request: FluxActionRequest, options: FollowOptions): Promise<FluxActionRequest> {
+    const until = options.until ?? ((r: FluxActionRequest) => isFinished(r.status?.phase));
+    const deadline = Date.now() + options.timeoutMs;
     const namespace = request.metadata.namespace ?? '';
     const name = request.metadata.name;
+    let latest = request;
+    for (;;) {
+      if (until(latest) || options.signal?.aborted) return latest;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return latest;
+      const watched = await this.watchOnce(latest, remaining, options);
+      latest = watched.latest;
+      if (watched.invalid) throw watched.invalid;
+      if (until(latest) || options.signal?.aborted || Date.now() >= deadline) return latest;
+      // The watch ended before the deadline: read the request again and watch from there.
+      try {
+        const fresh = await this.get(namespace, name);
+        if (fresh.metadata.resourceVersion !== latest.metadata.resourceVersion) options.onUpdate?.(fresh);
+        latest = fresh;
+      } catch (err) {
+        if (err instanceof InvalidObjectError) throw err;
+        // The API server is unreachable for now: wait a little before watching again.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now()))));
+      }
+    }
+  }
+
+  /** One watch from request's resourceVersion until `until`, the time, the signal or the watch's end. */
+  private async watchOnce(
+    request: FluxActionRequest,
+    timeoutMs: number,
+    options: FollowOptions,
+  ): Promise<{ latest: FluxActionRequest; invalid?: InvalidObjectError }> {
+    const until = options.until ?? ((r: FluxActionRequest) => isFinished(r.status?.phase));
+    const namespace = request.metadata.namespace ?? '';
+    const name = request.metadata.name;
+    const signal = options.signal;
     let latest = request;
     let invalid: InvalidObjectError | undefined;
     await new Promise<void>((resolve) => {
@@ -175,7 +221,7 @@ export class RequestService {
           { fieldSelector: `metadata.name=${name}`, resourceVersion: request.metadata.resourceVersion ?? '' },
           (phase: string, obj: unknown) => {
             // The API server's own ERROR events (an expired resourceVersion) end the watch below.
-            if (phase === 'ERROR' || phase === 'BOOKMARK') return;
+            if (closed || phase === 'ERROR' || phase === 'BOOKMARK') return;
             try {
               latest = this.parse(obj, namespace, name);
             } catch (err) {
@@ -183,7 +229,8 @@ export class RequestService {
               done();
               return;
             }
-            if (settled(latest)) done();
+            options.onUpdate?.(latest);
+            if (until(latest)) done();
           },
           () => {
             done();
@@ -200,16 +247,41 @@ export class RequestService {
           },
         );
     });
-    if (invalid) throw invalid;
-    if (settled(latest) || signal?.aborted) return latest;
-    // The watch ended (time, or a lost connection): read the request once more.
-    try {
-      return await this.get(namespace, name);
-    } catch (err) {
-      if (err instanceof InvalidObjectError) throw err;
-      return latest;
-    }
+    return invalid ? { latest, invalid } : { latest };
   }
+
+  /**
+   * Decides a request awaiting approval: sets annotation approved-by or rejected-by to the caller's
+   * own username (whoAmI), which is what admission accepts. Returns the request as stored.
+   */
+  async decide(namespace: string, name: string, decision: 'approve' | 'reject'): Promise<{ request: FluxActionRequest; by: string }> {
+    const me = await this.whoAmI();
+    const annotation = decision === 'approve' ? ApprovedByAnnotation : RejectedByAnnotation;
+    const patched: unknown = await this.custom.patchNamespacedCustomObject(
+      {
+        group: Group,
+        version: Version,
+        plural: Plural,
+        namespace,
+        name,
+        body: { metadata: { annotations: { [annotation]: me.username } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded()),
+    );
+    return { request: this.parse(patched, namespace, name), by: me.username };
+  }
+}
+
+/** How RequestService.follow follows a request. */
+export interface FollowOptions {
+  /** How long to follow at most. */
+  timeoutMs: number;
+  /** Stop once this holds (default: the request finished). */
+  until?: (request: FluxActionRequest) => boolean;
+  /** Called with every new version of the request seen. */
+  onUpdate?: (request: FluxActionRequest) => void;
+  /** Stop when aborted (the client cancelled). */
+  signal?: AbortSignal;
 }
 
 /** Nothing more to wait for: finished, or waiting for a person's approval. */
