@@ -123,9 +123,7 @@ async function call(
 }
 
 /** The YAML documents of an answer, as objects. */
-function documents(
-  text: string,
-): {
+function documents(text: string): {
   kind?: string;
   metadata: { name: string; namespace?: string; managedFields?: unknown };
   spec?: Record<string, unknown>;
@@ -136,15 +134,13 @@ function documents(
 
 describe('get_kubernetes_resources', () => {
   it('lists the Kustomizations of a namespace as YAML, without managedFields', async () => {
-    const stored = (await kc
-      .makeApiClient(k8s.CustomObjectsApi)
-      .getNamespacedCustomObject({
-        group: 'kustomize.toolkit.fluxcd.io',
-        version: 'v1',
-        plural: 'kustomizations',
-        namespace: ns,
-        name: 'app',
-      })) as {
+    const stored = (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+      group: 'kustomize.toolkit.fluxcd.io',
+      version: 'v1',
+      plural: 'kustomizations',
+      namespace: ns,
+      name: 'app',
+    })) as {
       metadata: { managedFields?: unknown[] };
     };
     expect(stored.metadata.managedFields?.length).toBeGreaterThan(0);
