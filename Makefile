@@ -27,6 +27,10 @@ test: node_modules ## Type-check, unit, integration and end-to-end tests (on a l
 e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git server, a Helm repository
 	bash test/run.sh e2e
 
+.PHONY: test-compat
+test-compat: node_modules ## The end-to-end tests against the oldest supported Kubernetes and Flux (test/cluster/versions-compat.env)
+	FLUXACT_VERSIONS=compat bash test/run.sh e2e
+
 .PHONY: dev
 dev: node_modules ## Local control plane + real Flux controllers + operator, and the samples carried out by Flux
 	bash test/cluster/dev.sh up

@@ -3,10 +3,12 @@
 # the local control plane, with the Flux simulator), then the end-to-end tests (the same against the
 # real Flux controllers, a Git server and a Helm repository).
 # make e2e: only the end-to-end tests.
+# make test-compat: the end-to-end tests against the oldest supported Kubernetes and Flux
+# (FLUXACT_VERSIONS=compat: test/cluster/versions-compat.env).
 #
 #   test/run.sh [all|e2e]
 #
-# The tests get a control plane of their own (.cache/test-cluster), so a `make dev` cluster
+# The tests get a control plane of their own (.cache/test-cluster, .cache/test-cluster-compat), so a `make dev` cluster
 # (.cache/cluster) keeps running beside them untouched. It is started when not running, and
 # stopped again afterwards if this run started it. With KUBECONFIG set, the integration tests use
 # that cluster instead, and the end-to-end tests are skipped (they need the local Flux controllers).
@@ -29,7 +31,11 @@ fi
 # Some tests run `fluxact` as a process, from dist/.
 npm run --silent build:all
 
-export FLUXACT_CLUSTER_DIR=${FLUXACT_CLUSTER_DIR:-$root/.cache/test-cluster}
+# The compatibility run (FLUXACT_VERSIONS=compat, make test-compat) gets a cluster of its own: one
+# cluster runs one version set.
+suffix=${FLUXACT_VERSIONS:-default}
+[[ $suffix == default ]] && suffix= || suffix=-$suffix
+export FLUXACT_CLUSTER_DIR=${FLUXACT_CLUSTER_DIR:-$root/.cache/test-cluster$suffix}
 cluster() { bash test/cluster/cluster.sh "$@"; }
 started=false
 local_cluster=false

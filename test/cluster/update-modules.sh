@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates the wrapper modules etcd/, kubernetes/, kwok/ and flux/*/ (go.mod
 # and go.sum) from versions.env. Run it after bumping a version there, then
-# commit the result: build.sh only builds what these files pin.
+# commit the result: build.sh only builds what these files pin. With
+# FLUXACT_VERSIONS=compat it regenerates the compatibility set's
+# compat/kubernetes/ and compat/flux/*/ from versions-compat.env instead
+# (etcd/ and kwok/ are shared by both sets).
 set -euo pipefail
+# flux-operator v0.59.0's go.mod says go 1.27.0, newer than the machine's Go
+# may be; one toolchain for every module (the go command fetches it from the
+# module proxy).
+export GOTOOLCHAIN=go1.27.3
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -48,7 +55,7 @@ update_kwok() { update_plain kwok sigs.k8s.io/kwok "$KWOK_VERSION"; }
 # must replace each one with the published v0.<minor>.<patch> itself. The list
 # is read from the replace block of k8s.io/kubernetes's own go.mod.
 update_kubernetes() {
-  local dir=$here/kubernetes staging_version upstream
+  local dir=$KUBERNETES_MODULE_DIR staging_version upstream
   staging_version=v0.${KUBERNETES_VERSION#v1.}
   log "kubernetes wrapper: k8s.io/kubernetes $KUBERNETES_VERSION, staging modules $staging_version"
   upstream=$(upstream_gomod "k8s.io/kubernetes@$KUBERNETES_VERSION")
@@ -109,7 +116,7 @@ upstream_local_modules() {
 #   --replace: an extra replace directive, for a version upstream requires
 #     that the module proxy does not serve (403).
 update_flux() {
-  local name=$1 module=$2 version=$3 dir=$here/flux/$1 upstream replaces sub subs
+  local name=$1 module=$2 version=$3 dir=$FLUX_MODULES_DIR/$1 upstream replaces sub subs
   shift 3
   local nosumdb=() extra=()
   while (($#)); do
@@ -189,11 +196,13 @@ update_flux_controllers() {
 
 main() {
   require_tools go jq
-  update_etcd
+  if [[ $VERSION_SET == default ]]; then
+    update_etcd
+    update_kwok
+  fi
   update_kubernetes
-  update_kwok
   update_flux_controllers
-  log "done; review and commit $here/{etcd,kubernetes,kwok,flux/*}/go.{mod,sum}"
+  log "done; review and commit the wrappers' go.mod and go.sum ($VERSION_SET version set)"
 }
 
 main "$@"
