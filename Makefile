@@ -20,8 +20,13 @@ build: node_modules ## Compile the TypeScript sources to dist/
 	npm run build
 
 .PHONY: test
-test: node_modules ## Type-check, unit, integration and end-to-end tests (on a local control plane of their own)
+test: node_modules ## Type-check, format check, lint, unit, integration and end-to-end tests (on a local control plane of their own)
 	bash test/run.sh
+
+.PHONY: lint
+lint: node_modules ## Format check and typescript-eslint (type-aware, recommended + strict)
+	npm run --silent format:check
+	npm run --silent lint
 
 .PHONY: e2e
 e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git server, a Helm repository

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: type-check, format check, unit tests, the integration tests (the operator and the MCP adapter against
+# make test: type-check, format check, lint, unit tests, the integration tests (the operator and the MCP adapter against
 # the local control plane, with the Flux simulator), then the end-to-end tests (the same against the
 # real Flux controllers, a Git server and a Helm repository).
 # make e2e: only the end-to-end tests.
@@ -25,6 +25,7 @@ rm -f "$results"/*.json
 
 npm run --silent typecheck
 npm run --silent format:check
+npm run --silent lint
 if [[ $mode == all ]]; then
   npm run --silent test:unit -- --json --outputFile="$results/unit.json"
 fi

@@ -6,6 +6,8 @@ const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 
 /** The default spec.timeout of a request. */
 export const DefaultTimeout = '5m';
+/** DefaultTimeout in milliseconds. */
+export const DefaultTimeoutMs = 300_000;
 /** The longest spec.timeout the API accepts. */
 export const MaxTimeoutMs = 3_600_000;
 

@@ -91,12 +91,19 @@ async function runMcp(argv: string[]): Promise<number> {
     });
   let close: () => Promise<void>;
   const closed = new Promise<void>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+    for (const signal of ['SIGTERM', 'SIGINT'] as const)
+      process.once(signal, () => {
+        resolve();
+      });
     // On stdio, the client closing stdin ends the session.
-    if (config.transport === 'stdio') process.stdin.once('end', () => resolve());
+    if (config.transport === 'stdio')
+      process.stdin.once('end', () => {
+        resolve();
+      });
   });
   if (config.transport === 'stdio') {
-    close = (await serveStdio(newServer())).close;
+    const stdio = await serveStdio(newServer());
+    close = () => stdio.close();
     log.info({ readOnly: config.readOnly }, 'MCP server on stdio');
   } else {
     const http = await serveHttp({
@@ -106,7 +113,7 @@ async function runMcp(argv: string[]): Promise<number> {
       newServer,
       log,
     });
-    close = http.close;
+    close = () => http.close();
   }
   await closed;
   await close();

@@ -13,7 +13,7 @@ import {
 } from '../api/conditions.js';
 import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus } from '../api/types.js';
 import { SuspendedByAnnotation, targetOf } from '../api/types.js';
-import { DefaultTimeout, formatDuration, parseDuration } from '../api/duration.js';
+import { DefaultTimeout, DefaultTimeoutMs, formatDuration, parseDuration } from '../api/duration.js';
 import type { FluxKind } from './kinds.js';
 import {
   ControlPlaneReconcileAnnotation,
@@ -97,7 +97,7 @@ type StepResult =
 
 /** The timeout of a request in milliseconds (default 5m). */
 export function timeoutMs(request: FluxActionRequest): number {
-  return parseDuration(request.spec.timeout ?? DefaultTimeout) ?? parseDuration(DefaultTimeout)!;
+  return parseDuration(request.spec.timeout ?? DefaultTimeout) ?? DefaultTimeoutMs;
 }
 
 /** RFC 3339 to the second, as Kubernetes writes metav1.Time. */
@@ -305,7 +305,7 @@ function written(obj: FluxObject, kind: FluxKind, token: string, options: Option
  * written yet and has the same options, so a burst of requests makes Flux reconcile once or twice.
  * Returns 'wait' while a not-yet-written token with other options is pending, undefined to mint.
  */
-function chooseToken(obj: FluxObject, held: readonly HeldToken[], options: Options): string | 'wait' | undefined {
+function chooseToken(obj: FluxObject, held: readonly HeldToken[], options: Options): string | undefined {
   if (options.action !== 'Reconcile') return undefined;
   const requestedAt = annotationsOf(obj)[RequestedAtAnnotation];
   const last = lastHandledReconcileAt(obj);

@@ -162,8 +162,9 @@ export function markdownDocuments(file: string, text: string): NewDocument[] {
       continue;
     }
     flush();
-    const level = match[1]!.length;
-    heading = match[2]!;
+    const [, hashes = '', text = ''] = match;
+    const level = hashes.length;
+    heading = text;
     trail.length = level - 1;
     trail[level - 1] = heading;
   }
@@ -241,8 +242,10 @@ export function pathBoost(query: string, path: string): number {
   );
   let named = 0;
   for (let i = 0; i < words.length; i++) {
-    if (segments.has(words[i]!)) named++;
-    else if (i + 1 < words.length && segments.has(words[i]! + words[i + 1]!)) {
+    const word = words[i] ?? '';
+    const next = words[i + 1];
+    if (segments.has(word)) named++;
+    else if (next !== undefined && segments.has(word + next)) {
       named += 2;
       i++;
     }
@@ -267,7 +270,8 @@ export function searchIndex(index: MiniSearch<DocsDocument>, query: string, limi
     prefix: (term) => term.length >= 4,
     fuzzy: (term) => (term.length >= 6 ? 0.15 : false),
     boostDocument: (_id, _term, stored) => {
-      const path = String(stored?.['path'] ?? '');
+      const storedPath = stored?.['path'];
+      const path = typeof storedPath === 'string' ? storedPath : '';
       // The storage version first when versions tie; status fields (observed state, not settings) a little lower.
       return boostOf(path) * (stored?.['preferred'] ? 1.1 : 1) * (path.startsWith('status') ? 0.75 : 1);
     },
@@ -276,7 +280,7 @@ export function searchIndex(index: MiniSearch<DocsDocument>, query: string, limi
   const byField = new Map<string, DocsHit>();
   for (const result of results) {
     const hit = hitOf(result);
-    const key = hit.source === 'crd' ? `${hit.group}/${hit.kind}/${hit.path}` : `${hit.link}`;
+    const key = hit.source === 'crd' ? `${hit.group}/${hit.kind}/${hit.path}` : hit.link;
     const seen = byField.get(key);
     if (seen) {
       if (hit.version && !seen.otherVersions.includes(hit.version)) seen.otherVersions.push(hit.version);

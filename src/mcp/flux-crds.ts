@@ -98,9 +98,9 @@ export async function fluxCrdFingerprint(reader: KubeReader): Promise<string> {
     items?: { metadata?: { name?: string; resourceVersion?: string } }[];
   };
   return (list.items ?? [])
-    .map((i) => i.metadata)
-    .filter((m) => m?.name && isFluxGroup(m.name.slice(m.name.indexOf('.') + 1)))
-    .map((m) => `${m!.name}@${m!.resourceVersion ?? ''}`)
+    .flatMap(({ metadata: m }) =>
+      m?.name && isFluxGroup(m.name.slice(m.name.indexOf('.') + 1)) ? [`${m.name}@${m.resourceVersion ?? ''}`] : [],
+    )
     .sort()
     .join(',');
 }

@@ -84,7 +84,7 @@ const validTimes = (candidates: readonly unknown[]): Date[] =>
 export function lastSeen(event: k8s.CoreV1Event): Date | undefined {
   const occurred = validTimes([event.series?.lastObservedTime, event.lastTimestamp, event.eventTime]);
   if (occurred.length > 0) return new Date(Math.max(...occurred.map((t) => t.getTime())));
-  return validTimes([event.firstTimestamp, event.metadata?.creationTimestamp])[0];
+  return validTimes([event.firstTimestamp, event.metadata.creationTimestamp])[0];
 }
 
 /** Events, newest first; the first `limit` of them. */
@@ -106,7 +106,7 @@ export function formatEvents(events: readonly k8s.CoreV1Event[], now: Date, with
   return events
     .map((e) => {
       const o = e.involvedObject;
-      const object = `${o.kind ?? '?'}/${withNamespace && (o.namespace ?? e.metadata?.namespace) ? `${o.namespace ?? e.metadata?.namespace}/` : ''}${o.name ?? '?'}`;
+      const object = `${o.kind ?? '?'}/${withNamespace && (o.namespace ?? e.metadata.namespace) ? `${o.namespace ?? e.metadata.namespace}/` : ''}${o.name ?? '?'}`;
       const seen = lastSeen(e);
       const when = seen ? `${seen.toISOString()} (${age(seen, now)} ago)` : '<unknown>';
       const count = countOf(e);

@@ -21,13 +21,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function clean(obj: unknown): unknown {
   if (!isRecord(obj)) return obj;
-  const copy = structuredClone(obj) as Record<string, unknown>;
+  const copy = structuredClone<Record<string, unknown>>(obj);
   const metadata = copy['metadata'];
   if (isRecord(metadata)) {
     delete metadata['managedFields'];
     const annotations = metadata['annotations'];
     if (isRecord(annotations)) {
-      delete annotations[LastApplied];
+      Reflect.deleteProperty(annotations, LastApplied);
       if (Object.keys(annotations).length === 0) delete metadata['annotations'];
     }
   }

@@ -25,7 +25,13 @@ export class RequestService {
       { ...spec, ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished ?? this.options.ttlSeconds ?? 3600 },
       origin,
     );
-    const created = await this.custom.createNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, body });
+    const created: unknown = await this.custom.createNamespacedCustomObject({
+      group: Group,
+      version: Version,
+      plural: Plural,
+      namespace,
+      body,
+    });
     return FluxActionRequestSchema.parse(created);
   }
 
@@ -90,7 +96,9 @@ export class RequestService {
             latest = parsed.data;
             if (isFinished(latest.status?.phase)) done();
           },
-          () => done(),
+          () => {
+            done();
+          },
         )
         .then(
           (c) => {
@@ -98,7 +106,9 @@ export class RequestService {
             // Finished before the watch was set up: close it now.
             if (closed) c.abort();
           },
-          () => done(),
+          () => {
+            done();
+          },
         );
     });
     if (isFinished(latest.status?.phase)) return latest;

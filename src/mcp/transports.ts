@@ -98,7 +98,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     const server = options.newServer();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // The SDK's replacement is Express middleware; this server is plain node:http.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       enableDnsRebindingProtection: true,
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       allowedHosts,
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, server });
@@ -113,7 +116,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(options.port, host, () => resolve());
+    httpServer.listen(options.port, host, () => {
+      resolve();
+    });
   });
   const port = (httpServer.address() as AddressInfo).port;
   const loopbackNames = ['127.0.0.1', 'localhost', '[::1]'];
@@ -132,7 +137,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
         await server.close();
       }
       sessions.clear();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        httpServer.close(() => {
+          resolve();
+        }),
+      );
       httpServer.closeAllConnections();
     },
   };

@@ -65,12 +65,15 @@ export class FluxDiscovery {
     const wanted = new Set(fluxKinds.map((k) => k.group));
     const served = new Map<string, ServedKind>();
     const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
     for (const group of groups.groups ?? []) {
       if (!wanted.has(group.name)) continue;
       const preferred = group.preferredVersion?.version;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
       const versions = (group.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
       for (const version of versions) {
-        const list = (await custom.getAPIResources({ group: group.name, version })) as k8s.V1APIResourceList;
+        const list = await custom.getAPIResources({ group: group.name, version });
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
         for (const resource of list.resources ?? []) {
           if (resource.name.includes('/')) continue;
           const kind = fluxKinds.find((k) => k.group === group.name && k.kind === resource.kind);

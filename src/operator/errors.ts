@@ -17,7 +17,7 @@ export function statusCode(err: unknown): number | undefined {
 /** The API server's message for an error (the Status object's message), else the error's own. */
 export function apiMessage(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'body' in err) {
-    const body = (err as { body: unknown }).body;
+    const body = err.body;
     const parsed = parseBody(body);
     if (parsed?.message) return parsed.message;
   }
@@ -32,7 +32,7 @@ function parseBody(body: unknown): StatusBody | undefined {
       return { message: body };
     }
   }
-  if (typeof body === 'object' && body !== null) return body as StatusBody;
+  if (typeof body === 'object' && body !== null) return body;
   return undefined;
 }
 

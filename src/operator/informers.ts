@@ -55,16 +55,24 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   const listAndMark = async (): Promise<k8s.KubernetesListObject<T>> => {
     const result = await list();
     // After the informer has stored the items (it does so right after this promise resolves).
-    setImmediate(() => setSync({ state: 'synced' }));
+    setImmediate(() => {
+      setSync({ state: 'synced' });
+    });
     return result;
   };
   const informer = k8s.makeInformer<T>(kc, path, listAndMark);
   let stopped = false;
   let failures = 0;
 
-  informer.on('add', (obj) => onChange(obj, 'add'));
-  informer.on('update', (obj) => onChange(obj, 'update'));
-  informer.on('delete', (obj) => onChange(obj, 'delete'));
+  informer.on('add', (obj) => {
+    onChange(obj, 'add');
+  });
+  informer.on('update', (obj) => {
+    onChange(obj, 'update');
+  });
+  informer.on('delete', (obj) => {
+    onChange(obj, 'delete');
+  });
   informer.on('connect', () => {
     failures = 0;
   });
@@ -86,6 +94,7 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (sync.state === 'synced') resolve();
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the informer's own error, as it came
         else if (sync.state === 'failed' && failFast) reject(sync.error);
         else waiters.push(check);
       };

@@ -69,7 +69,7 @@ export class RequestReconciler {
   }
 
   /** Reconciles one request by its `namespace/name` key. Level-triggered and idempotent. */
-  async reconcile(key: string): Promise<ReconcileResult | void> {
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
     const { index, clock } = this.deps;
     // Fetch.
     const request = this.readRequest(key);
@@ -109,13 +109,13 @@ export class RequestReconciler {
     if (isFinished(plan.status.phase)) return this.finished(written, log);
 
     // Act.
-    if (plan.patch) return this.patch(written, plan, log);
+    if (plan.patch) return this.patch(written, plan.patch, log);
     return { requeueAfter: Math.min(plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
   }
 
-  private async patch(request: FluxActionRequest, plan: Plan, log: Logger): Promise<ReconcileResult | void> {
-    const patch = plan.patch!;
-    const kind = fluxKind(patch.ref.kind)!;
+  private async patch(request: FluxActionRequest, patch: NonNullable<Plan['patch']>, log: Logger): Promise<ReconcileResult | undefined> {
+    const kind = fluxKind(patch.ref.kind);
+    if (!kind) throw new Error(`no Flux kind ${patch.ref.kind}`);
     const id = `${objectKey(patch.ref)} ${JSON.stringify(patch.body)}`;
     try {
       let pending = this.patching.get(id);
@@ -144,7 +144,12 @@ export class RequestReconciler {
   }
 
   /** Ends a request with a failure found while acting, through the same path as every other outcome. */
-  private async fail(request: FluxActionRequest, reason: FailureReason, message: string, log: Logger): Promise<ReconcileResult | void> {
+  private async fail(
+    request: FluxActionRequest,
+    reason: FailureReason,
+    message: string,
+    log: Logger,
+  ): Promise<ReconcileResult | undefined> {
     const plan = decide({
       request,
       now: this.deps.clock.now(),
@@ -177,7 +182,7 @@ export class RequestReconciler {
   }
 
   /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */
-  private finished(request: FluxActionRequest, log: Logger): Promise<ReconcileResult | void> {
+  private finished(request: FluxActionRequest, log: Logger): Promise<ReconcileResult | undefined> {
     log.info(
       { phase: request.status?.phase, reason: readyReason(request.status ?? {}), message: request.status?.message },
       'request finished',
@@ -216,7 +221,7 @@ export class RequestReconciler {
     const key = keyOf(request);
     try {
       const body = { ...request, status };
-      const updated = await this.custom.replaceNamespacedCustomObjectStatus({
+      const updated: unknown = await this.custom.replaceNamespacedCustomObjectStatus({
         group: Group,
         version: Version,
         plural: Plural,
@@ -303,7 +308,7 @@ export class RequestReconciler {
   }
 
   /** Deletes a finished request once its ttlSecondsAfterFinished has passed, else looks again then. */
-  private async expire(request: FluxActionRequest): Promise<ReconcileResult | void> {
+  private async expire(request: FluxActionRequest): Promise<ReconcileResult | undefined> {
     const ttl = request.spec.ttlSecondsAfterFinished;
     const completion = request.status?.completionTime;
     if (ttl === undefined || !completion) return;

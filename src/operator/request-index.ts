@@ -44,7 +44,7 @@ export class RequestIndex {
       const isTarget = slot === 'target';
       const key = objectKey({ apiVersion: s.apiVersion, kind: s.kind, namespace: s.namespace, name: s.name });
       let byRequest = this.tokens.get(key);
-      if (!byRequest) this.tokens.set(key, (byRequest = new Map()));
+      if (!byRequest) this.tokens.set(key, (byRequest = new Map<string, HeldToken>()));
       byRequest.set(requestKey, {
         token: s.token,
         action: isTarget ? request.spec.action : 'Reconcile',

@@ -32,7 +32,11 @@ export const realClock: Clock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
     const handle = setTimeout(fn, Math.max(0, ms));
-    return { cancel: () => clearTimeout(handle) };
+    return {
+      cancel: () => {
+        clearTimeout(handle);
+      },
+    };
   },
 };
 

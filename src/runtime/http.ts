@@ -109,7 +109,10 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
+        server.close((err) => {
+          if (err) reject(err);
+          else resolve();
+        });
         // Keep-alive connections would otherwise hold close() open until they time out.
         server.closeAllConnections();
       }),

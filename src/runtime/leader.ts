@@ -112,11 +112,12 @@ export function acquiredLeaseSpec(
   const renewing = current?.holderIdentity === identity;
   let leaseTransitions = 0;
   if (current) leaseTransitions = renewing ? (current.leaseTransitions ?? 0) : (current.leaseTransitions ?? 0) + 1;
+  const base: k8s.V1LeaseSpec = current ?? {};
   return {
-    ...current,
+    ...base,
     holderIdentity: identity,
     leaseDurationSeconds,
-    acquireTime: renewing && current?.acquireTime ? current.acquireTime : now,
+    acquireTime: renewing && current.acquireTime ? current.acquireTime : now,
     renewTime: now,
     leaseTransitions,
   };
@@ -128,8 +129,9 @@ export function acquiredLeaseSpec(
  */
 export function releasedLeaseSpec(current: k8s.V1LeaseSpec | undefined, nowMs: number): k8s.V1LeaseSpec {
   const now = new k8s.V1MicroTime(nowMs);
+  const base: k8s.V1LeaseSpec = current ?? {};
   return {
-    ...current,
+    ...base,
     holderIdentity: '',
     leaseDurationSeconds: 1,
     acquireTime: now,
@@ -227,6 +229,7 @@ export class LeaderElector {
       const jittered = this.retryPeriodMs * (1 + this.random() * this.jitterFactor);
       await delay(this.clock, jittered, signal);
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may abort it during the await above
     if (signal.aborted) {
       // stop() came while the winning attempt was in flight: hand the Lease back without acting.
       await this.release();
@@ -354,7 +357,9 @@ export class LeaderElector {
   /** Resolves with attempt's result, or 'failed' once the clock reaches deadline (a hung request must not hold the loop). */
   private withDeadline(attempt: Promise<Attempt>, deadline: number): Promise<Attempt> {
     return new Promise((resolve) => {
-      const timer = this.clock.setTimer(() => resolve('failed'), deadline - this.clock.now());
+      const timer = this.clock.setTimer(() => {
+        resolve('failed');
+      }, deadline - this.clock.now());
       void attempt.then((result) => {
         timer.cancel();
         resolve(result);

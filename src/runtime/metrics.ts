@@ -73,7 +73,11 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
 /** Work queue hooks that keep fluxact_workqueue_depth and fluxact_workqueue_retries_total current. */
 export function workQueueMetricsHooks(metrics: OperatorMetrics): WorkQueueHooks {
   return {
-    onDepth: (depth) => metrics.workqueueDepth.set(depth),
-    onRetry: () => metrics.workqueueRetries.inc(),
+    onDepth: (depth) => {
+      metrics.workqueueDepth.set(depth);
+    },
+    onRetry: () => {
+      metrics.workqueueRetries.inc();
+    },
   };
 }

@@ -15,10 +15,6 @@ import { realClock, type Clock, type Timer } from './clock.js';
  */
 export class TerminalError extends Error {
   override readonly name = 'TerminalError';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** True when err is a TerminalError. */
@@ -35,7 +31,7 @@ export interface ReconcileResult {
  * Processes one key. signal aborts when the queue shuts down, so long waits can end early.
  * Throwing requeues with backoff (TerminalError: no retry).
  */
-export type KeyHandler = (key: string, signal: AbortSignal) => Promise<ReconcileResult | void>;
+export type KeyHandler = (key: string, signal: AbortSignal) => Promise<ReconcileResult | undefined>;
 
 /** Callbacks for metrics; each is optional and called synchronously. */
 export interface WorkQueueHooks {

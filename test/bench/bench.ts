@@ -54,7 +54,10 @@ class Cleanup {
   }
 
   private async perform(): Promise<void> {
-    if (this.operator) await this.operator.stop().catch((err: unknown) => say(`stopping the operator failed: ${String(err)}`));
+    if (this.operator)
+      await this.operator.stop().catch((err: unknown) => {
+        say(`stopping the operator failed: ${String(err)}`);
+      });
     await this.simulator?.stop().catch(() => undefined);
     await this.tracker?.stop().catch(() => undefined);
     if (this.namespace) {
@@ -72,8 +75,12 @@ class Cleanup {
         120_000,
         500,
       ).then(
-        () => say(`namespace ${ns} deleted`),
-        (err: unknown) => say(`namespace ${ns} is still terminating (${err instanceof Error ? err.message : String(err)})`),
+        () => {
+          say(`namespace ${ns} deleted`);
+        },
+        (err: unknown) => {
+          say(`namespace ${ns} is still terminating (${err instanceof Error ? err.message : String(err)})`);
+        },
       );
     }
   }
@@ -147,7 +154,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   cleanup.namespace = ns;
   const width = String(M - 1).length;
   const targets = Array.from({ length: M }, (_, i) => targetName(i, width));
-  await runBounded(M, P, async (i) => void (await createFluxObject(admin, 'Kustomization', ns, targets[i]!)));
+  await runBounded(M, P, async (i) => {
+    await createFluxObject(admin, 'Kustomization', ns, targets[i]!);
+  });
   await createFluxObject(admin, 'Kustomization', ns, BaselineObject, { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   if (options.warmup > 0) await createFluxObject(admin, 'Kustomization', ns, WarmupObject);
   say(`namespace ${ns} with ${M} Kustomizations`);
@@ -171,7 +180,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   cleanup.simulator = simulator;
   await waitFor(
     'the simulator to make every Kustomization Ready',
-    async () => (targets.every((t) => simulator.record('Kustomization', ns, t).reconciles >= 1) ? true : undefined),
+    () => (targets.every((t) => simulator.record('Kustomization', ns, t).reconciles >= 1) ? true : undefined),
     120_000,
   );
   const initialReconciles = new Map(targets.map((t) => [t, simulator.record('Kustomization', ns, t).reconciles]));
@@ -198,7 +207,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   for (let i = 0; i < options.warmup; i++) {
     const name = `warmup-${i}`;
     await createRequest(admin, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: WarmupObject } });
-    await waitFor(`warm-up request ${name} to finish`, async () => tracker.finished.get(name), 60_000, 20);
+    await waitFor(`warm-up request ${name} to finish`, () => tracker.finished.get(name), 60_000, 20);
     warmup.push(`${name}: ${tracker.finished.get(name)?.phase} ${tracker.finished.get(name)?.reason ?? ''}`);
   }
   if (warmup.length > 0) say(`warm-up: ${warmup.join('; ')}`);
@@ -249,7 +258,12 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     allFinished.then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), options.timeoutSeconds * 1000))),
+    new Promise<boolean>(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          resolve(true);
+        }, options.timeoutSeconds * 1000)),
+    ),
   ]);
   clearTimeout(timer);
   clearInterval(progress);
@@ -491,7 +505,9 @@ type Figures = Record<string, unknown> & {
 
 function printTable(f: Figures, options: BenchOptions): void {
   const rows: [string, string][] = [];
-  const row = (k: string, v: unknown): void => void rows.push([k, v === undefined ? '-' : String(v)]);
+  // Figures are loosely typed records: print each value as it is.
+  const s = (x: unknown): string => String(x);
+  const row = (k: string, v: unknown): void => void rows.push([k, v === undefined ? '-' : s(v)]);
   const dist = (s: Record<string, number | undefined>, unit = ''): string =>
     `p50 ${s['p50'] ?? '-'}${unit}  p95 ${s['p95'] ?? '-'}${unit}  p99 ${s['p99'] ?? '-'}${unit}  max ${s['max'] ?? '-'}${unit}`;
   const spread = (s: Record<string, number | undefined>): string =>
@@ -505,35 +521,35 @@ function printTable(f: Figures, options: BenchOptions): void {
   );
   row(
     'requests',
-    `created ${r['created']}, succeeded ${r['succeeded']}, failed ${r['failed']}, unfinished ${r['unfinished']}, create errors ${r['createErrors']}${r['timedOut'] ? ' (TIMED OUT)' : ''}`,
+    `created ${s(r['created'])}, succeeded ${s(r['succeeded'])}, failed ${s(r['failed'])}, unfinished ${s(r['unfinished'])}, create errors ${s(r['createErrors'])}${r['timedOut'] ? ' (TIMED OUT)' : ''}`,
   );
-  row('create phase', `${f['createSeconds']} s, ${f['createsPerSecond']} creates/s (create call ${dist(f.createLatencyMs, ' ms')})`);
+  row('create phase', `${s(f['createSeconds'])} s, ${s(f['createsPerSecond'])} creates/s (create call ${dist(f.createLatencyMs, ' ms')})`);
   row(
     'throughput',
-    `${f['throughputPerSecond']} finished requests/s, ${f['succeededPerSecond']} succeeded/s (first create to last completion: ${f['firstCreateToLastCompletionSeconds']} s)`,
+    `${s(f['throughputPerSecond'])} finished requests/s, ${s(f['succeededPerSecond'])} succeeded/s (first create to last completion: ${s(f['firstCreateToLastCompletionSeconds'])} s)`,
   );
   row('create -> Succeeded', dist(f.latencyMs, ' ms'));
-  row('failures', `${r['failed']} ${JSON.stringify(r['failedByReason'])}`);
+  row('failures', `${s(r['failed'])} ${JSON.stringify(r['failedByReason'])}`);
   row(
     'tokens per target (Flux saw)',
-    `${spread(f.coalescing.tokensPerTarget)}  (total ${f.coalescing['tokensTotal']} for ${r['created']} requests)`,
+    `${spread(f.coalescing.tokensPerTarget)}  (total ${s(f.coalescing['tokensTotal'])} for ${s(r['created'])} requests)`,
   );
-  row('Flux reconciles per target', `${spread(f.coalescing.fluxReconcilesPerTarget)}  (total ${f.coalescing['fluxReconcilesTotal']})`);
+  row('Flux reconciles per target', `${spread(f.coalescing.fluxReconcilesPerTarget)}  (total ${s(f.coalescing['fluxReconcilesTotal'])})`);
   row('tokens per target (requests)', spread(f.coalescing.requestTokensPerTarget));
   row('Succeeded, token never written', String(f.coalescing['succeededWithUnwrittenToken']));
   row('watch events per request', spread(f.watchEventsPerRequest));
   row(
     'raw merge patches, sequential',
-    seq ? `${seq['patchesPerSecond']} patches/s (${seq['patches']} patches, ${seq['errors']} errors)` : '-',
+    seq ? `${s(seq['patchesPerSecond'])} patches/s (${s(seq['patches'])} patches, ${s(seq['errors'])} errors)` : '-',
   );
   row(
     `raw merge patches, ${options.parallelism} in flight`,
-    par ? `${par['patchesPerSecond']} patches/s (${par['patches']} patches, ${par['errors']} errors)` : '-',
+    par ? `${s(par['patchesPerSecond'])} patches/s (${s(par['patches'])} patches, ${s(par['errors'])} errors)` : '-',
   );
   const over = f.baseline.parallelOverTargets;
   row(
     `raw merge patches, ${options.parallelism} in flight, ${options.targets} objects`,
-    over ? `${over['patchesPerSecond']} patches/s (${over['patches']} patches, ${over['errors']} errors)` : '-',
+    over ? `${s(over['patchesPerSecond'])} patches/s (${s(over['patches'])} patches, ${s(over['errors'])} errors)` : '-',
   );
   row(
     'operator / raw patch rate',
@@ -541,14 +557,14 @@ function printTable(f: Figures, options: BenchOptions): void {
   );
   const op = f.operator;
   if (op['mode'] === 'child') {
-    row('operator peak RSS (VmHWM)', `${op['peakRssMiB']} MiB (child pid ${op['pid']}; RSS at end ${op['rssAtEndMiB']} MiB)`);
-    row('operator CPU', `${op['cpuSeconds']} s (user+system, during the load)`);
+    row('operator peak RSS (VmHWM)', `${s(op['peakRssMiB'])} MiB (child pid ${s(op['pid'])}; RSS at end ${s(op['rssAtEndMiB'])} MiB)`);
+    row('operator CPU', `${s(op['cpuSeconds'])} s (user+system, during the load)`);
   } else {
     row(
       'operator peak RSS',
-      `not separable in-process: this process (operator + simulator + load) peaked at ${f['benchProcessPeakRssMiB']} MiB`,
+      `not separable in-process: this process (operator + simulator + load) peaked at ${s(f['benchProcessPeakRssMiB'])} MiB`,
     );
-    row('CPU (this process)', `${op['cpuSeconds']} s (operator + simulator + load)`);
+    row('CPU (this process)', `${s(op['cpuSeconds'])} s (operator + simulator + load)`);
   }
   const cpu = f['cpuDuringLoad'] as CpuReport;
   row(
@@ -563,18 +579,18 @@ function printTable(f: Figures, options: BenchOptions): void {
   );
   row(
     'operator memory at end',
-    `heap used ${op['heapUsedMiB'] ?? '-'} MiB, external ${op['externalMemoryMiB'] ?? '-'} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`,
+    `heap used ${s(op['heapUsedMiB'] ?? '-')} MiB, external ${s(op['externalMemoryMiB'] ?? '-')} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`,
   );
   row(
     'bench process peak RSS',
-    `${f['benchProcessPeakRssMiB']} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`,
+    `${s(f['benchProcessPeakRssMiB'])} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`,
   );
   row('operator workqueue retries', op['workqueueRetries']);
-  row('operator event loop lag p99', op['eventLoopLagP99Ms'] !== undefined ? `${op['eventLoopLagP99Ms']} ms` : '-');
+  row('operator event loop lag p99', op['eventLoopLagP99Ms'] !== undefined ? `${s(op['eventLoopLagP99Ms'])} ms` : '-');
   const logInfo = op['log'] as { lines: number; byLevel: Record<string, number> } | undefined;
   if (logInfo) row('operator log lines by level', JSON.stringify(logInfo.byLevel));
-  row('operator stop', `${op['stopMs']} ms, exit ${JSON.stringify(op.exit)}`);
-  row('wall time so far', `${f['wallSeconds']} s`);
+  row('operator stop', `${s(op['stopMs'])} ms, exit ${JSON.stringify(op.exit)}`);
+  row('wall time so far', `${s(f['wallSeconds'])} s`);
   // Every component shares the machine's cores: say so when other work took a large share.
   if (cpu.machineBusySeconds !== undefined && cpu.otherSeconds !== undefined && cpu.otherSeconds > 0.25 * cpu.machineBusySeconds) {
     const share = Math.round((cpu.otherSeconds / cpu.machineBusySeconds) * 100);

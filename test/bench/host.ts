@@ -99,7 +99,10 @@ export async function apiServerRequestCounts(kc: k8s.KubeConfig): Promise<Map<st
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /metrics: ${res.statusCode}`))));
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(body);
+        else reject(new Error(`GET /metrics: ${res.statusCode}`));
+      });
     });
     req.on('error', reject);
   }).catch(() => undefined);
@@ -107,10 +110,10 @@ export async function apiServerRequestCounts(kc: k8s.KubeConfig): Promise<Map<st
   const counts = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
-    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']));
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    const resource = labels['subresource'] ? `${labels['resource']}/${labels['subresource']}` : labels['resource'];
-    const key = `${labels['verb']} ${resource || '-'} ${labels['code']}`;
+    const resource = labels['subresource'] ? `${labels['resource'] ?? ''}/${labels['subresource']}` : labels['resource'];
+    const key = `${labels['verb'] ?? ''} ${resource || '-'} ${labels['code'] ?? ''}`;
     counts.set(key, (counts.get(key) ?? 0) + value);
   }
   return counts;

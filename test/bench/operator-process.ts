@@ -110,11 +110,15 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
   const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: repoRoot });
   closeSync(logFd);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    }),
   );
   let exit: { code: number | null; signal: string | null } | undefined;
   void exited.then((e) => (exit = e));
-  const cleanupSecret = (): void => rmSync(secretDir, { recursive: true, force: true });
+  const cleanupSecret = (): void => {
+    rmSync(secretDir, { recursive: true, force: true });
+  };
 
   try {
     await waitForStart(child, logFile, metricsPort, options, () => exit);
@@ -221,7 +225,9 @@ function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      server.close(() => {
+        resolve(port);
+      });
     });
   });
 }

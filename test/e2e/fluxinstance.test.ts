@@ -83,6 +83,7 @@ describe('FluxInstance', () => {
 
   afterAll(async () => {
     await removeFluxInstance().catch(() => undefined);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 

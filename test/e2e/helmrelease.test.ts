@@ -67,6 +67,7 @@ describe.each(bothWays)('HelmRelease via %s', (via) => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 
@@ -147,6 +148,7 @@ describe.each(bothWays)('HelmRelease of an OCI chart (spec.chartRef) via %s', (v
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 

@@ -67,6 +67,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 

@@ -56,6 +56,7 @@ describe('A request committed to Git', () => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 

@@ -43,6 +43,7 @@ describe.each(bothWays)('ResourceSet via %s', (via) => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await env?.stop();
   });
 

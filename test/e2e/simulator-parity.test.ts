@@ -92,7 +92,9 @@ describe('The Flux simulator against the real controllers', () => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await real?.stop();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
     await sim?.stop();
   });
 

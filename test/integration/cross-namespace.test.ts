@@ -37,6 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const operator of operators) await operator.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await simulator?.stop();
   for (const ns of [tenant, other, platform]) await deleteNamespace(kc, ns);
 });

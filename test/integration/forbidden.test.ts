@@ -51,6 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await operator?.stop();
   await deleteNamespace(kc, ns);
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);

@@ -77,7 +77,7 @@ describe('leader election on a coordination.k8s.io/v1 Lease', () => {
   it('lets exactly one of two electors lead, and shows it in holderIdentity', async () => {
     const a = candidate('exactly-one', 'replica-a');
     const b = candidate('exactly-one', 'replica-b');
-    const leader = await waitFor('a leader', async () => [a, b].find((c) => c.elector.isLeader()));
+    const leader = await waitFor('a leader', () => [a, b].find((c) => c.elector.isLeader()));
     const follower = leader === a ? b : a;
 
     // Several renewals later the follower still has not led.
@@ -98,7 +98,7 @@ describe('leader election on a coordination.k8s.io/v1 Lease', () => {
   it('hands over at once when the leader releases the Lease', async () => {
     const a = candidate('hand-over', 'replica-a');
     const b = candidate('hand-over', 'replica-b');
-    const leader = await waitFor('a leader', async () => [a, b].find((c) => c.elector.isLeader()));
+    const leader = await waitFor('a leader', () => [a, b].find((c) => c.elector.isLeader()));
     const follower = leader === a ? b : a;
 
     await leader.elector.stop();
@@ -106,7 +106,7 @@ describe('leader election on a coordination.k8s.io/v1 Lease', () => {
     await expect(leader.result).resolves.toBe('released');
     expect(leader.stopped).toEqual(['released']);
 
-    await waitFor('the follower to lead', async () => (follower.elector.isLeader() ? true : undefined));
+    await waitFor('the follower to lead', () => (follower.elector.isLeader() ? true : undefined));
     // Sooner than the old Lease could have expired: the release, not expiry, let it in.
     expect(Date.now() - releasedAt).toBeLessThan(LEASE_DURATION_MS);
 
@@ -118,7 +118,7 @@ describe('leader election on a coordination.k8s.io/v1 Lease', () => {
 
   it('stops leading when another writer takes the Lease', async () => {
     const a = candidate('taken', 'replica-a');
-    await waitFor('replica-a to lead', async () => (a.elector.isLeader() ? true : undefined));
+    await waitFor('replica-a to lead', () => (a.elector.isLeader() ? true : undefined));
 
     // Another party overwrites the holder, using the resourceVersion it read (retrying on conflict
     // with replica-a's renewals).
@@ -127,7 +127,7 @@ describe('leader election on a coordination.k8s.io/v1 Lease', () => {
       await api.replaceNamespacedLease({
         name: 'taken',
         namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new k8s.V1MicroTime(Date.now()) } },
+        body: { ...lease, spec: { ...lease.spec!, holderIdentity: 'intruder', renewTime: new k8s.V1MicroTime(Date.now()) } },
       });
       return true;
     });
@@ -140,13 +140,13 @@ describe('leader election on a coordination.k8s.io/v1 Lease', () => {
 
   it('gets a 409 Conflict for a write with a stale resourceVersion, which is what decides races', async () => {
     const a = candidate('conflict', 'replica-a');
-    await waitFor('replica-a to lead', async () => (a.elector.isLeader() ? true : undefined));
+    await waitFor('replica-a to lead', () => (a.elector.isLeader() ? true : undefined));
     const stale = await readLease('conflict');
     await waitForRenewals('conflict', 1);
     const write = api.replaceNamespacedLease({
       name: 'conflict',
       namespace,
-      body: { ...stale, spec: { ...stale.spec, holderIdentity: 'late' } },
+      body: { ...stale, spec: { ...stale.spec!, holderIdentity: 'late' } },
     });
     await expect(write).rejects.toMatchObject({ code: 409 });
     expect((await readLease('conflict')).spec?.holderIdentity).toBe('replica-a');

@@ -34,6 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const r of replicas) await r.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await simulator?.stop();
   await deleteNamespace(kc, ns);
   await kc
@@ -50,8 +51,8 @@ describe('leader election', () => {
     expect(leader).toBeDefined();
     await createRequest(kc, ns, 'before-failover', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
     await waitForPhase(kc, ns, 'before-failover', 'Succeeded');
-    expect(await (await leader.operator.metrics.leader.get()).values[0]?.value).toBe(1);
-    expect((await (await standby.operator.metrics.leader.get()).values[0]?.value) ?? 0).toBe(0);
+    expect((await leader.operator.metrics.leader.get()).values[0]?.value).toBe(1);
+    expect((await standby.operator.metrics.leader.get()).values[0]?.value ?? 0).toBe(0);
 
     await leader.stop();
     await waitFor('the standby to hold the Lease', async () => ((await holder()) === standby.operator.identity ? true : undefined), 30_000);

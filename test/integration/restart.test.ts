@@ -31,6 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await simulator?.stop();
   await deleteNamespace(kc, ns);
 });
@@ -108,6 +109,6 @@ describe('operator restarts', () => {
     const operator = await spawnOperator(['--watch-namespace', ns]);
     operator.kill('SIGTERM');
     expect(await operator.exited).toBe(0);
-    await waitFor('the shutdown to be logged', async () => (operator.log().includes('operator stopped') ? true : undefined));
+    await waitFor('the shutdown to be logged', () => (operator.log().includes('operator stopped') ? true : undefined));
   });
 });

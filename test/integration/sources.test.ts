@@ -18,6 +18,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await server?.stop();
 });
 
@@ -164,7 +165,7 @@ describe('fluxact-sources', () => {
       const manifest = await repo.manifest('6.5.0');
       expect(manifest.config.mediaType).toBe(MediaType.helmConfig);
       expect(manifest.layers.map((l) => l.mediaType)).toEqual([MediaType.helmChart]);
-      const config = JSON.parse((await getBytes(`${server.url}/v2/${repo.name}/blobs/${manifest.config.digest}`)).toString());
+      const config = JSON.parse((await getBytes(`${server.url}/v2/${repo.name}/blobs/${manifest.config.digest}`)).toString()) as unknown;
       expect(config).toMatchObject({ name: 'podinfo', version: '6.5.0', apiVersion: 'v2' });
       const tags = (await (await fetch(`${server.url}/v2/${repo.name}/tags/list`)).json()) as { tags: string[] };
       expect(tags.tags).toEqual(['6.5.0']);

@@ -203,7 +203,7 @@ export class FluxSimulator {
   /** Reads an object from the API server (not the cache, which may lag our own writes) and observes it. */
   private async observeFresh(kind: FluxKind, obj: FluxObject): Promise<void> {
     try {
-      const fresh = await this.custom.getNamespacedCustomObject({
+      const fresh: unknown = await this.custom.getNamespacedCustomObject({
         group: kind.group,
         version: obj.apiVersion.split('/')[1] ?? '',
         plural: kind.plural,
@@ -253,7 +253,10 @@ function readyReason(kind: FluxKind, obj: FluxObject): string {
 
 /** The Ready message the Flux controller of a kind writes on success. */
 function readyMessage(kind: FluxKind, obj: FluxObject, revision: string): string {
-  if (kind.kind === 'HelmChart') return `pulled '${String(obj.spec?.['chart'] ?? 'podinfo')}' chart with version '${revision}'`;
+  if (kind.kind === 'HelmChart') {
+    const chart = obj.spec?.['chart'];
+    return `pulled '${typeof chart === 'string' ? chart : 'podinfo'}' chart with version '${revision}'`;
+  }
   if (kind.group === 'source.toolkit.fluxcd.io') return `stored artifact for revision '${revision}'`;
   if (kind.kind === 'HelmRelease') {
     const [action, release] = isInstalled(obj) ? ['upgrade', 2] : ['install', 1];

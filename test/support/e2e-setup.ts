@@ -17,6 +17,8 @@ export default async function e2eSetup(): Promise<void> {
     await kc.makeApiClient(k8s.VersionApi).getCode();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`the API server at ${kc.getCurrentCluster()?.server} does not answer (${message}); start it with 'make cluster-flux'`);
+    throw new Error(`the API server at ${kc.getCurrentCluster()?.server} does not answer (${message}); start it with 'make cluster-flux'`, {
+      cause: err,
+    });
   }
 }

@@ -166,7 +166,7 @@ async function actWithMcp(
     undefined,
     { timeout: (timeout + 30) * 1000 },
   );
-  const outcome = result.structuredContent as unknown as Outcome | undefined;
+  const outcome = result.structuredContent as Outcome | undefined;
   if (!outcome?.request) throw new Error(`${tool.name} answered without a request: ${JSON.stringify(result.content)}`);
   return outcome;
 }
@@ -180,7 +180,7 @@ export async function readRequest(kc: k8s.KubeConfig, qualified: string): Promis
 /** Creates (or updates, by server-side apply) any object as the admin. */
 export async function apply(kc: k8s.KubeConfig, obj: Record<string, unknown>): Promise<void> {
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
-  await api.patch(obj as k8s.KubernetesObject, undefined, undefined, 'fluxact-e2e', true, k8s.PatchStrategy.ServerSideApply);
+  await api.patch(obj, undefined, undefined, 'fluxact-e2e', true, k8s.PatchStrategy.ServerSideApply);
 }
 
 /** A Flux object of kind in namespace, with its apiVersion as served. */
@@ -237,7 +237,7 @@ export async function waitForFlux(
     return await waitForFluxObject(kc, kind, namespace, name, what, seen, timeoutMs);
   } catch (err) {
     const conditions = JSON.stringify(last?.status?.['conditions'] ?? null);
-    throw new Error(`${(err as Error).message}; its conditions: ${conditions}`);
+    throw new Error(`${(err as Error).message}; its conditions: ${conditions}`, { cause: err });
   }
 }
 

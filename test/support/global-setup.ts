@@ -15,6 +15,8 @@ export default async function globalSetup(): Promise<void> {
     await kc.makeApiClient(k8s.VersionApi).getCode();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`the API server at ${kc.getCurrentCluster()?.server} does not answer (${message}); start it with 'make cluster-up'`);
+    throw new Error(`the API server at ${kc.getCurrentCluster()?.server} does not answer (${message}); start it with 'make cluster-up'`, {
+      cause: err,
+    });
   }
 }

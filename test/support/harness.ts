@@ -259,7 +259,7 @@ export async function requestEvents(kc: k8s.KubeConfig, namespace: string, name:
     fieldSelector: `involvedObject.kind=FluxActionRequest,involvedObject.name=${name}`,
   });
   // Event names end in the time they were recorded, in nanoseconds (hex): they sort in time order.
-  const time = (e: k8s.CoreV1Event): bigint => BigInt(`0x${e.metadata?.name?.split('.').pop() ?? '0'}`);
+  const time = (e: k8s.CoreV1Event): bigint => BigInt(`0x${e.metadata.name?.split('.').pop() ?? '0'}`);
   return list.items.sort((a, b) => (time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : 0));
 }
 
@@ -312,8 +312,12 @@ export async function spawnOperator(args: string[] = []): Promise<OperatorProces
   );
   let output = '';
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor('the operator process to start its controllers', async () => {
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code);
+    }),
+  );
+  await waitFor('the operator process to start its controllers', () => {
     if (child.exitCode !== null) throw new Error(`operator exited ${child.exitCode}: ${output}`);
     return output.includes('controllers started') ? true : undefined;
   });

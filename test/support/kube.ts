@@ -79,7 +79,12 @@ export async function deleteNamespace(kc: k8s.KubeConfig, name: string): Promise
  * Calls probe until it returns a value other than undefined, or throws after timeoutMs with the last
  * value described. Polling here is the test's own observation loop, not synchronisation by sleeping.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

@@ -68,8 +68,12 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
   );
   let output = '';
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await waitFor('the MCP HTTP server to listen', async () => {
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code);
+    }),
+  );
+  const url = await waitFor('the MCP HTTP server to listen', () => {
     if (child.exitCode !== null) throw new Error(`fluxact mcp exited ${child.exitCode}: ${output}`);
     return /"url":"([^"]+)"/.exec(output)?.[1];
   });
@@ -93,6 +97,6 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
 
 /** The text of a tool result. */
 export function textOf(result: unknown): string {
-  const content = (result as CallToolResult).content ?? [];
+  const content = (result as Partial<CallToolResult>).content ?? [];
   return content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 }

@@ -179,11 +179,15 @@ export async function startSourcesServer(binary?: string): Promise<SourcesServer
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code);
+    }),
+  );
   // It prints its URL on stdout once it listens.
   const url = await waitFor(
     'fluxact-sources to listen',
-    async () => {
+    () => {
       if (child.exitCode !== null) throw new Error(`fluxact-sources exited ${child.exitCode}: ${stderr}`);
       return /^(http:\/\/\S+)\n/.exec(stdout)?.[1];
     },

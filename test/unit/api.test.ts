@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { FailureReason } from '../../src/api/conditions.js';
-import { formatDuration, parseDuration } from '../../src/api/duration.js';
+import { DefaultTimeout, DefaultTimeoutMs, formatDuration, parseDuration } from '../../src/api/duration.js';
 import { fluxKinds } from '../../src/flux/kinds.js';
 import { isHandled, tokenTime } from '../../src/flux/token.js';
 import { RequestIndex } from '../../src/operator/request-index.js';
@@ -83,9 +83,17 @@ describe('durations', () => {
     ['1h30m', 5_400_000],
     ['250ms', 250],
     ['1.5s', 1500],
-  ])('parses %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  ])('parses %s', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
 
-  it.each(['', '5', 'five minutes', '-1s', '1d'])('refuses %p', (text) => expect(parseDuration(text)).toBeUndefined());
+  it('has DefaultTimeoutMs equal to DefaultTimeout', () => {
+    expect(parseDuration(DefaultTimeout)).toBe(DefaultTimeoutMs);
+  });
+
+  it.each(['', '5', 'five minutes', '-1s', '1d'])('refuses %p', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
 
   it('formats like Go', () => {
     expect(formatDuration(300_000)).toBe('5m');

@@ -51,11 +51,12 @@ export class ClusterDocsSource implements DocsSource {
 
   async fingerprint(): Promise<string> {
     const crds = await fluxCrdFingerprint(this.reader);
-    if (!this.docsDir) return crds;
-    const files = await markdownFiles(this.docsDir);
+    const docsDir = this.docsDir;
+    if (!docsDir) return crds;
+    const files = await markdownFiles(docsDir);
     const stamps = await Promise.all(
       files.map(async (f) => {
-        const s = await stat(path.join(this.docsDir!, f));
+        const s = await stat(path.join(docsDir, f));
         return `${f}@${s.mtimeMs}:${s.size}`;
       }),
     );

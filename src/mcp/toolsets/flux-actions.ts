@@ -225,11 +225,12 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         .filter((r) => !a.phase || (r.status?.phase ?? 'Pending') === a.phase)
         .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
       if (requests.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
-      const rows = requests.map((r) => describeOutcome(r).structured!);
+      const rows = requests.map((r) => describeOutcome(r).structured ?? {});
+      const str = (v: unknown): string => String(v);
       const text = rows
         .map(
           (r) =>
-            `- ${r['request']}: ${r['action']} ${r['target']}: ${r['phase']}${r['reason'] ? ` (${r['reason']})` : ''}${r['message'] ? `: ${r['message']}` : ''}`,
+            `- ${str(r['request'])}: ${str(r['action'])} ${str(r['target'])}: ${str(r['phase'])}${r['reason'] ? ` (${str(r['reason'])})` : ''}${r['message'] ? `: ${str(r['message'])}` : ''}`,
         )
         .join('\n');
       return { text, structured: { requests: rows } };

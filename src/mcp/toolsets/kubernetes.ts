@@ -175,7 +175,8 @@ function pickContainer(pod: k8s.V1Pod, q: LogQuery): string {
   }
   const fallback = pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container'];
   if (fallback && all.includes(fallback)) return fallback;
-  if (main.length === 1) return main[0]!;
+  const [only] = main;
+  if (main.length === 1 && only !== undefined) return only;
   throw new ToolError(`${pod_} has ${main.length} containers: give container, one of ${choices}`);
 }
 
@@ -215,7 +216,7 @@ export function tailToFit(log: string, max: number): { text: string; cut: number
   let size = 0;
   let keep = 0;
   for (let i = lines.length - 1; i >= 0; i--) {
-    size += lines[i]!.length + 1;
+    size += (lines[i] ?? '').length + 1;
     if (size > max) break;
     keep++;
   }

@@ -30,6 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await Promise.all([adapter?.close(), unprivileged?.close()]);
 });
 
@@ -79,7 +80,7 @@ describe('search_flux_docs', () => {
 
   it('finds HelmRelease spec.chart.spec.version for a question about the chart version', async () => {
     const out = await search(adapter, { query: 'helmrelease chart version semver', limit: 3 });
-    expect(out.hits.map((h) => `${h['kind']} ${h['path']}`)).toContain('HelmRelease spec.chart.spec.version');
+    expect(out.hits.map((h) => `${String(h['kind'])} ${String(h['path'])}`)).toContain('HelmRelease spec.chart.spec.version');
     expect(out.text).toContain('HelmRelease spec.chart.spec.version (helm.toolkit.fluxcd.io/v2');
     expect(out.text).toContain('Reference: https://fluxcd.io/flux/components/helm/helmreleases/');
   });

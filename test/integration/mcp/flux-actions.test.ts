@@ -40,10 +40,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await stdio?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await overHttp?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await http?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await operator?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await simulator?.stop();
   await deleteNamespace(kc, ns);
 });
@@ -66,7 +71,7 @@ const via =
 describe.each([
   ['stdio', () => stdio],
   ['HTTP', () => overHttp],
-])('over %s', (transport, connection) => {
+])('over %s', (_transport, connection) => {
   const call = via(connection);
 
   it('reconcile_flux_kustomization creates a request, waits, and reports the applied revision', async () => {
@@ -159,6 +164,5 @@ describe.each([
   it('lists the requests it made', async () => {
     const out = await call('list_flux_action_requests', { namespace: ns, phase: 'Succeeded' });
     expect(out.text).toContain(`Reconcile Kustomization ${ns}/app: Succeeded`);
-    void transport;
   });
 });

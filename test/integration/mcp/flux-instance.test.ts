@@ -55,6 +55,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await Promise.all([adapter?.close(), unprivileged?.close()]);
   await deleteNamespace(kc, ns);
 });

@@ -105,6 +105,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
   await Promise.all([adapter?.close(), admin?.close(), capped?.close(), unprivileged?.close()]);
   await deleteNamespace(kc, ns);
 });
@@ -291,8 +292,8 @@ describe('events_list', () => {
     expect(out.isError).toBe(false);
     const lines = out.text.split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^\S+Z \(\d+[sm] ago\)  Warning  ReconciliationFailed  Kustomization\/app \(x3\): newer event$/);
-    expect(lines[1]).toMatch(/^\S+Z \(\d+m ago\)  Normal  Progressing  Kustomization\/app: older event$/);
+    expect(lines[0]).toMatch(/^\S+Z \(\d+[sm] ago\) {2}Warning {2}ReconciliationFailed {2}Kustomization\/app \(x3\): newer event$/);
+    expect(lines[1]).toMatch(/^\S+Z \(\d+m ago\) {2}Normal {2}Progressing {2}Kustomization\/app: older event$/);
   });
 
   it('names the namespace of each object across namespaces, filtered by apiVersion too', async () => {

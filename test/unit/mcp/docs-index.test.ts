@@ -231,12 +231,12 @@ describe('the index follows its source', () => {
       docs: crdDocuments(sampleCrd()),
       fingerprints: 0,
       fail: false,
-      fingerprint: async () => {
+      fingerprint: () => {
         source.fingerprints++;
-        if (source.fail) throw new Error('forbidden');
-        return source.fingerprintValue;
+        if (source.fail) return Promise.reject(new Error('forbidden'));
+        return Promise.resolve(source.fingerprintValue);
       },
-      documents: async () => source.docs,
+      documents: () => Promise.resolve(source.docs),
     };
     return source;
   }

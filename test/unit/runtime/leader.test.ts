@@ -154,7 +154,7 @@ class MemoryLeases implements LeaseClient {
 
   private store(body: k8s.V1Lease): k8s.V1Lease {
     const stored = wire(body);
-    stored.metadata = { ...stored.metadata, resourceVersion: String(++this.version) };
+    stored.metadata = { ...stored.metadata!, resourceVersion: String(++this.version) };
     this.lease = stored;
     return wire(stored);
   }
@@ -235,7 +235,7 @@ describe('LeaderElector', () => {
     const store = new MemoryLeases();
     const clock = new FakeClock(T0);
     store.holdBy('b', T0);
-    store.lease = { ...store.lease, spec: releasedLeaseSpec(store.spec(), T0) };
+    store.lease = { ...store.lease!, spec: releasedLeaseSpec(store.spec(), T0) };
     const { e, events } = elector(store, clock, 'a');
     void e.run();
     await until('leading', () => events.includes('started'));

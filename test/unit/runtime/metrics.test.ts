@@ -52,9 +52,9 @@ describe('workQueueMetricsHooks', () => {
     expect((await m.workqueueDepth.get()).values[0]?.value).toBe(2);
 
     let calls = 0;
-    queue.start(async () => {
+    queue.start(() => {
       calls++;
-      throw new Error('boom');
+      return Promise.reject(new Error('boom'));
     });
     await until('both keys tried', () => calls === 2);
     await settle();

@@ -10,7 +10,7 @@ interface Call {
   at: number;
   signal: AbortSignal;
   resolve(result?: ReconcileResult): void;
-  reject(err: unknown): void;
+  reject(err: Error): void;
 }
 
 /** A queue on a fake clock with a handler whose calls stay open until the test settles them. */
@@ -20,10 +20,10 @@ function setup(options: WorkQueueOptions = {}) {
   const calls: Call[] = [];
   let active = 0;
   let maxActive = 0;
-  const start = (concurrency = 1): void =>
+  const start = (concurrency = 1): void => {
     queue.start(
       (key, signal) =>
-        new Promise<ReconcileResult | void>((resolve, reject) => {
+        new Promise<ReconcileResult | undefined>((resolve, reject) => {
           active++;
           maxActive = Math.max(maxActive, active);
           const done = (): void => {
@@ -45,6 +45,7 @@ function setup(options: WorkQueueOptions = {}) {
         }),
       { concurrency },
     );
+  };
   const call = (i: number): Call => {
     const c = calls[i];
     if (!c) throw new Error(`handler call ${i} has not happened (${calls.length} so far)`);
@@ -200,7 +201,7 @@ describe('WorkQueue', () => {
       expect(retries).toEqual([50, 100, 50]);
     });
 
-    it('keeps backoff per key: one key failing does not slow another', async () => {
+    it('keeps backoff per key: one key failing does not slow another', () => {
       const { queue } = setup();
       queue.addRateLimited('ns/a');
       queue.addRateLimited('ns/a');
@@ -324,13 +325,17 @@ describe('WorkQueue', () => {
 
     it('rejects a bound that is not a positive integer', () => {
       const { start } = setup();
-      expect(() => start(0)).toThrow('concurrency must be a positive integer, got 0');
+      expect(() => {
+        start(0);
+      }).toThrow('concurrency must be a positive integer, got 0');
     });
 
     it('cannot be started twice', () => {
       const { start } = setup();
       start();
-      expect(() => start()).toThrow('work queue already started');
+      expect(() => {
+        start();
+      }).toThrow('work queue already started');
     });
   });
 
