@@ -71,7 +71,18 @@ async function refusal(call: Promise<unknown>): Promise<Refusal> {
 /** Expects the API server to refuse the call as invalid (422), saying `error` ("field: what is wrong"). */
 async function expectRefusedWith(call: Promise<unknown>, error: string): Promise<void> {
   const { code, message } = await refusal(call);
-  expect({ code, message }).toEqual({ code: 422, message: expect.stringContaining(error) });
+  // A CEL rule's error names the value's type up to Kubernetes 1.35 (Invalid value: "string"), the value itself since.
+  const cel = /^(.*Invalid value: )"(?:string|object)"(: .*)$/.exec(error);
+  if (!cel) {
+    expect({ code, message }).toEqual({ code: 422, message: expect.stringContaining(error) });
+    return;
+  }
+  const [, field = '', rule = ''] = cel;
+  expect({ code, field: message.includes(field), rule: message.endsWith(rule) || message.includes(`${rule}\n`) }).toEqual({
+    code: 422,
+    field: true,
+    rule: true,
+  });
 }
 
 describe('FluxActionRequest admission', () => {
