@@ -19,6 +19,10 @@ help: ## List the targets
 build: node_modules ## Compile the TypeScript sources to dist/
 	npm run build
 
+.PHONY: generate
+generate: node_modules ## Write the CRD's kind enum and CEL rules and the ClusterRoles' Flux rules from src/flux/kinds.ts
+	npm run generate
+
 .PHONY: test
 test: node_modules ## Type-check, format check, lint, unit, integration and end-to-end tests (on a local control plane of their own)
 	bash test/run.sh
@@ -35,6 +39,10 @@ e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git
 .PHONY: test-compat
 test-compat: node_modules ## The end-to-end tests against the oldest supported Kubernetes and Flux (test/cluster/versions-compat.env)
 	FLUXACT_VERSIONS=compat bash test/run.sh e2e
+
+.PHONY: chaos
+chaos: node_modules ## The chaos suite at full size: kills, restarts, failover, a slow API server, fuzzing (sizes: CHAOS_* variables)
+	bash test/run.sh chaos
 
 .PHONY: dev
 dev: node_modules ## Local control plane + real Flux controllers + operator, and the samples carried out by Flux

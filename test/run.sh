@@ -5,8 +5,11 @@
 # make e2e: only the end-to-end tests.
 # make test-compat: the end-to-end tests against the oldest supported Kubernetes and Flux
 # (FLUXACT_VERSIONS=compat: test/cluster/versions-compat.env).
+# make chaos: only the chaos suite (test/chaos), at full size: the operator SIGKILLed 100 times,
+# kube-apiserver and etcd killed mid-burst, the leader killed, a slow API server, 1200 invalid requests,
+# 10 000 fuzzed MCP calls. make test runs a short version of it after the integration tests.
 #
-#   test/run.sh [all|e2e]
+#   test/run.sh [all|e2e|chaos]
 #
 # The tests get a control plane of their own (.cache/test-cluster, .cache/test-cluster-compat), so a `make dev` cluster
 # (.cache/cluster) keeps running beside them untouched. It is started when not running, and
@@ -18,7 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 mode=${1:-all}
-[[ $mode == all || $mode == e2e ]] || { echo "usage: test/run.sh [all|e2e]" >&2; exit 2; }
+[[ $mode == all || $mode == e2e || $mode == chaos ]] || { echo "usage: test/run.sh [all|e2e|chaos]" >&2; exit 2; }
 results=$root/.cache/test-results
 mkdir -p "$results"
 rm -f "$results"/*.json
@@ -51,9 +54,17 @@ if [[ $mode == all ]]; then
   # The simulator plays Flux here: the real controllers must not run beside it.
   if $local_cluster; then cluster up --with-nodes; fi
   npm run --silent test:integration -- --json --outputFile="$results/integration.json"
+  # The short chaos run (the sizes' defaults): a few minutes.
+  npm run --silent test:chaos -- --json --outputFile="$results/chaos.json"
 fi
 
-if $local_cluster; then
+if [[ $mode == chaos ]]; then
+  # Full size, unless set otherwise in the environment.
+  export CHAOS_KILLS=${CHAOS_KILLS:-100} CHAOS_RESTARTS=${CHAOS_RESTARTS:-3} CHAOS_FAILOVERS=${CHAOS_FAILOVERS:-5}
+  export CHAOS_PROXY_REQUESTS=${CHAOS_PROXY_REQUESTS:-500} CHAOS_INVALID=${CHAOS_INVALID:-1200} CHAOS_MCP_CALLS=${CHAOS_MCP_CALLS:-10000}
+  if $local_cluster; then cluster up --with-nodes; fi
+  npm run --silent test:chaos -- --json --outputFile="$results/chaos.json"
+elif $local_cluster; then
   cluster up --with-flux
   npm run --silent test:e2e -- --json --outputFile="$results/e2e.json"
 else

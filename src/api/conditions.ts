@@ -11,6 +11,14 @@ export const StalledCondition = 'Stalled';
 
 export type ConditionType = typeof ReadyCondition | typeof ReconcilingCondition | typeof StalledCondition;
 
+/** A condition's status, as in Kubernetes' metav1.Condition (also what the Flux controllers write). */
+export const ConditionStatus = {
+  True: 'True',
+  False: 'False',
+  Unknown: 'Unknown',
+} as const;
+export type ConditionStatus = (typeof ConditionStatus)[keyof typeof ConditionStatus];
+
 /** The lifecycle of a request: Pending until first seen, Running until the outcome is known. */
 export const Phase = {
   Pending: 'Pending',
@@ -62,6 +70,11 @@ export const FailureReason = {
   Forbidden: 'Forbidden',
   /** The target was deleted while the operator followed it. */
   TargetDeleted: 'TargetDeleted',
+  /**
+   * The target (or a source) does not have the shape the operator reads (a field of the wrong type,
+   * e.g. from a CRD version it does not know); the message names the field. Not retried.
+   */
+  InvalidTarget: 'InvalidTarget',
 } as const;
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];
 

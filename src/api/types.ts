@@ -1,6 +1,7 @@
 // The FluxActionRequest API (fluxaction.io/v1alpha1) and the parts of Flux objects the operator reads,
 // as zod schemas that parse what comes off the wire.
 import { z } from 'zod';
+import { ConditionStatus, Phase } from './conditions.js';
 
 export const Group = 'fluxaction.io';
 export const Version = 'v1alpha1';
@@ -10,6 +11,8 @@ export const Plural = 'fluxactionrequests';
 
 /** Annotation set on a suspended object, naming the request that suspended it. */
 export const SuspendedByAnnotation = 'fluxaction.io/suspended-by';
+/** Annotation holding the username of the request's creator; set at creation (admission), immutable after. */
+export const RequestedByAnnotation = 'fluxaction.io/requested-by';
 /** Labels and annotations that say where a request came from (set by the MCP adapter). */
 export const OriginLabel = 'fluxaction.io/origin';
 export const ClientAnnotation = 'fluxaction.io/client';
@@ -19,7 +22,7 @@ export type Action = (typeof Action)[keyof typeof Action];
 
 export const ConditionSchema = z.object({
   type: z.string(),
-  status: z.enum(['True', 'False', 'Unknown']),
+  status: z.enum(ConditionStatus),
   reason: z.string().optional(),
   message: z.string().optional(),
   observedGeneration: z.number().int().optional(),
@@ -48,7 +51,7 @@ export const TargetRefSchema = z.object({
 export type TargetRef = z.infer<typeof TargetRefSchema>;
 
 export const RequestSpecSchema = z.object({
-  action: z.enum(['Reconcile', 'Suspend', 'Resume']),
+  action: z.enum(Action),
   target: TargetRefSchema,
   withSource: z.boolean().optional(),
   force: z.boolean().optional(),
@@ -80,10 +83,12 @@ export type ObjectStatus = z.infer<typeof ObjectStatusSchema>;
 
 export const RequestStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
-  phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional(),
+  phase: z.enum(Phase).optional(),
   token: z.string().optional(),
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
+  /** Who asked: the request's fluxaction.io/requested-by annotation, copied by the operator. */
+  requestedBy: z.string().optional(),
   message: z.string().optional(),
   conditions: z.array(ConditionSchema).optional(),
   target: ObjectStatusSchema.optional(),

@@ -3,7 +3,7 @@
 import type { Condition, FluxObject } from '../api/types.js';
 import { ConditionSchema } from '../api/types.js';
 import type { FluxKind } from './kinds.js';
-import { groupOf } from './kinds.js';
+import { fluxKind, fluxKinds, groupOf } from './kinds.js';
 
 /** Flux's reconcile request annotations (fluxcd/pkg apis/meta). */
 export const RequestedAtAnnotation = 'reconcile.fluxcd.io/requestedAt';
@@ -71,10 +71,25 @@ export function annotationsOf(obj: FluxObject): Record<string, string> {
   return obj.metadata.annotations ?? {};
 }
 
-/** Whether Flux ignores this object: spec.suspend, or flux-operator's reconcile annotation disabled. */
-export function isSuspended(obj: FluxObject, kind: FluxKind): boolean {
-  if (kind.suspendStyle === 'annotation') return annotationsOf(obj)[ControlPlaneReconcileAnnotation] === 'disabled';
+/**
+ * Whether Flux ignores this object: spec.suspend, or flux-operator's reconcile annotation disabled
+ * (flux-operator reads the value in any case: 'Disabled' disables too).
+ */
+export function isSuspended(obj: FluxObject, kind: Pick<FluxKind, 'suspendStyle'>): boolean {
+  if (kind.suspendStyle === 'annotation') return annotationsOf(obj)[ControlPlaneReconcileAnnotation]?.toLowerCase() === 'disabled';
   return obj.spec?.['suspend'] === true;
+}
+
+/**
+ * isSuspended for an object of any Flux kind, also one outside the kinds table (get_flux_instance
+ * counts every Flux CRD): a kind in the table by its row, another by its API group's kinds
+ * (flux-operator's annotation for fluxcd.controlplane.io), else by spec.suspend.
+ */
+export function isSuspendedAnyKind(obj: FluxObject): boolean {
+  const group = groupOf(obj.apiVersion);
+  const row = fluxKind(obj.kind);
+  const sameGroup = row?.group === group ? row : fluxKinds.find((k) => k.group === group);
+  return isSuspended(obj, sameGroup ?? { suspendStyle: 'spec' });
 }
 
 export function lastHandledReconcileAt(obj: FluxObject): string | undefined {
@@ -83,16 +98,16 @@ export function lastHandledReconcileAt(obj: FluxObject): string | undefined {
 
 /** The revision Flux applied or produced, from the kind's revision paths. */
 export function revisionOf(obj: FluxObject, kind: FluxKind): string | undefined {
-  for (const path of kind.revisionPaths) {
+  for (const path of kind.revision.paths) {
     const value = valueAt(obj, path);
     if (typeof value === 'string' && value !== '') return value;
   }
   return undefined;
 }
 
-/** OCI HelmRepositories are static: Flux has nothing to reconcile for them. */
-export function isStatic(obj: FluxObject): boolean {
-  return obj.kind === 'HelmRepository' && obj.spec?.['type'] === 'oci';
+/** Whether Flux has nothing to reconcile for this object although its kind is reconcilable (an OCI HelmRepository). */
+export function isStatic(obj: FluxObject, kind: FluxKind): boolean {
+  return kind.staticWhen !== undefined && valueAt(obj, kind.staticWhen.path) === kind.staticWhen.equals;
 }
 
 /** A source reference read from an object's spec, before API version resolution. */
@@ -104,35 +119,26 @@ export interface SourceRef {
 }
 
 /**
- * Where an object's source is, as the flux CLI resolves it for `--with-source`:
- * Kustomization spec.sourceRef; HelmRelease spec.chartRef, or for spec.chart.spec the HelmChart
- * `<namespace>-<name>` in the sourceRef's namespace; HelmChart spec.sourceRef. Namespaces default
- * to the object's own. Returns an error message when the spec has no usable reference.
+ * Where an object's source is, as the flux CLI resolves it for `--with-source`: the first of the
+ * kind's source reference fields that is set (Kustomization spec.sourceRef; HelmRelease
+ * spec.chartRef, or for spec.chart.spec the HelmChart `<namespace>-<name>` in the sourceRef's
+ * namespace; HelmChart spec.sourceRef). Namespaces default to the object's own. Returns an error
+ * message when the spec has no usable reference.
  */
-export function sourceRefOf(obj: FluxObject): SourceRef | { error: string } {
+export function sourceRefOf(obj: FluxObject, kind: FluxKind): SourceRef | { error: string } {
   const ns = obj.metadata.namespace ?? '';
-  const spec = obj.spec ?? {};
-  const fromRef = (raw: unknown, what: string): SourceRef | { error: string } => {
-    const ref = record(raw);
-    const kind = str(ref?.['kind']);
-    const name = str(ref?.['name']);
-    if (!kind || !name) return { error: `${describeRef(refOf(obj))} has no ${what}` };
-    const apiVersion = str(ref?.['apiVersion']);
-    return { kind, name, namespace: str(ref?.['namespace']) ?? ns, ...(apiVersion ? { apiVersion } : {}) };
-  };
-  switch (obj.kind) {
-    case 'Kustomization':
-    case 'HelmChart':
-      return fromRef(spec['sourceRef'], 'spec.sourceRef');
-    case 'HelmRelease': {
-      if (spec['chartRef'] !== undefined) return fromRef(spec['chartRef'], 'spec.chartRef');
-      const chartSpec = fromRef(valueAt(spec, ['chart', 'spec', 'sourceRef']), 'spec.chartRef or spec.chart.spec.sourceRef');
-      if ('error' in chartSpec) return chartSpec;
-      return { kind: 'HelmChart', name: `${ns}-${obj.metadata.name}`, namespace: chartSpec.namespace };
-    }
-    default:
-      return { error: `${obj.kind} has no source` };
-  }
+  if (kind.sourceRefs.length === 0) return { error: `${obj.kind} has no source` };
+  const field = kind.sourceRefs.find((f) => valueAt(obj, f.path) !== undefined);
+  const what = field ? field.path.join('.') : kind.sourceRefs.map((f) => f.path.join('.')).join(' or ');
+  const ref = record(field ? valueAt(obj, field.path) : undefined);
+  const refKind = str(ref?.['kind']);
+  const name = str(ref?.['name']);
+  if (!field || !refKind || !name) return { error: `${describeRef(refOf(obj))} has no ${what}` };
+  const namespace = str(ref?.['namespace']) ?? ns;
+  if (field.generated)
+    return { kind: field.generated.kind, name: field.generated.name({ namespace: ns, name: obj.metadata.name }), namespace };
+  const apiVersion = str(ref?.['apiVersion']);
+  return { kind: refKind, name, namespace, ...(apiVersion ? { apiVersion } : {}) };
 }
 
 /** Whether the apiVersion belongs to the kind's API group. */

@@ -2,6 +2,7 @@
 // step — record a token, patch an object, wait for Flux, or finish with an outcome. The reconciler
 // does the I/O around it. Every rule of how Flux is asked to act and how its answer is read is here.
 import {
+  ConditionStatus,
   FailureReason,
   Phase,
   ProgressReason,
@@ -12,7 +13,7 @@ import {
   EventReason,
 } from '../api/conditions.js';
 import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus } from '../api/types.js';
-import { SuspendedByAnnotation, targetOf } from '../api/types.js';
+import { RequestedByAnnotation, SuspendedByAnnotation, targetOf } from '../api/types.js';
 import { DefaultTimeout, DefaultTimeoutMs, formatDuration, parseDuration } from '../api/duration.js';
 import type { FluxKind } from './kinds.js';
 import {
@@ -29,6 +30,7 @@ import {
   lastHandledReconcileAt,
   objectKey,
   revisionOf,
+  valueAt,
   type ObjectRef,
 } from './objects.js';
 import { isHandled } from './token.js';
@@ -105,6 +107,12 @@ export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** Who asked: the annotation admission checked at creation and keeps immutable, copied to status. */
+function requestedBy(request: FluxActionRequest, current: RequestStatus): Pick<RequestStatus, 'requestedBy'> {
+  const value = request.metadata.annotations?.[RequestedByAnnotation] ?? current.requestedBy;
+  return value === undefined ? {} : { requestedBy: value };
+}
+
 /**
  * Decides what to do next for an unfinished request. Level-triggered: the answer depends only on
  * the request's status and the objects as they are, so deciding twice changes nothing.
@@ -118,6 +126,7 @@ export function decide(input: DecideInput): Plan {
     ...current,
     observedGeneration: request.metadata.generation ?? current.observedGeneration,
     startTime: current.startTime ?? isoSeconds(now),
+    ...requestedBy(request, current),
   };
 
   if (input.failure) return finish(request, base, now, input.failure.reason, input.failure.message);
@@ -190,9 +199,10 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
       };
     return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} is suspended`, snapshot };
   }
-  if (!isTarget && isStatic(obj)) return { type: 'done', snapshot, message: `source ${name} is static` };
-  if (options.action === 'Reconcile' && isTarget && (!step.kind.reconcilable || isStatic(obj))) {
-    const why = isStatic(obj) ? 'a HelmRepository of type oci' : `a ${obj.kind}`;
+  const isStaticObject = isStatic(obj, step.kind);
+  if (!isTarget && isStaticObject) return { type: 'done', snapshot, message: `source ${name} is static` };
+  if (options.action === 'Reconcile' && isTarget && (!step.kind.reconcilable || isStaticObject)) {
+    const why = isStaticObject && step.kind.staticWhen ? step.kind.staticWhen.described : `a ${obj.kind}`;
     return { type: 'fail', reason: FailureReason.UnsupportedAction, message: `${name} is ${why}: Flux has nothing to reconcile`, snapshot };
   }
   // Resuming a kind with nothing to reconcile: clear the suspension, no token.
@@ -251,13 +261,13 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
 
   // Flux handled the token: judge its verdict for this generation.
-  const verdict = judge(obj);
+  const verdict = judge(obj, step.kind);
   if (verdict.state === 'progressing') return { type: 'act', snapshot, reason: progress, message: `${name}: ${verdict.message}` };
   if (verdict.state === 'failed') {
     const reason = isTarget ? FailureReason.ReconciliationFailed : FailureReason.SourceFailed;
     return { type: 'fail', reason, message: `${isTarget ? '' : 'source '}${name}: ${verdict.message}`, snapshot };
   }
-  const revision = snapshot.revision ? `: ${revisionVerb(step.kind)} revision ${snapshot.revision}` : ': reconciled';
+  const revision = snapshot.revision ? `: ${step.kind.revision.verb} revision ${snapshot.revision}` : ': reconciled';
   return { type: 'done', snapshot, message: `${name}${revision}` };
 }
 
@@ -268,12 +278,6 @@ function awaiting(name: string, token: string): string {
 
 function act(snapshot: ObjectStatus, patch: MergePatch, reason: ProgressReason, message: string): StepResult {
   return { type: 'act', snapshot, patch, reason, message };
-}
-
-function revisionVerb(kind: FluxKind): string {
-  return kind.kind === 'Kustomization' || kind.kind === 'HelmRelease' || kind.kind === 'ResourceSet' || kind.kind === 'FluxInstance'
-    ? 'applied'
-    : 'fetched';
 }
 
 function requestName(request: FluxActionRequest): string {
@@ -343,20 +347,22 @@ export function isWaitingForInputs(ready: Condition): boolean {
 }
 
 /**
- * Whether a Kustomization's status fields have caught up with its conditions. The Flux controllers
- * patch the conditions first and the other status fields next, so Ready=True may be seen before
- * lastAppliedRevision. It matters when our token was handled by an earlier attempt (one that
- * waited for its source): the retry's Ready=True would otherwise be reported with the revision
- * applied before it. lastAttemptedRevision is written before the apply, lastAppliedRevision after.
+ * Whether the status fields have caught up with the conditions, for kinds that record the revision
+ * attempted (a Kustomization's lastAttemptedRevision, written before the apply; lastAppliedRevision
+ * after). The Flux controllers patch the conditions first and the other status fields next, so
+ * Ready=True may be seen before the applied revision. It matters when our token was handled by an
+ * earlier attempt (one that waited for its source): the retry's Ready=True would otherwise be
+ * reported with the revision applied before it.
  */
-function appliedRecorded(obj: FluxObject): boolean {
-  if (obj.kind !== 'Kustomization') return true;
-  const attempted = obj.status?.['lastAttemptedRevision'];
-  return attempted === undefined || attempted === obj.status?.['lastAppliedRevision'];
+function appliedRecorded(obj: FluxObject, kind: FluxKind): boolean {
+  const { attemptedPath, paths } = kind.revision;
+  if (!attemptedPath || !paths[0]) return true;
+  const attempted = valueAt(obj, attemptedPath);
+  return attempted === undefined || attempted === valueAt(obj, paths[0]);
 }
 
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */
-export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressing'; message: string } {
+export function judge(obj: FluxObject, kind: FluxKind): { state: 'ready' | 'failed' | 'progressing'; message: string } {
   const conditions = conditionsOf(obj);
   const ready = findCondition(conditions, ReadyCondition);
   const stalled = findCondition(conditions, StalledCondition);
@@ -365,19 +371,23 @@ export function judge(obj: FluxObject): { state: 'ready' | 'failed' | 'progressi
   // Flux's messages may end in a newline (an apply error does): kubectl's columns would cut there.
   const says = (c: Condition | undefined): string => [c?.reason, c?.message?.trim()].filter(Boolean).join(': ') || 'no message';
 
-  if (stalled?.status === 'True') return { state: 'failed', message: says(stalled) };
+  if (stalled?.status === ConditionStatus.True) return { state: 'failed', message: says(stalled) };
   // A failed attempt that Flux will retry: the controllers keep Reconciling=True with reason
   // ProgressingWithRetry beside Ready=False. That is the attempt's verdict (the retry is a new
   // attempt, on Flux's schedule): report it now rather than wait for the timeout.
-  const retrying = reconciling?.status === 'True' && reconciling.reason === ProgressingWithRetryReason && ready?.status === 'False';
-  if (reconciling?.status === 'True' && !retrying) return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
-  if (!ready || ready.status === 'Unknown') return { state: 'progressing', message: `not ready yet: ${says(ready)}` };
+  const retrying =
+    reconciling?.status === ConditionStatus.True &&
+    reconciling.reason === ProgressingWithRetryReason &&
+    ready?.status === ConditionStatus.False;
+  if (reconciling?.status === ConditionStatus.True && !retrying)
+    return { state: 'progressing', message: `reconciling: ${says(reconciling)}` };
+  if (!ready || ready.status === ConditionStatus.Unknown) return { state: 'progressing', message: `not ready yet: ${says(ready)}` };
   if (ready.observedGeneration !== undefined && generation !== undefined && ready.observedGeneration !== generation) {
     return { state: 'progressing', message: `waiting for generation ${generation} to be reconciled` };
   }
-  if (ready.status === 'True' && !appliedRecorded(obj))
+  if (ready.status === ConditionStatus.True && !appliedRecorded(obj, kind))
     return { state: 'progressing', message: 'waiting for Flux to record the applied revision' };
-  if (ready.status === 'True') return { state: 'ready', message: says(ready) };
+  if (ready.status === ConditionStatus.True) return { state: 'ready', message: says(ready) };
   if (isWaitingForInputs(ready)) return { state: 'progressing', message: `waiting for Flux to retry: ${says(ready)}` };
   return { state: 'failed', message: says(ready) };
 }
@@ -443,8 +453,16 @@ function running(
   ref: ObjectRef,
 ): Plan {
   const generation = request.metadata.generation;
-  let conditions = setCondition(status.conditions, ReconcilingCondition, 'True', result.reason, result.message, generation, now);
-  conditions = setCondition(conditions, ReadyCondition, 'Unknown', result.reason, result.message, generation, now);
+  let conditions = setCondition(
+    status.conditions,
+    ReconcilingCondition,
+    ConditionStatus.True,
+    result.reason,
+    result.message,
+    generation,
+    now,
+  );
+  conditions = setCondition(conditions, ReadyCondition, ConditionStatus.Unknown, result.reason, result.message, generation, now);
   conditions = conditions.filter((c) => c.type !== StalledCondition);
   const next: RequestStatus = { ...status, phase: Phase.Running, message: result.message, conditions };
   const plan: Plan = { status: next, requeueAfterMs: Math.max(0, deadline - now) };
@@ -464,8 +482,16 @@ function finish(request: FluxActionRequest, status: RequestStatus, now: number, 
   const generation = request.metadata.generation;
   const reason = failure ?? (request.spec.wait === false ? SuccessReason.Requested : SuccessReason.Succeeded);
   let conditions = (status.conditions ?? []).filter((c) => c.type !== ReconcilingCondition);
-  conditions = setCondition(conditions, ReadyCondition, failure ? 'False' : 'True', reason, message, generation, now);
-  if (failure) conditions = setCondition(conditions, StalledCondition, 'True', reason, message, generation, now);
+  conditions = setCondition(
+    conditions,
+    ReadyCondition,
+    failure ? ConditionStatus.False : ConditionStatus.True,
+    reason,
+    message,
+    generation,
+    now,
+  );
+  if (failure) conditions = setCondition(conditions, StalledCondition, ConditionStatus.True, reason, message, generation, now);
   else conditions = conditions.filter((c) => c.type !== StalledCondition);
   const phase = failure ? Phase.Failed : Phase.Succeeded;
   const next: RequestStatus = { ...status, phase, message, conditions, completionTime: isoSeconds(now) };

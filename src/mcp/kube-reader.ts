@@ -3,7 +3,8 @@
 // discovery, the way kubectl does. The read tools build on it.
 import * as k8s from '@kubernetes/client-node';
 import { fluxKinds } from '../flux/kinds.js';
-import { statusCode } from '../operator/errors.js';
+import { statusCode } from '../kube/errors.js';
+import type { KubeObject } from '../kube/object.js';
 import { ToolError } from './tool.js';
 
 /** Marks our own requests, whose responses processResponse leaves as plain JSON. */
@@ -54,22 +55,6 @@ interface DiscoveredResource {
 
 interface ApiResourceList {
   resources?: DiscoveredResource[];
-}
-
-/** An object as read off the wire. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    resourceVersion?: string;
-    creationTimestamp?: string;
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
 }
 
 export interface KubeList {

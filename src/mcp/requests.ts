@@ -1,7 +1,9 @@
 // The adapter's one way to act: create a FluxActionRequest and follow it, through a watch, until
 // it finished or the wait ran out. It never touches a Flux object itself.
 import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { isFinished } from '../api/conditions.js';
+import { InvalidObjectError, invalidObject } from '../api/parse.js';
 import { buildRequest, type RequestOrigin } from '../api/request.js';
 import { FluxActionRequestSchema, Group, Plural, Version, type FluxActionRequest, type RequestSpec } from '../api/types.js';
 
@@ -9,6 +11,14 @@ export interface RequestServiceOptions {
   kc: k8s.KubeConfig;
   /** ttlSecondsAfterFinished of the requests it creates (default 3600). */
   ttlSeconds?: number;
+  /** Where requests that do not parse are logged. */
+  log?: Logger;
+}
+
+/** Requests listed: those that parse, and an error naming the bad field of each that does not. */
+export interface RequestList {
+  requests: FluxActionRequest[];
+  invalid: InvalidObjectError[];
 }
 
 export class RequestService {
@@ -32,16 +42,20 @@ export class RequestService {
       namespace,
       body,
     });
-    return FluxActionRequestSchema.parse(created);
+    return this.parse(created, namespace, body.metadata.name);
   }
 
+  /** Reads one request; throws an InvalidObjectError naming the bad field when it does not parse. */
   async get(namespace: string, name: string): Promise<FluxActionRequest> {
-    return FluxActionRequestSchema.parse(
+    return this.parse(
       await this.custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name }),
+      namespace,
+      name,
     );
   }
 
-  async list(namespace: string | undefined, labelSelector?: string): Promise<FluxActionRequest[]> {
+  /** Lists requests; one that does not parse is logged and reported in `invalid`, not dropped silently. */
+  async list(namespace: string | undefined, labelSelector?: string): Promise<RequestList> {
     const list = (
       namespace
         ? await this.custom.listNamespacedCustomObject({
@@ -58,21 +72,40 @@ export class RequestService {
             ...(labelSelector ? { labelSelector } : {}),
           })
     ) as { items: unknown[] };
-    return list.items.flatMap((item) => {
-      const parsed = FluxActionRequestSchema.safeParse(item);
-      return parsed.success ? [parsed.data] : [];
-    });
+    const requests: FluxActionRequest[] = [];
+    const invalid: InvalidObjectError[] = [];
+    for (const item of list.items) {
+      const meta = (item as { metadata?: { namespace?: string; name?: string } }).metadata;
+      try {
+        requests.push(this.parse(item, meta?.namespace ?? '', meta?.name ?? '?'));
+      } catch (err) {
+        if (!(err instanceof InvalidObjectError)) throw err;
+        invalid.push(err);
+      }
+    }
+    return { requests, invalid };
+  }
+
+  /** Parses a request read from the API server, logging and naming the first bad field when it does not. */
+  private parse(raw: unknown, namespace: string, name: string): FluxActionRequest {
+    const parsed = FluxActionRequestSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const error = invalidObject(`FluxActionRequest ${namespace}/${name}`, parsed.error);
+    this.options.log?.warn({ object: error.object, field: error.field, problem: error.problem }, 'FluxActionRequest does not parse');
+    throw error;
   }
 
   /**
-   * Follows a request through a watch until it finished or timeoutMs passed; resolves with the
-   * last state seen either way. Never rejects for a lost watch: it reads the request once more.
+   * Follows a request through a watch until it finished, timeoutMs passed or signal aborted (the
+   * client cancelled); resolves with the last state seen either way. Never rejects for a lost watch:
+   * it reads the request once more. Rejects with an InvalidObjectError when the request stops parsing.
    */
   async waitFinished(request: FluxActionRequest, timeoutMs: number, signal?: AbortSignal): Promise<FluxActionRequest> {
     if (isFinished(request.status?.phase)) return request;
     const namespace = request.metadata.namespace ?? '';
     const name = request.metadata.name;
     let latest = request;
+    let invalid: InvalidObjectError | undefined;
     await new Promise<void>((resolve) => {
       let controller: AbortController | undefined;
       let closed = false;
@@ -83,6 +116,10 @@ export class RequestService {
         controller?.abort();
         resolve();
       };
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
       const timer = setTimeout(done, timeoutMs);
       signal?.addEventListener('abort', done);
       const watch = new k8s.Watch(this.options.kc);
@@ -90,10 +127,16 @@ export class RequestService {
         .watch(
           `/apis/${Group}/${Version}/namespaces/${namespace}/${Plural}`,
           { fieldSelector: `metadata.name=${name}`, resourceVersion: request.metadata.resourceVersion ?? '' },
-          (_phase: string, obj: unknown) => {
-            const parsed = FluxActionRequestSchema.safeParse(obj);
-            if (!parsed.success) return;
-            latest = parsed.data;
+          (phase: string, obj: unknown) => {
+            // The API server's own ERROR events (an expired resourceVersion) end the watch below.
+            if (phase === 'ERROR' || phase === 'BOOKMARK') return;
+            try {
+              latest = this.parse(obj, namespace, name);
+            } catch (err) {
+              invalid = err as InvalidObjectError;
+              done();
+              return;
+            }
             if (isFinished(latest.status?.phase)) done();
           },
           () => {
@@ -111,11 +154,13 @@ export class RequestService {
           },
         );
     });
-    if (isFinished(latest.status?.phase)) return latest;
+    if (invalid) throw invalid;
+    if (isFinished(latest.status?.phase) || signal?.aborted) return latest;
     // The watch ended (time, or a lost connection): read the request once more.
     try {
       return await this.get(namespace, name);
-    } catch {
+    } catch (err) {
+      if (err instanceof InvalidObjectError) throw err;
       return latest;
     }
   }

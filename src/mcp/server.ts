@@ -39,7 +39,7 @@ export function createMcpServer(options: McpOptions): McpServer {
     maxOutput: options.maxOutput ?? DefaultMaxOutput,
     client: () => server.server.getClientVersion(),
   };
-  const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600 });
+  const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600, log: options.log });
   registerFluxActionTools(server, ctx, { requests, defaultWaitMs: options.waitTimeoutMs ?? 60_000 }, options.readOnly);
   registerKubernetesTools(server, ctx, options.kc);
   registerFluxInstanceTools(server, ctx, options.kc);

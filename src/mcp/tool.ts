@@ -5,7 +5,8 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { apiMessage, isForbidden, isNotFound, statusCode } from '../operator/errors.js';
+import { InvalidObjectError } from '../api/parse.js';
+import { apiMessage, isForbidden, isNotFound, statusCode } from '../kube/errors.js';
 import { cap } from './output.js';
 
 /** A failure the model can act on: bad arguments, a missing object, a refusal. */
@@ -27,7 +28,8 @@ export interface ToolDefinition<Shape extends z.ZodRawShape> {
   description: string;
   input: Shape;
   annotations: Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint'>> & ToolAnnotations;
-  handler: (args: z.infer<z.ZodObject<Shape>>, ctx: ToolContext) => Promise<ToolOutput>;
+  /** signal aborts when the client cancels the call (notifications/cancelled) or the session closes. */
+  handler: (args: z.infer<z.ZodObject<Shape>>, ctx: ToolContext, signal: AbortSignal) => Promise<ToolOutput>;
 }
 
 /** What a handler returns: text for the model, and optionally the same facts as structured data. */
@@ -43,9 +45,9 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
   server.registerTool(
     tool.name,
     { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: { title: tool.title, ...tool.annotations } },
-    (async (args: z.infer<z.ZodObject<Shape>>): Promise<CallToolResult> => {
+    (async (args: z.infer<z.ZodObject<Shape>>, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
       try {
-        const out = await tool.handler(args, ctx);
+        const out = await tool.handler(args, ctx, extra.signal);
         const result: CallToolResult = { content: [{ type: 'text', text: cap(out.text, ctx.maxOutput) }] };
         if (out.structured) result.structuredContent = out.structured;
         if (out.isError) result.isError = true;
@@ -62,6 +64,8 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
 /** A message for the model: what failed and, where we can tell, what to do about it. */
 export function describeFailure(err: unknown): string {
   if (err instanceof ToolError) return err.message;
+  if (err instanceof InvalidObjectError)
+    return `${err.message}. The object does not have the shape this server reads: is the installed CRD a version it knows?`;
   if (isForbidden(err)) return `forbidden: ${apiMessage(err)}. The MCP server's ServiceAccount lacks this permission (see config/rbac).`;
   if (isNotFound(err)) return `not found: ${apiMessage(err)}`;
   const code = statusCode(err);

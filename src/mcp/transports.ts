@@ -1,10 +1,12 @@
 // Transports: stdio (the default; stdout belongs to the protocol, logs go to stderr) and
 // Streamable HTTP on /mcp, bound to 127.0.0.1 by default, with a bearer token required when bound
-// elsewhere and the SDK's DNS-rebinding protection on.
+// elsewhere and the SDK's Host-header validation (DNS-rebinding protection) in front of /mcp.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -40,6 +42,25 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The Host header names /mcp answers to, without ports: loopback names, the bound address unless it
+ * is loopback, and extra names (e.g. a Service's DNS name). A browser page on another site resolves
+ * its own name, which is not among them, so it cannot reach the server by rebinding that name.
+ */
+export function allowedHostnames(host: string, extra: readonly string[] = []): string[] {
+  const hostname = (h: string): string => {
+    try {
+      // An IPv6 address (two colons or more) is bracketed as in a Host header; a name may carry a port.
+      const ipv6 = !h.startsWith('[') && h.split(':').length > 2;
+      return new URL(`http://${ipv6 ? `[${h}]` : h}`).hostname;
+    } catch {
+      return h.toLowerCase();
+    }
+  };
+  const names = ['127.0.0.1', 'localhost', '[::1]', ...(isLoopback(host) ? [] : [host]), ...extra].map(hostname);
+  return [...new Set(names)];
+}
+
 /** Serves MCP over Streamable HTTP on /mcp, one McpServer per session. */
 export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   const { host, token, log } = options;
@@ -47,7 +68,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     throw new Error(`--listen ${host}: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback`);
   }
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
-  let allowedHosts: string[] = [];
 
   const authorized = (req: http.IncomingMessage): boolean => {
     if (!token) return true;
@@ -56,12 +76,23 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     return given.length === wanted.length && timingSafeEqual(given, wanted);
   };
 
-  const httpServer = http.createServer((req, res) => {
+  const app = express();
+  app.disable('x-powered-by');
+  // Before the bearer token and the body are looked at: a foreign Host header is refused with 403.
+  app.use('/mcp', hostHeaderValidation(allowedHostnames(host, options.allowedHosts)));
+  app.use((req, res) => {
     void handle(req, res).catch((err: unknown) => {
+      if (err instanceof BodyError) {
+        // The client's mistake: a JSON-RPC error saying what was wrong, and no stack in the log.
+        log.info({ status: err.status, err: err.message }, 'MCP HTTP request refused');
+        if (!res.headersSent) res.writeHead(err.status, { 'content-type': 'application/json' }).end(jsonError(err.message, err.rpcCode));
+        return;
+      }
       log.error({ err }, 'MCP HTTP request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(jsonError('internal error'));
     });
   });
+  const httpServer = http.createServer(app);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -98,11 +129,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     const server = options.newServer();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      // The SDK's replacement is Express middleware; this server is plain node:http.
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
-      enableDnsRebindingProtection: true,
-      // eslint-disable-next-line @typescript-eslint/no-deprecated
-      allowedHosts,
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, server });
       },
@@ -121,11 +147,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const loopbackNames = ['127.0.0.1', 'localhost', '[::1]'];
-  allowedHosts = [...loopbackNames, ...(isLoopback(host) ? [] : [host]), ...(options.allowedHosts ?? [])].flatMap((h) => [
-    h,
-    `${h}:${port}`,
-  ]);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   log.info({ url: `http://${shownHost}:${port}/mcp`, auth: token ? 'bearer' : 'none' }, 'MCP server listening');
   return {
@@ -147,19 +168,64 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   };
 }
 
-function jsonError(message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+function jsonError(message: string, code = -32000): string {
+  return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-/** Reads a JSON body of at most 4 MiB. */
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 4 * 1024 * 1024) throw new Error('request body over 4 MiB');
-    chunks.push(chunk as Buffer);
+/** The largest request body accepted, in bytes. */
+export const MaxBodyBytes = 4 * 1024 * 1024;
+
+/** A request body the server refuses: 413 when too large, 400 when not JSON, with its JSON-RPC error code. */
+class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    readonly rpcCode: number,
+    message: string,
+  ) {
+    super(message);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/**
+ * Reads a JSON body of at most MaxBodyBytes; rejects with a BodyError for a larger one or one that is
+ * not JSON. The rest of an oversized body is read and dropped, so the client gets the 413 rather than
+ * a reset connection.
+ */
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = (): void => {
+      reject(new BodyError(413, -32600, 'request body over 4 MiB'));
+    };
+    const declared = Number(req.headers['content-length']);
+    let over = Number.isFinite(declared) && declared > MaxBodyBytes;
+    if (over) tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size <= MaxBodyBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      over = true;
+      chunks.length = 0;
+      tooLarge();
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      if (over) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text) {
+        resolve(undefined);
+        return;
+      }
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch (err) {
+        // -32700 is JSON-RPC's "Parse error".
+        reject(new BodyError(400, -32700, `Parse error: the body is not JSON (${err instanceof Error ? err.message : String(err)})`));
+      }
+    });
+  });
 }

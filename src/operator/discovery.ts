@@ -65,23 +65,32 @@ export class FluxDiscovery {
     const wanted = new Set(fluxKinds.map((k) => k.group));
     const served = new Map<string, ServedKind>();
     const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    // Every group version at once: one round trip instead of one per version in a row, so a slow API
+    // server (or one that cuts long-lived connections) is far less likely to interrupt the sweep.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
-    for (const group of groups.groups ?? []) {
-      if (!wanted.has(group.name)) continue;
-      const preferred = group.preferredVersion?.version;
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
-      const versions = (group.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
-      for (const version of versions) {
-        const list = await custom.getAPIResources({ group: group.name, version });
+    const fluxGroups = (groups.groups ?? []).filter((group) => wanted.has(group.name));
+    const lists = await Promise.all(
+      fluxGroups.flatMap((group) => {
+        const preferred = group.preferredVersion?.version;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
-        for (const resource of list.resources ?? []) {
-          if (resource.name.includes('/')) continue;
-          const kind = fluxKinds.find((k) => k.group === group.name && k.kind === resource.kind);
-          if (!kind) continue;
-          const entry = served.get(kind.kind) ?? { versions: [] };
-          entry.versions.push(version);
-          served.set(kind.kind, entry);
-        }
+        const versions = (group.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
+        return versions.map(async (version) => ({
+          group: group.name,
+          version,
+          list: await custom.getAPIResources({ group: group.name, version }),
+        }));
+      }),
+    );
+    // In the order asked for: each kind's preferred version first.
+    for (const { group, version, list } of lists) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
+      for (const resource of list.resources ?? []) {
+        if (resource.name.includes('/')) continue;
+        const kind = fluxKinds.find((k) => k.group === group && k.kind === resource.kind);
+        if (!kind) continue;
+        const entry = served.get(kind.kind) ?? { versions: [] };
+        entry.versions.push(version);
+        served.set(kind.kind, entry);
       }
     }
     this.served = served;

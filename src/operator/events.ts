@@ -2,7 +2,7 @@
 // `kubectl describe far` and `kubectl events` tell a request's story.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ApiVersion, Kind, type FluxActionRequest } from '../api/types.js';
+import { ApiVersion, Kind, RequestedByAnnotation, type FluxActionRequest } from '../api/types.js';
 import { monotonicNanos, type Clock } from '../runtime/clock.js';
 
 /** The component name Events are reported under. */
@@ -30,9 +30,15 @@ export class EventRecorder {
   async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
     const now = new Date(this.clock.now());
+    const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
     const event: k8s.CoreV1Event = {
-      // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order.
-      metadata: { name: `${request.metadata.name}.${this.nanos().toString(16)}`, namespace },
+      // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
+      // asked rides along as an annotation, as Flux puts its metadata on its Events.
+      metadata: {
+        name: `${request.metadata.name}.${this.nanos().toString(16)}`,
+        namespace,
+        ...(requestedBy ? { annotations: { [RequestedByAnnotation]: requestedBy } } : {}),
+      },
       involvedObject: {
         apiVersion: ApiVersion,
         kind: Kind,

@@ -2,11 +2,17 @@
 // first time a request needs that kind. A change to an object wakes the requests following it.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { invalidObject } from '../api/parse.js';
 import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
-import { objectKey } from '../flux/objects.js';
-import type { Clock } from '../runtime/clock.js';
-import { newerThan, startInformer, type InformerHandle, type KubeObject } from './informers.js';
+import { describeRef, objectKey } from '../flux/objects.js';
+import { delay, type Clock } from '../runtime/clock.js';
+import { apiMessage, isTransient } from '../kube/errors.js';
+import type { KubeObject } from '../kube/object.js';
+import { newerThan, startInformer, type InformerHandle, type SyncFailureReason } from './informers.js';
+
+/** How long a read waits for its kind's informer to sync by default. */
+export const DefaultSyncWaitMs = 5_000;
 
 export interface FluxObjectsOptions {
   kc: k8s.KubeConfig;
@@ -16,6 +22,21 @@ export interface FluxObjectsOptions {
   namespace?: string;
   /** Called with the objectKey of every object that changed. */
   onChange: (objectKey: string) => void;
+  /** Told when an informer starts or stops failing to sync (see startInformer). */
+  onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
+}
+
+/** How long a read may wait for its kind's informer, and what ends the wait early. */
+export interface ReadOptions {
+  /** Longest wait for the informer's first sync, in ms (default DefaultSyncWaitMs). */
+  timeoutMs?: number;
+  /** Aborts the wait (the work queue shutting down). */
+  signal?: AbortSignal;
+}
+
+/** The informer of a kind has not synced within the read's deadline; says what kept failing. */
+export class CacheNotSyncedError extends Error {
+  override readonly name = 'CacheNotSyncedError';
 }
 
 export class FluxObjects {
@@ -30,11 +51,13 @@ export class FluxObjects {
 
   /**
    * Reads an object from the informer of its kind and version, starting the informer when needed.
-   * Rejects with the list's error (a 403 when the operator may not list the kind).
+   * Rejects with the list's error (a 403 when the operator may not list the kind), with a
+   * CacheNotSyncedError when the informer has not synced within the read's timeout or its signal
+   * aborted, and with an InvalidObjectError naming the field when the object does not parse.
    */
-  async get(kind: FluxKind, apiVersion: string, namespace: string, name: string): Promise<FluxObject | undefined> {
+  async get(kind: FluxKind, apiVersion: string, namespace: string, name: string, read: ReadOptions = {}): Promise<FluxObject | undefined> {
     const informer = this.informerFor(kind, apiVersion);
-    await informer.whenSynced();
+    await this.synced(informer, `${kind.plural}.${kind.group}`, read);
     const cached = informer.get(name, namespace);
     const key = objectKey({ apiVersion, kind: kind.kind, namespace, name });
     const fresh = this.fresh.get(key);
@@ -42,7 +65,49 @@ export class FluxObjects {
     if (fresh) this.fresh.delete(key);
     if (!cached) return undefined;
     const parsed = FluxObjectSchema.safeParse({ apiVersion, kind: kind.kind, ...cached });
-    return parsed.success ? parsed.data : undefined;
+    if (parsed.success) return parsed.data;
+    const error = invalidObject(describeRef({ kind: kind.kind, namespace, name }), parsed.error);
+    this.options.log.warn({ object: error.object, field: error.field, problem: error.problem }, 'Flux object does not parse');
+    throw error;
+  }
+
+  /** Waits for the informer's first sync, at most read.timeoutMs and no longer than read.signal allows. */
+  private async synced(informer: InformerHandle<KubeObject>, resource: string, read: ReadOptions): Promise<void> {
+    const timeoutMs = read.timeoutMs ?? DefaultSyncWaitMs;
+    if (informer.hasSynced()) return;
+    // Waiting helps a new informer through its first list. One that already failed retries on its
+    // own schedule: a worker waiting for it would only be held, so say at once what keeps failing.
+    const failing = informer.lastError();
+    if (failing !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own error: callers tell 403 from 404 by it
+      if (!isTransient(failing)) throw failing;
+      throw new CacheNotSyncedError(`the cache of ${resource} has not synced: listing keeps failing: ${apiMessage(failing)}`);
+    }
+    const ended = new AbortController();
+    const onAbort = (): void => {
+      ended.abort();
+    };
+    read.signal?.addEventListener('abort', onAbort, { once: true });
+    let outcome: 'synced' | 'ended';
+    try {
+      outcome = await Promise.race([
+        informer.whenSynced(true, ended.signal).then(() => 'synced' as const),
+        delay(this.options.clock, timeoutMs, ended.signal).then(() => 'ended' as const),
+      ]);
+    } catch (err) {
+      // The list failed for good (a 403): the caller reports it. An abort shows as 'ended' below.
+      if (!ended.signal.aborted) throw err;
+      outcome = 'ended';
+    } finally {
+      read.signal?.removeEventListener('abort', onAbort);
+      // Cancels the timer, or forgets the informer wait, whichever lost the race.
+      ended.abort();
+    }
+    if (outcome === 'synced') return;
+    const last = informer.lastError();
+    const why = last === undefined ? 'no list has completed yet' : `listing keeps failing: ${apiMessage(last)}`;
+    if (read.signal?.aborted) throw new CacheNotSyncedError(`stopped waiting for the cache of ${resource}: ${why}`);
+    throw new CacheNotSyncedError(`the cache of ${resource} has not synced within ${timeoutMs}ms: ${why}`);
   }
 
   /** Remembers an object the operator just wrote, so the next read does not see the older cached copy. */
@@ -63,7 +128,7 @@ export class FluxObjects {
     const id = `${kind.group}/${version}/${kind.plural}`;
     let informer = this.informers.get(id);
     if (informer) return informer;
-    const { kc, log, clock, namespace, onChange } = this.options;
+    const { kc, log, clock, namespace, onChange, onSyncFailing } = this.options;
     const group = kind.group;
     const plural = kind.plural;
     const path = namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
@@ -77,6 +142,9 @@ export class FluxObjects {
       list,
       log,
       clock,
+      resource: `${plural}.${group}`,
+      ...(namespace ? { namespace } : {}),
+      ...(onSyncFailing ? { onSyncFailing } : {}),
       onChange: (obj) => {
         // List items lack apiVersion/kind; the key is built from the informer's own kind.
         onChange(objectKey({ apiVersion, kind: kind.kind, namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));

@@ -3,12 +3,9 @@
 // change is dropped.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Clock } from '../runtime/clock.js';
-
-/** An object as informers hold it. */
-export interface KubeObject extends k8s.KubernetesObject {
-  metadata?: k8s.V1ObjectMeta;
-}
+import type { Clock, Timer } from '../runtime/clock.js';
+import { apiMessage, isTransient, statusCode } from '../kube/errors.js';
+import type { KubeObject } from '../kube/object.js';
 
 export interface InformerHandle<T extends KubeObject> {
   get(name: string, namespace?: string): T | undefined;
@@ -16,11 +13,18 @@ export interface InformerHandle<T extends KubeObject> {
   /**
    * Resolves once a list has been loaded. With failFast (default) it rejects with the error when the
    * latest attempt failed (a 403 stays a 403 until RBAC changes), so callers can report it; without,
-   * it waits through the informer's retries.
+   * it waits through the informer's retries. An aborted signal rejects with its reason and forgets the wait.
    */
-  whenSynced(failFast?: boolean): Promise<void>;
+  whenSynced(failFast?: boolean, signal?: AbortSignal): Promise<void>;
+  /** Whether a list has been loaded (the cache may lag while the watch is restarted). */
+  hasSynced(): boolean;
+  /** The error of the latest failed attempt, until a list and watch are set up again without error. */
+  lastError(): unknown;
   stop(): Promise<void>;
 }
+
+/** Why an informer cannot sync, for logs and the fluxact_informer_sync_failing metric. */
+export type SyncFailureReason = 'Forbidden' | 'NotFound' | 'Unauthorized' | 'Unavailable' | 'Error';
 
 export interface WatchOptions<T extends KubeObject> {
   kc: k8s.KubeConfig;
@@ -30,19 +34,75 @@ export interface WatchOptions<T extends KubeObject> {
   onChange: (obj: T, event: 'add' | 'update' | 'delete') => void;
   log: Logger;
   clock: Clock;
+  /** The resource as `plural.group` (e.g. kustomizations.kustomize.toolkit.fluxcd.io), for logs and metrics. Default: the path. */
+  resource?: string;
+  /** The namespace listed, when only one is (for logs). */
+  namespace?: string;
+  /** First wait after an error (default 500ms), doubled per further failure. */
+  baseBackoffMs?: number;
   /** Longest wait between restarts after errors (default 30s). */
   maxBackoffMs?: number;
+  /** Random numbers in [0, 1) for the backoff's jitter (default Math.random). */
+  random?: () => number;
+  /**
+   * Told when the informer starts failing to sync (with why) and when it syncs again (undefined),
+   * e.g. to keep the fluxact_informer_sync_failing gauge.
+   */
+  onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
 }
 
 type SyncState = { state: 'syncing' } | { state: 'synced' } | { state: 'failed'; error: unknown };
 
+/** How often a failing informer says so at error level while it keeps failing. */
+export const SyncFailureLogIntervalMs = 60_000;
+
 /**
- * Starts an informer and keeps it running: after an error it restarts with exponential backoff
- * (from 500ms to maxBackoffMs), keeping its cache; the restart re-lists when the watch expired.
+ * The wait before restart number `failures` (1 for the first): base·2^(failures-1), plus up to 20%
+ * jitter so informers failing together do not retry in step, capped at max.
+ */
+export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: () => number): number {
+  const exponential = baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30);
+  return Math.round(Math.min(maxMs, exponential * (1 + 0.2 * random())));
+}
+
+/** Classifies an informer's error for logs and metrics. */
+export function syncFailureReason(err: unknown): SyncFailureReason {
+  const code = statusCode(err);
+  if (code === 403) return 'Forbidden';
+  if (code === 404) return 'NotFound';
+  if (code === 401) return 'Unauthorized';
+  if (isTransient(err)) return 'Unavailable';
+  return 'Error';
+}
+
+/** What an informer's failure means for the operator, in words that say what to fix. */
+export function describeSyncFailure(resource: string, namespace: string | undefined, err: unknown): string {
+  const where = namespace ? `in namespace ${namespace}` : 'cluster-wide';
+  const detail = apiMessage(err);
+  switch (syncFailureReason(err)) {
+    case 'Forbidden':
+      return `the operator may not list and watch ${resource} ${where}: grant it list and watch on ${resource} (see config/rbac): ${detail}`;
+    case 'NotFound':
+      return `the API server does not serve ${resource}: is its CustomResourceDefinition installed? (${detail})`;
+    case 'Unauthorized':
+      return `the API server does not accept the operator's credentials listing ${resource}: ${detail}`;
+    default:
+      return `cannot list ${resource} ${where}: ${detail}`;
+  }
+}
+
+/**
+ * Starts an informer and keeps it running: after an error it restarts with exponential backoff and
+ * jitter (from baseBackoffMs to maxBackoffMs), keeping its cache; the restart re-lists when the watch
+ * expired. The backoff starts over only once a list and watch were set up without error. While it
+ * cannot sync, it logs an error once a minute naming what is missing.
  */
 export function startInformer<T extends KubeObject>(options: WatchOptions<T>): InformerHandle<T> {
   const { kc, path, list, onChange, log, clock } = options;
+  const resource = options.resource ?? path;
+  const baseBackoff = options.baseBackoffMs ?? 500;
   const maxBackoff = options.maxBackoffMs ?? 30_000;
+  const random = options.random ?? Math.random;
   let sync: SyncState = { state: 'syncing' };
   let waiters: (() => void)[] = [];
   const setSync = (next: SyncState): void => {
@@ -63,6 +123,67 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   const informer = k8s.makeInformer<T>(kc, path, listAndMark);
   let stopped = false;
   let failures = 0;
+  /** Whether the attempt under way has failed (client-node reports a failed list as an event, not a rejection). */
+  let attemptFailed = false;
+  let lastError: unknown;
+  let failingReason: SyncFailureReason | undefined;
+  let lastErrorLogAt: number | undefined;
+  let attempts = 0;
+  let retry: Timer | undefined;
+
+  const recovered = (): void => {
+    failures = 0;
+    lastError = undefined;
+    lastErrorLogAt = undefined;
+    if (failingReason !== undefined) {
+      failingReason = undefined;
+      log.info({ resource }, 'informer synced again');
+      options.onSyncFailing?.(resource, undefined);
+    }
+  };
+
+  const fail = (err: unknown): void => {
+    if (stopped) return;
+    attemptFailed = true;
+    failures += 1;
+    lastError = err;
+    const delay = backoffDelay(failures, baseBackoff, maxBackoff, random);
+    const reason = syncFailureReason(err);
+    log.warn({ resource, path, err: apiMessage(err), failures, retryInMs: delay }, 'watch failed; restarting');
+    if (reason !== failingReason) {
+      failingReason = reason;
+      options.onSyncFailing?.(resource, reason);
+    }
+    // Warnings alone scroll by; once a minute, say at error level what keeps the informer from syncing.
+    const now = clock.now();
+    if (lastErrorLogAt === undefined || now - lastErrorLogAt >= SyncFailureLogIntervalMs) {
+      lastErrorLogAt = now;
+      log.error({ resource, reason, failures }, describeSyncFailure(resource, options.namespace, err));
+    }
+    // A transient error (the API server asks to come back, as its watch cache does while a CRD's
+    // storage initialises) is waited through; a lasting one (403, 404) is reported to whenSynced.
+    if (sync.state !== 'synced' && !isTransient(err)) setSync({ state: 'failed', error: err });
+    retry?.cancel();
+    retry = clock.setTimer(run, delay);
+  };
+
+  // One attempt: list (when the watch expired) and watch. start() rejects only when the watch could
+  // not even be set up (credentials, kubeconfig); that is a failure like any other, retried.
+  function run(): void {
+    if (stopped) return;
+    retry = undefined;
+    attemptFailed = false;
+    const attempt = ++attempts;
+    informer.start().then(
+      () => {
+        if (attempt === attempts && !attemptFailed && !stopped) recovered();
+      },
+      (err: unknown) => {
+        log.error({ resource, err: apiMessage(err) }, 'informer could not start its watch; restarting');
+        fail(err);
+      },
+    );
+  }
 
   informer.on('add', (obj) => {
     onChange(obj, 'add');
@@ -73,31 +194,30 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   informer.on('delete', (obj) => {
     onChange(obj, 'delete');
   });
-  informer.on('connect', () => {
-    failures = 0;
-  });
-  informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    failures += 1;
-    const delay = Math.min(maxBackoff, 500 * 2 ** Math.min(failures - 1, 10));
-    log.warn({ path, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'watch failed; restarting');
-    // A transient error (the API server asks to come back, as its watch cache does while a CRD's
-    // storage initialises) is waited through; a lasting one (403, 404) is reported to whenSynced.
-    if (sync.state !== 'synced' && !isTransient(err)) setSync({ state: 'failed', error: err });
-    clock.setTimer(() => {
-      if (!stopped) void informer.start().catch(() => undefined);
-    }, delay);
-  });
-  void informer.start().catch(() => undefined);
+  informer.on('error', fail);
+  run();
 
-  const whenSynced = (failFast = true): Promise<void> =>
+  const whenSynced = (failFast = true, signal?: AbortSignal): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (sync.state === 'synced') resolve();
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the informer's own error, as it came
-        else if (sync.state === 'failed' && failFast) reject(sync.error);
-        else waiters.push(check);
+      const onAbort = (): void => {
+        waiters = waiters.filter((w) => w !== check);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own abort reason, as fetch rejects with it
+        reject(signal?.reason);
       };
+      const check = (): void => {
+        if (sync.state === 'synced' || (sync.state === 'failed' && failFast)) {
+          signal?.removeEventListener('abort', onAbort);
+          if (sync.state === 'synced') resolve();
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the API's own error: callers tell 403 from 404 by it
+          else reject(sync.error);
+        } else waiters.push(check);
+      };
+      if (signal?.aborted) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own abort reason, as fetch rejects with it
+        reject(signal.reason);
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
       check();
     });
 
@@ -105,20 +225,14 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     get: (name, namespace) => informer.get(name, namespace),
     list: (namespace) => informer.list(namespace),
     whenSynced,
+    hasSynced: () => sync.state === 'synced',
+    lastError: () => lastError,
     stop: async () => {
       stopped = true;
+      retry?.cancel();
       await informer.stop();
     },
   };
-}
-
-/**
- * Whether an API error says to try again shortly rather than that the request is wrong: 429 (with
- * Retry-After; "storage is (re)initializing" right after a CRD is established) and 5xx.
- */
-export function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' && (code === 429 || code >= 500);
 }
 
 /** Compares resourceVersions as etcd revisions; undefined when either is not a number. */

@@ -10,12 +10,13 @@ import { realClock, type Clock } from '../runtime/clock.js';
 import type { OperatorConfig } from '../runtime/config.js';
 import { startHealthServer, type HealthServer } from '../runtime/http.js';
 import { LeaderElector, type StopReason } from '../runtime/leader.js';
-import { createMetrics, workQueueMetricsHooks, type OperatorMetrics } from '../runtime/metrics.js';
+import { createMetrics, informerSyncHook, workQueueMetricsHooks, type OperatorMetrics } from '../runtime/metrics.js';
 import { WorkQueue } from '../runtime/workqueue.js';
 import { FluxDiscovery } from './discovery.js';
 import { EventRecorder } from './events.js';
 import { FluxObjects } from './flux-objects.js';
-import { startInformer, type InformerHandle, type KubeObject } from './informers.js';
+import type { KubeObject } from '../kube/object.js';
+import { startInformer, type InformerHandle } from './informers.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
 import { RequestIndex } from './request-index.js';
 
@@ -125,14 +126,17 @@ class Controllers {
   private readonly index = new RequestIndex();
   private readonly fluxObjects: FluxObjects;
   private requests: InformerHandle<KubeObject> | undefined;
+  private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
 
   constructor(private readonly options: ControllersOptions) {
     const { kc, log, clock, metrics, config } = options;
     this.queue = new WorkQueue({ clock, logger: log, hooks: workQueueMetricsHooks(metrics) });
+    this.onSyncFailing = informerSyncHook(metrics);
     this.fluxObjects = new FluxObjects({
       kc,
       log,
       clock,
+      onSyncFailing: this.onSyncFailing,
       // Requests from one watched namespace reach only that namespace, unless it may cross namespaces.
       ...(config.watchNamespace && !config.crossNamespaceFrom.includes(config.watchNamespace) ? { namespace: config.watchNamespace } : {}),
       // A Flux object changed: look again at every request following it.
@@ -152,6 +156,9 @@ class Controllers {
       path,
       log,
       clock,
+      resource: `${Plural}.${Group}`,
+      ...(ns ? { namespace: ns } : {}),
+      onSyncFailing: this.onSyncFailing,
       list: async () =>
         (ns
           ? await custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural })
@@ -183,7 +190,7 @@ class Controllers {
     // coalesces with what the previous leader recorded.
     reconciler.loadHeldTokens();
     this.synced = true;
-    this.queue.start((key) => reconciler.reconcile(key), { concurrency: config.concurrency });
+    this.queue.start((key, signal) => reconciler.reconcile(key, signal), { concurrency: config.concurrency });
     log.info({ requests: this.requests.list().length, concurrency: config.concurrency }, 'controllers started');
   }
 

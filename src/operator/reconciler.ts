@@ -2,7 +2,9 @@
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { FailureReason, isFinished } from '../api/conditions.js';
+import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
+import { formatDuration } from '../api/duration.js';
+import { InvalidObjectError } from '../api/parse.js';
 import {
   FluxActionRequestSchema,
   Group,
@@ -15,15 +17,16 @@ import {
 } from '../api/types.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
-import { decide, type Plan, type Slot, type Step } from '../flux/protocol.js';
+import { decide, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
-import type { ReconcileResult } from '../runtime/workqueue.js';
+import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
 import type { FluxDiscovery } from './discovery.js';
-import { apiMessage, isConflict, isForbidden, isNotFound } from './errors.js';
+import { apiMessage, isConflict, isForbidden, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from './events.js';
-import type { FluxObjects } from './flux-objects.js';
-import { newerThan, type InformerHandle, type KubeObject } from './informers.js';
+import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
+import type { KubeObject } from '../kube/object.js';
+import { newerThan, type InformerHandle } from './informers.js';
 import type { RequestIndex } from './request-index.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
@@ -68,8 +71,11 @@ export class RequestReconciler {
     }
   }
 
-  /** Reconciles one request by its `namespace/name` key. Level-triggered and idempotent. */
-  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+  /**
+   * Reconciles one request by its `namespace/name` key. Level-triggered and idempotent. signal (the
+   * work queue's) ends waits early when the queue shuts down.
+   */
+  async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
     const { index, clock } = this.deps;
     // Fetch.
     const request = this.readRequest(key);
@@ -80,13 +86,18 @@ export class RequestReconciler {
     // Finished already? Only its TTL is left to honour.
     if (isFinished(request.status?.phase)) {
       index.forget(key);
-      return this.expire(request);
+      return this.expire(request, signal);
     }
     if (request.metadata.deletionTimestamp) return;
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
 
     // Policy, then resolve the target and its sources.
-    const resolved = await this.resolve(request);
+    let resolved: Resolved;
+    try {
+      resolved = await this.resolve(request, signal);
+    } catch (err) {
+      return this.unreadable(request, err, log, signal);
+    }
     index.follow(
       key,
       resolved.steps.map((s) => objectKey(s.ref)),
@@ -104,18 +115,24 @@ export class RequestReconciler {
     index.holdFrom(key, { ...request, status: plan.status });
 
     // Record: the status (and the token in it) is written before any Flux object is touched.
-    const written = await this.commit(request, plan, log);
+    const written = await this.commit(request, plan, log, signal);
     if (!written) return { requeueAfter: 100 };
-    if (isFinished(plan.status.phase)) return this.finished(written, log);
+    if (isFinished(plan.status.phase)) return this.finished(written, log, signal);
 
     // Act.
-    if (plan.patch) return this.patch(written, plan.patch, log);
+    if (plan.patch) return this.patch(written, plan.patch, log, signal);
     return { requeueAfter: Math.min(plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
   }
 
-  private async patch(request: FluxActionRequest, patch: NonNullable<Plan['patch']>, log: Logger): Promise<ReconcileResult | undefined> {
+  private async patch(
+    request: FluxActionRequest,
+    patch: NonNullable<Plan['patch']>,
+    log: Logger,
+    signal?: AbortSignal,
+  ): Promise<ReconcileResult | undefined> {
     const kind = fluxKind(patch.ref.kind);
-    if (!kind) throw new Error(`no Flux kind ${patch.ref.kind}`);
+    // The CRD admits only the table's kinds, so a plan never targets another.
+    if (!kind) throw new Error(`cannot patch a ${patch.ref.kind}: not a Flux kind the operator knows`);
     const id = `${objectKey(patch.ref)} ${JSON.stringify(patch.body)}`;
     try {
       let pending = this.patching.get(id);
@@ -123,7 +140,7 @@ export class RequestReconciler {
         pending = this.custom
           .patchNamespacedCustomObject(
             { ...crdCoordinates(kind, patch.ref), name: patch.ref.name, body: patch.body },
-            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal)),
           )
           .finally(() => this.patching.delete(id));
         this.patching.set(id, pending);
@@ -137,10 +154,29 @@ export class RequestReconciler {
       if (isNotFound(err)) return { requeueAfter: 1 };
       if (isForbidden(err)) {
         const message = `the operator may not patch ${kind.plural}.${kind.group} in namespace ${patch.ref.namespace}: ${apiMessage(err)}`;
-        return this.fail(request, FailureReason.Forbidden, message, log);
+        return this.fail(request, FailureReason.Forbidden, message, log, signal);
       }
       throw err;
     }
+  }
+
+  /**
+   * The target or a source could not be read (its informer does not sync, discovery fails): the queue
+   * retries with backoff, but never past the request's timeout, which then ends it with what kept failing.
+   */
+  private async unreadable(
+    request: FluxActionRequest,
+    err: unknown,
+    log: Logger,
+    signal?: AbortSignal,
+  ): Promise<ReconcileResult | undefined> {
+    const why = err instanceof Error ? err.message : String(err);
+    const left = deadlineOf(request) - this.deps.clock.now();
+    if (left <= 0) {
+      const message = `no outcome within ${formatDuration(timeoutMs(request))}: ${why}`;
+      return this.fail(request, FailureReason.Timeout, message, log, signal);
+    }
+    throw new RetryWithinError(why, left, { cause: err });
   }
 
   /** Ends a request with a failure found while acting, through the same path as every other outcome. */
@@ -149,6 +185,7 @@ export class RequestReconciler {
     reason: FailureReason,
     message: string,
     log: Logger,
+    signal?: AbortSignal,
   ): Promise<ReconcileResult | undefined> {
     const plan = decide({
       request,
@@ -158,19 +195,19 @@ export class RequestReconciler {
       heldTokens: () => [],
       mintToken: this.deps.mintToken,
     });
-    const written = await this.commit(request, plan, log);
+    const written = await this.commit(request, plan, log, signal);
     if (!written) return { requeueAfter: 100 };
-    return this.finished(written, log);
+    return this.finished(written, log, signal);
   }
 
   /**
    * Writes the plan's status and records its Event; undefined when our copy was stale (the cache
    * lags our own writes), to look again at the fresh one, touching nothing.
    */
-  private async commit(request: FluxActionRequest, plan: Plan, log: Logger): Promise<FluxActionRequest | undefined> {
+  private async commit(request: FluxActionRequest, plan: Plan, log: Logger, signal?: AbortSignal): Promise<FluxActionRequest | undefined> {
     let written: FluxActionRequest;
     try {
-      written = await this.writeStatus(request, plan.status);
+      written = await this.writeStatus(request, plan.status, signal);
     } catch (err) {
       if (!(err instanceof StaleRequestError)) throw err;
       log.debug({ err: err.message }, 'request changed; looking again');
@@ -182,14 +219,14 @@ export class RequestReconciler {
   }
 
   /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */
-  private finished(request: FluxActionRequest, log: Logger): Promise<ReconcileResult | undefined> {
+  private finished(request: FluxActionRequest, log: Logger, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
     log.info(
       { phase: request.status?.phase, reason: readyReason(request.status ?? {}), message: request.status?.message },
       'request finished',
     );
     this.observe(request);
     this.deps.index.forget(keyOf(request));
-    return this.expire(request);
+    return this.expire(request, signal);
   }
 
   /** The request from the cache, or the copy we just wrote when the cache has not caught up. */
@@ -216,19 +253,22 @@ export class RequestReconciler {
   }
 
   /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
-  private async writeStatus(request: FluxActionRequest, status: RequestStatus): Promise<FluxActionRequest> {
+  private async writeStatus(request: FluxActionRequest, status: RequestStatus, signal?: AbortSignal): Promise<FluxActionRequest> {
     if (JSON.stringify(request.status ?? {}) === JSON.stringify(status)) return request;
     const key = keyOf(request);
     try {
       const body = { ...request, status };
-      const updated: unknown = await this.custom.replaceNamespacedCustomObjectStatus({
-        group: Group,
-        version: Version,
-        plural: Plural,
-        namespace: request.metadata.namespace ?? '',
-        name: request.metadata.name,
-        body,
-      });
+      const updated: unknown = await this.custom.replaceNamespacedCustomObjectStatus(
+        {
+          group: Group,
+          version: Version,
+          plural: Plural,
+          namespace: request.metadata.namespace ?? '',
+          name: request.metadata.name,
+          body,
+        },
+        bounded(signal),
+      );
       const parsed = FluxActionRequestSchema.parse(updated);
       this.fresh.set(key, parsed);
       return parsed;
@@ -241,21 +281,27 @@ export class RequestReconciler {
   }
 
   /** Resolves the target and, for withSource, its sources; a failure ends the request. */
-  private async resolve(request: FluxActionRequest): Promise<Resolved> {
+  private async resolve(request: FluxActionRequest, signal: AbortSignal | undefined): Promise<Resolved> {
     const spec = request.spec;
     const requestNs = request.metadata.namespace ?? '';
     const kind = fluxKind(spec.target.kind);
     if (!kind) return failed(FailureReason.UnsupportedKind, `${spec.target.kind} is not a kind flux-action-operator acts on`);
     const targetRef = { kind: kind.kind, name: spec.target.name, namespace: targetOf(request).namespace };
-    const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs);
+    // A read waits for its informer at most a few seconds, and never past the request's timeout.
+    const read = {
+      timeoutMs: Math.max(1, Math.min(DefaultSyncWaitMs, deadlineOf(request) - this.deps.clock.now())),
+      ...(signal ? { signal } : {}),
+    };
+    const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs, read);
     if ('failure' in target) return failed(target.failure.reason, target.failure.message);
     const steps: Step[] = [target];
     if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
 
-    // The source, and a HelmChart's own source, reconciled in that order before the target.
+    // The source and, when it has one, the source's own (a HelmChart's repository); the deepest is reconciled first.
     let from = target.object;
+    let fromKind = kind;
     for (const slot of ['source', 'chartSource'] as const) {
-      const ref = sourceRefOf(from);
+      const ref = sourceRefOf(from, fromKind);
       if ('error' in ref) return failed(FailureReason.SourceFailed, ref.error);
       const sourceKind = fluxKind(ref.kind);
       if (!sourceKind)
@@ -263,11 +309,12 @@ export class RequestReconciler {
           FailureReason.UnsupportedKind,
           `source ${describeRef(ref)} of ${describeRef(targetRef)} is a ${ref.kind}, which flux-action-operator cannot reconcile`,
         );
-      const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs);
+      const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs, read);
       if ('failure' in step) return failed(step.failure.reason, step.failure.message);
       steps.unshift(step);
-      if (sourceKind.kind !== 'HelmChart' || !step.object) break;
+      if (sourceKind.sourceRefs.length === 0 || !step.object) break;
       from = step.object;
+      fromKind = sourceKind;
     }
     return { steps };
   }
@@ -278,6 +325,7 @@ export class RequestReconciler {
     ref: { kind: string; name: string; namespace: string },
     apiVersion: string | undefined,
     requestNs: string,
+    read: ReadOptions,
   ): Promise<Step | { failure: { reason: FailureReason; message: string } }> {
     const what = slot === 'target' ? describeRef(ref) : `source ${describeRef(ref)}`;
     if (ref.namespace !== requestNs && !this.deps.crossNamespaceFrom.includes(requestNs)) {
@@ -288,13 +336,21 @@ export class RequestReconciler {
         },
       };
     }
-    const version = await this.deps.discovery.resolve(kind, apiVersion);
+    let version: Awaited<ReturnType<FluxDiscovery['resolve']>>;
+    try {
+      version = await this.deps.discovery.resolve(kind, apiVersion);
+    } catch (err) {
+      throw new Error(`could not discover the served versions of ${kind.kind}: ${apiMessage(err)}`, { cause: err });
+    }
     if ('error' in version) return { failure: { reason: FailureReason.UnsupportedKind, message: version.error } };
     const fullRef: ObjectRef = { ...ref, apiVersion: version.apiVersion };
     try {
-      const object = await this.deps.fluxObjects.get(kind, version.apiVersion, ref.namespace, ref.name);
+      const object = await this.deps.fluxObjects.get(kind, version.apiVersion, ref.namespace, ref.name, read);
       return { slot, kind, ref: fullRef, object };
     } catch (err) {
+      if (err instanceof InvalidObjectError) {
+        return { failure: { reason: FailureReason.InvalidTarget, message: `${slot === 'target' ? '' : 'source '}${err.message}` } };
+      }
       if (isForbidden(err)) {
         return {
           failure: {
@@ -303,12 +359,12 @@ export class RequestReconciler {
           },
         };
       }
-      throw err;
+      throw new Error(`could not read ${what}: ${apiMessage(err)}`, { cause: err });
     }
   }
 
   /** Deletes a finished request once its ttlSecondsAfterFinished has passed, else looks again then. */
-  private async expire(request: FluxActionRequest): Promise<ReconcileResult | undefined> {
+  private async expire(request: FluxActionRequest, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
     const ttl = request.spec.ttlSecondsAfterFinished;
     const completion = request.status?.completionTime;
     if (ttl === undefined || !completion) return;
@@ -316,14 +372,17 @@ export class RequestReconciler {
     const now = this.deps.clock.now();
     if (now < due) return { requeueAfter: due - now };
     try {
-      await this.custom.deleteNamespacedCustomObject({
-        group: Group,
-        version: Version,
-        plural: Plural,
-        namespace: request.metadata.namespace ?? '',
-        name: request.metadata.name,
-        body: { preconditions: { uid: request.metadata.uid ?? '' } },
-      });
+      await this.custom.deleteNamespacedCustomObject(
+        {
+          group: Group,
+          version: Version,
+          plural: Plural,
+          namespace: request.metadata.namespace ?? '',
+          name: request.metadata.name,
+          body: { preconditions: { uid: request.metadata.uid ?? '' } },
+        },
+        bounded(signal),
+      );
       this.deps.log.info({ request: keyOf(request), ttlSecondsAfterFinished: ttl }, 'deleted finished request after its TTL');
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
@@ -341,12 +400,40 @@ export class RequestReconciler {
   }
 }
 
+/** How long one API call of a reconcile may take before it is abandoned (the queue then retries). */
+export const ApiCallTimeoutMs = 30_000;
+
+/**
+ * Call options that abort an API call after ApiCallTimeoutMs or when signal (the work queue's)
+ * aborts, so a connection that stops answering does not hold a worker.
+ */
+function bounded(signal: AbortSignal | undefined): k8s.ConfigurationOptions {
+  const middleware: k8s.ObservableMiddleware = {
+    pre: (context) => {
+      const limit = AbortSignal.timeout(ApiCallTimeoutMs);
+      context.setSignal(signal ? AbortSignal.any([signal, limit]) : limit);
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (response) => new k8s.Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+/** When the request's timeout runs out: from its start, or its creation when it never started. */
+function deadlineOf(request: FluxActionRequest): number {
+  const started = request.status?.startTime;
+  const created = request.metadata.creationTimestamp;
+  const from = started ? Date.parse(started) : created instanceof Date ? created.getTime() : created ? Date.parse(created) : Number.NaN;
+  // No time to count from (never the case for an object read from the API server): no deadline yet.
+  return Number.isNaN(from) ? Number.POSITIVE_INFINITY : from + timeoutMs(request);
+}
+
 function failed(reason: FailureReason, message: string): Resolved {
   return { steps: [], failure: { reason, message } };
 }
 
 function readyReason(status: RequestStatus): string | undefined {
-  return status.conditions?.find((c) => c.type === 'Ready')?.reason;
+  return status.conditions?.find((c) => c.type === ReadyCondition)?.reason;
 }
 
 function crdCoordinates(kind: FluxKind, ref: ObjectRef): { group: string; version: string; plural: string; namespace: string } {

@@ -1,6 +1,7 @@
 // The operator's configuration: command-line flags, each with an environment variable as fallback
 // (flags win), checked with zod. One table drives parsing and the --help text, so they cannot drift.
 import path from 'node:path';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
 import { parseListenAddress } from './http.js';
@@ -189,34 +190,19 @@ export function isHelpRequested(argv: readonly string[]): boolean {
 /**
  * Parses the operator's flags (argv without the program and subcommand) with env as fallback.
  * Flags win over environment variables; empty environment variables count as unset. Accepts
- * `--flag=value` and `--flag value`; booleans also `--flag`, `--flag=false` and `--no-flag`.
+ * `--flag=value` and `--flag value`; booleans also `--flag`, `--flag=false`, `--flag false` and `--no-flag`.
  * Throws ConfigError naming the flag on an unknown flag, a missing value or an invalid one.
  * Defaults: see OPERATOR_FLAGS.
  */
 export function parseOperatorConfig(argv: readonly string[], env: NodeJS.ProcessEnv): OperatorConfig {
-  const raw = new Map<string, RawValue>();
-  for (const [name, value] of parseArgv(argv)) raw.set(name, { value, source: `--${name}` });
-  for (const flag of OPERATOR_FLAGS) {
-    const fromEnv = flag.env ? env[flag.env] : undefined;
-    if (!raw.has(flag.name) && flag.env && fromEnv !== undefined && fromEnv !== '') {
-      raw.set(flag.name, { value: fromEnv, source: `${flag.env} (--${flag.name})` });
-    }
-  }
+  const raw = rawValues(argv, env, OPERATOR_FLAGS);
   const podNamespace = env.POD_NAMESPACE;
   if (!raw.has('namespace') && podNamespace !== undefined && podNamespace !== '') {
     raw.set('namespace', { value: podNamespace, source: 'POD_NAMESPACE (default of --namespace)' });
   }
-
-  const get = <N extends FlagName>(name: N): z.output<(typeof valueSchemas)[N]> | undefined => {
-    const given = raw.get(name);
-    if (given === undefined) return undefined;
-    const result = valueSchemas[name].safeParse(given.value);
-    if (!result.success) {
-      const reason = result.error.issues[0]?.message ?? 'invalid value';
-      throw new ConfigError(`${given.source}: ${reason}, got ${JSON.stringify(given.value)}`);
-    }
-    return result.data as z.output<(typeof valueSchemas)[N]>;
-  };
+  const check = checker(raw);
+  const get = <N extends FlagName>(name: N): z.output<(typeof valueSchemas)[N]> | undefined =>
+    check<unknown>(name, valueSchemas[name]) as z.output<(typeof valueSchemas)[N]> | undefined;
 
   const namespace = get('namespace') ?? DEFAULT_NAMESPACE;
   return {
@@ -232,51 +218,63 @@ export function parseOperatorConfig(argv: readonly string[], env: NodeJS.Process
   };
 }
 
-/** Splits argv into [flag name, raw value] pairs; the last occurrence of a flag wins when read into a Map. */
+/**
+ * Splits argv into [flag name, raw value] pairs with node:util parseArgs; the last occurrence of a
+ * flag wins when read into a Map. parseArgs runs non-strict so that each mistake is reported here,
+ * on one line naming the flag, rather than in parseArgs' own words.
+ */
 export function parseArgv(argv: readonly string[], flags: readonly OperatorFlag[] = OPERATOR_FLAGS): Array<[string, string]> {
   const byName = new Map(flags.map((f) => [f.name, f]));
+  const options: ParseArgsOptionsConfig = Object.fromEntries(
+    flags.map((f) => [f.name, { type: f.value === undefined ? ('boolean' as const) : ('string' as const) }]),
+  );
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, allowNegative: true, tokens: true });
+  const booleans = flags.filter((f) => f.value === undefined);
+  const unknown = (name: string): ConfigError => {
+    const negatedHint = name.startsWith('no-') ? closestFlag(name.slice(3), booleans) : undefined;
+    const hint = negatedHint ? `no-${negatedHint}` : closestFlag(name, flags);
+    return new ConfigError(`unknown flag --${name}${hint ? ` (did you mean --${hint}?)` : ''}; run with --help for the list`);
+  };
   const pairs: Array<[string, string]> = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (!arg.startsWith('-')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: only flags are taken`);
-    if (!arg.startsWith('--') || arg === '--') throw new ConfigError(`unknown flag ${arg}; run with --help for the list`);
-    const body = arg.slice(2);
-    const eq = body.indexOf('=');
-    const name = eq >= 0 ? body.slice(0, eq) : body;
-    const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
-    const flag = byName.get(name);
+  let taken = -1; // a "true"/"false" token read as the value of the boolean before it
+  for (const [t, token] of tokens.entries()) {
+    if (t === taken) continue;
+    if (token.kind === 'positional') throw new ConfigError(`unexpected argument ${JSON.stringify(token.value)}: only flags are taken`);
+    if (token.kind === 'option-terminator') throw new ConfigError('unknown flag --; run with --help for the list');
+    // Short flags are not taken: name the argument as given (-vx, not parseArgs' -v).
+    if (!token.rawName.startsWith('--')) throw new ConfigError(`unknown flag ${argv[token.index]}; run with --help for the list`);
+    const flag = byName.get(token.name);
 
+    // allowNegative reads a bare --no-<name> as <name>; only booleans may be negated.
+    if (token.rawName !== `--${token.name}`) {
+      if (flag?.value !== undefined || !flag) throw unknown(token.rawName.slice(2));
+      pairs.push([flag.name, 'false']);
+      continue;
+    }
     if (!flag) {
-      const negated = name.startsWith('no-') ? byName.get(name.slice(3)) : undefined;
-      if (negated && negated.value === undefined) {
-        if (inline !== undefined) throw new ConfigError(`--${name}: takes no value, got ${JSON.stringify(inline)}`);
-        pairs.push([negated.name, 'false']);
-        continue;
-      }
-      const hint = closestFlag(name, flags);
-      throw new ConfigError(`unknown flag --${name}${hint ? ` (did you mean --${hint}?)` : ''}; run with --help for the list`);
+      // parseArgs negates only bare flags: --no-<boolean>=value arrives under its own name.
+      const negated = token.name.startsWith('no-') ? byName.get(token.name.slice(3)) : undefined;
+      if (negated && negated.value === undefined && token.value !== undefined)
+        throw new ConfigError(`--${token.name}: takes no value, got ${JSON.stringify(token.value)}`);
+      throw unknown(token.name);
     }
 
     if (flag.value === undefined) {
       // A boolean: bare means true; a following "true"/"false" is taken as its value, since the
-      // operator has no positional arguments it could belong to.
-      const next = argv[i + 1];
-      if (inline !== undefined) pairs.push([name, inline]);
-      else if (next === 'true' || next === 'false') {
-        pairs.push([name, next]);
-        i++;
-      } else pairs.push([name, 'true']);
+      // commands have no positional arguments it could belong to.
+      const next = tokens[t + 1];
+      if (token.value !== undefined) pairs.push([flag.name, token.value]);
+      else if (next?.kind === 'positional' && next.index === token.index + 1 && (next.value === 'true' || next.value === 'false')) {
+        pairs.push([flag.name, next.value]);
+        taken = t + 1;
+      } else pairs.push([flag.name, 'true']);
       continue;
     }
 
-    if (inline !== undefined) {
-      pairs.push([name, inline]);
-      continue;
-    }
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) throw new ConfigError(`--${name}: missing value (expected --${name} <${flag.value}>)`);
-    pairs.push([name, next]);
-    i++;
+    // A value flag: parseArgs takes the next argument as the value even when it is another flag.
+    if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--')))
+      throw new ConfigError(`--${flag.name}: missing value (expected --${flag.name} <${flag.value}>)`);
+    pairs.push([flag.name, token.value]);
   }
   return pairs;
 }
@@ -330,15 +328,8 @@ export function flagsHelp(command: string, summary: string, flags: readonly Oper
   ].join('\n');
 }
 
-/**
- * Reads flags (argv, then each flag's environment variable; empty variables count as unset) and
- * returns a getter that checks a value with its schema, throwing ConfigError naming the flag.
- */
-export function readFlags(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-  flags: readonly OperatorFlag[],
-): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
+/** The raw value of each flag given: argv first, then the flag's environment variable (empty ones count as unset). */
+function rawValues(argv: readonly string[], env: NodeJS.ProcessEnv, flags: readonly OperatorFlag[]): Map<string, RawValue> {
   const raw = new Map<string, RawValue>();
   for (const [name, value] of parseArgv(argv, flags)) raw.set(name, { value, source: `--${name}` });
   for (const flag of flags) {
@@ -346,6 +337,11 @@ export function readFlags(
     if (!raw.has(flag.name) && flag.env && fromEnv !== undefined && fromEnv !== '')
       raw.set(flag.name, { value: fromEnv, source: `${flag.env} (--${flag.name})` });
   }
+  return raw;
+}
+
+/** A getter that checks a flag's raw value with its schema, throwing ConfigError naming where the value came from. */
+function checker(raw: ReadonlyMap<string, RawValue>): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
   return <T>(name: string, schema: z.ZodType<T, string>): T | undefined => {
     const given = raw.get(name);
     if (given === undefined) return undefined;
@@ -359,23 +355,72 @@ export function readFlags(
 }
 
 /**
+ * Reads flags (argv, then each flag's environment variable; empty variables count as unset) and
+ * returns a getter that checks a value with its schema, throwing ConfigError naming the flag.
+ */
+export function readFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  flags: readonly OperatorFlag[],
+): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
+  return checker(rawValues(argv, env, flags));
+}
+
+/**
  * Loads the kubeconfig the operator should use: config.kubeconfig (a path, or a list of paths joined
  * with the platform's delimiter, merged as kubectl does), else client-node's default order
- * ($KUBECONFIG, ~/.kube/config, in-cluster service account).
+ * ($KUBECONFIG, ~/.kube/config, in-cluster service account). Throws a ConfigError saying in one line
+ * what is wrong with a file that is missing, is not YAML, lacks a field, or names no usable cluster.
  */
 export function loadKubeConfig(config: Pick<OperatorConfig, 'kubeconfig'>): k8s.KubeConfig {
   const kc = reuseConnections(new k8s.KubeConfig());
   const files = (config.kubeconfig ?? '').split(path.delimiter).filter((f) => f !== '');
   const [first, ...rest] = files;
-  if (first === undefined) {
-    kc.loadFromDefault();
-    return kc;
+  const envFiles = process.env['KUBECONFIG'];
+  const source =
+    first !== undefined ? `kubeconfig ${files.join(path.delimiter)}` : envFiles ? `kubeconfig ${envFiles} ($KUBECONFIG)` : 'kubeconfig';
+  try {
+    if (first === undefined) {
+      kc.loadFromDefault();
+    } else {
+      loadFile(kc, first);
+      for (const file of rest) {
+        const other = new k8s.KubeConfig();
+        loadFile(other, file);
+        kc.mergeConfig(other);
+      }
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${source}: ${firstLine(err)}`);
   }
-  kc.loadFromFile(first);
-  for (const file of rest) {
-    const other = new k8s.KubeConfig();
-    other.loadFromFile(file);
-    kc.mergeConfig(other);
+  // client-node accepts a file without a usable context and fails only at the first API call.
+  const context = kc.getCurrentContext();
+  if (!context) throw new ConfigError(`${source}: no current-context is set`);
+  if (!kc.getContextObject(context)) throw new ConfigError(`${source}: current-context "${context}" is not among its contexts`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ConfigError(`${source}: context "${context}" names no cluster the file defines`);
+  try {
+    new URL(cluster.server);
+  } catch {
+    throw new ConfigError(`${source}: cluster "${cluster.name}" has server ${JSON.stringify(cluster.server)}, which is not a URL`);
   }
   return kc;
+}
+
+/** Loads one file, naming it in the error (client-node's messages do not). */
+function loadFile(kc: k8s.KubeConfig, file: string): void {
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new ConfigError(`kubeconfig ${file}: no such file`);
+    if (code === 'EACCES') throw new ConfigError(`kubeconfig ${file}: not readable (permission denied)`);
+    throw new ConfigError(`kubeconfig ${file}: ${firstLine(err)}`);
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]?.trim() || 'invalid';
 }

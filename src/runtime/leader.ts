@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
+import { describeError, isConflict, isNotFound } from '../kube/errors.js';
 import { delay, realClock, type Clock } from './clock.js';
 
 /** The Lease calls the elector makes; a CoordinationV1Api satisfies it. */
@@ -285,7 +286,7 @@ export class LeaderElector {
     try {
       lease = await this.client.readNamespacedLease({ name: this.leaseName, namespace: this.namespace });
     } catch (err) {
-      if (statusCode(err) !== 404) {
+      if (!isNotFound(err)) {
         this.logger.warn({ error: describeError(err) }, 'cannot read leader Lease');
         return 'failed';
       }
@@ -326,7 +327,7 @@ export class LeaderElector {
       return 'acquired';
     } catch (err) {
       // 409: another replica wrote the Lease first (Conflict) or created it first (AlreadyExists).
-      if (statusCode(err) === 409) this.logger.debug('lost a race for the leader Lease');
+      if (isConflict(err)) this.logger.debug('lost a race for the leader Lease');
       else this.logger.warn({ error: describeError(err) }, 'cannot write leader Lease');
       return 'failed';
     }
@@ -373,29 +374,4 @@ export class LeaderElector {
     this.logger.info({ leader: holder }, 'new leader observed');
     this.callbacks.onNewLeader?.(holder);
   }
-}
-
-/** The HTTP status of a client-node API error, if it is one. */
-function statusCode(err: unknown): number | undefined {
-  return err instanceof k8s.ApiException ? err.code : undefined;
-}
-
-/** A one-line description of an error: client-node's messages embed whole response bodies and headers. */
-function describeError(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    const message = typeof body === 'string' ? safeStatusMessage(body) : undefined;
-    return `HTTP ${err.code}${message ? `: ${message}` : ''}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-function safeStatusMessage(body: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (parsed && typeof parsed === 'object' && 'message' in parsed && typeof parsed.message === 'string') return parsed.message;
-  } catch {
-    // Not JSON: fall through to the raw text.
-  }
-  return body.slice(0, 200);
 }

@@ -19,6 +19,8 @@ export interface OperatorMetrics {
   workqueueRetries: Counter;
   /** fluxact_leader: 1 while this replica holds the leader Lease. */
   leader: Gauge;
+  /** fluxact_informer_sync_failing{resource,reason}: 1 while an informer cannot list or watch its resource. */
+  informerSyncFailing: Gauge<'resource' | 'reason'>;
 }
 
 /**
@@ -67,6 +69,28 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       help: '1 while this replica holds the leader election Lease, 0 otherwise.',
       registers: [registry],
     }),
+    informerSyncFailing: new Gauge({
+      name: 'fluxact_informer_sync_failing',
+      help: '1 while an informer cannot list or watch its resource (plural.group), by reason: Forbidden, NotFound (CRD missing), Unauthorized, Unavailable, Error.',
+      labelNames: ['resource', 'reason'],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * A callback for startInformer's onSyncFailing that keeps fluxact_informer_sync_failing current:
+ * one series at 1 per failing resource, with the latest reason; removed once it syncs again.
+ */
+export function informerSyncHook(metrics: OperatorMetrics): (resource: string, reason: string | undefined) => void {
+  const current = new Map<string, string>();
+  return (resource, reason) => {
+    const previous = current.get(resource);
+    if (previous !== undefined) metrics.informerSyncFailing.remove({ resource, reason: previous });
+    current.delete(resource);
+    if (reason === undefined) return;
+    current.set(resource, reason);
+    metrics.informerSyncFailing.set({ resource, reason }, 1);
   };
 }
 

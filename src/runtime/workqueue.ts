@@ -4,7 +4,8 @@
 // - A key is queued at most once ("dirty" set); adding a queued key does nothing.
 // - A key is never processed by two workers at once: added while being processed, it is marked dirty
 //   and queued again when the handler finishes, so the handler sees the latest state.
-// - A failure requeues the key with per-key exponential backoff; success forgets the failures.
+// - A failure requeues the key with per-key exponential backoff; success forgets the failures. A
+//   RetryWithinError caps that backoff at its own deadline.
 // - A TerminalError is logged and not retried; a requeueAfter result schedules the next look.
 import { pino, type Logger } from 'pino';
 import { realClock, type Clock, type Timer } from './clock.js';
@@ -15,6 +16,22 @@ import { realClock, type Clock, type Timer } from './clock.js';
  */
 export class TerminalError extends Error {
   override readonly name = 'TerminalError';
+}
+
+/**
+ * A failure to retry with backoff, but no later than withinMs from now: the key has a deadline of its
+ * own (a request's timeout) that a long backoff must not overshoot.
+ */
+export class RetryWithinError extends Error {
+  override readonly name = 'RetryWithinError';
+
+  constructor(
+    message: string,
+    readonly withinMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** True when err is a TerminalError. */
@@ -166,11 +183,11 @@ export class WorkQueue {
     this.waiting.set(key, { at, timer });
   }
 
-  /** Queues key after its backoff delay and counts a failure; returns the delay in ms. */
-  addRateLimited(key: string): number {
+  /** Queues key after its backoff delay (at most capMs when given) and counts a failure; returns the delay in ms. */
+  addRateLimited(key: string, capMs?: number): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const delayMs = Math.min(this.baseDelayMs * 2 ** n, this.maxDelayMs);
+    const delayMs = Math.max(0, Math.min(this.baseDelayMs * 2 ** n, this.maxDelayMs, capMs ?? Infinity));
     this.addAfter(key, delayMs);
     return delayMs;
   }
@@ -274,7 +291,7 @@ export class WorkQueue {
         this.logger.error({ key, err }, 'reconcile failed terminally; not retrying');
         this.hooks.onTerminalError?.(key, err);
       } else {
-        const delayMs = this.addRateLimited(key);
+        const delayMs = this.addRateLimited(key, err instanceof RetryWithinError ? err.withinMs : undefined);
         this.logger.error({ key, err, retryInMs: delayMs }, 'reconcile failed; retrying');
         this.hooks.onRetry?.(key, err, delayMs);
       }

@@ -4,7 +4,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isFinished } from '../../src/api/conditions.js';
 import { Group, Plural, Version, type FluxActionRequest } from '../../src/api/types.js';
-import { startInformer, type InformerHandle, type KubeObject } from '../../src/operator/informers.js';
+import type { KubeObject } from '../../src/kube/object.js';
+import { startInformer, type InformerHandle } from '../../src/operator/informers.js';
 import { realClock } from '../../src/runtime/clock.js';
 
 export interface Finished {

@@ -16,6 +16,9 @@
 #   cluster.sh status                  what runs, where
 #   cluster.sh env                     export lines for a shell (eval "$(cluster.sh env)")
 #   cluster.sh kubectl ARGS...         the pinned kubectl, on this cluster
+#   cluster.sh restart etcd|kube-apiserver [--kill]
+#                                      stop (SIGKILL with --kill) and start one component
+#                                      again, on the same ports and data; for the chaos tests
 #
 # Everything the cluster writes lives in <repo>/.cache/cluster (git-ignored):
 # certificates, kubeconfigs, etcd data, logs, pid files and the env file.
@@ -381,6 +384,11 @@ start_etcd() {
   wait_ready etcd "$url/health" -o /dev/null -w ok
 }
 
+# MutatingAdmissionPolicy (beta, off by default in Kubernetes 1.34 and 1.35): the policy of
+# config/admission/mutating fills in fluxaction.io/requested-by.
+ADMISSION_POLICY_FLAGS=(--feature-gates=MutatingAdmissionPolicy=true
+  --runtime-config=admissionregistration.k8s.io/v1beta1=true)
+
 start_apiserver() {
   local port
   port=$(env_value APISERVER_PORT)
@@ -409,7 +417,8 @@ start_apiserver() {
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --kubelet-certificate-authority="$PKI_DIR/ca.crt" \
     --kubelet-preferred-address-types=InternalIP \
-    --allow-privileged=true --profiling=false
+    --allow-privileged=true --profiling=false \
+    "${ADMISSION_POLICY_FLAGS[@]}"
   wait_ready kube-apiserver "https://127.0.0.1:$port/readyz" --cacert "$PKI_DIR/ca.crt" \
     --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key"
 }
@@ -827,6 +836,33 @@ cmd_env() {
   done <"$ENV_FILE"
 }
 
+# Restarts one control plane component in place: what a crash and a supervisor's restart look like to
+# its clients. Same ports, same data; the rest keeps running.
+cmd_restart() {
+  local name=${1:-} kill= pid deadline
+  [[ ${2:-} == --kill ]] && kill=1
+  case $name in
+    etcd | kube-apiserver) ;;
+    *) die "restart: expected etcd or kube-apiserver, got '${name}'" ;;
+  esac
+  [[ -f $ENV_FILE ]] || die "no cluster in $DATA_DIR; run: cluster.sh up"
+  lock_cluster
+  if [[ -n $kill ]]; then
+    pid=$(running_pid "$name") || die "$name is not running"
+    log "killing $name (pid $pid)"
+    kill -KILL "$pid"
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+    rm -f "$RUN_DIR/$name.pid"
+  else
+    stop_process "$name"
+  fi
+  case $name in
+    etcd) start_etcd ;;
+    kube-apiserver) start_apiserver ;;
+  esac
+}
+
 main() {
   WITH_NODES=${FLUXACT_CLUSTER_NODES:-}
   [[ $WITH_NODES == 0 ]] && WITH_NODES=
@@ -839,8 +875,9 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;
+    restart) cmd_restart "$@" ;;
     kubectl) [[ -x $KUBECTL ]] || die "kubectl not built yet; run: cluster.sh up"; kubectl "$@" ;;
-    *) sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
+    *) sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; [[ $cmd == help || $cmd == -h ]] || exit 2 ;;
   esac
 }
 

@@ -63,6 +63,9 @@ up() {
   kubectl apply --server-side --force-conflicts -f "$root/config/manager/namespace.yaml" >/dev/null
   kubectl apply --server-side --force-conflicts -k "$root/config/rbac" >/dev/null
   kubectl wait --for=condition=Established crd/fluxactionrequests.fluxaction.io --timeout=60s >/dev/null
+  say "installing the admission policies and roles (config/admission, config/admission/mutating)"
+  kubectl apply --server-side --force-conflicts -k "$root/config/admission" >/dev/null
+  kubectl apply --server-side --force-conflicts -k "$root/config/admission/mutating" >/dev/null
 
   stop_pid operator
   stop_pid simulator # left by an older make dev

@@ -85,6 +85,15 @@ describe.each(bothWays)('HelmRelease via %s', (via) => {
     // The HelmChart was reconciled after its HelmRepository, and both before the release.
     expect(request.status?.chartSource).toMatchObject({ kind: 'HelmRepository', name: 'charts' });
     expect(request.status?.source).toMatchObject({ kind: 'HelmChart', name: `${env.ns}-web` });
+    // Each of the three got a token of its own, in that order, and its controller handled it.
+    const tokens = [request.status?.chartSource?.token, request.status?.source?.token, request.status?.token];
+    expect(new Set(tokens).size).toBe(3);
+    expect([...tokens].sort()).toEqual(tokens);
+    const handled = async (kind: string, name: string): Promise<string | undefined> =>
+      (await getFluxObject(env.kc, kind, env.ns, name)).status?.lastHandledReconcileAt;
+    expect(await handled('HelmRepository', 'charts')).toBe(tokens[0]);
+    expect(await handled('HelmChart', `${env.ns}-web`)).toBe(tokens[1]);
+    expect(await handled('HelmRelease', 'web')).toBe(tokens[2]);
     expect(await configMapData(env.kc, env.ns, 'web-version')).toEqual({ chart: '0.2.0' });
     const hr = await getFluxObject(env.kc, 'HelmRelease', env.ns, 'web');
     expect(history(hr)[0]).toMatchObject({ chartVersion: '0.2.0', status: 'deployed' });

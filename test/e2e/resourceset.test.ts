@@ -15,7 +15,8 @@ import {
   startE2eEnvironment,
   waitForFlux,
 } from '../support/e2e.js';
-import { getFluxObject } from '../support/harness.js';
+import { getFluxObject, patchFluxObject } from '../support/harness.js';
+import { waitFor } from '../support/kube.js';
 
 describe.each(bothWays)('ResourceSet via %s', (via) => {
   let env: E2eEnvironment;
@@ -74,5 +75,54 @@ describe.each(bothWays)('ResourceSet via %s', (via) => {
     expect(condition(rs, 'Ready')?.status).toBe('True');
     // The resumed reconcile put back what was deleted while suspended.
     expect(await configMapData(env.kc, env.ns, 'tenant-b')).toEqual({ tenant: 'b' });
+  });
+});
+
+describe("A ResourceSet disabled by hand with 'Disabled' (flux-operator reads the value in any case)", () => {
+  let env: E2eEnvironment;
+
+  beforeAll(async () => {
+    env = await startE2eEnvironment('e2e-rs-case');
+    await apply(
+      env.kc,
+      fluxObject('ResourceSet', env.ns, 'manual', {
+        inputs: [{ tenant: 'c' }],
+        resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'tenant-<< inputs.tenant >>', namespace: env.ns } }],
+      }),
+    );
+    await waitForFlux(env.kc, 'ResourceSet', env.ns, 'manual');
+  });
+
+  afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when its beforeAll failed
+    await env?.stop();
+  });
+
+  it('flux-operator ignores it, and a reconcile is refused as suspended instead of waiting for Flux', async () => {
+    await patchFluxObject(env.kc, 'ResourceSet', env.ns, 'manual', {
+      metadata: { annotations: { 'fluxcd.controlplane.io/reconcile': 'Disabled' } },
+      spec: { inputs: [{ tenant: 'd' }] },
+    });
+    // flux-operator says so on the object when the new generation wakes it: reconciliation disabled.
+    const core = env.kc.makeApiClient(k8s.CoreV1Api);
+    await waitFor('flux-operator to report the ResourceSet disabled', async () => {
+      const events = await core.listNamespacedEvent({
+        namespace: env.ns,
+        fieldSelector: 'involvedObject.kind=ResourceSet,involvedObject.name=manual,reason=ReconciliationDisabled',
+      });
+      return events.items.length > 0 ? true : undefined;
+    });
+    const rs = await getFluxObject(env.kc, 'ResourceSet', env.ns, 'manual');
+    expect(condition(rs, 'Ready')?.observedGeneration).toBeLessThan(rs.metadata.generation!);
+
+    const refused = await act(
+      env,
+      'kubectl',
+      { action: 'Reconcile', target: { kind: 'ResourceSet', name: 'manual' } },
+      { expect: 'Failed', timeoutSeconds: 30 },
+    );
+    expect(refused).toMatchObject({ phase: 'Failed', reason: FailureReason.TargetSuspended });
+    const after = await getFluxObject(env.kc, 'ResourceSet', env.ns, 'manual');
+    expect(after.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import { ApiVersion, Group, Kind, Plural, Version } from '../../src/api/types.js
 import { fluxKinds } from '../../src/flux/kinds.js';
 import { ensureInstalled, getRequest } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace } from '../support/kube.js';
+import { refusal } from '../support/users.js';
 
 type Spec = Record<string, unknown>;
 
@@ -48,30 +49,10 @@ function valid(changes: Spec = {}): Spec {
   return { action: 'Reconcile', target: { kind: 'Kustomization', name: 'podinfo' }, ...changes };
 }
 
-interface Refusal {
-  code: number;
-  message: string;
-}
-
-/** The HTTP status and the server's message of a call that must fail; fails the test if it succeeds. */
-async function refusal(call: Promise<unknown>): Promise<Refusal> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof k8s.ApiException) {
-      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      const message = (body as { message?: unknown } | null)?.message;
-      return { code: err.code, message: typeof message === 'string' ? message : String(err.body) };
-    }
-    throw err;
-  }
-  throw new Error('the API server accepted what it should have refused');
-}
-
 /** Expects the API server to refuse the call as invalid (422), saying `error` ("field: what is wrong"). */
 async function expectRefusedWith(call: Promise<unknown>, error: string): Promise<void> {
   const { code, message } = await refusal(call);
-  // A CEL rule's error names the value's type up to Kubernetes 1.35 (Invalid value: "string"), the value itself since.
+  // A CEL rule's error names the value's type up to Kubernetes 1.34 (Invalid value: "string"), the value itself since 1.35.
   const cel = /^(.*Invalid value: )"(?:string|object)"(: .*)$/.exec(error);
   if (!cel) {
     expect({ code, message }).toEqual({ code: 422, message: expect.stringContaining(error) });
@@ -142,7 +123,7 @@ describe('FluxActionRequest admission', () => {
     const withSourceOnly =
       'spec.withSource: Forbidden: withSource is only for the Reconcile action on a Kustomization or a HelmRelease; remove it or set it to false';
     const forceOnly =
-      'spec.force: Forbidden: force is only for the Reconcile action on a HelmRelease, FluxInstance or ResourceSetInputProvider; remove it or set it to false';
+      'spec.force: Forbidden: force is only for the Reconcile action on a HelmRelease, ResourceSetInputProvider or FluxInstance; remove it or set it to false';
     const resetOnly = 'spec.reset: Forbidden: reset is only for the Reconcile action on a HelmRelease; remove it or set it to false';
 
     it.each<[string, Spec, string]>([

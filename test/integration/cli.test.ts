@@ -1,5 +1,7 @@
 // The fluxact command as users run it (from dist/, built by `make test`).
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { repoRoot } from '../support/kube.js';
@@ -45,5 +47,34 @@ describe('fluxact', () => {
     const { code, stdout } = await fluxact(['version']);
     expect(code).toBe(0);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('a malformed kubeconfig', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-kubeconfig-'));
+  const file = (name: string, text: string): string => {
+    const at = path.join(dir, name);
+    writeFileSync(at, text);
+    return at;
+  };
+  const notYaml = file('not-yaml', 'apiVersion: v1\nclusters: [\n  - name: a\n');
+  const noServer = file('no-server', 'apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster: {}\n');
+  const noContext = file('no-context', 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+  const unknownContext = file('unknown-context', 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\ncurrent-context: prod\n');
+  const missing = path.join(dir, 'missing');
+
+  describe.each(['operator', 'mcp'])('fluxact %s', (command) => {
+    it.each([
+      ['is not YAML', notYaml, `kubeconfig ${notYaml}: missed comma between flow collection entries (3:3)`],
+      ['lacks a cluster server', noServer, `kubeconfig ${noServer}: clusters[0].cluster.server is missing`],
+      ['sets no current-context', noContext, `kubeconfig ${noContext}: no current-context is set`],
+      ['names a context it lacks', unknownContext, `kubeconfig ${unknownContext}: current-context "prod" is not among its contexts`],
+      ['does not exist', missing, `kubeconfig ${missing}: no such file`],
+    ])('that %s: one line saying so, exit code 2', async (_what, kubeconfig, message) => {
+      const { code, stdout, stderr } = await fluxact([command, '--kubeconfig', kubeconfig]);
+      expect(code).toBe(2);
+      expect(stderr).toBe(`fluxact: ${message}\n`);
+      expect(stdout).toBe('');
+    });
   });
 });

@@ -29,10 +29,13 @@ interface Manifest {
 }
 
 describe('config/', () => {
-  it.each(['crd', 'rbac', 'manager', 'default', 'samples'])('config/%s builds with kustomize', async (dir) => {
-    const out = await kubectl('kustomize', path.join(repoRoot, 'config', dir));
-    expect(out.length).toBeGreaterThan(0);
-  });
+  it.each(['crd', 'rbac', 'manager', 'default', 'samples', 'admission', 'admission/mutating'])(
+    'config/%s builds with kustomize',
+    async (dir) => {
+      const out = await kubectl('kustomize', path.join(repoRoot, 'config', dir));
+      expect(out.length).toBeGreaterThan(0);
+    },
+  );
 
   it('config/default is accepted by the API server (server-side dry run)', async () => {
     const out = await kubectl(
@@ -61,5 +64,27 @@ describe('config/', () => {
     expect(writes).toEqual([
       { apiGroups: ['fluxaction.io'], resources: ['fluxactionrequests'], verbs: ['create', 'get', 'list', 'watch'] },
     ]);
+  });
+
+  it('ships roles for requesters, reconcilers, approvers and viewers that write nothing but requests', async () => {
+    const docs = parseAllDocuments(await kubectl('kustomize', path.join(repoRoot, 'config', 'admission'))).map(
+      (d) => d.toJSON() as Manifest,
+    );
+    const roles = docs.filter((d) => d.kind === 'ClusterRole');
+    expect(roles.map((r) => r.metadata.name).sort()).toEqual([
+      'fluxact-approver',
+      'fluxact-reconciler',
+      'fluxact-requester',
+      'fluxact-viewer',
+    ]);
+    for (const rule of roles.flatMap((r) => r.rules ?? [])) {
+      for (const list of [rule.apiGroups, rule.resources, rule.verbs]) expect(list ?? []).not.toContain('*');
+      if (rule.verbs!.some((v) => ['create', 'update', 'patch', 'delete'].includes(v)))
+        expect(rule).toEqual({
+          apiGroups: ['fluxaction.io'],
+          resources: ['fluxactionrequests'],
+          verbs: ['create', 'get', 'list', 'watch'],
+        });
+    }
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
+import { isNotFound } from '../../src/kube/errors.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
 import {
   createFluxObject,
@@ -91,7 +92,7 @@ describe('ttlSecondsAfterFinished', () => {
           });
           return undefined;
         } catch (err) {
-          return (err as { code?: number }).code === 404 ? true : undefined;
+          return isNotFound(err) ? true : undefined;
         }
       },
       15_000,

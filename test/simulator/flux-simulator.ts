@@ -15,18 +15,19 @@ import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { FluxObjectSchema, type FluxObject } from '../../src/api/types.js';
-import { fluxKinds, type FluxKind } from '../../src/flux/kinds.js';
 import {
-  ForceAtAnnotation,
-  RequestedAtAnnotation,
-  ResetAtAnnotation,
-  isSuspended,
-  lastHandledReconcileAt,
-} from '../../src/flux/objects.js';
-import { FluxDiscovery } from '../../src/operator/discovery.js';
-import { startInformer, type InformerHandle, type KubeObject } from '../../src/operator/informers.js';
-import { realClock } from '../../src/runtime/clock.js';
+  FluxAnnotation,
+  asSimObject,
+  lastHandledRequest,
+  lastHandledToken,
+  readyGeneration,
+  requestToken,
+  simKinds,
+  staticSource,
+  suspended,
+  type SimKind,
+  type SimObject,
+} from './flux-contract.js';
 
 export const SimAnnotation = {
   outcome: 'simulator.fluxaction.io/outcome',
@@ -51,9 +52,15 @@ export interface ObjectRecord {
   reconciles: number;
 }
 
+/** How long start() waits for a kind's first list (a fresh API server can answer 429 for a while). */
+const SyncTimeoutMs = 60_000;
+const RetryMs = 500;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class FluxSimulator {
   private readonly custom: k8s.CustomObjectsApi;
-  private readonly informers: InformerHandle<KubeObject>[] = [];
+  private readonly informers: k8s.Informer<k8s.KubernetesObject>[] = [];
   /** Objects being reconciled, with the requestedAt and generation the reconcile read. */
   private readonly busy = new Map<string, { requestedAt: string | undefined; generation: number | undefined }>();
   private readonly again = new Set<string>();
@@ -68,32 +75,13 @@ export class FluxSimulator {
 
   /** Starts watching every Flux kind the cluster serves; resolves when all caches are synced. */
   async start(): Promise<void> {
-    const discovery = new FluxDiscovery(this.options.kc, 0);
-    await discovery.refresh();
-    for (const kind of fluxKinds) {
-      const resolved = await discovery.resolve(kind, undefined);
-      if ('error' in resolved) continue;
-      const version = resolved.apiVersion.split('/')[1] ?? '';
-      const informer = startInformer<KubeObject>({
-        kc: this.options.kc,
-        path: `/apis/${kind.group}/${version}/${kind.plural}`,
-        list: async () =>
-          (await this.custom.listClusterCustomObject({
-            group: kind.group,
-            version,
-            plural: kind.plural,
-          })) as k8s.KubernetesListObject<KubeObject>,
-        log: this.log,
-        clock: realClock,
-        onChange: (obj, event) => {
-          if (event === 'delete') return;
-          const parsed = FluxObjectSchema.safeParse({ apiVersion: resolved.apiVersion, kind: kind.kind, ...obj });
-          if (parsed.success) this.observe(kind, parsed.data);
-        },
-      });
-      this.informers.push(informer);
-    }
-    await Promise.all(this.informers.map((i) => i.whenSynced()));
+    const served = await this.servedVersions();
+    await Promise.all(
+      simKinds.map(async (kind) => {
+        const version = served.get(kind.kind);
+        if (version) await this.watch(kind, version);
+      }),
+    );
   }
 
   async stop(): Promise<void> {
@@ -106,13 +94,80 @@ export class FluxSimulator {
     return this.records.get(`${kind}/${namespace}/${name}`) ?? { requestedAt: [], reconciles: 0 };
   }
 
-  private observe(kind: FluxKind, obj: FluxObject): void {
+  /** The version each kind is served in: the group's preferred one when it has the kind, else the first that does. */
+  private async servedVersions(): Promise<Map<string, string>> {
+    const groups = (await this.options.kc.makeApiClient(k8s.ApisApi).getAPIVersions()).groups;
+    const resources = new Map<string, Promise<string[]>>();
+    const kindsIn = (group: string, version: string): Promise<string[]> => {
+      const key = `${group}/${version}`;
+      if (!resources.has(key))
+        resources.set(
+          key,
+          this.custom.getAPIResources({ group, version }).then((list) => list.resources.map((r) => r.kind)),
+        );
+      return resources.get(key)!;
+    };
+    const served = new Map<string, string>();
+    for (const kind of simKinds) {
+      const group = groups.find((g) => g.name === kind.group);
+      if (!group) continue;
+      const versions = [group.preferredVersion?.version, ...group.versions.map((v) => v.version)];
+      for (const version of versions) {
+        if (version && (await kindsIn(kind.group, version)).includes(kind.kind)) {
+          served.set(kind.kind, version);
+          break;
+        }
+      }
+    }
+    return served;
+  }
+
+  /**
+   * Watches one kind with client-node's informer; resolves once its first list is in. A failed
+   * list or watch is retried, as controller-runtime's reflector does.
+   */
+  private async watch(kind: SimKind, version: string): Promise<void> {
+    const apiVersion = `${kind.group}/${version}`;
+    let listed = false;
+    const informer = k8s.makeInformer<k8s.KubernetesObject>(this.options.kc, `/apis/${apiVersion}/${kind.plural}`, async () => {
+      const list = (await this.custom.listClusterCustomObject({
+        group: kind.group,
+        version,
+        plural: kind.plural,
+      })) as k8s.KubernetesListObject<k8s.KubernetesObject>;
+      listed = true;
+      return list;
+    });
+    const seen = (raw: k8s.KubernetesObject): void => {
+      const obj = asSimObject({ apiVersion, kind: kind.kind, ...raw });
+      if (obj) this.observe(kind, obj);
+    };
+    informer.on('add', seen);
+    informer.on('update', seen);
+    informer.on('error', (err: unknown) => {
+      this.log.debug({ kind: kind.kind, err: err instanceof Error ? err.message : String(err) }, 'watch failed; restarting');
+      if (listed && !this.stopped) void sleep(RetryMs).then(() => (this.stopped ? undefined : informer.start().catch(() => undefined)));
+    });
+    this.informers.push(informer);
+    const deadline = Date.now() + SyncTimeoutMs;
+    // A failed first list is reported to the error handler above, not thrown: try again until the deadline.
+    const attempt = (): Promise<void> => informer.start().catch(() => undefined);
+    await attempt();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the informer's list handler during the awaits
+    while (!listed && !this.stopped) {
+      if (Date.now() > deadline) throw new Error(`the simulator could not list ${kind.plural} within ${SyncTimeoutMs / 1000}s`);
+      await sleep(RetryMs);
+      await attempt();
+    }
+  }
+
+  private observe(kind: SimKind, obj: SimObject): void {
     const ns = obj.metadata.namespace ?? '';
     if (this.options.namespaces && !this.options.namespaces.includes(ns)) return;
     const key = `${kind.kind}/${ns}/${obj.metadata.name}`;
     const record = this.records.get(key) ?? { requestedAt: [], reconciles: 0 };
     this.records.set(key, record);
-    const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
+    const requestedAt = requestToken(obj);
     if (requestedAt && !record.requestedAt.includes(requestedAt)) record.requestedAt.push(requestedAt);
     if (!this.needsReconcile(kind, obj)) return;
     const running = this.busy.get(key);
@@ -124,27 +179,25 @@ export class FluxSimulator {
     void this.reconcile(kind, obj, key, record);
   }
 
-  private needsReconcile(kind: FluxKind, obj: FluxObject): boolean {
-    if (!kind.reconcilable || isSuspended(obj, kind) || obj.metadata.deletionTimestamp) return false;
+  private needsReconcile(kind: SimKind, obj: SimObject): boolean {
+    if (!kind.reconciled || staticSource(obj, kind) || suspended(obj, kind) || obj.metadata.deletionTimestamp) return false;
     if (obj.metadata.annotations?.[SimAnnotation.outcome] === 'Ignore') return false;
-    const requestedAt = obj.metadata.annotations?.[RequestedAtAnnotation];
-    if (requestedAt && requestedAt !== lastHandledReconcileAt(obj)) return true;
+    const requestedAt = requestToken(obj);
+    if (requestedAt !== undefined && requestedAt !== lastHandledToken(obj)) return true;
     // Not every kind has status.observedGeneration (flux-operator's don't); Ready's is always there.
-    const ready = (obj.status?.['conditions'] as { type?: string; observedGeneration?: number }[] | undefined)?.find(
-      (c) => c.type === 'Ready',
-    );
-    return ready?.observedGeneration !== obj.metadata.generation;
+    return readyGeneration(obj) !== obj.metadata.generation;
   }
 
   /** One reconcile, like a Flux controller's: read, mark Reconciling, work, then write the verdict. */
-  private async reconcile(kind: FluxKind, obj: FluxObject, key: string, record: ObjectRecord): Promise<void> {
-    this.busy.set(key, { requestedAt: obj.metadata.annotations?.[RequestedAtAnnotation], generation: obj.metadata.generation });
+  private async reconcile(kind: SimKind, obj: SimObject, key: string, record: ObjectRecord): Promise<void> {
+    this.busy.set(key, { requestedAt: requestToken(obj), generation: obj.metadata.generation });
     try {
       const a = obj.metadata.annotations ?? {};
       const generation = obj.metadata.generation ?? 1;
-      const requestedAt = a[RequestedAtAnnotation];
+      const requestedAt = requestToken(obj);
       const conditions = (obj.status?.['conditions'] as unknown[] | undefined) ?? [];
-      const keep = conditions.filter((c) => !['Reconciling', 'Ready', 'Stalled'].includes((c as { type?: string }).type ?? ''));
+      const ours: string[] = ['Reconciling', 'Ready', 'Stalled'];
+      const keep = conditions.filter((c) => !ours.includes((c as { type?: string }).type ?? ''));
       await this.patchStatus(kind, obj, {
         conditions: [
           ...keep,
@@ -153,16 +206,21 @@ export class FluxSimulator {
         ],
       });
       const delay = Number(a[SimAnnotation.delayMs] ?? this.options.delayMs ?? 20);
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (delay > 0) await sleep(delay);
       if (this.stopped) return;
 
       const outcome = a[SimAnnotation.outcome] ?? 'Ready';
       const revision = a[SimAnnotation.revision] ?? defaultRevision(kind, key, generation);
       // Like the controllers, observedGeneration moves only when the reconcile succeeded.
       const status: Record<string, unknown> = outcome === 'Ready' ? { observedGeneration: generation } : {};
-      if (requestedAt) status['lastHandledReconcileAt'] = requestedAt;
-      if (requestedAt && a[ForceAtAnnotation] === requestedAt) status['lastHandledForceAt'] = requestedAt;
-      if (requestedAt && a[ResetAtAnnotation] === requestedAt) status['lastHandledResetAt'] = requestedAt;
+      if (requestedAt !== undefined) status['lastHandledReconcileAt'] = requestedAt;
+      if (kind.forceAndReset) {
+        // The lastHandled values move whenever the annotations are there (meta.HandleAnnotationRequest).
+        const force = lastHandledRequest(obj, FluxAnnotation.forceAt, 'lastHandledForceAt');
+        const reset = lastHandledRequest(obj, FluxAnnotation.resetAt, 'lastHandledResetAt');
+        if (force !== undefined) status['lastHandledForceAt'] = force;
+        if (reset !== undefined) status['lastHandledResetAt'] = reset;
+      }
       if (outcome === 'Ready') {
         Object.assign(status, revisionFields(kind, revision, obj.status ?? {}));
         status['conditions'] = [
@@ -201,7 +259,7 @@ export class FluxSimulator {
   }
 
   /** Reads an object from the API server (not the cache, which may lag our own writes) and observes it. */
-  private async observeFresh(kind: FluxKind, obj: FluxObject): Promise<void> {
+  private async observeFresh(kind: SimKind, obj: SimObject): Promise<void> {
     try {
       const fresh: unknown = await this.custom.getNamespacedCustomObject({
         group: kind.group,
@@ -210,14 +268,20 @@ export class FluxSimulator {
         namespace: obj.metadata.namespace ?? '',
         name: obj.metadata.name,
       });
-      const parsed = FluxObjectSchema.safeParse(fresh);
-      if (parsed.success) this.observe(kind, parsed.data);
+      const parsed = asSimObject(fresh);
+      if (parsed) this.observe(kind, parsed);
     } catch (err) {
-      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'object gone before the next reconcile');
+      if ((err as { code?: number }).code === 404) {
+        this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'object gone before the next reconcile');
+        return;
+      }
+      // The API server is away (restarting): try again, as a Flux controller requeues, until it answers
+      // or the simulator stops.
+      if (!this.stopped) setTimeout(() => void this.observeFresh(kind, obj), 1000).unref();
     }
   }
 
-  private async patchStatus(kind: FluxKind, obj: FluxObject, status: Record<string, unknown>): Promise<void> {
+  private async patchStatus(kind: SimKind, obj: SimObject, status: Record<string, unknown>): Promise<void> {
     await this.custom.patchNamespacedCustomObjectStatus(
       {
         group: kind.group,
@@ -237,14 +301,14 @@ function condition(type: string, status: string, reason: string, message: string
 }
 
 /** A revision in the form Flux reports: a Git commit for most kinds, a chart version for Helm. */
-function defaultRevision(kind: FluxKind, key: string, generation: number): string {
+function defaultRevision(kind: SimKind, key: string, generation: number): string {
   const sha = createHash('sha1').update(`${key}/${generation}`).digest('hex');
   if (kind.kind === 'HelmRelease' || kind.kind === 'HelmChart') return `6.5.${generation - 1}`;
   return `main@sha1:${sha}`;
 }
 
 /** The Ready reason the Flux controller of a kind writes on success. */
-function readyReason(kind: FluxKind, obj: FluxObject): string {
+function readyReason(kind: SimKind, obj: SimObject): string {
   if (kind.kind === 'HelmChart') return 'ChartPullSucceeded';
   if (kind.group === 'source.toolkit.fluxcd.io') return 'Succeeded';
   if (kind.kind === 'HelmRelease') return isInstalled(obj) ? 'UpgradeSucceeded' : 'InstallSucceeded';
@@ -252,7 +316,7 @@ function readyReason(kind: FluxKind, obj: FluxObject): string {
 }
 
 /** The Ready message the Flux controller of a kind writes on success. */
-function readyMessage(kind: FluxKind, obj: FluxObject, revision: string): string {
+function readyMessage(kind: SimKind, obj: SimObject, revision: string): string {
   if (kind.kind === 'HelmChart') {
     const chart = obj.spec?.['chart'];
     return `pulled '${typeof chart === 'string' ? chart : 'podinfo'}' chart with version '${revision}'`;
@@ -266,7 +330,7 @@ function readyMessage(kind: FluxKind, obj: FluxObject, revision: string): string
 }
 
 /** Whether a HelmRelease has a release already (helm-controller then upgrades it). */
-function isInstalled(obj: FluxObject): boolean {
+function isInstalled(obj: SimObject): boolean {
   return ((obj.status?.['history'] as unknown[] | undefined) ?? []).length > 0;
 }
 
@@ -275,7 +339,7 @@ function now(): string {
 }
 
 /** Where each kind reports its revision, as the Flux controllers do. */
-function revisionFields(kind: FluxKind, revision: string, previous: Record<string, unknown>): Record<string, unknown> {
+function revisionFields(kind: SimKind, revision: string, previous: Record<string, unknown>): Record<string, unknown> {
   switch (kind.kind) {
     case 'Kustomization': {
       // kustomize-controller keeps a history of the reconciled revisions (Flux 2.7).

@@ -7,10 +7,20 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { ConditionStatus, Phase, ReadyCondition, StalledCondition } from '../../src/api/conditions.js';
 import { ApiVersion, Kind, type FluxActionRequest, type RequestSpec } from '../../src/api/types.js';
 import { fluxKind, sourceKinds } from '../../src/flux/kinds.js';
+import { isNotFound } from '../../src/kube/errors.js';
 import { describeOutcome } from '../../src/mcp/toolsets/flux-actions.js';
-import { getRequest, startOperator, testApiVersion, waitForFluxObject, type FluxObjectView, type TestOperator } from './harness.js';
+import {
+  getFluxObject,
+  getRequest,
+  startOperator,
+  testApiVersion,
+  waitForFluxObject,
+  type FluxObjectView,
+  type TestOperator,
+} from './harness.js';
 import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot } from './kube.js';
 import { connectStdio, type McpConnection } from './mcp.js';
 import { sources, SourcesUrlEnv, type Sources } from './sources.js';
@@ -94,7 +104,7 @@ export async function startE2eEnvironment(prefix: string, options: { namespace?:
 
 export interface ActOptions {
   /** The phase the test expects: kubectl waits for Ready (Succeeded) or Stalled (Failed). */
-  expect: 'Succeeded' | 'Failed';
+  expect: typeof Phase.Succeeded | typeof Phase.Failed;
   /** Request name (kubectl only; default: generated). */
   name?: string;
   /** How long to wait for the outcome (default 120 s). */
@@ -119,7 +129,7 @@ async function actWithKubectl(env: Pick<E2eEnvironment, 'ns'>, spec: Partial<Req
   const timeout = options.timeoutSeconds ?? 120;
   const request = { apiVersion: ApiVersion, kind: Kind, metadata: { name, namespace: env.ns }, spec };
   await kubectl(['apply', '-f', '-'], stringify(request));
-  const condition = options.expect === 'Succeeded' ? 'Ready' : 'Stalled';
+  const condition = options.expect === Phase.Succeeded ? ReadyCondition : StalledCondition;
   try {
     await kubectl(['wait', '-n', env.ns, `fluxactionrequest/${name}`, `--for=condition=${condition}`, `--timeout=${timeout}s`]);
   } catch {
@@ -150,7 +160,7 @@ export function toolFor(
       arguments: { ...base, with_source: spec.withSource ?? false, force: spec.force ?? false },
     };
   if (kind === 'ResourceSet') return { name: 'reconcile_flux_resourceset', arguments: base };
-  if ((sourceKinds as readonly string[]).includes(kind)) return { name: 'reconcile_flux_source', arguments: { ...base, kind } };
+  if (sourceKinds.includes(kind)) return { name: 'reconcile_flux_source', arguments: { ...base, kind } };
   throw new Error(`no MCP tool reconciles a ${kind}`);
 }
 
@@ -213,9 +223,9 @@ export function condition(obj: FluxObjectView, type: string): FluxCondition | un
  * or the Ready condition's on kinds without one, as flux-operator's).
  */
 export function isReady(obj: FluxObjectView): boolean {
-  const ready = condition(obj, 'Ready');
+  const ready = condition(obj, ReadyCondition);
   const observed = (obj.status?.['observedGeneration'] as number | undefined) ?? ready?.observedGeneration;
-  return ready?.status === 'True' && observed === obj.metadata.generation;
+  return ready?.status === ConditionStatus.True && observed === obj.metadata.generation;
 }
 
 /** Waits until a Flux object matches what (Ready by default), with a deadline. */
@@ -247,7 +257,69 @@ export async function configMapData(kc: k8s.KubeConfig, namespace: string, name:
   try {
     return (await core.readNamespacedConfigMap({ namespace, name })).data ?? {};
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** What a watch saw of one Flux object: every requestedAt value written to it, in order. */
+export interface FluxObjectTrail {
+  /** The distinct reconcile.fluxcd.io/requestedAt values, in the order they appeared. */
+  requestedAt(): string[];
+  stop(): void;
+}
+
+/**
+ * Watches one Flux object from now on and records each requestedAt value written to it, so a test
+ * can tell how many reconcile requests the real controller was given (it acts on each new value).
+ * Resolves once the watch is open; a watch the API server ends is reopened where it left off.
+ */
+export async function watchFluxObject(kc: k8s.KubeConfig, kind: string, namespace: string, name: string): Promise<FluxObjectTrail> {
+  const row = fluxKind(kind);
+  if (!row) throw new Error(`unknown Flux kind ${kind}`);
+  const [group, version] = testApiVersion(kind).split('/') as [string, string];
+  const seen: string[] = [];
+  const now = await getFluxObject(kc, kind, namespace, name);
+  // The value already there is not part of the trail: it records what is written from now on.
+  const current = now.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+  let resourceVersion = now.metadata.resourceVersion;
+  let stopped = false;
+  let request: AbortController | undefined;
+  const watch = new k8s.Watch(kc);
+  const open = async (): Promise<void> => {
+    request = await watch.watch(
+      `/apis/${group}/${version}/namespaces/${namespace}/${row.plural}`,
+      { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+      (type: string, obj: FluxObjectView) => {
+        // ERROR carries a Status (410 Gone: the version is too old): start over from the current state.
+        if (type === 'ERROR') {
+          resourceVersion = undefined;
+          return;
+        }
+        resourceVersion = obj.metadata.resourceVersion ?? resourceVersion;
+        const token = obj.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+        if (token !== undefined && !seen.includes(token)) seen.push(token);
+      },
+      () => {
+        if (!stopped) void open();
+      },
+    );
+  };
+  await open();
+  return {
+    requestedAt: () => seen.filter((t) => t !== current),
+    stop: () => {
+      stopped = true;
+      request?.abort();
+    },
+  };
+}
+
+/**
+ * How many reconciles kustomize-controller ran on a Kustomization since it last applied something
+ * new: status.history's newest entry counts them (totalReconciliations, Flux 2.7).
+ */
+export function reconciliations(ks: FluxObjectView): number {
+  const newest = (ks.status?.['history'] as { totalReconciliations?: number }[] | undefined)?.[0];
+  return newest?.totalReconciliations ?? 0;
 }

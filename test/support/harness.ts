@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { ReadyCondition, isFinished, type Phase } from '../../src/api/conditions.js';
 import type { FluxActionRequest, RequestSpec } from '../../src/api/types.js';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
@@ -112,6 +113,7 @@ export function testApiVersion(kind: string): string {
 export interface FluxObjectInit {
   spec?: Record<string, unknown>;
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 /** Creates a Flux object with a valid default spec (merged with init.spec). */
@@ -128,7 +130,12 @@ export async function createFluxObject(
   return api.create({
     apiVersion: testApiVersion(kind),
     kind,
-    metadata: { name, namespace, ...(init.annotations ? { annotations: init.annotations } : {}) },
+    metadata: {
+      name,
+      namespace,
+      ...(init.annotations ? { annotations: init.annotations } : {}),
+      ...(init.labels ? { labels: init.labels } : {}),
+    },
     spec: { ...base(name), ...init.spec },
   } as k8s.KubernetesObject);
 }
@@ -163,7 +170,7 @@ export async function patchFluxObject(
 }
 
 export interface FluxObjectView {
-  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number };
+  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number; resourceVersion?: string };
   spec: Record<string, unknown>;
   status?: Record<string, unknown> & { lastHandledReconcileAt?: string };
 }
@@ -195,7 +202,7 @@ export async function waitForPhase(
   kc: k8s.KubeConfig,
   namespace: string,
   name: string,
-  phase: string,
+  phase: Phase,
   timeoutMs = 30_000,
 ): Promise<FluxActionRequest> {
   let finishedElsewhere: string | undefined;
@@ -205,7 +212,7 @@ export async function waitForPhase(
       const request = await getRequest(kc, namespace, name);
       const current = request.status?.phase;
       if (current === phase) return request;
-      if (current === 'Succeeded' || current === 'Failed') {
+      if (isFinished(current)) {
         finishedElsewhere = `request ${namespace}/${name} finished ${current}, not ${phase}: ${request.status?.message}`;
         return request;
       }
@@ -219,7 +226,7 @@ export async function waitForPhase(
 
 /** The Ready condition's reason of a request. */
 export function readyReason(request: FluxActionRequest): string | undefined {
-  return request.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+  return request.status?.conditions?.find((c) => c.type === ReadyCondition)?.reason;
 }
 
 /** Replaces a request's status as the admin (to set up the state a crashed operator leaves behind). */

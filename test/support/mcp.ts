@@ -50,9 +50,13 @@ export async function connectStdio(args: string[] = [], kubeconfig?: string): Pr
 
 export interface HttpMcp {
   url: string;
+  /** The server process. */
+  pid: number;
   connect(token?: string): Promise<McpConnection>;
   /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Everything the server wrote to stderr so far (its JSON log). */
+  log(): string;
 }
 
 /** Starts `fluxact mcp --transport http` on a free loopback port. */
@@ -79,6 +83,7 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
   });
   return {
     url,
+    pid: child.pid ?? -1,
     connect: async (token?: string) => {
       const transport = new StreamableHTTPClientTransport(
         new URL(url),
@@ -92,6 +97,7 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
       child.kill('SIGTERM');
       return exited;
     },
+    log: () => output,
   };
 }
 

@@ -297,8 +297,9 @@ describe('Reconcile', () => {
     expect(plan.patch).toBeUndefined();
   });
 
-  it('refuses a flux-operator kind suspended by its reconcile annotation', () => {
-    const rs = obj('ResourceSet', 'apps', { annotations: { 'fluxcd.controlplane.io/reconcile': 'disabled' } });
+  it.each(['disabled', 'Disabled', 'DISABLED'])('refuses a flux-operator kind suspended by its reconcile annotation (%s)', (value) => {
+    // flux-operator compares the value case-insensitively (IsDisabled: strings.ToLower(val) == "disabled").
+    const rs = obj('ResourceSet', 'apps', { annotations: { 'fluxcd.controlplane.io/reconcile': value } });
     const plan = run(request({ target: { kind: 'ResourceSet', name: 'apps' } }), [step('target', rs)]);
     expect(condition(plan, 'Ready')?.reason).toBe(FailureReason.TargetSuspended);
   });

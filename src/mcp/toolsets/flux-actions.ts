@@ -2,11 +2,12 @@
 // tools to follow up on requests.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { isFinished } from '../../api/conditions.js';
+import { Phase, ReadyCondition, isFinished } from '../../api/conditions.js';
 import { parseDuration } from '../../api/duration.js';
 import { targetOf, type FluxActionRequest, type RequestSpec } from '../../api/types.js';
 import { fluxKinds, sourceKinds } from '../../flux/kinds.js';
-import { describeRef } from '../../flux/objects.js';
+import { describeRef, findCondition } from '../../flux/objects.js';
+import { apiMessage, isInvalid } from '../../kube/errors.js';
 import type { RequestService } from '../requests.js';
 import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
 
@@ -25,6 +26,7 @@ async function act(
   namespace: string,
   spec: RequestSpec,
   waitTimeout: string | undefined,
+  signal: AbortSignal,
 ): Promise<ToolOutput> {
   const waitMs = waitTimeout === undefined ? options.defaultWaitMs : parseDuration(waitTimeout);
   if (waitMs === undefined || waitMs > MaxWaitMs)
@@ -38,34 +40,29 @@ async function act(
     });
   } catch (err) {
     // The API server's admission message says what to fix; pass it on as it is.
-    if ((err as { code?: number }).code === 422) throw new ToolError(`the request was refused: ${apiBodyMessage(err)}`);
+    if (isInvalid(err)) throw new ToolError(`the request was refused: ${apiMessage(err)}`);
     throw err;
   }
   const started = Date.now();
-  const outcome = await options.requests.waitFinished(request, waitMs);
-  return describeOutcome(outcome, Date.now() - started);
-}
-
-function apiBodyMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  try {
-    return (JSON.parse(String(body)) as { message?: string }).message ?? String(body);
-  } catch {
-    return String(body);
+  // A client that cancels the call stops the wait at once; the request itself keeps running.
+  const outcome = await options.requests.waitFinished(request, waitMs, signal);
+  if (signal.aborted) {
+    ctx.log.info({ request: `${namespace}/${request.metadata.name}` }, 'the client cancelled the call; stopped waiting for the request');
   }
+  return describeOutcome(outcome, Date.now() - started);
 }
 
 /** The outcome of a request for the model: phase, reason, Flux's message, revision, and how to follow up. */
 export function describeOutcome(request: FluxActionRequest, waitedMs?: number): ToolOutput {
   const status = request.status ?? {};
-  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  const ready = findCondition(status.conditions ?? [], ReadyCondition);
   const name = `${request.metadata.namespace}/${request.metadata.name}`;
   const target = describeRef(targetOf(request));
   const structured: Record<string, unknown> = {
     request: name,
     action: request.spec.action,
     target,
-    phase: status.phase ?? 'Pending',
+    phase: status.phase ?? Phase.Pending,
     ...(ready?.reason ? { reason: ready.reason } : {}),
     ...(status.message ? { message: status.message } : {}),
     ...(status.target?.revision ? { revision: status.target.revision } : {}),
@@ -78,10 +75,10 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
   if (!isFinished(status.phase)) {
     const waited = waitedMs === undefined ? '' : ` after waiting ${Math.round(waitedMs / 1000)}s`;
     lines.push(
-      `The request is still ${status.phase ?? 'Pending'}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
+      `The request is still ${status.phase ?? Phase.Pending}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
     );
   }
-  return { text: lines.join('\n'), structured, isError: status.phase === 'Failed' };
+  return { text: lines.join('\n'), structured, isError: status.phase === Phase.Failed };
 }
 
 const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
@@ -101,13 +98,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
           a.namespace,
           { action: 'Reconcile', target: { kind: 'Kustomization', name: a.name }, ...(a.with_source ? { withSource: true } : {}) },
           a.wait_timeout,
+          signal,
         ),
     });
     registerTool(server, ctx, {
@@ -123,7 +121,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
@@ -135,6 +133,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
             ...(a.force ? { force: true } : {}),
           },
           a.wait_timeout,
+          signal,
         ),
     });
     registerTool(server, ctx, {
@@ -143,22 +142,22 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Asks the Flux Operator to reconcile a ResourceSet now through a FluxActionRequest, and waits for the outcome.',
       input: { name: Arg.name('ResourceSet'), namespace: Arg.namespace('ResourceSet'), wait_timeout: Arg.waitTimeout },
       annotations: mutating,
-      handler: (a, c) =>
-        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout),
+      handler: (a, c, signal) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout, signal),
     });
     registerTool(server, ctx, {
       name: 'reconcile_flux_source',
       title: 'Reconcile a Flux source',
-      description:
-        "Asks Flux to fetch a source now (GitRepository, OCIRepository, Bucket, HelmChart, HelmRepository) through a FluxActionRequest, and waits for the fetched revision or Flux's failure message.",
+      description: `Asks Flux to fetch a source now (${sourceKinds.join(', ')}) through a FluxActionRequest, and waits for the fetched revision or Flux's failure message.`,
       input: {
-        kind: z.enum(sourceKinds).describe('The source kind'),
+        kind: z.enum(sourceKinds as [string, ...string[]]).describe('The source kind'),
         name: Arg.name('source'),
         namespace: Arg.namespace('source'),
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c) => act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout),
+      handler: (a, c, signal) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout, signal),
     });
     const anyKind = {
       apiVersion: z.string().min(3).describe("The object's apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1"),
@@ -174,13 +173,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         "Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator's reconcile annotation) through a FluxActionRequest; the object is annotated with the request's name. Resume it with resume_flux_reconciliation.",
       input: anyKind,
       annotations: { ...mutating, idempotentHint: true },
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
           a.namespace,
           { action: 'Suspend', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
           a.wait_timeout,
+          signal,
         ),
     });
     registerTool(server, ctx, {
@@ -189,13 +189,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Resumes reconciliation of a suspended Flux object through a FluxActionRequest and waits until Flux has reconciled it.',
       input: anyKind,
       annotations: mutating,
-      handler: (a, c) =>
+      handler: (a, c, signal) =>
         act(
           c,
           options,
           a.namespace,
           { action: 'Resume', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
           a.wait_timeout,
+          signal,
         ),
     });
   }
@@ -217,14 +218,17 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       'Lists FluxActionRequests (newest first) with their action, target, phase and message: the audit trail of actions on Flux.',
     input: {
       namespace: z.string().min(1).max(63).optional().describe('Only this namespace (default: all namespaces)'),
-      phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).optional().describe('Only requests in this phase'),
+      phase: z.enum(Phase).optional().describe('Only requests in this phase'),
     },
     annotations: readOnlyHints,
     handler: async (a) => {
-      const requests = (await options.requests.list(a.namespace))
-        .filter((r) => !a.phase || (r.status?.phase ?? 'Pending') === a.phase)
+      const listed = await options.requests.list(a.namespace);
+      // A request that does not parse is named with its bad field, not left out silently.
+      const broken = listed.invalid.map((e) => `- ${e.message}`);
+      const requests = listed.requests
+        .filter((r) => !a.phase || (r.status?.phase ?? Phase.Pending) === a.phase)
         .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
-      if (requests.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
+      if (requests.length === 0 && broken.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
       const rows = requests.map((r) => describeOutcome(r).structured ?? {});
       const str = (v: unknown): string => String(v);
       const text = rows
@@ -233,7 +237,13 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
             `- ${str(r['request'])}: ${str(r['action'])} ${str(r['target'])}: ${str(r['phase'])}${r['reason'] ? ` (${str(r['reason'])})` : ''}${r['message'] ? `: ${str(r['message'])}` : ''}`,
         )
         .join('\n');
-      return { text, structured: { requests: rows } };
+      if (broken.length === 0) return { text, structured: { requests: rows } };
+      const invalid = listed.invalid.map((e) => ({ request: e.object, field: e.field, problem: e.problem }));
+      return {
+        text: [text, `${broken.length} request(s) do not parse:`, ...broken].filter((l) => l !== '').join('\n'),
+        structured: { requests: rows, invalid },
+        isError: true,
+      };
     },
   });
 }

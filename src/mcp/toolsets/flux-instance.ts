@@ -3,9 +3,13 @@
 // objects of each Flux kind are ready, failing or suspended, naming the failing ones.
 import * as k8s from '@kubernetes/client-node';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { isForbidden } from '../../operator/errors.js';
+import { ConditionStatus, ReadyCondition } from '../../api/conditions.js';
+import { FluxObjectSchema, type Condition, type FluxObject } from '../../api/types.js';
+import { conditionsOf, findCondition, isSuspendedAnyKind, valueAt } from '../../flux/objects.js';
+import { isForbidden } from '../../kube/errors.js';
+import type { KubeObject } from '../../kube/object.js';
 import { listFluxCrds, preferredVersion, type FluxCrd } from '../flux-crds.js';
-import { KubeReader, resourcePath, type KubeObject } from '../kube-reader.js';
+import { KubeReader, resourcePath } from '../kube-reader.js';
 import { registerTool, describeFailure, type ToolContext } from '../tool.js';
 
 /** Where Flux's controllers run by default; elsewhere they carry the part-of label. */
@@ -17,14 +21,6 @@ export const MaxNamedFailures = 20;
 const MaxMessage = 300;
 /** Objects read per kind: a list is paged until this many. */
 const MaxObjectsPerKind = 10_000;
-
-interface Condition {
-  type?: string;
-  status?: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-}
 
 export interface Failure {
   /** namespace/name */
@@ -83,20 +79,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function field(obj: unknown, ...path: string[]): unknown {
-  let current = obj;
-  for (const key of path) current = isRecord(current) ? current[key] : undefined;
-  return current;
+function readyCondition(obj: FluxObject): Condition | undefined {
+  return findCondition(conditionsOf(obj), ReadyCondition);
 }
 
-function readyCondition(obj: KubeObject): Condition | undefined {
-  const conditions = field(obj, 'status', 'conditions');
-  return Array.isArray(conditions) ? (conditions as Condition[]).find((c) => isRecord(c) && c.type === 'Ready') : undefined;
-}
-
-/** Suspended the toolkit's way (spec.suspend) or the Flux Operator's (reconcile annotation disabled). */
-function isSuspended(obj: KubeObject): boolean {
-  return field(obj, 'spec', 'suspend') === true || obj.metadata?.annotations?.['fluxcd.controlplane.io/reconcile'] === 'disabled';
+/** An object read off the wire as a Flux object, or undefined when it is not shaped like one. */
+function asFluxObject(obj: KubeObject): FluxObject | undefined {
+  const parsed = FluxObjectSchema.safeParse(obj);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function oneLine(text: string, max = MaxMessage): string {
@@ -104,19 +94,24 @@ function oneLine(text: string, max = MaxMessage): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** Counts a kind's objects by state; failing ones (Ready=False, not suspended) are named, newest failure first. */
+/**
+ * Counts a kind's objects by state, read as the operator reads Flux objects (suspended by the kind's
+ * own rule); failing ones (Ready=False, not suspended) are named, newest failure first.
+ */
 export function countObjects(kind: string, apiVersion: string, objects: readonly KubeObject[], maxNamed = MaxNamedFailures): KindCounts {
   const counts: KindCounts = { kind, apiVersion, total: objects.length, ready: 0, failing: 0, suspended: 0, other: 0, failures: [] };
   const failures: Failure[] = [];
-  for (const obj of objects) {
-    const ready = readyCondition(obj);
-    if (isSuspended(obj)) counts.suspended++;
-    else if (ready?.status === 'True') counts.ready++;
-    else if (ready?.status === 'False') {
+  for (const raw of objects) {
+    const obj = asFluxObject({ apiVersion, kind, ...raw });
+    const ready = obj && readyCondition(obj);
+    if (!obj) counts.other++;
+    else if (isSuspendedAnyKind(obj)) counts.suspended++;
+    else if (ready?.status === ConditionStatus.True) counts.ready++;
+    else if (ready?.status === ConditionStatus.False) {
       counts.failing++;
-      const ns = obj.metadata?.namespace;
+      const ns = obj.metadata.namespace;
       failures.push({
-        object: `${ns ? `${ns}/` : ''}${obj.metadata?.name ?? '?'}`,
+        object: `${ns ? `${ns}/` : ''}${obj.metadata.name}`,
         reason: ready.reason ?? 'Unknown',
         message: oneLine(ready.message ?? ''),
         ...(ready.lastTransitionTime ? { since: ready.lastTransitionTime } : {}),
@@ -127,37 +122,37 @@ export function countObjects(kind: string, apiVersion: string, objects: readonly
   return counts;
 }
 
-function summarizeInstance(obj: KubeObject): InstanceSummary {
+function summarizeInstance(obj: FluxObject): InstanceSummary {
   const ready = readyCondition(obj);
   const details: string[] = [];
-  const version = field(obj, 'spec', 'distribution', 'version');
+  const version = valueAt(obj, ['spec', 'distribution', 'version']);
   if (typeof version === 'string') details.push(`distribution version ${version}`);
   for (const key of ['lastAppliedRevision', 'lastAttemptedRevision']) {
-    const value = field(obj, 'status', key);
+    const value = valueAt(obj, ['status', key]);
     if (typeof value === 'string') details.push(`${key} ${value}`);
   }
   if (obj.kind === 'FluxReport') {
-    const status = field(obj, 'spec', 'distribution', 'status');
+    const status = valueAt(obj, ['spec', 'distribution', 'status']);
     if (typeof status === 'string') details.push(`distribution status: ${oneLine(status)}`);
-    const components = field(obj, 'spec', 'components');
+    const components = valueAt(obj, ['spec', 'components']);
     if (Array.isArray(components)) {
-      const notReady = components.filter((c) => isRecord(c) && c['ready'] !== true).map((c) => String(field(c, 'name')));
+      const notReady = components.filter((c) => isRecord(c) && c['ready'] !== true).map((c) => String(valueAt(c, ['name'])));
       details.push(
         `${components.length - notReady.length}/${components.length} components ready${notReady.length ? ` (not ready: ${notReady.join(', ')})` : ''}`,
       );
     }
-    const sync = field(obj, 'spec', 'sync');
+    const sync = valueAt(obj, ['spec', 'sync']);
     if (isRecord(sync))
       details.push(
         `sync ${sync['ready'] === true ? 'ready' : 'not ready'}${typeof sync['status'] === 'string' ? `: ${oneLine(sync['status'])}` : ''}`,
       );
   }
-  const ns = obj.metadata?.namespace;
+  const ns = obj.metadata.namespace;
   return {
-    kind: obj.kind ?? '',
-    object: `${ns ? `${ns}/` : ''}${obj.metadata?.name ?? '?'}`,
+    kind: obj.kind,
+    object: `${ns ? `${ns}/` : ''}${obj.metadata.name}`,
     ready: ready
-      ? `Ready=${ready.status ?? 'Unknown'}${ready.reason ? ` (${ready.reason})` : ''}${ready.message ? `: ${oneLine(ready.message)}` : ''}`
+      ? `Ready=${ready.status}${ready.reason ? ` (${ready.reason})` : ''}${ready.message ? `: ${oneLine(ready.message)}` : ''}`
       : 'no Ready condition',
     details,
   };
@@ -180,7 +175,7 @@ async function listAll(reader: KubeReader, crd: FluxCrd, version: string): Promi
   let token: string | undefined;
   do {
     const page = await reader.list(resourcePath(resource), { limit: 500, continue: token });
-    objects.push(...page.items.map((o) => ({ kind: crd.kind, ...o })));
+    objects.push(...page.items.map((o) => ({ apiVersion: resource.apiVersion, kind: crd.kind, ...o })));
     token = page.metadata?.continue;
   } while (token && objects.length < MaxObjectsPerKind);
   return objects;
@@ -215,7 +210,7 @@ export async function readFluxHealth(reader: KubeReader, apps: k8s.AppsV1Api): P
   );
   const instances = kinds
     .filter((k) => k.counts.kind === 'FluxInstance' || k.counts.kind === 'FluxReport')
-    .flatMap((k) => k.objects.map(summarizeInstance));
+    .flatMap((k) => k.objects.flatMap((o) => asFluxObject(o) ?? []).map(summarizeInstance));
 
   return {
     operatorCrds: crds.some((c) => c.kind === 'FluxInstance' && c.group === 'fluxcd.controlplane.io'),

@@ -3,8 +3,9 @@
 import * as k8s from '@kubernetes/client-node';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { isNotFound } from '../../operator/errors.js';
-import { KubeReader, resourcePath, type KubeObject, type ResolvedResource } from '../kube-reader.js';
+import { isNotFound } from '../../kube/errors.js';
+import type { KubeObject } from '../../kube/object.js';
+import { KubeReader, resourcePath, type ResolvedResource } from '../kube-reader.js';
 import { formatEvents, newestEvents, podRows, podTable } from '../listing.js';
 import { toYaml } from '../output.js';
 import { registerTool, ToolError, type ToolContext } from '../tool.js';

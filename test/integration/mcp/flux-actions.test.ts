@@ -1,12 +1,13 @@
 // The MCP adapter's action tools, through the SDK's real client, over stdio and Streamable HTTP:
 // they create FluxActionRequests and report the operator's outcome.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
+import type { FluxActionRequest } from '../../../src/api/types.js';
 import { OriginLabel, ClientAnnotation } from '../../../src/api/types.js';
 import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
 import { createFluxObject, getFluxObject, getRequest, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace } from '../../support/kube.js';
+import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
 import { connectStdio, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 
 let kc: k8s.KubeConfig;
@@ -34,6 +35,7 @@ beforeAll(async () => {
   await createFluxObject(kc, 'Kustomization', ns, 'slow', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'web', { annotations: { [SimAnnotation.revision]: '6.5.4' } });
   await createFluxObject(kc, 'ResourceSet', ns, 'apps');
+  await createFluxObject(kc, 'Kustomization', ns, 'never', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   stdio = await connectStdio();
   http = await startHttpMcp();
   overHttp = await http.connect();
@@ -164,5 +166,37 @@ describe.each([
   it('lists the requests it made', async () => {
     const out = await call('list_flux_action_requests', { namespace: ns, phase: 'Succeeded' });
     expect(out.text).toContain(`Reconcile Kustomization ${ns}/app: Succeeded`);
+  });
+});
+
+describe('cancellation', () => {
+  it('stops waiting at once when the client cancels a mutating tool call', async () => {
+    const cancel = new AbortController();
+    const pending = overHttp.client.callTool(
+      { name: 'reconcile_flux_kustomization', arguments: { name: 'never', namespace: ns, wait_timeout: '10m' } },
+      undefined,
+      { signal: cancel.signal, timeout: 600_000 },
+    );
+    const outcome = pending.then(
+      () => 'answered',
+      () => 'rejected',
+    );
+    // The adapter is waiting once its request exists and the operator has sent it to Flux.
+    const name = await waitFor('the request for Kustomization never', async () => {
+      const requests = (await kc.makeApiClient(k8s.CustomObjectsApi).listNamespacedCustomObject({
+        group: 'fluxaction.io',
+        version: 'v1alpha1',
+        plural: 'fluxactionrequests',
+        namespace: ns,
+      })) as { items: FluxActionRequest[] };
+      return requests.items.find((r) => r.spec.target.name === 'never' && r.status?.phase === 'Running')?.metadata.name;
+    });
+    cancel.abort('the user gave up');
+    expect(await outcome).toBe('rejected');
+    await waitFor(
+      'the adapter to log that it stopped waiting',
+      () => (http.log().includes(`"request":"${ns}/${name}"`) && http.log().includes('stopped waiting for the request') ? true : undefined),
+      10_000,
+    );
   });
 });

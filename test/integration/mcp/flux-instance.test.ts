@@ -45,9 +45,15 @@ beforeAll(async () => {
   await createFluxObject(kc, 'Kustomization', ns, 'broken');
   await createFluxObject(kc, 'Kustomization', ns, 'healthy');
   await createFluxObject(kc, 'Kustomization', ns, 'paused');
+  await createFluxObject(kc, 'Kustomization', ns, 'annotated');
   await writeReady('broken', 'False', 'BuildFailed', `kustomize build failed in ${ns}: no kustomization.yaml`);
   await writeReady('healthy', 'True', 'ReconciliationSucceeded', 'Applied revision: main@sha1:cafe');
   await patchFluxObject(kc, 'Kustomization', ns, 'paused', { spec: { suspend: true } });
+  // flux-operator's switch, which kustomize-controller does not read: the Kustomization still runs.
+  await patchFluxObject(kc, 'Kustomization', ns, 'annotated', {
+    metadata: { annotations: { 'fluxcd.controlplane.io/reconcile': 'disabled' } },
+  });
+  await writeReady('annotated', 'False', 'BuildFailed', 'still reconciled, still failing');
   [adapter, unprivileged] = await Promise.all([
     connectStdio(),
     mcpKubeconfigFile(OperatorServiceAccount).then((file) => connectStdio([], file)),
@@ -98,6 +104,11 @@ describe('get_flux_instance', () => {
     expect(out.text).toMatch(
       /\n {2}Kustomization \(kustomize\.toolkit\.fluxcd\.io\/v1\): \d+ total, \d+ ready, \d+ failing, \d+ suspended/,
     );
+  });
+
+  it("names a failing Kustomization that carries flux-operator's reconcile annotation: only flux-operator's kinds are suspended by it", async () => {
+    const out = await fluxInstance(adapter);
+    expect(out.text).toContain(`    failing: ${ns}/annotated: BuildFailed: still reconciled, still failing`);
   });
 
   it('reports the controller Deployments, or says plainly that none runs', async () => {

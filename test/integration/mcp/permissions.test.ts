@@ -2,6 +2,7 @@
 // Flux object: every action goes through the operator.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
+import { statusCode } from '../../../src/kube/errors.js';
 import { createFluxObject, createRequest, OperatorNamespace, patchFluxObject, serviceAccountKubeConfig } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace } from '../../support/kube.js';
 import { mcpKubeconfigFile, McpServiceAccount } from '../../support/mcp.js';
@@ -22,10 +23,6 @@ afterAll(async () => {
   await deleteNamespace(admin, ns);
 });
 
-function codeOf(err: unknown): number | undefined {
-  return (err as { code?: number }).code;
-}
-
 describe('the MCP adapter ServiceAccount', () => {
   it('may create a FluxActionRequest', async () => {
     const created = await createRequest(adapter, ns, 'from-mcp', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
@@ -39,12 +36,12 @@ describe('the MCP adapter ServiceAccount', () => {
       () => undefined,
       (err: unknown) => err,
     );
-    expect(codeOf(refused)).toBe(403);
+    expect(statusCode(refused)).toBe(403);
   });
 
   it('may not read Secrets, nor write request status', async () => {
     const core = adapter.makeApiClient(k8s.CoreV1Api);
-    expect(codeOf(await core.listNamespacedSecret({ namespace: ns }).catch((e: unknown) => e))).toBe(403);
+    expect(statusCode(await core.listNamespacedSecret({ namespace: ns }).catch((e: unknown) => e))).toBe(403);
     const review = await adapter.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
       body: {
         spec: {

@@ -35,6 +35,43 @@ async function post(headers: Record<string, string>): Promise<Response> {
   });
 }
 
+/** A raw request with a chosen Host header (fetch() may not let one set it; node:http does). */
+async function postWithHost(
+  url: string,
+  path: string,
+  host: string,
+  bearer?: string,
+  method = 'POST',
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = method === 'POST' ? JSON.stringify(initialize) : '';
+    const req = request(
+      new URL(path, url),
+      {
+        method,
+        headers: {
+          host,
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        });
+      },
+    );
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
 describe('Streamable HTTP', () => {
   it('refuses a client without the bearer token with 401', async () => {
     const response = await post({});
@@ -57,30 +94,42 @@ describe('Streamable HTTP', () => {
   });
 
   it('refuses a request whose Host header is not a loopback name (DNS rebinding)', async () => {
-    // fetch() may not set Host; node:http may.
-    const status = await new Promise<number>((resolve, reject) => {
-      const body = JSON.stringify(initialize);
-      const req = request(
-        http.url,
-        {
-          method: 'POST',
-          headers: {
-            host: 'evil.example.com',
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.once('error', reject);
-      req.end(body);
-    });
-    expect(status).toBe(403);
+    const answer = await postWithHost(http.url, '/mcp', 'evil.example.com', token);
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain('Invalid Host: evil.example.com');
+  });
+
+  it('accepts loopback Host names on any port', async () => {
+    for (const host of ['localhost:1234', '127.0.0.1', '[::1]:8081']) {
+      expect({ host, status: (await postWithHost(http.url, '/mcp', host, token)).status }).toEqual({ host, status: 200 });
+    }
+  });
+
+  it('answers /healthz whatever the Host header (probes name the pod IP)', async () => {
+    const answer = await postWithHost(http.url, '/healthz', '10.1.2.3:8081', undefined, 'GET');
+    expect(answer.status).toBe(200);
+  });
+
+  it('bound to loopback without a token, still refuses a foreign Host header', async () => {
+    const open = await startHttpMcp([], kubeconfig);
+    try {
+      expect((await postWithHost(open.url, '/mcp', 'rebound.example.com:80')).status).toBe(403);
+      expect((await postWithHost(open.url, '/mcp', 'localhost')).status).toBe(200);
+    } finally {
+      await open.stop();
+    }
+  });
+
+  it('bound beyond loopback, accepts the names given with --allowed-hosts and refuses others', async () => {
+    const wide = await startHttpMcp(['--listen', '0.0.0.0:0', '--token', token, '--allowed-hosts', 'MCP.example.com'], kubeconfig);
+    try {
+      const url = wide.url.replace('0.0.0.0', '127.0.0.1');
+      expect((await postWithHost(url, '/mcp', 'mcp.example.com:443', token)).status).toBe(200);
+      expect((await postWithHost(url, '/mcp', 'other.example.com', token)).status).toBe(403);
+      expect((await postWithHost(url, '/mcp', 'mcp.example.com', 'wrong-token-0123456789ab')).status).toBe(401);
+    } finally {
+      await wide.stop();
+    }
   });
 
   it('shuts down on SIGTERM with an open session, exit code 0', async () => {
@@ -89,6 +138,32 @@ describe('Streamable HTTP', () => {
     expect((await connection.client.listTools()).tools.length).toBeGreaterThan(0);
     expect(await other.stop()).toBe(0);
     await connection.close().catch(() => undefined);
+  });
+
+  it('refuses a body over 4 MiB with 413 and a JSON-RPC error, and keeps serving', async () => {
+    const big = JSON.stringify({ ...initialize, params: { ...initialize.params, padding: 'x'.repeat(4 * 1024 * 1024) } });
+    const response = await fetch(http.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: big,
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ jsonrpc: '2.0', error: { code: -32600, message: 'request body over 4 MiB' }, id: null });
+    expect((await post({ authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+
+  it('refuses a body that is not JSON with 400 and a JSON-RPC parse error', async () => {
+    const response = await fetch(http.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { jsonrpc: string; error: { code: number; message: string }; id: null };
+    expect(body.jsonrpc).toBe('2.0');
+    expect(body.id).toBeNull();
+    expect(body.error.code).toBe(-32700);
+    expect(body.error.message).toMatch(/^Parse error: the body is not JSON/);
   });
 
   it('answers 404 off the /mcp endpoint', async () => {

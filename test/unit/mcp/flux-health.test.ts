@@ -1,6 +1,6 @@
 // get_flux_instance's summary: counting Flux objects by state and saying plainly what is missing.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../../src/mcp/kube-reader.js';
+import type { KubeObject } from '../../../src/kube/object.js';
 import { countObjects, formatFluxHealth, type FluxHealth } from '../../../src/mcp/toolsets/flux-instance.js';
 
 function ks(
@@ -34,14 +34,36 @@ describe('countObjects', () => {
       ks('a', 'True'),
       ks('b', 'False', { reason: 'BuildFailed', message: 'kustomize build failed' }),
       ks('c', 'False', { suspend: true }),
-      ks('d', 'True', { annotations: { 'fluxcd.controlplane.io/reconcile': 'disabled' } }),
       ks('e', 'Unknown'),
       ks('f', undefined),
     ]);
-    expect(counts).toMatchObject({ total: 6, ready: 1, failing: 1, suspended: 2, other: 2 });
+    expect(counts).toMatchObject({ total: 5, ready: 1, failing: 1, suspended: 1, other: 2 });
     expect(counts.failures).toEqual([
       { object: 'apps/b', reason: 'BuildFailed', message: 'kustomize build failed', since: '2026-01-01T00:00:00Z' },
     ]);
+  });
+
+  it("reads suspension by each kind's own rule, as the operator does", () => {
+    const disabled = { annotations: { 'fluxcd.controlplane.io/reconcile': 'disabled' } };
+    const counts = (kind: string, apiVersion: string, objects: KubeObject[]) =>
+      countObjects(
+        kind,
+        apiVersion,
+        objects.map((o) => ({ ...o, kind })),
+      );
+    // flux-operator's kinds, in the kinds table or not (FluxReport), are suspended by its annotation.
+    expect(counts('ResourceSet', 'fluxcd.controlplane.io/v1', [ks('rs', 'True', disabled)])).toMatchObject({ suspended: 1 });
+    expect(counts('FluxReport', 'fluxcd.controlplane.io/v1', [ks('flux', 'True', disabled)])).toMatchObject({ suspended: 1 });
+    // They have no spec.suspend: a ResourceSet that sets it is still reconciled.
+    expect(counts('ResourceSet', 'fluxcd.controlplane.io/v1', [ks('rs', 'True', { suspend: true })])).toMatchObject({ ready: 1 });
+  });
+
+  it("does not hide a failing Kustomization behind flux-operator's annotation, which kustomize-controller ignores", () => {
+    const counts = countObjects('Kustomization', 'kustomize.toolkit.fluxcd.io/v1', [
+      ks('web', 'False', { reason: 'BuildFailed', annotations: { 'fluxcd.controlplane.io/reconcile': 'disabled' } }),
+    ]);
+    expect(counts).toMatchObject({ failing: 1, suspended: 0 });
+    expect(counts.failures.map((f) => f.object)).toEqual(['apps/web']);
   });
 
   it('names the newest failures first, up to the cap, on one line each', () => {

@@ -109,6 +109,24 @@ describe('parseOperatorConfig', () => {
     });
   });
 
+  describe('as node:util parseArgs splits the command line', () => {
+    it('keeps everything after the first "=" as the value', () => {
+      expect(parseOperatorConfig(['--kubeconfig=/etc/kube=prod.yaml'], {}).kubeconfig).toBe('/etc/kube=prod.yaml');
+    });
+
+    it('takes a value that starts with a single dash', () => {
+      expect(errorOf(['--concurrency', '-1'])).toBe('--concurrency: expected an integer from 1 to 256, got "-1"');
+    });
+
+    it('refuses a value flag given twice with the second missing its value', () => {
+      expect(errorOf(['--namespace=ops', '--namespace'])).toBe('--namespace: missing value (expected --namespace <name>)');
+    });
+
+    it('takes "true"/"false" after a boolean only right after it', () => {
+      expect(errorOf(['--leader-elect', '--concurrency=2', 'false'])).toBe('unexpected argument "false": only flags are taken');
+    });
+  });
+
   describe('namespace', () => {
     it('defaults to $POD_NAMESPACE', () => {
       expect(parseOperatorConfig([], { POD_NAMESPACE: 'from-pod' }).namespace).toBe('from-pod');
@@ -213,6 +231,24 @@ describe('parseOperatorConfig', () => {
 
     it('refuses a single-dash flag', () => {
       expect(errorOf(['-v'])).toBe('unknown flag -v; run with --help for the list');
+    });
+
+    it('refuses grouped short flags, naming them as given', () => {
+      expect(errorOf(['-vx'])).toBe('unknown flag -vx; run with --help for the list');
+    });
+
+    it('refuses "--" and what follows it, on one line', () => {
+      expect(errorOf(['--', '--concurrency=2'])).toBe('unknown flag --; run with --help for the list');
+    });
+
+    it('refuses --no- on an unknown flag, suggesting a near one', () => {
+      expect(errorOf(['--no-leader-elekt'])).toBe(
+        'unknown flag --no-leader-elekt (did you mean --no-leader-elect?); run with --help for the list',
+      );
+    });
+
+    it('refuses an empty value on a --no- flag', () => {
+      expect(errorOf(['--no-leader-elect='])).toBe('--no-leader-elect: takes no value, got ""');
     });
 
     it('refuses a positional argument', () => {

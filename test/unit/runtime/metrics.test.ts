@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { createMetrics, REQUEST_DURATION_BUCKETS, workQueueMetricsHooks } from '../../../src/runtime/metrics.js';
+import { createMetrics, informerSyncHook, REQUEST_DURATION_BUCKETS, workQueueMetricsHooks } from '../../../src/runtime/metrics.js';
 import { WorkQueue } from '../../../src/runtime/workqueue.js';
 import { FakeClock, settle, until } from './fake-clock.js';
 
@@ -61,5 +61,23 @@ describe('workQueueMetricsHooks', () => {
     expect((await m.workqueueDepth.get()).values[0]?.value).toBe(0);
     expect((await m.workqueueRetries.get()).values[0]?.value).toBe(2);
     await queue.shutdown();
+  });
+});
+
+describe('informerSyncHook', () => {
+  it('keeps one fluxact_informer_sync_failing series per failing resource, with its latest reason, and drops it once synced', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const hook = informerSyncHook(m);
+    hook('fluxactionrequests.fluxaction.io', 'NotFound');
+    hook('kustomizations.kustomize.toolkit.fluxcd.io', 'Forbidden');
+    let text = await m.registry.metrics();
+    expect(text).toContain('fluxact_informer_sync_failing{resource="fluxactionrequests.fluxaction.io",reason="NotFound"} 1');
+    expect(text).toContain('fluxact_informer_sync_failing{resource="kustomizations.kustomize.toolkit.fluxcd.io",reason="Forbidden"} 1');
+    hook('fluxactionrequests.fluxaction.io', 'Forbidden');
+    hook('kustomizations.kustomize.toolkit.fluxcd.io', undefined);
+    text = await m.registry.metrics();
+    expect(text).not.toContain('reason="NotFound"');
+    expect(text).toContain('fluxact_informer_sync_failing{resource="fluxactionrequests.fluxaction.io",reason="Forbidden"} 1');
+    expect(text).not.toContain('resource="kustomizations.kustomize.toolkit.fluxcd.io"');
   });
 });

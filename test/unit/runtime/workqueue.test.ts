@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { TerminalError, WorkQueue, type ReconcileResult, type WorkQueueOptions } from '../../../src/runtime/workqueue.js';
+import { RetryWithinError, TerminalError, WorkQueue, type ReconcileResult, type WorkQueueOptions } from '../../../src/runtime/workqueue.js';
 import { FakeClock, settle, until } from './fake-clock.js';
 
 /** One handler invocation the test finishes by hand. */
@@ -199,6 +199,27 @@ describe('WorkQueue', () => {
       call(3).reject(new Error('boom'));
       await settle();
       expect(retries).toEqual([50, 100, 50]);
+    });
+
+    it('never retries later than a RetryWithinError allows, however long the backoff has grown', async () => {
+      const { clock, queue, calls, call, start } = setup({ baseDelayMs: 1000, maxDelayMs: 60_000 });
+      start();
+      queue.add('ns/a');
+      // Three plain failures grow the backoff to 4s; a deadline 1.5s away must win over it.
+      for (let i = 0; i < 3; i++) {
+        await until(`attempt ${i}`, () => calls.length === i + 1);
+        call(i).reject(new Error('API unavailable'));
+        await settle();
+        await fireNextTimer(clock);
+      }
+      await until('attempt 3', () => calls.length === 4);
+      call(3).reject(new RetryWithinError('target unreadable', 1500));
+      await settle();
+      expect(clock.nextTimerIn()).toBe(1500);
+      await fireNextTimer(clock);
+      expect(calls).toHaveLength(5);
+      expect(call(4).at - call(3).at).toBe(1500);
+      expect(queue.numRequeues('ns/a')).toBe(4);
     });
 
     it('keeps backoff per key: one key failing does not slow another', () => {

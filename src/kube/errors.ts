@@ -1,0 +1,68 @@
+// Reading errors from the Kubernetes API server: the HTTP status and the server's own message.
+// The one place that knows how an API error looks (client-node's ApiException, a watch error),
+// shared by the operator, the leader election and the MCP adapter.
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+}
+
+/** The HTTP status of an API error (client-node's ApiException, a watch error, a fetch error), or undefined. */
+export function statusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+/** The API server's message for an error (the Status object's message), else the error's own. */
+export function apiMessage(err: unknown): string {
+  const body = bodyOf(err);
+  if (body?.message) return body.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A one-line description of an error for logs: `HTTP <status>: <the server's message>` for an API
+ * error (client-node's own messages embed whole response bodies and headers), else its message.
+ */
+export function describeError(err: unknown): string {
+  const code = statusCode(err);
+  if (code === undefined) return err instanceof Error ? err.message : String(err);
+  const message = bodyOf(err)?.message;
+  return `HTTP ${code}${message ? `: ${message.slice(0, 200)}` : ''}`;
+}
+
+/** The Status object an API error carries, parsed when it came as text; a non-JSON text is the message. */
+function bodyOf(err: unknown): StatusBody | undefined {
+  if (typeof err !== 'object' || err === null || !('body' in err)) return undefined;
+  const body = err.body;
+  if (typeof body === 'string') {
+    if (body === '') return undefined;
+    try {
+      const parsed: unknown = JSON.parse(body);
+      return typeof parsed === 'object' && parsed !== null ? parsed : { message: body };
+    } catch {
+      return { message: body };
+    }
+  }
+  if (typeof body === 'object' && body !== null) return body;
+  return undefined;
+}
+
+export const isForbidden = (err: unknown): boolean => statusCode(err) === 403;
+export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
+/** 409: the object changed since it was read (Conflict), or it exists already (AlreadyExists). */
+export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
+/** 422: the API server or its admission refused the object as invalid; its message says what to fix. */
+export const isInvalid = (err: unknown): boolean => statusCode(err) === 422;
+
+/**
+ * Whether an API error says to try again shortly rather than that the request is wrong: 429 (with
+ * Retry-After; "storage is (re)initializing" right after a CRD is established) and 5xx.
+ */
+export function isTransient(err: unknown): boolean {
+  const code = statusCode(err);
+  return code !== undefined && (code === 429 || code >= 500);
+}

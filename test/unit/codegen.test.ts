@@ -1,0 +1,203 @@
+// The generated sections of the CRD and the ClusterRoles: committed output equals what the kinds
+// table generates (run `make generate` when this fails), and a new row reaches every artefact.
+import { describe, expect, it } from '@jest/globals';
+import { parse, parseAllDocuments } from 'yaml';
+import {
+  admissionResources,
+  kindsInProse,
+  optionRules,
+  projectTable,
+  type KindTable,
+  type PolicyRule,
+  type ValidationRule,
+} from '../../src/codegen/artefacts.js';
+import { GenerateError, beginMarker, generate, generatedFiles, renderSections } from '../../src/codegen/generate.js';
+import { repoRoot } from '../support/kube.js';
+import { withWidget } from '../support/widget-kinds.js';
+
+interface Schema {
+  description?: string;
+  properties?: Record<string, Schema>;
+  enum?: string[];
+  'x-kubernetes-validations'?: ValidationRule[];
+}
+interface Crd {
+  spec: { versions: { schema: { openAPIV3Schema: Schema } }[] };
+}
+interface Role {
+  rules: PolicyRule[];
+}
+
+function files(table: KindTable): Record<string, { current: string; next: string }> {
+  return Object.fromEntries(generate(repoRoot, table).map((f) => [f.path, f]));
+}
+
+const crdPath = 'crds/fluxaction.io_fluxactionrequests.yaml';
+
+function specSchema(text: string): Schema {
+  return (parse(text) as Crd).spec.versions[0]!.schema.openAPIV3Schema.properties!['spec']!;
+}
+
+/** The rules of the file's ClusterRole (a file may also hold its binding). */
+function roleRules(text: string): PolicyRule[] {
+  const docs = parseAllDocuments(text).map((d) => d.toJSON() as Role & { kind: string });
+  return docs.find((d) => d.kind === 'ClusterRole')!.rules;
+}
+
+const isFlux = (r: PolicyRule): boolean => r.apiGroups.some((g) => g.endsWith('.fluxcd.io') || g === 'fluxcd.controlplane.io');
+
+describe('make generate', () => {
+  it.each(generatedFiles.map((f) => f.path))('%s is what the kinds table generates (run make generate)', (path) => {
+    const file = files(projectTable)[path]!;
+    expect(file.current).toBe(file.next);
+  });
+
+  it('writes every generated section between its markers, leaving the hand-written rest alone', () => {
+    const text = ['a: 1', '  ' + beginMarker('list'), '  - stale', '  # END GENERATED list', 'b: 2', ''].join('\n');
+    const out = renderSections('x.yaml', text, {
+      list: { value: [{ apiGroups: ['g'], resources: ['r'], verbs: ['get'] }], nestedFlow: true },
+    });
+    expect(out).toBe(
+      [
+        'a: 1',
+        '  ' + beginMarker('list'),
+        '  - apiGroups: [g]',
+        '    resources: [r]',
+        '    verbs: [get]',
+        '  # END GENERATED list',
+        'b: 2',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses a file whose markers were lost or renamed, naming the file and section', () => {
+    const unterminated = `x:\n  ${beginMarker('list')}\n  - a\n`;
+    expect(() => renderSections('x.yaml', unterminated, { list: { value: [] } })).toThrow(
+      new GenerateError("x.yaml:2: section list has no '# END GENERATED list' line"),
+    );
+    expect(() => renderSections('x.yaml', 'x: 1\n', { list: { value: [] } })).toThrow(
+      new GenerateError("x.yaml: no '# BEGIN GENERATED' marker for list"),
+    );
+    expect(() => renderSections('x.yaml', `# BEGIN GENERATED other\n# END GENERATED other\n`, {})).toThrow(
+      new GenerateError('x.yaml:1: no generated section is called other'),
+    );
+  });
+});
+
+describe('a new row in the kinds table', () => {
+  const before = files(projectTable);
+  const after = files(withWidget);
+
+  it('changes every generated file', () => {
+    for (const f of generatedFiles) expect(after[f.path]!.next).not.toBe(before[f.path]!.next);
+  });
+
+  it('is a kind the CRD accepts, with its group checked against target.apiVersion', () => {
+    const spec = specSchema(after[crdPath]!.next);
+    const target = spec.properties!['target']!;
+    expect(target.properties!['kind']!.enum).toEqual([...projectTable.kinds.map((k) => k.kind), 'Widget']);
+    expect(target['x-kubernetes-validations']![0]!.rule).toContain(`'Widget': 'widgets.example.fluxcd.io/'`);
+  });
+
+  it('allows withSource, force and reset on it, in the CEL rules and their messages', () => {
+    const spec = specSchema(after[crdPath]!.next);
+    const rules = spec['x-kubernetes-validations']!;
+    const forField = (field: string): ValidationRule => rules.find((r) => r.fieldPath === `.${field}`)!;
+    expect(forField('withSource').rule).toContain("self.target.kind in ['Kustomization', 'HelmRelease', 'Widget']");
+    expect(forField('withSource').message).toBe(
+      'withSource is only for the Reconcile action on a Kustomization, HelmRelease or Widget; remove it or set it to false',
+    );
+    expect(forField('force').rule).toContain("'FluxInstance', 'Widget']");
+    expect(forField('reset').rule).toContain("self.target.kind in ['HelmRelease', 'Widget']");
+    expect(forField('reset').message).toBe(
+      'reset is only for the Reconcile action on a HelmRelease or a Widget; remove it or set it to false',
+    );
+    expect(spec.properties!['withSource']!.description).toContain('(Kustomization, HelmRelease, Widget)');
+    // The hand-written rule before the generated ones is kept.
+    expect(rules[0]!.rule).toBe('self == oldSelf');
+  });
+
+  it('is patched by the operator and only read by the MCP adapter, the read-only row too', () => {
+    const widgets = (rules: PolicyRule[]): PolicyRule | undefined => rules.find((r) => r.apiGroups.includes('widgets.example.fluxcd.io'));
+    expect(widgets(roleRules(after['config/rbac/role.yaml']!.next))).toEqual({
+      apiGroups: ['widgets.example.fluxcd.io'],
+      resources: ['widgets'],
+      verbs: ['get', 'list', 'watch', 'patch'],
+    });
+    expect(widgets(roleRules(after['config/rbac/mcp_role.yaml']!.next))).toEqual({
+      apiGroups: ['widgets.example.fluxcd.io'],
+      resources: ['widgets', 'gadgets'],
+      verbs: ['get', 'list', 'watch'],
+    });
+    // The hand-written rules around the generated ones are kept.
+    expect(roleRules(after['config/rbac/role.yaml']!.next)[0]!.resources).toEqual(['fluxactionrequests']);
+    expect(roleRules(after['config/rbac/mcp_role.yaml']!.next).at(-1)!.resources).toEqual(['customresourcedefinitions']);
+  });
+
+  it('is in the admission policy kind → resource map', () => {
+    expect(admissionResources(withWidget)['Widget']).toEqual({ group: 'widgets.example.fluxcd.io', resource: 'widgets' });
+    expect(admissionResources(projectTable)['Widget']).toBeUndefined();
+  });
+});
+
+describe('the committed artefacts', () => {
+  const current = files(projectTable);
+
+  it('give the operator get, list, watch and patch on exactly the kinds it acts on', () => {
+    const flux = roleRules(current['config/rbac/role.yaml']!.current).filter(isFlux);
+    const granted = flux.flatMap((r) => r.resources.map((res) => `${res}.${r.apiGroups[0]} ${r.verbs.join(',')}`)).sort();
+    expect(granted).toEqual(projectTable.kinds.map((k) => `${k.plural}.${k.group} get,list,watch,patch`).sort());
+  });
+
+  it('give the MCP adapter read access to every Flux kind in the table, the action verbs on those it acts on, and nothing more', () => {
+    const flux = roleRules(current['config/rbac/mcp_role.yaml']!.current).filter(isFlux);
+    const granted = flux.flatMap((r) => r.resources.map((res) => `${res}.${r.apiGroups[0]} ${r.verbs.join(',')}`)).sort();
+    const kinds = [...projectTable.kinds, ...projectTable.readOnly];
+    expect(granted).toEqual(
+      [
+        ...kinds.map((k) => `${k.plural}.${k.group} get,list,watch`),
+        ...projectTable.kinds.map((k) => `${k.plural}.${k.group} reconcile,suspend,resume`),
+      ].sort(),
+    );
+  });
+
+  it('map every kind the operator acts on to its resource for the admission policy', () => {
+    const map = admissionResources(projectTable);
+    expect(Object.keys(map)).toEqual(projectTable.kinds.map((k) => k.kind));
+    expect(map['Kustomization']).toEqual({ group: 'kustomize.toolkit.fluxcd.io', resource: 'kustomizations' });
+  });
+});
+
+describe('CEL rules the API server accepts', () => {
+  it('have no line break unless they carry a static message (the API server refuses those)', () => {
+    const validations = (schema: Schema): ValidationRule[] => [
+      ...(schema['x-kubernetes-validations'] ?? []),
+      ...Object.values(schema.properties ?? {}).flatMap(validations),
+    ];
+    const rules = validations(specSchema(files(withWidget)[crdPath]!.next));
+    expect(rules.length).toBeGreaterThan(4);
+    for (const r of rules) if (r.message === undefined) expect(r.rule).not.toContain('\n');
+  });
+});
+
+describe('option rules', () => {
+  it('refuse an option no kind supports outright', () => {
+    const none: KindTable = { kinds: projectTable.kinds.map((k) => ({ ...k, reset: false })), readOnly: [] };
+    expect(optionRules(none).find((r) => r.fieldPath === '.reset')).toEqual({
+      rule: '!has(self.reset) || !self.reset',
+      message: 'reset is not supported by any kind; remove it or set it to false',
+      fieldPath: '.reset',
+      reason: 'FieldValueForbidden',
+    });
+  });
+
+  it('name kinds in prose, with the right article', () => {
+    expect(kindsInProse(['HelmRelease'])).toBe('a HelmRelease');
+    expect(kindsInProse(['OCIRepository'])).toBe('an OCIRepository');
+    expect(kindsInProse(['Kustomization', 'ImagePolicy'])).toBe('a Kustomization or an ImagePolicy');
+    expect(kindsInProse(['HelmRelease', 'ResourceSetInputProvider', 'FluxInstance'])).toBe(
+      'a HelmRelease, ResourceSetInputProvider or FluxInstance',
+    );
+  });
+});
