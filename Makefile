@@ -40,6 +40,10 @@ lint: node_modules ## Format check and typescript-eslint (type-aware, recommende
 e2e: node_modules ## Only the end-to-end tests: the real Flux controllers, a Git server, a Helm repository
 	bash test/run.sh e2e
 
+.PHONY: test-compat
+test-compat: node_modules ## The end-to-end tests against the oldest supported Kubernetes and Flux (test/cluster/versions-compat.env)
+	FLUXACT_VERSIONS=compat bash test/run.sh e2e
+
 .PHONY: chaos
 chaos: node_modules ## The chaos suite at full size: kills, restarts, failover, a slow API server, fuzzing (sizes: CHAOS_* variables)
 	bash test/run.sh chaos

@@ -3,13 +3,15 @@
 # the local control plane, with the Flux simulator), then the end-to-end tests (the same against the
 # real Flux controllers, a Git server and a Helm repository).
 # make e2e: only the end-to-end tests.
+# make test-compat: the end-to-end tests against the oldest supported Kubernetes and Flux
+# (FLUXACT_VERSIONS=compat: test/cluster/versions-compat.env).
 # make chaos: only the chaos suite (test/chaos), at full size: the operator SIGKILLed 100 times,
 # kube-apiserver and etcd killed mid-burst, the leader killed, a slow API server, 1200 invalid requests,
 # 10 000 fuzzed MCP calls. make test runs a short version of it after the integration tests.
 #
 #   test/run.sh [all|e2e|chaos]
 #
-# The tests get a control plane of their own (.cache/test-cluster), so a `make dev` cluster
+# The tests get a control plane of their own (.cache/test-cluster, .cache/test-cluster-compat), so a `make dev` cluster
 # (.cache/cluster) keeps running beside them untouched. It is started when not running, and
 # stopped again afterwards if this run started it. With KUBECONFIG set, the integration tests use
 # that cluster instead, and the end-to-end tests are skipped (they need the local Flux controllers).
@@ -35,7 +37,11 @@ fi
 # Some tests run `fluxact` as a process, from dist/.
 npm run --silent build:all
 
-export FLUXACT_CLUSTER_DIR=${FLUXACT_CLUSTER_DIR:-$root/.cache/test-cluster}
+# The compatibility run (FLUXACT_VERSIONS=compat, make test-compat) gets a cluster of its own: one
+# cluster runs one version set.
+suffix=${FLUXACT_VERSIONS:-default}
+[[ $suffix == default ]] && suffix= || suffix=-$suffix
+export FLUXACT_CLUSTER_DIR=${FLUXACT_CLUSTER_DIR:-$root/.cache/test-cluster$suffix}
 cluster() { bash test/cluster/cluster.sh "$@"; }
 started=false
 local_cluster=false

@@ -26,6 +26,10 @@
 # cold helm build takes minutes, and nothing else build.sh writes is in its
 # directory.
 set -euo pipefail
+# flux-operator v0.59.0's go.mod says go 1.27.0, newer than the machine's Go
+# may be; one toolchain for every binary (the go command fetches it from the
+# module proxy once).
+export GOTOOLCHAIN=go1.27.3
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -68,8 +72,8 @@ go_build() {
 
 build_etcd() {
   [[ -x $ETCD_BIN_DIR/etcd ]] && return
-  check_pin "$here/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
-  go_build "$here/etcd" go.etcd.io/etcd/server/v3 "$ETCD_BIN_DIR/etcd"
+  check_pin "$ETCD_MODULE_DIR" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  go_build "$ETCD_MODULE_DIR" go.etcd.io/etcd/server/v3 "$ETCD_BIN_DIR/etcd"
 }
 
 # The version variables of k8s.io/component-base/version (base.go); without
@@ -86,16 +90,16 @@ build_kubernetes() {
   local bin checked=
   for bin in "${K8S_BINARIES[@]}"; do
     [[ -x $K8S_BIN_DIR/$bin ]] && continue
-    [[ -n $checked ]] || { check_pin "$here/kubernetes" k8s.io/kubernetes "$KUBERNETES_VERSION"; checked=1; }
-    go_build "$here/kubernetes" "k8s.io/kubernetes/cmd/$bin" "$K8S_BIN_DIR/$bin" "$(k8s_ldflags)"
+    [[ -n $checked ]] || { check_pin "$KUBERNETES_MODULE_DIR" k8s.io/kubernetes "$KUBERNETES_VERSION"; checked=1; }
+    go_build "$KUBERNETES_MODULE_DIR" "k8s.io/kubernetes/cmd/$bin" "$K8S_BIN_DIR/$bin" "$(k8s_ldflags)"
   done
 }
 
 build_kwok() {
   [[ -x $KWOK_BIN_DIR/kwok ]] && return
-  check_pin "$here/kwok" sigs.k8s.io/kwok "$KWOK_VERSION"
+  check_pin "$KWOK_MODULE_DIR" sigs.k8s.io/kwok "$KWOK_VERSION"
   # No version ldflags: the module's pkg/consts already says its version.
-  go_build "$here/kwok" sigs.k8s.io/kwok/cmd/kwok "$KWOK_BIN_DIR/kwok"
+  go_build "$KWOK_MODULE_DIR" sigs.k8s.io/kwok/cmd/kwok "$KWOK_BIN_DIR/kwok"
 }
 
 # Helm's version variables (internal/version, as its Makefile sets them for a
@@ -121,7 +125,7 @@ build_sources() {
 fetch_kwok_files() {
   [[ -d $KWOK_CRD_DIR && -d $KWOK_STAGE_DIR ]] && return
   local dir tmp f
-  dir=$(cd "$here/kwok" && go mod download -json sigs.k8s.io/kwok | jq -r '.Dir // error(.Error)')
+  dir=$(cd "$KWOK_MODULE_DIR" && go mod download -json sigs.k8s.io/kwok | jq -r '.Dir // error(.Error)')
   log "copying kwok $KWOK_VERSION CRDs and stages"
   mkdir -p "$CACHE_DIR/stages"
   rm -rf "$KWOK_CRD_DIR" "$KWOK_STAGE_DIR"
@@ -161,29 +165,42 @@ check_component_version() {
     die "$file does not run $component:$version (versions.env disagrees with Flux $FLUX_VERSION)"
 }
 
-# The Flux CRDs come from flux-operator's copy of each Flux release's
-# manifests (config/data/flux/<version>/<component>.yaml): the module proxy
-# serves only a few versions of the fluxcd controller modules themselves,
-# none for some Flux 2.7 components (see README.md).
+# The CRDs of the controllers `--with-flux` builds (source-, kustomize- and
+# helm-controller) come from the config/crd/bases of their modules, as the
+# wrappers pin them (checked against their go.sum); the others' from
+# flux-operator's copy of the release manifests
+# (config/data/flux/<version>/<component>.yaml): the module proxy serves none
+# of their versions in Flux 2.7 to 2.9 (see README.md). Every component's
+# version is checked against the release manifests first, so that
+# versions.env and the release agree.
 fetch_flux_crds() {
   [[ -d $FLUX_CRD_DIR ]] && return
-  local operator release tmp component version
+  local operator release tmp component version module dir f
   operator=$(module_dir "$FLUX_OPERATOR_MODULE@$FLUX_OPERATOR_VERSION")
   release=$operator/config/data/flux/$FLUX_VERSION
   [[ -d $release ]] || die "flux-operator $FLUX_OPERATOR_VERSION has no manifests for Flux $FLUX_VERSION"
-  log "fetching Flux $FLUX_VERSION CRDs (flux-operator $FLUX_OPERATOR_VERSION)"
+  log "fetching Flux $FLUX_VERSION CRDs (controller modules, flux-operator $FLUX_OPERATOR_VERSION)"
   tmp=$(mktemp -d "$CACHE_DIR/crds/.tmp.XXXXXX")
-  while read -r component version; do
+  while read -r component version module; do
     check_component_version "$release/$component.yaml" "$component" "$version"
-    crd_documents "$release/$component.yaml" >"$tmp/$component.yaml"
+    if [[ $module == - ]]; then
+      crd_documents "$release/$component.yaml" >"$tmp/$component.yaml"
+      continue
+    fi
+    check_pin "$FLUX_MODULES_DIR/$component" "$module" "$version"
+    dir=$(cd "$FLUX_MODULES_DIR/$component" && go mod download -json "$module" | jq -r '.Dir // error(.Error)')
+    for f in "$dir"/config/crd/bases/*.yaml; do
+      crd_documents "$f"
+    done >"$tmp/$component.yaml"
+    [[ -s $tmp/$component.yaml ]] || die "$module $version has no CRDs in config/crd/bases"
   done <<EOF
-source-controller $SOURCE_CONTROLLER_VERSION
-kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION
-helm-controller $HELM_CONTROLLER_VERSION
-notification-controller $NOTIFICATION_CONTROLLER_VERSION
-image-reflector-controller $IMAGE_REFLECTOR_CONTROLLER_VERSION
-image-automation-controller $IMAGE_AUTOMATION_CONTROLLER_VERSION
-source-watcher $SOURCE_WATCHER_VERSION
+source-controller $SOURCE_CONTROLLER_VERSION github.com/fluxcd/source-controller
+kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION github.com/fluxcd/kustomize-controller
+helm-controller $HELM_CONTROLLER_VERSION github.com/fluxcd/helm-controller
+notification-controller $NOTIFICATION_CONTROLLER_VERSION -
+image-reflector-controller $IMAGE_REFLECTOR_CONTROLLER_VERSION -
+image-automation-controller $IMAGE_AUTOMATION_CONTROLLER_VERSION -
+source-watcher $SOURCE_WATCHER_VERSION -
 EOF
   mv "$tmp" "$FLUX_CRD_DIR"
 }
@@ -215,8 +232,8 @@ check_kinds() {
 build_flux_controller() {
   local name=$1 module=$2 version=$3
   [[ -x $FLUX_BIN_DIR/$name ]] && return
-  check_pin "$here/flux/$name" "$module" "$version"
-  go_build "$here/flux/$name" "$module" "$FLUX_BIN_DIR/$name"
+  check_pin "$FLUX_MODULES_DIR/$name" "$module" "$version"
+  go_build "$FLUX_MODULES_DIR/$name" "$module" "$FLUX_BIN_DIR/$name"
 }
 
 build_flux_controllers() {
@@ -238,9 +255,10 @@ build_flux_controllers() {
 # off. GOFIPS140=latest and main.VERSION as upstream's Dockerfile sets them:
 # the operator exits at start unless FIPS 140-3 mode is on.
 build_flux_operator() {
-  local out=$FLUX_OPERATOR_BIN_DIR/flux-operator wrapper=$here/flux/flux-operator
-  local rel=../../../../.cache/build/flux-operator-$FLUX_OPERATOR_VERSION src copy tmp
+  local out=$FLUX_OPERATOR_BIN_DIR/flux-operator wrapper=$FLUX_MODULES_DIR/flux-operator
+  local rel src copy tmp
   [[ -x $out ]] && return
+  rel=$(realpath -m --relative-to="$wrapper" "$here/../../.cache/build/flux-operator-$FLUX_OPERATOR_VERSION")
   check_pin "$wrapper" "$FLUX_OPERATOR_MODULE" "$FLUX_OPERATOR_VERSION"
   src=$(cd "$wrapper" && go mod download -json "$FLUX_OPERATOR_MODULE" | jq -r '.Dir // error(.Error)')
   copy=$wrapper/$rel

@@ -733,6 +733,12 @@ cmd_up() {
   require_tools openssl curl jq node setsid flock base64
   lock_cluster
   if healthy; then
+    local running="Kubernetes $(env_value KUBERNETES_VERSION), Flux $(env_value FLUX_VERSION)"
+    local pinned="Kubernetes $KUBERNETES_VERSION, Flux $FLUX_VERSION"
+    # Another version set, or pins bumped since the start: its binaries and
+    # CRDs are not the pinned ones, and etcd data is not for downgrading.
+    [[ $running == "$pinned" ]] ||
+      die "$DATA_DIR runs $running, the pins ($VERSION_SET) say $pinned: stop it first (cluster.sh down --purge)"
     if [[ -n $WITH_NODES && $(env_value NODES) != 1 ]]; then
       log "running without nodes; restarting with them"
     elif [[ -n $WITH_FLUX && $(env_value FLUX) != 1 ]]; then

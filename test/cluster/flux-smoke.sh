@@ -20,8 +20,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
-source "$here/versions.env"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 cluster() { bash "$here/cluster.sh" "$@"; }
 k() { cluster kubectl "$@"; }
 

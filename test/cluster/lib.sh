@@ -4,8 +4,31 @@
 # shellcheck disable=SC2034 # the variables are used by the scripts sourcing this
 
 CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
+
 # shellcheck source=versions.env
 source "$CLUSTER_SCRIPTS_DIR/versions.env"
+# The version set: FLUXACT_VERSIONS=compat runs the oldest Kubernetes and Flux
+# the project supports (versions-compat.env overrides their pins), built from
+# the wrapper modules under compat/. etcd and kwok are the same in both sets.
+VERSION_SET=${FLUXACT_VERSIONS:-default}
+case $VERSION_SET in
+  default) SET_MODULES_DIR=$CLUSTER_SCRIPTS_DIR ;;
+  compat)
+    # shellcheck source=versions-compat.env
+    source "$CLUSTER_SCRIPTS_DIR/versions-compat.env"
+    SET_MODULES_DIR=$CLUSTER_SCRIPTS_DIR/compat
+    ;;
+  *) die "FLUXACT_VERSIONS=$VERSION_SET: expected default or compat" ;;
+esac
+# The wrapper modules (see update-modules.sh): kubernetes/ and flux/*/ per
+# version set, etcd/ and kwok/ shared.
+ETCD_MODULE_DIR=$CLUSTER_SCRIPTS_DIR/etcd
+KWOK_MODULE_DIR=$CLUSTER_SCRIPTS_DIR/kwok
+KUBERNETES_MODULE_DIR=$SET_MODULES_DIR/kubernetes
+FLUX_MODULES_DIR=$SET_MODULES_DIR/flux
 
 # Binaries and CRDs are per user and per machine, shared by every clone.
 CACHE_DIR=${FLUXACT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flux-action-operator}
@@ -43,9 +66,6 @@ sources_bin() {
   key=$(cd "$SOURCES_MODULE_DIR" && sha256sum go.mod go.sum ./*.go | sha256sum | cut -c1-16)
   printf '%s\n' "$CACHE_DIR/bin/sources-$key/fluxact-sources"
 }
-
-log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 
 require_tools() {
   local t

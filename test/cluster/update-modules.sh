@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates the wrapper modules etcd/, kubernetes/, kwok/, helm/ and flux/*/ (go.mod
 # and go.sum) from versions.env. Run it after bumping a version there, then
-# commit the result: build.sh only builds what these files pin.
+# commit the result: build.sh only builds what these files pin. With
+# FLUXACT_VERSIONS=compat it regenerates the compatibility set's
+# compat/kubernetes/ and compat/flux/*/ from versions-compat.env instead
+# (etcd/, kwok/ and helm/ are shared by both sets).
 set -euo pipefail
+# flux-operator v0.59.0's go.mod says go 1.27.0, newer than the machine's Go
+# may be; one toolchain for every module (the go command fetches it from the
+# module proxy).
+export GOTOOLCHAIN=go1.27.3
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -49,7 +56,7 @@ update_helm() { update_plain helm helm.sh/helm/v4 "$HELM_VERSION"; }
 # must replace each one with the published v0.<minor>.<patch> itself. The list
 # is read from the replace block of k8s.io/kubernetes's own go.mod.
 update_kubernetes() {
-  local dir=$here/kubernetes staging_version upstream
+  local dir=$KUBERNETES_MODULE_DIR staging_version upstream
   staging_version=v0.${KUBERNETES_VERSION#v1.}
   log "kubernetes wrapper: k8s.io/kubernetes $KUBERNETES_VERSION, staging modules $staging_version"
   upstream=$(upstream_gomod "k8s.io/kubernetes@$KUBERNETES_VERSION")
@@ -110,7 +117,7 @@ upstream_local_modules() {
 #   --replace: an extra replace directive, for a version upstream requires
 #     that the module proxy does not serve (403).
 update_flux() {
-  local name=$1 module=$2 version=$3 dir=$here/flux/$1 upstream replaces sub subs
+  local name=$1 module=$2 version=$3 dir=$FLUX_MODULES_DIR/$1 upstream replaces sub subs
   shift 3
   local nosumdb=() extra=()
   while (($#)); do
@@ -154,6 +161,19 @@ update_flux() {
   # would fail on a missing module.
   (cd "$dir" && GONOSUMDB=$(IFS=,; echo "${nosumdb[*]}") go mod tidy -e)
   check_sums_upstream "$dir" "$module@$version" "${nosumdb[@]}"
+  check_binary_modules "$dir"
+}
+
+# check_binary_modules <wrapper dir>: fails when a module a package of the
+# binary comes from cannot be downloaded. `go mod tidy -e` goes on past such
+# a module (it must, for the test-only ones), so without this a wrapper could
+# be committed that only build.sh finds broken.
+check_binary_modules() {
+  local dir=$1 missing
+  missing=$(cd "$dir" && go list -mod=readonly -deps -tags tools -e \
+    -f '{{with .Error}}{{$.ImportPath}}: {{.}}{{end}}' . |
+    grep -E '403 Forbidden|missing go.sum entry|not available' || true)
+  [[ -z $missing ]] || die "$dir: the binary needs modules the proxy does not serve:"$'\n'"$missing"
 }
 
 # check_sums_upstream <wrapper dir> <module@version> <module>...: fails
@@ -175,7 +195,16 @@ check_sums_upstream() {
 }
 
 update_flux_controllers() {
-  update_flux source-controller github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION"
+  # v1.9.5 requires github.com/fluxcd/pkg/artifact v0.18.3, which answers 403
+  # (v0.18.1 to v0.18.3 do, v0.18.0 is served); source-controller v1.9.0, the
+  # one release that requires v0.18.0, is in no Flux release. --replace only
+  # for the default set: the compat set's v1.7.3 gets everything it requires.
+  if [[ $VERSION_SET == default ]]; then
+    update_flux source-controller github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION" \
+      --replace 'github.com/fluxcd/pkg/artifact => github.com/fluxcd/pkg/artifact v0.18.0'
+  else
+    update_flux source-controller github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION"
+  fi
   update_flux kustomize-controller github.com/fluxcd/kustomize-controller "$KUSTOMIZE_CONTROLLER_VERSION" \
     --nosumdb github.com/fluxcd/pkg/http/fetch
   update_flux helm-controller github.com/fluxcd/helm-controller "$HELM_CONTROLLER_VERSION"
@@ -190,12 +219,16 @@ update_flux_controllers() {
 
 main() {
   require_tools go jq
-  update_etcd
+  if [[ $VERSION_SET == default ]]; then
+    update_etcd
+    update_kwok
+  fi
   update_kubernetes
-  update_kwok
-  update_helm
+  if [[ $VERSION_SET == default ]]; then
+    update_helm
+  fi
   update_flux_controllers
-  log "done; review and commit $here/{etcd,kubernetes,kwok,helm,flux/*}/go.{mod,sum}"
+  log "done; review and commit the wrappers' go.mod and go.sum ($VERSION_SET version set)"
 }
 
 main "$@"

@@ -67,7 +67,14 @@ describe('search_flux_docs', () => {
     const description = await crdDescription('kustomizations.kustomize.toolkit.fluxcd.io', 'v1', 'spec', 'prune');
     expect(description).toBeTruthy();
     expect(out.hits[0]?.['description']).toBe(description);
-    expect(out.text).toMatch(/^1\. Kustomization spec\.prune \(kustomize\.toolkit\.fluxcd\.io\/v1; also in v1beta2\) — boolean/);
+    // Flux 2.7 also serves the deprecated v1beta2, 2.9 only v1.
+    const crd = await kc
+      .makeApiClient(k8s.ApiextensionsV1Api)
+      .readCustomResourceDefinition({ name: 'kustomizations.kustomize.toolkit.fluxcd.io' });
+    const others = crd.spec.versions.filter((v) => v.served && v.name !== 'v1').map((v) => v.name);
+    const also = others.length > 0 ? `; also in ${others.join(', ')}` : '';
+    const first = `1. Kustomization spec.prune (kustomize.toolkit.fluxcd.io/v1${also}) — boolean`;
+    expect(out.text.slice(0, first.length)).toBe(first);
     expect(out.text).toContain('Reference: https://fluxcd.io/flux/components/kustomize/kustomizations/');
   });
 

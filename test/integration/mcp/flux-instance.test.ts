@@ -83,7 +83,10 @@ describe('get_flux_instance', () => {
       (c) => c.spec.group.endsWith('.fluxcd.io') || c.spec.group === 'fluxcd.controlplane.io',
     );
     expect(out.text).toContain(`\nFlux CRDs (${crds.length}):\n`);
-    expect(out.text).toContain('  Kustomization (kustomize.toolkit.fluxcd.io): v1 (storage), v1beta2 (deprecated)');
+    // Flux 2.7 also serves the deprecated v1beta2, 2.9 only v1.
+    const kustomization = crds.find((c) => c.spec.names.kind === 'Kustomization');
+    const deprecated = (kustomization?.spec.versions ?? []).filter((v) => v.deprecated).map((v) => `, ${v.name} (deprecated)`);
+    expect(out.text).toContain(`\n  Kustomization (kustomize.toolkit.fluxcd.io): v1 (storage)${deprecated.join('')}\n`);
     expect(out.text).toContain('  HelmRelease (helm.toolkit.fluxcd.io): v2 (storage)');
     expect(out.text).toContain('  FluxInstance (fluxcd.controlplane.io): v1 (storage)');
     expect(out.structured['operatorCrds']).toBe(true);

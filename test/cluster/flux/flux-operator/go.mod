@@ -1,8 +1,8 @@
 module flux-action-operator/test/cluster/flux/flux-operator
 
-go 1.26.0
+go 1.27.0
 
-require github.com/controlplaneio-fluxcd/flux-operator v0.58.1
+require github.com/controlplaneio-fluxcd/flux-operator v0.59.0
 
 require (
 	cel.dev/expr v0.25.1 // indirect
