@@ -173,7 +173,10 @@ describe('fluxact reconcile', () => {
     // script's terminal has no size: give it one, as a real terminal has.
     const cmd = `stty cols 120 rows 40; ${[process.execPath, main, 'reconcile', 'ks', 'app', '-n', env.ns].map(shellQuote).join(' ')}`;
     const { code, stdout } = await new Promise<Result>((resolve) => {
-      execFile('script', ['-qec', cmd, '/dev/null'], { env: cliEnv() }, (err, out, errOut) => {
+      // ora draws nothing live where CI is set (a CI log is no terminal), as .ci/run sets it: a person's terminal has no CI.
+      const env: NodeJS.ProcessEnv = { ...cliEnv(), TERM: 'xterm' };
+      delete env['CI'];
+      execFile('script', ['-qec', cmd, '/dev/null'], { env }, (err, out, errOut) => {
         resolve({ code: err && typeof err.code === 'number' ? err.code : 0, stdout: out, stderr: errOut });
       });
     });
