@@ -6,10 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Phase } from '../../src/api/conditions.js';
-import { ApprovedByAnnotation, RejectedByAnnotation, RequestedByAnnotation } from '../../src/api/types.js';
+import { ApprovedByAnnotation, RejectedByAnnotation } from '../../src/api/types.js';
 import { ensureInstalled, getRequest, writeRequestStatus } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix, waitFor } from '../support/kube.js';
-import { bindRole, createRequestAs, createRole, impersonatedKubeConfig, patchAnnotations, refusal } from '../support/users.js';
+import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix } from '../support/kube.js';
+import {
+  bindRole,
+  createRequestAs,
+  createRole,
+  impersonatedKubeConfig,
+  leaveOutOfFillingIn,
+  patchAnnotations,
+  refusal,
+} from '../support/users.js';
 
 let admin: k8s.KubeConfig;
 let alice: k8s.KubeConfig;
@@ -42,12 +50,6 @@ beforeAll(async () => {
   carol = impersonatedKubeConfig(admin, carolName);
   ns = await createNamespace(admin, 'approval');
   clientNs = await createNamespace(admin, 'approval-client');
-  await admin
-    .makeApiClient(k8s.CoreV1Api)
-    .patchNamespace(
-      { name: clientNs, body: { metadata: { labels: { 'fluxaction.io/requested-by': 'client' } } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
   for (const namespace of [ns, clientNs]) {
     // alice asks (and may approve nothing); bob approves; carol may edit requests but not approve.
     await bindRole(admin, namespace, aliceName, { kind: 'ClusterRole', name: 'fluxact-requester' });
@@ -58,10 +60,7 @@ beforeAll(async () => {
     ]);
     await bindRole(admin, namespace, carolName, { kind: 'Role', name: 'edit-requests' });
   }
-  await waitFor('the filling-in policy to leave the client namespace out', async () => {
-    const probe = await createRequestAs(alice, clientNs, 'probe', { spec, dryRun: true });
-    return probe.metadata.annotations?.[RequestedByAnnotation] === undefined ? true : undefined;
-  });
+  await leaveOutOfFillingIn(admin, clientNs, alice);
 });
 
 afterAll(async () => {

@@ -9,8 +9,16 @@ import { RequestedByAnnotation } from '../../src/admission/kind-resources.js';
 import { RequestedByGroupsAnnotation } from '../../src/api/types.js';
 import { ApiVersion, Group, Kind, Plural, Version } from '../../src/api/types.js';
 import { ensureInstalled } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix, waitFor } from '../support/kube.js';
-import { bindRole, createRequestAs, createRole, impersonatedKubeConfig, patchAnnotations, refusal } from '../support/users.js';
+import { adminKubeConfig, createNamespace, deleteNamespace, randomSuffix } from '../support/kube.js';
+import {
+  bindRole,
+  createRequestAs,
+  createRole,
+  impersonatedKubeConfig,
+  leaveOutOfFillingIn,
+  patchAnnotations,
+  refusal,
+} from '../support/users.js';
 
 let admin: k8s.KubeConfig;
 let alice: k8s.KubeConfig;
@@ -53,12 +61,6 @@ beforeAll(async () => {
   alice = impersonatedKubeConfig(admin, aliceName);
   ns = await createNamespace(admin, 'requested-by');
   clientNs = await createNamespace(admin, 'requested-by-client');
-  await admin
-    .makeApiClient(k8s.CoreV1Api)
-    .patchNamespace(
-      { name: clientNs, body: { metadata: { labels: { 'fluxaction.io/requested-by': 'client' } } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
   for (const namespace of [ns, clientNs]) {
     await bindRole(admin, namespace, aliceName, { kind: 'ClusterRole', name: 'fluxact-requester' });
     // Changing a request's metadata (the spec is immutable) needs update/patch besides.
@@ -67,11 +69,7 @@ beforeAll(async () => {
     ]);
     await bindRole(admin, namespace, aliceName, { kind: 'Role', name: 'edit-requests' });
   }
-  // The binding's namespaceSelector sees a new label shortly after it is set.
-  await waitFor('the filling-in policy to leave the client namespace out', async () => {
-    const probe = await createRequestAs(alice, clientNs, 'probe', { spec, dryRun: true });
-    return probe.metadata.annotations?.[RequestedByAnnotation] === undefined ? true : undefined;
-  });
+  await leaveOutOfFillingIn(admin, clientNs, alice);
 });
 
 afterAll(async () => {

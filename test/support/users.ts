@@ -2,7 +2,8 @@
 // authenticates, authorises and admits each call as that user, and RoleBindings grant them roles.
 import * as k8s from '@kubernetes/client-node';
 import type { RequestSpec } from '../../src/api/types.js';
-import { ApiVersion, Group, Kind, Plural, Version } from '../../src/api/types.js';
+import { ApiVersion, Group, Kind, Plural, RequestedByAnnotation, Version } from '../../src/api/types.js';
+import { waitFor } from './kube.js';
 import { reuseConnections } from '../../src/runtime/kubeconfig.js';
 
 /** A KubeConfig that acts as `user` through the admin's right to impersonate (system:masters). */
@@ -110,4 +111,26 @@ export async function refusal(call: Promise<unknown>): Promise<Refusal> {
     throw err;
   }
   throw new Error('the API server accepted what it should have refused');
+}
+
+/**
+ * Labels a namespace fluxaction.io/requested-by=client, which the mutating requested-by policy
+ * leaves out (as a cluster without MutatingAdmissionPolicy would), and waits until the API server
+ * acts on it: the binding's namespaceSelector sees a new label shortly after it is set. The probe
+ * is a dry run as `as` (default: the admin).
+ */
+export async function leaveOutOfFillingIn(admin: k8s.KubeConfig, namespace: string, as: k8s.KubeConfig = admin): Promise<void> {
+  await admin
+    .makeApiClient(k8s.CoreV1Api)
+    .patchNamespace(
+      { name: namespace, body: { metadata: { labels: { 'fluxaction.io/requested-by': 'client' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  await waitFor('the filling-in policy to leave the namespace out', async () => {
+    const probe = await createRequestAs(as, namespace, 'probe', {
+      spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'probe' } },
+      dryRun: true,
+    });
+    return probe.metadata.annotations?.[RequestedByAnnotation] === undefined ? true : undefined;
+  });
 }

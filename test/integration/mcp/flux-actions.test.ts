@@ -15,7 +15,7 @@ import {
   startSimulator,
   type TestOperator,
 } from '../../support/harness.js';
-import { createRequestAs } from '../../support/users.js';
+import { leaveOutOfFillingIn } from '../../support/users.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
 import { connectStdio, McpServiceAccount, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 
@@ -31,19 +31,7 @@ beforeAll(async () => {
   kc = adminKubeConfig();
   ns = await createNamespace(kc, 'mcp-act');
   // As on a cluster without MutatingAdmissionPolicy: the adapter itself must say who asks.
-  await kc
-    .makeApiClient(k8s.CoreV1Api)
-    .patchNamespace(
-      { name: ns, body: { metadata: { labels: { 'fluxaction.io/requested-by': 'client' } } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
-  await waitFor('the filling-in policy to leave the namespace out', async () => {
-    const probe = await createRequestAs(kc, ns, 'probe', {
-      spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } },
-      dryRun: true,
-    });
-    return probe.metadata.annotations?.[RequestedByAnnotation] === undefined ? true : undefined;
-  });
+  await leaveOutOfFillingIn(kc, ns);
   operator = await startOperator({ watchNamespace: ns });
   simulator = await startSimulator({ namespaces: [ns] });
   await createFluxObject(kc, 'GitRepository', ns, 'repo');
