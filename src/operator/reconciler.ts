@@ -21,8 +21,8 @@ import { decide, timeoutMs, type Plan, type Slot, type Step } from '../flux/prot
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
-import type { PastAction } from '../policy/evaluate.js';
-import { gate, needsDecision, type GateDecision } from '../policy/gate.js';
+import type { PastAction, PolicyDecision } from '../policy/evaluate.js';
+import { gate, needsDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
 import { bounded } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isNotFound } from '../kube/errors.js';
@@ -54,7 +54,7 @@ export interface ReconcilerDeps {
    * limits). Throws while the policies cannot be known (not synced): the request waits, within its
    * timeout. Absent: every request is allowed.
    */
-  policy?: (request: FluxActionRequest, history: readonly PastAction[], now: number) => GateDecision;
+  policy?: (request: FluxActionRequest, history: readonly PastAction[], now: number) => PolicyDecision;
   /** Told once about each request that reached its outcome (the audit trail); must return at once. */
   outcomes?: { finished(request: FluxActionRequest): void };
 }
@@ -111,9 +111,9 @@ export class RequestReconciler {
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
 
     // Policy: decided once, before anything is read or touched; a request held for approval waits here.
-    let decision: GateDecision | undefined;
+    let decision: PolicyDecision | undefined;
     try {
-      decision = this.deps.policy && needsDecision(request) ? this.decidePolicy(request) : undefined;
+      decision = this.deps.policy && needsDecision(request) ? this.decidePolicy(this.deps.policy, request) : undefined;
     } catch (err) {
       return this.unreadable(request, err, log, signal);
     }
@@ -326,11 +326,11 @@ export class RequestReconciler {
   }
 
   /** Asks the policies about a request that has not started, with the actions already carried out on its target. */
-  private decidePolicy(request: FluxActionRequest): GateDecision {
-    const policy = this.deps.policy;
-    if (!policy) return { effect: 'Allow' };
+  private decidePolicy(policy: NonNullable<ReconcilerDeps['policy']>, request: FluxActionRequest): PolicyDecision {
     const key = keyOf(request);
     const target = targetOf(request);
+    const onTarget = (t: PastAction['target']): boolean =>
+      t.kind === target.kind && t.name === target.name && t.namespace === target.namespace;
     const history = new Map<string, PastAction>();
     for (const raw of this.deps.requests.list()) {
       // Only requests naming the same target are parsed.
@@ -338,17 +338,13 @@ export class RequestReconciler {
       const other = FluxActionRequestSchema.safeParse(raw);
       if (!other.success || keyOf(other.data) === key) continue;
       const otherTarget = targetOf(other.data);
-      if (otherTarget.kind !== target.kind || otherTarget.name !== target.name || otherTarget.namespace !== target.namespace) continue;
       const started = other.data.status?.startTime;
-      if (!started) continue;
+      if (!started || !onTarget(otherTarget)) continue;
       this.starting.delete(keyOf(other.data));
       history.set(keyOf(other.data), { target: otherTarget, at: Date.parse(started) });
     }
     for (const [other, action] of this.starting) {
-      if (other === key) continue;
-      if (action.target.kind === target.kind && action.target.name === target.name && action.target.namespace === target.namespace) {
-        if (!history.has(other)) history.set(other, action);
-      }
+      if (other !== key && onTarget(action.target) && !history.has(other)) history.set(other, action);
     }
     return policy(request, [...history.values()], this.deps.clock.now());
   }

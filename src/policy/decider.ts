@@ -1,8 +1,7 @@
 // The policies' answer for one request, from the policy store's caches: what the reconciler's
 // `policy` dependency calls before a request may start.
 import { OriginLabel, RequestedByAnnotation, RequestedByGroupsAnnotation, targetOf, type FluxActionRequest } from '../api/types.js';
-import { evaluate, type LoadedPolicy, type PastAction, type PolicySubject } from './evaluate.js';
-import type { GateDecision } from './gate.js';
+import { evaluate, type LoadedPolicy, type PastAction, type PolicyDecision, type PolicySubject } from './evaluate.js';
 
 /** What the decider needs of the policy store. */
 export interface PolicySource {
@@ -37,7 +36,7 @@ export function subjectOf(request: FluxActionRequest): PolicySubject {
  */
 export function policyDecider(
   store: PolicySource,
-): (request: FluxActionRequest, history: readonly PastAction[], now: number) => GateDecision {
+): (request: FluxActionRequest, history: readonly PastAction[], now: number) => PolicyDecision {
   return (request, history, now) => {
     const namespace = request.metadata.namespace ?? '';
     if (!store.synced)
@@ -45,7 +44,6 @@ export function policyDecider(
         'the FluxActionPolicies and ClusterFluxActionPolicies are not loaded yet (is their CRD installed, and may the operator list them?)',
       );
     if (!store.knowsNamespace(namespace)) throw new PoliciesNotLoadedError(`the labels of namespace ${namespace} are not loaded yet`);
-    const decision = evaluate({ request: subjectOf(request), now, policies: store.policiesFor(namespace), history });
-    return decision;
+    return evaluate({ request: subjectOf(request), now, policies: store.policiesFor(namespace), history });
   };
 }

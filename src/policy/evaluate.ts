@@ -161,7 +161,7 @@ function compare(a: string, b: string): number {
 }
 
 /** `FluxActionPolicy apps/guardrails`, `ClusterFluxActionPolicy platform`. */
-export function describePolicy(policy: { kind: PolicyKindName; namespace?: string; name: string }): string {
+export function describePolicy(policy: { kind: string; namespace?: string | undefined; name: string }): string {
   return `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ''}${policy.name}`;
 }
 

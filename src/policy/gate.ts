@@ -24,21 +24,7 @@ import {
   type RequestStatus,
 } from '../api/types.js';
 import { finishRequest, isoSeconds, setCondition, type Plan } from '../flux/protocol.js';
-
-/** The rule that decided, as the policy evaluation names it. */
-export interface DecidingRule {
-  kind: string;
-  namespace?: string | undefined;
-  name: string;
-  /** Absent when the policy itself could not be used. */
-  rule?: string | undefined;
-}
-
-/** What the policies say about a request (the policy evaluation's answer). */
-export type GateDecision =
-  | { effect: 'Allow'; policy?: DecidingRule | undefined }
-  | { effect: 'Deny'; reason: 'PolicyDenied' | 'RateLimited'; message: string; policy?: DecidingRule | undefined }
-  | { effect: 'RequireApproval'; approvalTimeoutMs: number; message: string; policy?: DecidingRule | undefined };
+import { describePolicy, type PolicyDecision, type PolicyRef as DecidingRule } from './evaluate.js';
 
 export interface GateInput {
   request: FluxActionRequest;
@@ -48,7 +34,7 @@ export interface GateInput {
    * The policies' decision, evaluated now; given only when needsDecision(request). A request that
    * carries a decision keeps it: a window that closes or a policy edited while it waits changes nothing.
    */
-  decision?: GateDecision;
+  decision?: PolicyDecision;
 }
 
 /**
@@ -202,7 +188,7 @@ function policyRef(rule: DecidingRule, effect: string): PolicyRef {
 /** `FluxActionPolicy apps/guardrails rule agents-need-approval`. */
 export function describeRule(policy: PolicyRef | undefined): string {
   if (!policy) return 'a policy';
-  const name = `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ''}${policy.name}`;
+  const name = describePolicy(policy);
   return policy.rule ? `${name} rule ${policy.rule}` : name;
 }
 

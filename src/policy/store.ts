@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ConditionStatus } from '../api/conditions.js';
 import type { Condition } from '../api/types.js';
 import { Group, Version } from '../api/types.js';
+import { bounded } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import { startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
@@ -232,7 +233,7 @@ export class PolicyStore {
       },
     };
     const plural = kind === PolicyKind ? PolicyPlural : ClusterPolicyPlural;
-    const options = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal));
+    const options = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal, StatusCallTimeoutMs));
     try {
       if (kind === PolicyKind && namespace !== undefined)
         await this.custom.patchNamespacedCustomObjectStatus({ group: Group, version: Version, plural, namespace, name, body }, options);
@@ -248,16 +249,4 @@ export class PolicyStore {
     }
     return undefined;
   }
-}
-
-/** Call options that abort an API call after StatusCallTimeoutMs, or when the queue shuts down. */
-function bounded(signal: AbortSignal): k8s.ConfigurationOptions {
-  const middleware: k8s.ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(AbortSignal.any([signal, AbortSignal.timeout(StatusCallTimeoutMs)]));
-      return new k8s.Observable(Promise.resolve(context));
-    },
-    post: (response) => new k8s.Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }

@@ -14,7 +14,6 @@ import { fluxKind } from '../../src/flux/kinds.js';
 import { Operator } from '../../src/operator/manager.js';
 import type { OperatorConfig } from '../../src/runtime/config.js';
 import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
-import { reuseConnections } from '../../src/runtime/kubeconfig.js';
 import { installProject } from './install.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, tokenKubeConfig, waitFor } from './kube.js';
 
@@ -65,17 +64,8 @@ export async function startOperator(
 ): Promise<TestOperator> {
   await ensureInstalled();
   const admin = adminKubeConfig();
-  let kc = await serviceAccountKubeConfig(admin, OperatorNamespace, serviceAccount);
-  if (server) {
-    const token = kc.getCurrentUser()?.token ?? '';
-    kc = reuseConnections(new k8s.KubeConfig());
-    kc.loadFromOptions({
-      clusters: [{ name: 'proxied', server, skipTLSVerify: false }],
-      users: [{ name: serviceAccount, token }],
-      contexts: [{ name: 'proxied', cluster: 'proxied', user: serviceAccount }],
-      currentContext: 'proxied',
-    });
-  }
+  const token = await serviceAccountToken(admin, OperatorNamespace, serviceAccount);
+  const kc = tokenKubeConfig(admin, token, `system:serviceaccount:${OperatorNamespace}:${serviceAccount}`, server);
   const config: OperatorConfig = {
     kubeconfig: undefined,
     namespace: OperatorNamespace,

@@ -42,13 +42,16 @@ export function adminKubeConfig(): k8s.KubeConfig {
   return kc;
 }
 
-/** A KubeConfig for the same cluster that authenticates with a bearer token (a ServiceAccount's). */
-export function tokenKubeConfig(admin: k8s.KubeConfig, token: string, user = 'token-user'): k8s.KubeConfig {
+/**
+ * A KubeConfig for the same cluster that authenticates with a bearer token (a ServiceAccount's);
+ * server: another address of the API server to talk to (a proxy in front of it).
+ */
+export function tokenKubeConfig(admin: k8s.KubeConfig, token: string, user = 'token-user', server?: string): k8s.KubeConfig {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('admin kubeconfig has no current cluster');
   const kc = reuseConnections(new k8s.KubeConfig());
   kc.loadFromOptions({
-    clusters: [cluster],
+    clusters: [server ? { ...cluster, server } : cluster],
     users: [{ name: user, token }],
     contexts: [{ name: user, cluster: cluster.name, user: user }],
     currentContext: user,

@@ -5,13 +5,14 @@ import { ApprovedCondition, FailureReason, Phase, ProgressReason, ReadyCondition
 import type { FluxActionRequest, RequestStatus } from '../../src/api/types.js';
 import { ApprovedByAnnotation, RejectedByAnnotation, RequestedByAnnotation } from '../../src/api/types.js';
 import { decide } from '../../src/flux/protocol.js';
-import { gate, needsDecision, type GateDecision, type GateResult } from '../../src/policy/gate.js';
+import type { PolicyDecision } from '../../src/policy/evaluate.js';
+import { gate, needsDecision, type GateResult } from '../../src/policy/gate.js';
 import type { Plan } from '../../src/flux/protocol.js';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const HOUR = 3_600_000;
-const rule = { kind: 'FluxActionPolicy', namespace: 'apps', name: 'guardrails', rule: 'agents-need-approval' };
-const approvalRequired: GateDecision = {
+const rule = { kind: 'FluxActionPolicy' as const, namespace: 'apps', name: 'guardrails', rule: 'agents-need-approval' };
+const approvalRequired: PolicyDecision = {
   effect: 'RequireApproval',
   approvalTimeoutMs: HOUR,
   message: "agents' HelmRelease actions need an SRE's approval",

@@ -95,6 +95,14 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
   return { text: lines.join('\n'), structured, isError: status.phase === Phase.Failed };
 }
 
+/** Orders requests by creation, oldest first. */
+function oldestFirst(x: FluxActionRequest, y: FluxActionRequest): number {
+  return String(x.metadata.creationTimestamp ?? '').localeCompare(String(y.metadata.creationTimestamp ?? ''));
+}
+
+/** A field of an outcome's structured answer, as text. */
+const str = (v: unknown): string => String(v);
+
 const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
 
 /** Registers the Flux action tools (unless read-only) and the request follow-up tools. */
@@ -234,12 +242,9 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
     annotations: readOnlyHints,
     handler: async (a) => {
       const listed = await options.requests.list(a.namespace);
-      const waiting = listed.requests
-        .filter(awaitsApproval)
-        .sort((x, y) => String(x.metadata.creationTimestamp ?? '').localeCompare(String(y.metadata.creationTimestamp ?? '')));
+      const waiting = listed.requests.filter(awaitsApproval).sort(oldestFirst);
       if (waiting.length === 0) return { text: 'No FluxActionRequests await approval.', structured: { requests: [] } };
       const rows = waiting.map((r) => describeOutcome(r).structured ?? {});
-      const str = (v: unknown): string => String(v);
       const text = rows
         .map(
           (r) =>
@@ -265,10 +270,9 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       const broken = listed.invalid.map((e) => `- ${e.message}`);
       const requests = listed.requests
         .filter((r) => !a.phase || (r.status?.phase ?? Phase.Pending) === a.phase)
-        .sort((x, y) => String(y.metadata.creationTimestamp ?? '').localeCompare(String(x.metadata.creationTimestamp ?? '')));
+        .sort((x, y) => oldestFirst(y, x));
       if (requests.length === 0 && broken.length === 0) return { text: 'No FluxActionRequests found.', structured: { requests: [] } };
       const rows = requests.map((r) => describeOutcome(r).structured ?? {});
-      const str = (v: unknown): string => String(v);
       const text = rows
         .map(
           (r) =>
