@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ConditionStatus } from '../api/conditions.js';
 import type { Condition } from '../api/types.js';
 import { Group, Version } from '../api/types.js';
-import { bounded } from '../kube/bounded.js';
+import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import { startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
@@ -115,7 +115,10 @@ export class PolicyStore {
         clock: this.clock,
         ...(onSyncFailing ? { onSyncFailing } : {}),
         list: async () =>
-          (await this.custom.listClusterCustomObject({ group: Group, version: Version, plural })) as k8s.KubernetesListObject<KubeObject>,
+          (await this.custom.listClusterCustomObject(
+            { group: Group, version: Version, plural },
+            bounded(undefined, ListTimeoutMs),
+          )) as k8s.KubernetesListObject<KubeObject>,
         onChange: (obj, event) => {
           this.onPolicy(kind, obj, event);
         },
@@ -128,7 +131,8 @@ export class PolicyStore {
       log,
       clock: this.clock,
       ...(onSyncFailing ? { onSyncFailing } : {}),
-      list: async () => (await core.listNamespace()) as k8s.KubernetesListObject<k8s.V1Namespace & KubeObject>,
+      list: async () =>
+        (await core.listNamespace({}, bounded(undefined, ListTimeoutMs))) as k8s.KubernetesListObject<k8s.V1Namespace & KubeObject>,
       onChange: () => undefined,
     });
     if (this.options.writeStatus ?? true) this.statusQueue.start((key, signal) => this.writeStatus(key, signal), { concurrency: 2 });
