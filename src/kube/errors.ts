@@ -59,10 +59,21 @@ export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
 export const isInvalid = (err: unknown): boolean => statusCode(err) === 422;
 
 /**
+ * A 403 whose RBAC message says a role a binding names was not found: the authorizer could not see
+ * the rules at all, which is what a kube-apiserver answers in the seconds after it starts, before
+ * its RBAC cache has loaded every role (or while a role is being installed after its binding). The
+ * refusal says nothing yet about what the rules allow, so it is waited through like a 5xx.
+ */
+export function isRoleNotFound(err: unknown): boolean {
+  return isForbidden(err) && /\b(?:cluster)?role\.rbac\.authorization\.k8s\.io "[^"]*" not found/.test(apiMessage(err));
+}
+
+/**
  * Whether an API error says to try again shortly rather than that the request is wrong: 429 (with
- * Retry-After; "storage is (re)initializing" right after a CRD is established) and 5xx.
+ * Retry-After; "storage is (re)initializing" right after a CRD is established), 5xx, and a 403 that
+ * names a role the authorizer has not loaded (isRoleNotFound).
  */
 export function isTransient(err: unknown): boolean {
   const code = statusCode(err);
-  return code !== undefined && (code === 429 || code >= 500);
+  return code !== undefined && (code === 429 || code >= 500 || isRoleNotFound(err));
 }

@@ -25,7 +25,7 @@ import type { PastAction, PolicyDecision } from '../policy/evaluate.js';
 import { gate, needsDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
 import { bounded } from '../kube/bounded.js';
-import { apiMessage, isConflict, isForbidden, isNotFound } from '../kube/errors.js';
+import { apiMessage, isConflict, isForbidden, isNotFound, isTransient } from '../kube/errors.js';
 import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
 import type { KubeObject } from '../kube/object.js';
@@ -188,7 +188,7 @@ export class RequestReconciler {
       return { requeueAfter: 1 };
     } catch (err) {
       if (isNotFound(err)) return { requeueAfter: 1 };
-      if (isForbidden(err)) {
+      if (isForbidden(err) && !isTransient(err)) {
         const message = `the operator may not patch ${kind.plural}.${kind.group} in namespace ${patch.ref.namespace}: ${apiMessage(err)}`;
         return this.fail(request, FailureReason.Forbidden, message, log, signal);
       }
@@ -420,7 +420,7 @@ export class RequestReconciler {
       if (err instanceof InvalidObjectError) {
         return { failure: { reason: FailureReason.InvalidTarget, message: `${slot === 'target' ? '' : 'source '}${err.message}` } };
       }
-      if (isForbidden(err)) {
+      if (isForbidden(err) && !isTransient(err)) {
         return {
           failure: {
             reason: FailureReason.Forbidden,

@@ -8,7 +8,7 @@ import { ConditionStatus } from '../api/conditions.js';
 import type { Condition } from '../api/types.js';
 import { Group, Version } from '../api/types.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
-import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound } from '../kube/errors.js';
+import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound, isTransient } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import { startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
 import { realClock, type Clock } from '../runtime/clock.js';
@@ -247,7 +247,7 @@ export class PolicyStore {
       if (isNotFound(err)) return undefined;
       // A conflict is retried (with backoff) from the newer object the informer delivers.
       if (isConflict(err)) throw new Error(`status of ${describePolicy(policy)} changed meanwhile; trying again`, { cause: err });
-      if (isForbidden(err) || isInvalid(err))
+      if ((isForbidden(err) && !isTransient(err)) || isInvalid(err))
         throw new TerminalError(`cannot write the status of ${describePolicy(policy)}: ${apiMessage(err)}`);
       throw err;
     }
