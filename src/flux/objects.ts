@@ -96,6 +96,16 @@ export function lastHandledReconcileAt(obj: FluxObject): string | undefined {
   return str(obj.status?.['lastHandledReconcileAt']);
 }
 
+/** The forceAt value Flux last acted on (helm-controller's HelmRelease records it; other kinds do not). */
+export function lastHandledForceAt(obj: FluxObject): string | undefined {
+  return str(obj.status?.['lastHandledForceAt']);
+}
+
+/** The resetAt value Flux last acted on (helm-controller's HelmRelease records it; other kinds do not). */
+export function lastHandledResetAt(obj: FluxObject): string | undefined {
+  return str(obj.status?.['lastHandledResetAt']);
+}
+
 /** The revision Flux applied or produced, from the kind's revision paths. */
 export function revisionOf(obj: FluxObject, kind: FluxKind): string | undefined {
   for (const path of kind.revision.paths) {

@@ -27,7 +27,9 @@ import {
   findCondition,
   isStatic,
   isSuspended,
+  lastHandledForceAt,
   lastHandledReconcileAt,
+  lastHandledResetAt,
   objectKey,
   revisionOf,
   valueAt,
@@ -244,7 +246,7 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   }
 
   const token = snapshot.token;
-  if (!handled(obj, token, previous)) {
+  if (!handled(obj, token, previous, stepOptions)) {
     if (!written(obj, step.kind, token, stepOptions)) {
       const blocked = blockingToken(obj, held, token);
       if (blocked)
@@ -287,12 +289,24 @@ function requestName(request: FluxActionRequest): string {
 
 /**
  * Whether Flux handled our token: lastHandledReconcileAt is the token, or a request written after it
- * (a later timestamp, and not the value seen when our token was recorded).
+ * (a later timestamp, and not the value seen when our token was recorded). A later request covers a
+ * forced or reset one only when Flux recorded a force or reset as late (helm-controller's
+ * lastHandledForceAt and lastHandledResetAt): a plain reconcile does not do what they ask, and
+ * without such a record our own token must be the one handled.
  */
-export function handled(obj: FluxObject, token: string, recorded: ObjectStatus | undefined): boolean {
+export function handled(
+  obj: FluxObject,
+  token: string,
+  recorded: ObjectStatus | undefined,
+  options: Pick<Options, 'force' | 'reset'>,
+): boolean {
   const last = lastHandledReconcileAt(obj);
-  if (last !== token && recorded?.lastHandledReconcileAt !== undefined && last === recorded.lastHandledReconcileAt) return false;
-  return isHandled(token, last);
+  if (last === token) return true;
+  if (recorded?.lastHandledReconcileAt !== undefined && last === recorded.lastHandledReconcileAt) return false;
+  if (!isHandled(token, last)) return false;
+  if (options.force && !isHandled(token, lastHandledForceAt(obj))) return false;
+  if (options.reset && !isHandled(token, lastHandledResetAt(obj))) return false;
+  return true;
 }
 
 /** Whether the object carries our request: requestedAt (and forceAt/resetAt when asked) equal the token, and unsuspended on Resume. */

@@ -11,10 +11,17 @@ import {
   RequestedByAnnotation,
   type FluxActionRequest,
 } from '../api/types.js';
-import { monotonicNanos, type Clock } from '../runtime/clock.js';
+import { delay, monotonicNanos, type Clock } from '../runtime/clock.js';
+import { bounded } from '../kube/bounded.js';
+import { describeError, isConflict, isTransient, statusCode } from '../kube/errors.js';
 
 /** The component name Events are reported under. */
 export const ReportingComponent = 'flux-action-operator';
+
+/** How many times an Event's create is tried before it is given up (logged). */
+export const EventAttempts = 5;
+/** The wait before the second try; doubled before each further one (0.5 s, 1 s, 2 s, 4 s). */
+export const EventRetryMs = 500;
 
 /** Events longer than this are cut (the API server refuses messages over 1 KiB in events.k8s.io). */
 const MaxMessage = 1024;
@@ -34,7 +41,7 @@ export class EventRecorder {
     this.nanos = monotonicNanos(() => clock.now());
   }
 
-  /** Records an Event on a request. Best effort: a failure is logged, never fails the request. */
+  /** Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the request. */
   async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
     const now = new Date(this.clock.now());
@@ -74,13 +81,29 @@ export class EventRecorder {
       lastTimestamp: now,
       count: 1,
     };
-    try {
-      await this.core.createNamespacedEvent({ namespace, body: event });
-    } catch (err) {
-      this.log.warn(
-        { request: `${namespace}/${request.metadata.name}`, reason, err: err instanceof Error ? err.message : String(err) },
-        'could not record event',
-      );
+    await this.create(namespace, event, `${namespace}/${request.metadata.name}`);
+  }
+
+  /**
+   * Creates the Event, trying again after a lost connection, a 5xx or a 429 (EventAttempts tries in
+   * all, the waits doubling from EventRetryMs): a request's story should survive an API server that
+   * drops a call. The name is fixed before the first try, so a create that reached the server but
+   * whose answer was lost comes back AlreadyExists, which is success: an Event is never doubled.
+   */
+  private async create(namespace: string, event: k8s.CoreV1Event, request: string): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
+        return;
+      } catch (err) {
+        if (attempt > 1 && isConflict(err)) return;
+        const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err));
+        if (!retry) {
+          this.log.warn({ request, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');
+          return;
+        }
+        await delay(this.clock, EventRetryMs * 2 ** (attempt - 1));
+      }
     }
   }
 }

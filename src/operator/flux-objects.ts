@@ -7,7 +7,8 @@ import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey } from '../flux/objects.js';
 import { delay, type Clock } from '../runtime/clock.js';
-import { apiMessage, isTransient } from '../kube/errors.js';
+import { apiMessage } from '../kube/errors.js';
+import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
 import { newerThan, startInformer, type InformerHandle, type SyncFailureReason } from './informers.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
@@ -25,6 +26,8 @@ export interface FluxObjectsOptions {
   onChange: (objectKey: string) => void;
   /** Told when an informer starts or stops failing to sync (see startInformer). */
   onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
+  /** Whether a 403 stands (see startInformer); without it every 403 does. */
+  refusalStands?: RefusalCheck;
 }
 
 /** How long a read may wait for its kind's informer, and what ends the wait early. */
@@ -78,10 +81,11 @@ export class FluxObjects {
     if (informer.hasSynced()) return;
     // Waiting helps a new informer through its first list. One that already failed retries on its
     // own schedule: a worker waiting for it would only be held, so say at once what keeps failing.
+    const lasting = informer.failure();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own error: callers tell 403 from 404 by it
+    if (lasting !== undefined) throw lasting;
     const failing = informer.lastError();
     if (failing !== undefined) {
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the API's own error: callers tell 403 from 404 by it
-      if (!isTransient(failing)) throw failing;
       throw new CacheNotSyncedError(`the cache of ${resource} has not synced: listing keeps failing: ${apiMessage(failing)}`);
     }
     const ended = new AbortController();
@@ -129,7 +133,7 @@ export class FluxObjects {
     const id = `${kind.group}/${version}/${kind.plural}`;
     let informer = this.informers.get(id);
     if (informer) return informer;
-    const { kc, log, clock, namespace, onChange, onSyncFailing } = this.options;
+    const { kc, log, clock, namespace, onChange, onSyncFailing, refusalStands } = this.options;
     const group = kind.group;
     const plural = kind.plural;
     const path = namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
@@ -149,6 +153,7 @@ export class FluxObjects {
       resource: `${plural}.${group}`,
       ...(namespace ? { namespace } : {}),
       ...(onSyncFailing ? { onSyncFailing } : {}),
+      ...(refusalStands ? { refusalStands } : {}),
       onChange: (obj) => {
         // List items lack apiVersion/kind; the key is built from the informer's own kind.
         onChange(objectKey({ apiVersion, kind: kind.kind, namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));

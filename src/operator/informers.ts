@@ -4,7 +4,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../runtime/clock.js';
-import { apiMessage, isTransient, statusCode } from '../kube/errors.js';
+import { apiMessage, isForbidden, isTransient, statusCode } from '../kube/errors.js';
+import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
 
 export interface InformerHandle<T extends KubeObject> {
@@ -20,6 +21,11 @@ export interface InformerHandle<T extends KubeObject> {
   hasSynced(): boolean;
   /** The error of the latest failed attempt, until a list and watch are set up again without error. */
   lastError(): unknown;
+  /**
+   * The lasting error the informer failed with before it ever synced (a 403 that stands, a 404), which
+   * whenSynced rejects with; undefined while it is syncing or synced, and while its errors are transient.
+   */
+  failure(): unknown;
   stop(): Promise<void>;
 }
 
@@ -49,6 +55,12 @@ export interface WatchOptions<T extends KubeObject> {
    * e.g. to keep the fluxact_informer_sync_failing gauge.
    */
   onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
+  /**
+   * Asked about a 403 before it counts as lasting: false when the API server was not ready to judge
+   * (see src/kube/refusal.ts), and the informer keeps waiting through its retries instead. Without
+   * it every 403 is lasting.
+   */
+  refusalStands?: RefusalCheck;
 }
 
 type SyncState = { state: 'syncing' } | { state: 'synced' } | { state: 'failed'; error: unknown };
@@ -161,8 +173,18 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
       log.error({ resource, reason, failures }, describeSyncFailure(resource, options.namespace, err));
     }
     // A transient error (the API server asks to come back, as its watch cache does while a CRD's
-    // storage initialises) is waited through; a lasting one (403, 404) is reported to whenSynced.
-    if (sync.state !== 'synced' && !isTransient(err)) setSync({ state: 'failed', error: err });
+    // storage initialises) is waited through; a lasting one (403, 404) is reported to whenSynced,
+    // a 403 once the API server is ready to judge.
+    if (sync.state !== 'synced' && !isTransient(err)) {
+      if (isForbidden(err) && options.refusalStands) {
+        const attempt = attempts;
+        void options.refusalStands(err).then((stands) => {
+          // Only while nothing newer happened: a later attempt may have synced or failed otherwise.
+          if (stands && attempt === attempts && lastError === err && sync.state !== 'synced' && !stopped)
+            setSync({ state: 'failed', error: err });
+        });
+      } else setSync({ state: 'failed', error: err });
+    }
     retry?.cancel();
     retry = clock.setTimer(run, delay);
   };
@@ -227,6 +249,7 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     whenSynced,
     hasSynced: () => sync.state === 'synced',
     lastError: () => lastError,
+    failure: () => (sync.state === 'failed' ? sync.error : undefined),
     stop: async () => {
       stopped = true;
       retry?.cancel();

@@ -21,6 +21,7 @@ import { FluxObjects } from './flux-objects.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import type { KubeObject } from '../kube/object.js';
 import { startInformer, type InformerHandle } from './informers.js';
+import { refusalCheck, type RefusalCheck } from '../kube/refusal.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
 import { policyDecider } from '../policy/decider.js';
 import { PolicyStore } from '../policy/store.js';
@@ -143,6 +144,8 @@ class Controllers {
   private readonly fluxObjects: FluxObjects;
   private requests: InformerHandle<KubeObject> | undefined;
   private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
+  /** Whether a 403 is the API server's verdict, or it was not ready to judge (see src/kube/refusal.ts). */
+  private readonly refusalStands: RefusalCheck;
   /** FluxActionPolicies, ClusterFluxActionPolicies and namespaces' labels: what decides a request before it starts. */
   private readonly policies: PolicyStore;
 
@@ -151,11 +154,13 @@ class Controllers {
     this.queue = new WorkQueue({ clock, logger: log, hooks: workQueueMetricsHooks(metrics) });
     this.onSyncFailing = informerSyncHook(metrics);
     this.policies = new PolicyStore({ kc, log, clock, onSyncFailing: this.onSyncFailing });
+    this.refusalStands = refusalCheck(kc);
     this.fluxObjects = new FluxObjects({
       kc,
       log,
       clock,
       onSyncFailing: this.onSyncFailing,
+      refusalStands: this.refusalStands,
       // Requests from one watched namespace reach only that namespace, unless it may cross namespaces.
       ...(config.watchNamespace && !config.crossNamespaceFrom.includes(config.watchNamespace) ? { namespace: config.watchNamespace } : {}),
       // A Flux object changed: look again at every request following it.
@@ -210,6 +215,7 @@ class Controllers {
       log,
       metrics,
       mintToken: tokenMinter(() => clock.now()),
+      refusalStands: this.refusalStands,
       policy: policyDecider(this.policies),
       ...(this.options.poster ? { outcomes: this.outcomeReporter(this.options.poster) } : {}),
     });

@@ -26,6 +26,7 @@ import { gate, needsDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
 import { bounded } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isNotFound, isTransient } from '../kube/errors.js';
+import type { RefusalCheck } from '../kube/refusal.js';
 import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
 import type { KubeObject } from '../kube/object.js';
@@ -48,6 +49,11 @@ export interface ReconcilerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   mintToken: () => string;
+  /**
+   * Whether a 403 the operator met while acting stands, or the API server was not ready to judge
+   * (src/kube/refusal.ts): then the request retries within its timeout. Absent: every 403 stands.
+   */
+  refusalStands?: RefusalCheck;
   /**
    * The policies' decision for a request that has not started (FluxActionPolicy,
    * ClusterFluxActionPolicy), given the actions already carried out on its target (for rate
@@ -189,6 +195,7 @@ export class RequestReconciler {
     } catch (err) {
       if (isNotFound(err)) return { requeueAfter: 1 };
       if (isForbidden(err) && !isTransient(err)) {
+        if (this.deps.refusalStands && !(await this.deps.refusalStands(err, signal))) return this.unreadable(request, err, log, signal);
         const message = `the operator may not patch ${kind.plural}.${kind.group} in namespace ${patch.ref.namespace}: ${apiMessage(err)}`;
         return this.fail(request, FailureReason.Forbidden, message, log, signal);
       }

@@ -1,10 +1,6 @@
 // The fluxact client commands as users run them: the built CLI (dist/) as a child process against
 // the test cluster, with the operator and the Flux simulator running in this process. Requests are
 // created as alice and decided as bob (impersonated with --as), held by a FluxActionPolicy.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { ProgressReason } from '../../src/api/conditions.js';
@@ -12,12 +8,17 @@ import { Group, OriginLabel, Plural, RequestedByAnnotation, Version, type FluxAc
 import { PolicyPlural } from '../../src/policy/types.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
 import { createFluxObject, readyReason, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
-import { randomSuffix, repoRoot, waitFor } from '../support/kube.js';
+import {
+  Escape,
+  fluxact as runFluxact,
+  fluxactOnTerminal,
+  startFluxact as startCli,
+  writeKubeconfig,
+  type CliResult,
+} from '../support/cli.js';
+import { randomSuffix, waitFor } from '../support/kube.js';
 import { bindRole } from '../support/users.js';
 import { parse } from 'yaml';
-
-const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const escape = '\u001b';
 
 let env: OperatorEnvironment;
 let kubeconfig: string;
@@ -25,44 +26,10 @@ const run = randomSuffix();
 const alice = `alice-${run}`;
 const bob = `bob-${run}`;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built fluxact with stdout and stderr piped. */
-function fluxact(args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], { env: cliEnv() }, (err, stdout, stderr) => {
-      const code = err && typeof err.code === 'number' ? err.code : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Starts fluxact in the background; `done` resolves when it exits; `stderr()` is what it wrote so far. */
-function startFluxact(args: string[]): { done: Promise<Result>; stderr: () => string } {
-  const child = spawn(process.execPath, [main, ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Result>((resolve) =>
-    child.on('close', (code) => {
-      resolve({ code: code ?? -1, stdout, stderr });
-    }),
-  );
-  return { done, stderr: () => stderr };
-}
-
-function cliEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, KUBECONFIG: kubeconfig, FORCE_COLOR: '0' };
-}
-
-function shellQuote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+/** Runs fluxact with stdout and stderr piped. */
+const fluxact = (args: string[]): Promise<CliResult> => runFluxact(kubeconfig, args);
+/** Starts fluxact in the background. */
+const startFluxact = (args: string[]): ReturnType<typeof startCli> => startCli(kubeconfig, args);
 
 async function cliRequests(target: string): Promise<FluxActionRequest[]> {
   const list = (await env.kc.makeApiClient(k8s.CustomObjectsApi).listNamespacedCustomObject({
@@ -84,9 +51,7 @@ function awaitingRequest(target: string): Promise<FluxActionRequest> {
 
 beforeAll(async () => {
   env = await startOperatorEnvironment('cli-client');
-  const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-cli-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, env.kc.exportConfig(), { mode: 0o600 });
+  kubeconfig = writeKubeconfig(env.kc);
   await bindRole(env.kc, env.ns, alice, { kind: 'ClusterRole', name: 'fluxact-requester' });
   await bindRole(env.kc, env.ns, bob, { kind: 'ClusterRole', name: 'fluxact-approver' });
   // alice may approve too, but not her own requests: admission says so.
@@ -140,7 +105,7 @@ describe('fluxact reconcile', () => {
     expect(stderr).toMatch(/^\[ *\d+\.\d+s\] Succeeded: Kustomization .+\/app: applied revision main@sha1:1a2b3c$/m);
     expect(stderr).toContain(`✔ Kustomization ${env.ns}/app: applied revision main@sha1:1a2b3c`);
     // Piped: plain lines, no live line.
-    expect(stderr).not.toContain(escape);
+    expect(stderr).not.toContain(Escape);
   });
 
   it("exits 1 with Flux's message on stderr when the reconcile fails", async () => {
@@ -170,19 +135,10 @@ describe('fluxact reconcile', () => {
   });
 
   it('draws a live line on a terminal', async () => {
-    // script's terminal has no size: give it one, as a real terminal has.
-    const cmd = `stty cols 120 rows 40; ${[process.execPath, main, 'reconcile', 'ks', 'app', '-n', env.ns].map(shellQuote).join(' ')}`;
-    const { code, stdout } = await new Promise<Result>((resolve) => {
-      // ora draws nothing live where CI is set (a CI log is no terminal), as .ci/run sets it: a person's terminal has no CI.
-      const env: NodeJS.ProcessEnv = { ...cliEnv(), TERM: 'xterm' };
-      delete env['CI'];
-      execFile('script', ['-qec', cmd, '/dev/null'], { env }, (err, out, errOut) => {
-        resolve({ code: err && typeof err.code === 'number' ? err.code : 0, stdout: out, stderr: errOut });
-      });
-    });
+    const { code, stdout } = await fluxactOnTerminal(kubeconfig, ['reconcile', 'ks', 'app', '-n', env.ns]);
     expect(code).toBe(0);
     // ora hides the cursor, redraws the line in place and shows it again.
-    expect(stdout).toContain(`${escape}[?25l`);
+    expect(stdout).toContain(`${Escape}[?25l`);
     expect(stdout).toContain(`Reconcile Kustomization ${env.ns}/app: `);
     expect(stdout).toContain('applied revision main@sha1:1a2b3c');
   });

@@ -524,6 +524,25 @@ describe('coalescing', () => {
     expect(run(request({}, running(T1)), [step('target', t)]).status.phase).toBe(Phase.Succeeded);
   });
 
+  it('counts a later plain reconcile as covering a forced or reset request only when Flux recorded the force or reset as late', () => {
+    // Ours was recorded but never written (its status write answered with a cut connection); a plain
+    // reconcile written afterwards was handled: no forced upgrade happened, so ours is written again.
+    const later = '2026-11-25T12:00:01.5Z';
+    const forced = { target: { kind: 'HelmRelease', name: 'podinfo' }, force: true };
+    const plain = obj('HelmRelease', 'podinfo', {
+      annotations: { 'reconcile.fluxcd.io/requestedAt': later },
+      status: handledStatus(later, [ready('True')], { lastHandledForceAt: T0 }),
+    });
+    const again = run(request(forced, running(T1)), [step('target', plain)]);
+    expect(again.status.phase).toBe(Phase.Running);
+    expect(again.patch?.body.metadata?.annotations).toEqual({ 'reconcile.fluxcd.io/requestedAt': T1, 'reconcile.fluxcd.io/forceAt': T1 });
+    const reset = run(request({ ...forced, force: false, reset: true }, running(T1)), [step('target', plain)]);
+    expect(reset.patch?.body.metadata?.annotations['reconcile.fluxcd.io/resetAt']).toBe(T1);
+    // A later forced reconcile did what ours asks.
+    const laterForce = obj('HelmRelease', 'podinfo', { status: handledStatus(later, [ready('True')], { lastHandledForceAt: later }) });
+    expect(run(request(forced, running(T1)), [step('target', laterForce)]).status.phase).toBe(Phase.Succeeded);
+  });
+
   it('does not count the value that was already there when the token was recorded', () => {
     const skewed = '2027-01-01T00:00:00Z';
     const t = target({ annotations: { 'reconcile.fluxcd.io/requestedAt': T1 }, status: handledStatus(skewed, [ready('True')]) });
