@@ -44,6 +44,7 @@ refused() {
 refused '/operator/replicas' --set operator.replicas=0
 refused '/operator/concurrency' --set operator.concurrency=300
 refused '/operator/logLevel' --set operator.logLevel=loud
+refused '/operator/eventsAddr' --set operator.eventsAddr=notification-controller.flux-system
 refused 'replics' --set operator.replics=2
 refused '/mcp/token/value' --set mcp.enabled=true --set mcp.token.value=short
 refused '/mcp/waitTimeout' --set mcp.waitTimeout=soon

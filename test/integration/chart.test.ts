@@ -10,6 +10,8 @@ import { stringify } from 'yaml';
 import { allFeaturesValues, parseObjects, renderChart, type Rendered } from '../support/helm.js';
 import { repoRoot, testKubeconfigPath } from '../support/kube.js';
 import { ensureInstalled } from '../support/harness.js';
+import { parseOperatorConfig } from '../../src/runtime/config.js';
+import { parseMcpConfig } from '../../src/mcp/config.js';
 
 const run = promisify(execFile);
 const cluster = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
@@ -135,10 +137,33 @@ describe('the chart, rendered', () => {
       '--concurrency=16',
       '--log-level=debug',
       '--watch-namespace=apps',
+      '--events-addr=http://notification-controller.flux-system.svc.cluster.local./',
       '--cross-namespace-from=fluxact-system,platform',
     ]);
     expect(container(all, 'fluxact-operator').image).toBe('registry.example.com/flux-action-operator:0.1.0-test');
     expect(container(defaults, 'fluxact-operator').image).toBe('flux-action-operator:0.1.0');
+  });
+
+  it("renders flags the operator's and the adapter's own parsers accept, with the values' meaning", () => {
+    const operator = parseOperatorConfig(container(all, 'fluxact-operator').args.slice(1), { POD_NAMESPACE: 'fluxact-system' });
+    expect(operator).toMatchObject({
+      eventsAddr: 'http://notification-controller.flux-system.svc.cluster.local./',
+      watchNamespace: 'apps',
+      crossNamespaceFrom: ['fluxact-system', 'platform'],
+      concurrency: 16,
+      metricsAddr: ':9090',
+    });
+    expect(parseOperatorConfig(container(defaults, 'fluxact-operator').args.slice(1), {}).eventsAddr).toBeUndefined();
+    const mcp = parseMcpConfig(container(all, 'fluxact-mcp').args.slice(1), { FLUXACT_MCP_TOKEN: 'an-mcp-token-for-the-tests-0123456789' });
+    expect(mcp).toMatchObject({
+      transport: 'http',
+      listen: { host: '0.0.0.0', port: 8081 },
+      readOnly: true,
+      maxOutput: 20000,
+      waitTimeoutMs: 120_000,
+      requestTtlSeconds: 1800,
+    });
+    expect(mcp.allowedHosts).toContain('mcp.example.com');
   });
 
   it('probes the health port and runs both containers non-root, read-only, without capabilities, under RuntimeDefault seccomp', () => {
