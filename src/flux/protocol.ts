@@ -516,12 +516,17 @@ export function finishRequest(
   else conditions = conditions.filter((c) => c.type !== StalledCondition);
   const phase = failure ? Phase.Failed : Phase.Succeeded;
   const next: RequestStatus = { ...status, phase, message, conditions, completionTime: isoSeconds(now) };
-  const event = {
-    reason: failure ? EventReason.Failed : EventReason.Succeeded,
-    type: failure ? ('Warning' as const) : ('Normal' as const),
-    message: failure ? `${failure}: ${message}` : message,
-  };
-  return { status: next, event };
+  return { status: next, event: outcomeEvent(next) };
+}
+
+/** The Event that tells a finished request's outcome (Succeeded, or Failed with its reason), from its status. */
+export function outcomeEvent(status: RequestStatus): NonNullable<Plan['event']> {
+  const message = status.message ?? '';
+  if (status.phase === Phase.Failed) {
+    const reason = findCondition(status.conditions ?? [], ReadyCondition)?.reason;
+    return { reason: EventReason.Failed, type: 'Warning', message: reason ? `${reason}: ${message}` : message };
+  }
+  return { reason: EventReason.Succeeded, type: 'Normal', message };
 }
 
 /** Sets a condition, keeping lastTransitionTime when its status did not change. */

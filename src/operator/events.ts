@@ -41,8 +41,18 @@ export class EventRecorder {
     this.nanos = monotonicNanos(() => clock.now());
   }
 
-  /** Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the request. */
-  async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  /**
+   * Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the
+   * request. With once, the Event's name is the request's own (its uid), so recording it again, as
+   * after a restart, finds it there and adds none: for the one outcome Event a request has.
+   */
+  async record(
+    request: FluxActionRequest,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    options: { once?: boolean } = {},
+  ): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
     const now = new Date(this.clock.now());
     const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
@@ -59,7 +69,7 @@ export class EventRecorder {
       // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
       // asked rides along as an annotation, as Flux puts its metadata on its Events.
       metadata: {
-        name: `${request.metadata.name}.${this.nanos().toString(16)}`,
+        name: `${request.metadata.name}.${options.once && request.metadata.uid ? `outcome-${request.metadata.uid.replace(/-/g, '').slice(0, 16)}` : this.nanos().toString(16)}`,
         namespace,
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       },
@@ -96,7 +106,8 @@ export class EventRecorder {
         await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
         return;
       } catch (err) {
-        if (attempt > 1 && isConflict(err)) return;
+        // The name is this Event's alone: it is there already (an earlier try's answer was lost, or it was recorded before a restart).
+        if (isConflict(err)) return;
         const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err));
         if (!retry) {
           this.log.warn({ request, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');

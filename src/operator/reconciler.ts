@@ -17,7 +17,7 @@ import {
 } from '../api/types.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
-import { decide, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
+import { decide, outcomeEvent, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
@@ -35,6 +35,11 @@ import type { RequestIndex } from './request-index.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
 export const ResyncMs = 60_000;
+/**
+ * How recent an outcome must be for a request seen finished to get its outcome Event when this
+ * process did not record it: long enough for an operator restart, short of re-announcing history.
+ */
+export const RecentOutcomeMs = 10 * 60_000;
 
 export interface ReconcilerDeps {
   kc: k8s.KubeConfig;
@@ -81,6 +86,8 @@ export class RequestReconciler {
    * counts them even when two workers decide on the same target before either status is written.
    */
   private readonly starting = new Map<string, PastAction>();
+  /** The uid of each finished request whose outcome Event this process recorded, by key (see announceOutcome). */
+  private readonly announced = new Map<string, string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -105,12 +112,14 @@ export class RequestReconciler {
     if (!request) {
       index.forget(key);
       this.starting.delete(key);
+      this.announced.delete(key);
       return;
     }
     if (request.status?.startTime) this.starting.delete(key);
-    // Finished already? Only its TTL is left to honour.
+    // Finished already? Only its TTL is left to honour, and its outcome Event if it may be missing.
     if (isFinished(request.status?.phase)) {
       index.forget(key);
+      this.announceOutcome(request);
       return this.expire(request, signal);
     }
     if (request.metadata.deletionTimestamp) return;
@@ -263,10 +272,26 @@ export class RequestReconciler {
       return undefined;
     }
     // Events are best effort and not on the request's path: a worker does not wait for them.
-    for (const event of [before, plan.event]) {
-      if (event) void this.deps.recorder.record(written, event.type, event.reason, event.message);
-    }
+    if (before) void this.deps.recorder.record(written, before.type, before.reason, before.message);
+    if (isFinished(plan.status.phase)) this.announceOutcome(written);
+    else if (plan.event) void this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
     return written;
+  }
+
+  /**
+   * Records a finished request's outcome Event, once per request in this process. Its name is the
+   * request's own, so a request seen finished without this process having written it (the status
+   * write whose answer was lost, a restart between the write and the Event) gets it now, and one
+   * that has it gets no second. Only for recent outcomes: a restart does not re-announce history.
+   */
+  private announceOutcome(request: FluxActionRequest): void {
+    const uid = request.metadata.uid;
+    const completion = Date.parse(request.status?.completionTime ?? '');
+    const key = keyOf(request);
+    if (!uid || this.announced.get(key) === uid || !(this.deps.clock.now() - completion <= RecentOutcomeMs)) return;
+    this.announced.set(key, uid);
+    const event = outcomeEvent(request.status ?? {});
+    void this.deps.recorder.record(request, event.type, event.reason, event.message, { once: true });
   }
 
   /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */
