@@ -226,14 +226,14 @@ function withRecord(status: RequestStatus, step: Step, result: StepResult, now: 
 
 /** For a chain that stops at step `index`: how many later steps were left untouched. */
 function notStarted(steps: readonly Step[], index: number): string {
-  const left = steps.slice(index + 1).filter((s) => s.chain && roleOf(s) !== StepRole.Source).length;
+  const left = steps.slice(index + 1).filter((s) => s.chain).length;
   if (left === 0) return '';
   return `; ${left} later ${left === 1 ? 'step was' : 'steps were'} not started`;
 }
 
 /** The message of a chain that succeeded: how many steps, and what Flux applied to the target. */
 function chainDone(steps: readonly Step[], status: RequestStatus): string {
-  const members = steps.filter((s) => roleOf(s) !== StepRole.Source).length;
+  const members = steps.length;
   const target = steps.find((s) => roleOf(s) === StepRole.Target);
   const record = target?.chain ? status.steps?.[target.chain.index] : undefined;
   const what = target ? `${describeRef(target.ref)}${revisionPhrase(target.kind, record?.revision)}` : '';
