@@ -40,6 +40,8 @@ export const ProgressReason = {
   Progressing: 'Progressing',
   /** A source of the target (withSource) is being reconciled first. */
   WaitingForSource: 'WaitingForSource',
+  /** An object the target depends on (withDependencies, spec.dependsOn) is being reconciled first. */
+  WaitingForDependency: 'WaitingForDependency',
   /** Another request's reconcile of the same object must be handled by Flux first (coalescing). */
   WaitingForTarget: 'WaitingForTarget',
   /** A policy rule requires approval and nobody decided yet; Flux is not touched (phase Pending). */
@@ -70,6 +72,13 @@ export const FailureReason = {
   CrossNamespaceForbidden: 'CrossNamespaceForbidden',
   /** A source reconciled first (withSource) failed; the target was not touched. */
   SourceFailed: 'SourceFailed',
+  /**
+   * A step of a chain (withDependencies, withDependents) other than the target failed; the message
+   * names it and carries Flux's; later steps were not touched.
+   */
+  DependencyFailed: 'DependencyFailed',
+  /** The spec.dependsOn graph of a chain has a cycle (the message names it); nothing was touched. */
+  DependencyCycle: 'DependencyCycle',
   /** Flux handled the request and reported the target failed (Stalled, or Ready=False). */
   ReconciliationFailed: 'ReconciliationFailed',
   /** No outcome within spec.timeout. */

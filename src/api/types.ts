@@ -63,6 +63,10 @@ export const RequestSpecSchema = z.object({
   action: z.enum(Action),
   target: TargetRefSchema,
   withSource: z.boolean().optional(),
+  /** Reconcile the target's spec.dependsOn graph first, upstream first (Kustomization, HelmRelease). */
+  withDependencies: z.boolean().optional(),
+  /** After the target, reconcile the objects of its kind that depend on it, transitively. */
+  withDependents: z.boolean().optional(),
   force: z.boolean().optional(),
   reset: z.boolean().optional(),
   wait: z.boolean().optional(),
@@ -89,6 +93,23 @@ export const ObjectStatusSchema = z.object({
   token: z.string().optional(),
 });
 export type ObjectStatus = z.infer<typeof ObjectStatusSchema>;
+
+/** The part a step of a chain plays: a source (withSource), a dependency, the target, or a dependent. */
+export const StepRole = { Source: 'Source', Dependency: 'Dependency', Target: 'Target', Dependent: 'Dependent' } as const;
+export type StepRole = (typeof StepRole)[keyof typeof StepRole];
+
+/**
+ * One step of a chain (withDependencies, withDependents): the object, the part it plays, where it
+ * stands and when it started and finished. The list is fixed when the chain starts, in the order
+ * the steps run, so a restart resumes at the step it was on.
+ */
+export const StepStatusSchema = ObjectStatusSchema.extend({
+  role: z.enum(StepRole).optional(),
+  phase: z.enum(Phase).optional(),
+  startTime: z.string().optional(),
+  completionTime: z.string().optional(),
+});
+export type StepStatus = z.infer<typeof StepStatusSchema>;
 
 /** The FluxActionPolicy or ClusterFluxActionPolicy rule that decided a request, and its effect. */
 export const PolicyRefSchema = z.object({
@@ -123,6 +144,8 @@ export const RequestStatusSchema = z.object({
   source: ObjectStatusSchema.optional(),
   /** A HelmChart's own source, reconciled before the HelmChart (HelmRelease withSource). */
   chartSource: ObjectStatusSchema.optional(),
+  /** A chain's steps in the order they run (withDependencies, withDependents); absent otherwise. */
+  steps: z.array(StepStatusSchema).optional(),
   /** The policy rule that decided the request (absent when no rule matched: allowed). */
   policy: PolicyRefSchema.optional(),
   /** The approval the deciding rule asked for: until when, and who decided. */

@@ -31,6 +31,9 @@ export type CliCommand =
       kind: string;
       name: string;
       withSource: boolean;
+      /** --with-dependencies, --with-dependents: a chain (Kustomization, HelmRelease). */
+      withDependencies: boolean;
+      withDependents: boolean;
       force: boolean;
       reset: boolean;
       /** --timeout as written (a Go duration), and in milliseconds. */
@@ -64,6 +67,16 @@ function parser(argv: readonly string[]): Argv {
         .option('output', { alias: 'o', choices: ['json', 'yaml'], describe: 'print the final request on stdout' });
       if (verb === 'reconcile')
         y.option('with-source', { type: 'boolean', default: false, describe: 'reconcile the source first' })
+          .option('with-dependencies', {
+            type: 'boolean',
+            default: false,
+            describe: 'reconcile what it depends on (spec.dependsOn) first, upstream first (Kustomization, HelmRelease)',
+          })
+          .option('with-dependents', {
+            type: 'boolean',
+            default: false,
+            describe: 'afterwards reconcile what depends on it, in dependsOn order (Kustomization, HelmRelease)',
+          })
           .option('force', { type: 'boolean', default: false, describe: 'force a one-off install or upgrade (HelmRelease)' })
           .option('reset', { type: 'boolean', default: false, describe: 'reset the failure count (HelmRelease)' });
       return y.example(
@@ -198,6 +211,8 @@ function actionOf(
     kind: resolved.kind,
     name,
     withSource: args['with-source'] === true,
+    withDependencies: args['with-dependencies'] === true,
+    withDependents: args['with-dependents'] === true,
     force: args['force'] === true,
     reset: args['reset'] === true,
     wait: args['wait'] !== false,

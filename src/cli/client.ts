@@ -15,7 +15,7 @@ import { awaitsApproval } from '../policy/gate.js';
 import { ConfigError, loadKubeConfig } from '../runtime/config.js';
 import { reuseConnections } from '../runtime/kubeconfig.js';
 import type { CliCommand, Connection, OutputFormat } from './args.js';
-import { describeRequest, liveText, requestTable, stateOf, transitionLine } from './render.js';
+import { describeRequest, liveText, requestTable, stateOf, stepLine, transitionLine } from './render.js';
 
 /** Exit codes scripts can trust. */
 export const ExitCode = { Succeeded: 0, Failed: 1, Usage: 2 } as const;
@@ -108,6 +108,8 @@ async function act(
     action: cmd.action,
     target: { kind: cmd.kind, name: cmd.name },
     ...(cmd.withSource ? { withSource: true } : {}),
+    ...(cmd.withDependencies ? { withDependencies: true } : {}),
+    ...(cmd.withDependents ? { withDependents: true } : {}),
     ...(cmd.force ? { force: true } : {}),
     ...(cmd.reset ? { reset: true } : {}),
     ...(cmd.timeout ? { timeout: cmd.timeout.text } : {}),
@@ -128,12 +130,20 @@ async function act(
   const ticker = live ? setInterval(() => (live.text = liveText(latest, io.now() - start)), 1000) : undefined;
   let shown = '';
   let approvalShown = false;
+  // A chain's steps: the phase each was last shown in, so each step transition is one line.
+  const stepsShown: string[] = [];
   const show = (request: FluxActionRequest): void => {
     latest = request;
+    const elapsed = io.now() - start;
+    for (const [index, step] of (request.status?.steps ?? []).entries()) {
+      const phase = step.phase ?? Phase.Pending;
+      if (phase === Phase.Pending || stepsShown[index] === phase) continue;
+      stepsShown[index] = phase;
+      print(live, io, stepLine(request, index, elapsed));
+    }
     const state = stateOf(request);
     if (state === shown) return;
     shown = state;
-    const elapsed = io.now() - start;
     print(live, io, transitionLine(request, elapsed));
     if (live) live.text = liveText(request, elapsed);
     if (awaitsApproval(request) && !approvalShown) {

@@ -30,6 +30,21 @@ export function transitionLine(request: FluxActionRequest, elapsedMs: number): s
   return `[${formatElapsed(elapsedMs).padStart(6)}] ${phase}${reason}${message}`;
 }
 
+/**
+ * One line for a chain step's transition:
+ * `[  2.1s]   step 2/3 Dependency Kustomization apps/database: Succeeded main@sha1:1a2b3c`.
+ */
+export function stepLine(request: FluxActionRequest, index: number, elapsedMs: number): string {
+  const steps = request.status?.steps ?? [];
+  const step = steps[index];
+  if (!step) return '';
+  const phase = step.phase ?? 'Pending';
+  const detail =
+    phase === 'Succeeded' && step.revision ? ` ${step.revision}` : phase === 'Failed' && step.message ? `: ${step.message.trim()}` : '';
+  const object = `${step.kind ?? '?'} ${step.namespace ?? ''}/${step.name ?? '?'}`;
+  return `[${formatElapsed(elapsedMs).padStart(6)}]   step ${index + 1}/${steps.length} ${step.role ?? ''} ${object}: ${phase}${detail}`;
+}
+
 /** The live line's text while following a request. */
 export function liveText(request: FluxActionRequest, elapsedMs: number): string {
   const target = targetOf(request);
@@ -94,6 +109,8 @@ export function describeRequest(request: FluxActionRequest, events: readonly k8s
       'Options',
       [
         request.spec.withSource ? 'withSource' : '',
+        request.spec.withDependencies ? 'withDependencies' : '',
+        request.spec.withDependents ? 'withDependents' : '',
         request.spec.force ? 'force' : '',
         request.spec.reset ? 'reset' : '',
         request.spec.wait === false ? 'wait: false' : '',
@@ -124,6 +141,23 @@ export function describeRequest(request: FluxActionRequest, events: readonly k8s
   const present = fields.filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '');
   const width = Math.max(...present.map(([k]) => k.length)) + 2;
   let out = present.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join('');
+  const steps = status?.steps ?? [];
+  if (steps.length > 0) {
+    out += '\nSteps:\n';
+    out += indent(
+      table([
+        ['#', 'ROLE', 'OBJECT', 'PHASE', 'REVISION', 'MESSAGE'],
+        ...steps.map((s, i) => [
+          String(i + 1),
+          s.role ?? '',
+          `${s.kind ?? '?'} ${s.namespace ?? ''}/${s.name ?? '?'}`,
+          s.phase ?? '',
+          s.revision ?? '',
+          s.phase === 'Failed' ? (s.message?.trim() ?? '') : '',
+        ]),
+      ]),
+    );
+  }
   const conditions = status?.conditions ?? [];
   out += '\nConditions:\n';
   out +=

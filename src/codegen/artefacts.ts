@@ -54,6 +54,18 @@ const options = [
     description: (kinds: string) => `Reconcile the target's source first (${kinds}), as \`flux reconcile --with-source\` does.`,
   },
   {
+    field: 'withDependencies',
+    supports: (k: FluxKind) => k.dependsOn,
+    description: (kinds: string) =>
+      `Reconcile the objects the target depends on (spec.dependsOn, transitively) first, upstream first, each waited for and judged (${kinds}).`,
+  },
+  {
+    field: 'withDependents',
+    supports: (k: FluxKind) => k.dependsOn,
+    description: (kinds: string) =>
+      `After the target, reconcile the objects of its kind that depend on it (transitively), in dependsOn order, each waited for and judged (${kinds}).`,
+  },
+  {
     field: 'force',
     supports: (k: FluxKind) => k.force,
     description: (kinds: string) => `Also set reconcile.fluxcd.io/forceAt (${kinds}).`,
@@ -101,7 +113,7 @@ export function targetRules(table: KindTable): ValidationRule[] {
   ];
 }
 
-/** spec.withSource, spec.force, spec.reset, each described with the kinds that support it. */
+/** spec.withSource, spec.withDependencies, spec.withDependents, spec.force, spec.reset, each described with the kinds that support it. */
 export function optionProperties(table: KindTable): Record<string, unknown> {
   return Object.fromEntries(
     options.map((o) => {
@@ -112,7 +124,7 @@ export function optionProperties(table: KindTable): Record<string, unknown> {
   );
 }
 
-/** spec's rules: withSource, force and reset only with Reconcile, on the kinds that support them. */
+/** spec's rules: withSource, withDependencies, withDependents, force and reset only with Reconcile, on the kinds that support them. */
 export function optionRules(table: KindTable): ValidationRule[] {
   return options.map((o) => {
     const kinds = table.kinds.filter(o.supports).map((k) => k.kind);

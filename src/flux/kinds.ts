@@ -66,6 +66,11 @@ export interface FluxKind {
    * `--with-source`. A source's own source is reconciled before it (a HelmChart's repository).
    */
   sourceRefs: readonly SourceRefField[];
+  /**
+   * Whether the kind's spec.dependsOn names objects of the same kind that Flux reconciles first:
+   * a Reconcile may follow that graph (withDependencies, withDependents).
+   */
+  dependsOn: boolean;
   revision: RevisionColumn;
 }
 
@@ -97,6 +102,7 @@ export function row(r: RowInput): FluxKind {
     reset: false,
     withSource: false,
     sourceRefs: [],
+    dependsOn: false,
     revision: { paths: [], verb: 'fetched' },
     ...r,
   };
@@ -112,6 +118,7 @@ export const fluxKinds: readonly FluxKind[] = [
     versions: ['v1', 'v1beta2'],
     withSource: true,
     sourceRefs: [sourceRef],
+    dependsOn: true,
     revision: { paths: [['status', 'lastAppliedRevision']], verb: 'applied', attemptedPath: ['status', 'lastAttemptedRevision'] },
   }),
   row({
@@ -123,6 +130,7 @@ export const fluxKinds: readonly FluxKind[] = [
     withSource: true,
     force: true,
     reset: true,
+    dependsOn: true,
     sourceRefs: [
       { path: ['spec', 'chartRef'] },
       { path: ['spec', 'chart', 'spec', 'sourceRef'], generated: { kind: 'HelmChart', name: (o) => `${o.namespace}-${o.name}` } },

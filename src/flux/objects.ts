@@ -155,3 +155,30 @@ export function sourceRefOf(obj: FluxObject, kind: FluxKind): SourceRef | { erro
 export function inGroup(apiVersion: string, kind: FluxKind): boolean {
   return groupOf(apiVersion) === kind.group;
 }
+
+/** An entry of spec.dependsOn: an object of the same kind, its namespace defaulted to the dependent's. */
+export interface DependencyRef {
+  name: string;
+  namespace: string;
+}
+
+/**
+ * The objects an object waits for, from spec.dependsOn (Kustomization, HelmRelease): same kind,
+ * namespace defaulting to the object's own. Entries without a name are left out (the CRD requires
+ * one). A `readyExpr` (Flux 2.7+) is Flux's own readiness check of the dependency and is not read:
+ * a chain judges every step by its Ready condition.
+ */
+export function dependsOnOf(obj: FluxObject): DependencyRef[] {
+  const raw = obj.spec?.['dependsOn'];
+  if (!Array.isArray(raw)) return [];
+  const ns = obj.metadata.namespace ?? '';
+  return raw.flatMap((entry) => {
+    const name = str(record(entry)?.['name']);
+    return name ? [{ name, namespace: str(record(entry)?.['namespace']) ?? ns }] : [];
+  });
+}
+
+/** Why a request may not act on an object in another namespace (DESIGN §3.2), naming the object. */
+export function crossNamespaceMessage(what: string, requestNamespace: string): string {
+  return `${what} is in another namespace; requests in namespace ${requestNamespace} may act only on their own namespace (the operator's --cross-namespace-from lists namespaces that may do more)`;
+}

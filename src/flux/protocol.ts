@@ -12,8 +12,8 @@ import {
   SuccessReason,
   EventReason,
 } from '../api/conditions.js';
-import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus } from '../api/types.js';
-import { RequestedByAnnotation, SuspendedByAnnotation, targetOf } from '../api/types.js';
+import type { Condition, FluxActionRequest, FluxObject, ObjectStatus, RequestStatus, StepStatus } from '../api/types.js';
+import { RequestedByAnnotation, StepRole, SuspendedByAnnotation, targetOf } from '../api/types.js';
 import { DefaultTimeout, DefaultTimeoutMs, formatDuration, parseDuration } from '../api/duration.js';
 import type { FluxKind } from './kinds.js';
 import {
@@ -42,11 +42,14 @@ export type Slot = 'chartSource' | 'source' | 'target';
 
 /** One object the request acts on, resolved by the reconciler. */
 export interface Step {
+  /** A source or the target; outside a chain also where its record lives (status.source, status.target…). */
   slot: Slot;
   kind: FluxKind;
   ref: ObjectRef;
   /** The object as last read; undefined when it does not exist. */
   object: FluxObject | undefined;
+  /** In a chain (withDependencies, withDependents): its index in status.steps and the part it plays. */
+  chain?: { index: number; role: StepRole };
 }
 
 /** A token that another unfinished request holds on an object, with the options it was written with. */
@@ -61,7 +64,10 @@ export interface DecideInput {
   request: FluxActionRequest;
   /** Milliseconds since the epoch. */
   now: number;
-  /** Sources first (chartSource, source), the target last. Empty when resolution failed. */
+  /**
+   * Sources first (chartSource, source), the target last; for a chain, every step in the order it
+   * runs (each with `chain`). Empty when resolution failed.
+   */
   steps: readonly Step[];
   /** A failure found while resolving the objects (policy, discovery, RBAC), which ends the request. */
   failure?: { reason: FailureReason; message: string };
@@ -132,27 +138,36 @@ export function decide(input: DecideInput): Plan {
   };
 
   if (input.failure) return finishRequest(request, base, now, input.failure.reason, input.failure.message);
-  const target = input.steps.find((s) => s.slot === 'target');
+  const target = input.steps.find((s) => roleOf(s) === StepRole.Target);
   if (!target)
     return finishRequest(request, base, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
 
   const options: Options = { action: request.spec.action, force: request.spec.force ?? false, reset: request.spec.reset ?? false };
-  let status = base;
+  const chain = input.steps.every((s) => s.chain !== undefined);
+  // A chain records every step at once, so its list is fixed before anything is touched.
+  let status: RequestStatus = chain ? { ...base, steps: input.steps.map((s) => stepRecord(s, base.steps)) } : base;
+  const targetEntry = target.chain ? status.steps?.[target.chain.index] : undefined;
+  // status.target mirrors the chain's target step, also when that step is done and not looked at again.
+  if (targetEntry?.token) status = { ...status, target: objectStatusOf(targetEntry), token: targetEntry.token };
   const slots = input.steps.map((s) => s.slot);
   for (const [index, step] of input.steps.entries()) {
-    // A source is done for good once the next object got its token: it is not judged again.
-    if (slots.slice(index + 1).some((slot) => status[slot]?.token)) continue;
-    const result = runStep(step, status, options, input);
+    // A chain's step is done for good once Succeeded; a source, once the next object got its token.
+    if (
+      step.chain ? status.steps?.[step.chain.index]?.phase === Phase.Succeeded : slots.slice(index + 1).some((slot) => status[slot]?.token)
+    )
+      continue;
+    const result = runStep(step, recordOf(status, step), options, input, status.phase === Phase.Running);
     if (result.snapshot && result.type !== 'act' && step.object) {
       // Finished with this object: show the lastHandledReconcileAt Flux reports now.
       const live = lastHandledReconcileAt(step.object);
       if (live !== undefined) result.snapshot.lastHandledReconcileAt = live;
     }
-    if (result.snapshot) status = { ...status, [step.slot]: result.snapshot };
-    if (step.slot === 'target' && result.snapshot?.token) status = { ...status, token: result.snapshot.token };
-    if (result.type === 'fail') return finishRequest(request, status, now, result.reason, result.message);
+    status = withRecord(status, step, result, now);
+    if (roleOf(step) === StepRole.Target && result.snapshot?.token) status = { ...status, token: result.snapshot.token };
+    if (result.type === 'fail') return finishRequest(request, status, now, result.reason, result.message + notStarted(input.steps, index));
     if (result.type === 'done') {
-      if (step.slot === 'target') return finishRequest(request, status, now, undefined, result.message);
+      if (!chain && step.slot === 'target') return finishRequest(request, status, now, undefined, result.message);
+      if (chain && index === input.steps.length - 1) return finishRequest(request, status, now, undefined, chainDone(input.steps, status));
       continue;
     }
     if (now >= deadline) {
@@ -164,19 +179,90 @@ export function decide(input: DecideInput): Plan {
   return finishRequest(request, status, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
 }
 
+/** The part a step plays: its chain role, else a source or the target by its slot. */
+export function roleOf(step: Step): StepRole {
+  return step.chain?.role ?? (step.slot === 'target' ? StepRole.Target : StepRole.Source);
+}
+
+/** The step's record: a chain's entry in status.steps, else status[slot]. */
+function recordOf(status: RequestStatus, step: Step): ObjectStatus | undefined {
+  if (!step.chain) return status[step.slot];
+  const entry = status.steps?.[step.chain.index];
+  return entry ? objectStatusOf(entry) : undefined;
+}
+
+/** A chain step's entry without its own fields: what the request knows of the object. */
+function objectStatusOf(entry: StepStatus): ObjectStatus {
+  const { role: _role, phase: _phase, startTime: _start, completionTime: _completion, ...object } = entry;
+  return object;
+}
+
+/** A chain step's entry as recorded, or a Pending one naming the object. */
+function stepRecord(step: Step, recorded: readonly StepStatus[] | undefined): StepStatus {
+  const index = step.chain?.index ?? 0;
+  const existing = recorded?.[index];
+  if (existing) return existing;
+  const { apiVersion, kind, name, namespace } = step.ref;
+  return { apiVersion, kind, name, namespace, role: roleOf(step), phase: Phase.Pending };
+}
+
+/** The status with a step's result recorded: status[slot], or for a chain its entry (and the target's mirror in status.target). */
+function withRecord(status: RequestStatus, step: Step, result: StepResult, now: number): RequestStatus {
+  if (!step.chain) return result.snapshot ? { ...status, [step.slot]: result.snapshot } : status;
+  const index = step.chain.index;
+  const entries = [...(status.steps ?? [])];
+  const before = entries[index] ?? stepRecord(step, undefined);
+  const phase = result.type === 'act' ? Phase.Running : result.type === 'done' ? Phase.Succeeded : Phase.Failed;
+  const entry: StepStatus = {
+    ...(result.snapshot ?? objectStatusOf(before)),
+    role: roleOf(step),
+    phase,
+    startTime: before.startTime ?? isoSeconds(now),
+  };
+  if (phase !== Phase.Running) entry.completionTime = before.completionTime ?? isoSeconds(now);
+  entries[index] = entry;
+  const next: RequestStatus = { ...status, steps: entries };
+  if (roleOf(step) === StepRole.Target && result.snapshot) next.target = result.snapshot;
+  return next;
+}
+
+/** For a chain that stops at step `index`: how many later steps were left untouched. */
+function notStarted(steps: readonly Step[], index: number): string {
+  const left = steps.slice(index + 1).filter((s) => s.chain).length;
+  if (left === 0) return '';
+  return `; ${left} later ${left === 1 ? 'step was' : 'steps were'} not started`;
+}
+
+/** The message of a chain that succeeded: how many steps, and what Flux applied to the target. */
+function chainDone(steps: readonly Step[], status: RequestStatus): string {
+  const members = steps.length;
+  const target = steps.find((s) => roleOf(s) === StepRole.Target);
+  const record = target?.chain ? status.steps?.[target.chain.index] : undefined;
+  const what = target ? `${describeRef(target.ref)}${revisionPhrase(target.kind, record?.revision)}` : '';
+  return `${members} ${members === 1 ? 'step' : 'steps'} succeeded in order; ${what}`;
+}
+
+function revisionPhrase(kind: FluxKind, revision: string | undefined): string {
+  return revision ? `: ${kind.revision.verb} revision ${revision}` : ': reconciled';
+}
+
 /** Decides one object: suspension, token, patch, and Flux's verdict once it handled the token. */
-function runStep(step: Step, status: RequestStatus, options: Options, input: DecideInput): StepResult {
-  const isTarget = step.slot === 'target';
-  const previous = status[step.slot];
+function runStep(step: Step, previous: ObjectStatus | undefined, options: Options, input: DecideInput, running: boolean): StepResult {
+  const role = roleOf(step);
+  const isTarget = role === StepRole.Target;
+  const isSource = role === StepRole.Source;
+  // How messages name the object: a chain's other steps say which part they play.
+  const part = role === StepRole.Dependency ? 'dependency ' : role === StepRole.Dependent ? 'dependent ' : isSource ? 'source ' : '';
   const obj = step.object;
   const name = describeRef(step.ref);
 
   if (!obj || obj.metadata.deletionTimestamp) {
-    if (!isTarget)
+    if (isSource)
       return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} ${obj ? 'is being deleted' : 'not found'}` };
-    const started = previous?.token !== undefined || status.phase === Phase.Running;
-    if (started || obj) return { type: 'fail', reason: FailureReason.TargetDeleted, message: `${name} was deleted while the request ran` };
-    return { type: 'fail', reason: FailureReason.TargetNotFound, message: `${name} not found` };
+    const started = previous?.token !== undefined || (isTarget && running);
+    if (started || obj)
+      return { type: 'fail', reason: FailureReason.TargetDeleted, message: `${part}${name} was deleted while the request ran` };
+    return { type: 'fail', reason: FailureReason.TargetNotFound, message: `${part}${name} not found` };
   }
 
   const snapshot = snapshotOf(obj, step.kind, previous);
@@ -193,20 +279,25 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   }
 
   if (suspended && !(options.action === 'Resume' && isTarget)) {
-    if (isTarget)
+    if (!isSource)
       return {
         type: 'fail',
         reason: FailureReason.TargetSuspended,
-        message: `${name} is suspended: Flux ignores reconcile requests on it; resume it first`,
+        message: `${part}${name} is suspended: Flux ignores reconcile requests on it; resume it first`,
         snapshot,
       };
     return { type: 'fail', reason: FailureReason.SourceFailed, message: `source ${name} is suspended`, snapshot };
   }
   const isStaticObject = isStatic(obj, step.kind);
-  if (!isTarget && isStaticObject) return { type: 'done', snapshot, message: `source ${name} is static` };
-  if (options.action === 'Reconcile' && isTarget && (!step.kind.reconcilable || isStaticObject)) {
+  if (isSource && isStaticObject) return { type: 'done', snapshot, message: `source ${name} is static` };
+  if (options.action === 'Reconcile' && !isSource && (!step.kind.reconcilable || isStaticObject)) {
     const why = isStaticObject && step.kind.staticWhen ? step.kind.staticWhen.described : `a ${obj.kind}`;
-    return { type: 'fail', reason: FailureReason.UnsupportedAction, message: `${name} is ${why}: Flux has nothing to reconcile`, snapshot };
+    return {
+      type: 'fail',
+      reason: FailureReason.UnsupportedAction,
+      message: `${part}${name} is ${why}: Flux has nothing to reconcile`,
+      snapshot,
+    };
   }
   // Resuming a kind with nothing to reconcile: clear the suspension, no token.
   if (options.action === 'Resume' && !step.kind.reconcilable) {
@@ -214,9 +305,14 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
     return act(snapshot, resumePatch(step.kind, undefined), ProgressReason.Progressing, `resuming ${name}`);
   }
 
-  const progress = isTarget ? ProgressReason.Progressing : ProgressReason.WaitingForSource;
+  const progress = isSource
+    ? ProgressReason.WaitingForSource
+    : role === StepRole.Dependency
+      ? ProgressReason.WaitingForDependency
+      : ProgressReason.Progressing;
   const key = objectKey(step.ref);
   const held = input.heldTokens(key);
+  // force and reset are the target's: the other steps are asked to reconcile, nothing more.
   const stepOptions: Options = isTarget ? options : { action: 'Reconcile', force: false, reset: false };
 
   // Record a token: shared with requests whose token is not yet written, else a new one.
@@ -267,11 +363,10 @@ function runStep(step: Step, status: RequestStatus, options: Options, input: Dec
   const verdict = judge(obj, step.kind);
   if (verdict.state === 'progressing') return { type: 'act', snapshot, reason: progress, message: `${name}: ${verdict.message}` };
   if (verdict.state === 'failed') {
-    const reason = isTarget ? FailureReason.ReconciliationFailed : FailureReason.SourceFailed;
-    return { type: 'fail', reason, message: `${isTarget ? '' : 'source '}${name}: ${verdict.message}`, snapshot };
+    const reason = isTarget ? FailureReason.ReconciliationFailed : isSource ? FailureReason.SourceFailed : FailureReason.DependencyFailed;
+    return { type: 'fail', reason, message: `${part}${name}: ${verdict.message}`, snapshot };
   }
-  const revision = snapshot.revision ? `: ${step.kind.revision.verb} revision ${snapshot.revision}` : ': reconciled';
-  return { type: 'done', snapshot, message: `${name}${revision}` };
+  return { type: 'done', snapshot, message: `${part}${name}${revisionPhrase(step.kind, snapshot.revision)}` };
 }
 
 /** One message from asking Flux until it answers, so following a request does not rewrite its status. */

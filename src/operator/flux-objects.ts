@@ -75,6 +75,19 @@ export class FluxObjects {
     throw error;
   }
 
+  /**
+   * Every object of a kind and version the operator can see (its namespace, or all), from the
+   * informer, started when needed; objects that do not parse are left out. Rejects like get().
+   */
+  async list(kind: FluxKind, apiVersion: string, read: ReadOptions = {}): Promise<FluxObject[]> {
+    const informer = this.informerFor(kind, apiVersion);
+    await this.synced(informer, `${kind.plural}.${kind.group}`, read);
+    return informer.list().flatMap((cached) => {
+      const parsed = FluxObjectSchema.safeParse({ apiVersion, kind: kind.kind, ...cached });
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+
   /** Waits for the informer's first sync, at most read.timeoutMs and no longer than read.signal allows. */
   private async synced(informer: InformerHandle<KubeObject>, resource: string, read: ReadOptions): Promise<void> {
     const timeoutMs = read.timeoutMs ?? DefaultSyncWaitMs;

@@ -12,11 +12,14 @@ import {
   Version,
   targetOf,
   type FluxActionRequest,
+  StepRole,
   type FluxObject,
   type RequestStatus,
+  type StepStatus,
 } from '../api/types.js';
+import { orderChain } from '../chain/graph.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
-import { describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
+import { crossNamespaceMessage, dependsOnOf, describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
 import { decide, outcomeEvent, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
@@ -70,7 +73,8 @@ export interface ReconcilerDeps {
   outcomes?: { finished(request: FluxActionRequest): void };
 }
 
-type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: { reason: FailureReason; message: string } };
+type Failure = { reason: FailureReason; message: string };
+type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: Failure };
 
 /** Thrown when the request changed under us; the queue retries with the fresh copy. */
 class StaleRequestError extends Error {}
@@ -381,7 +385,7 @@ export class RequestReconciler {
     return policy(request, [...history.values()], this.deps.clock.now());
   }
 
-  /** Resolves the target and, for withSource, its sources; a failure ends the request. */
+  /** Resolves the target and, for withSource, its sources, or a chain's steps; a failure ends the request. */
   private async resolve(request: FluxActionRequest, signal: AbortSignal | undefined): Promise<Resolved> {
     const spec = request.spec;
     const requestNs = request.metadata.namespace ?? '';
@@ -393,29 +397,110 @@ export class RequestReconciler {
       timeoutMs: Math.max(1, Math.min(DefaultSyncWaitMs, deadlineOf(request) - this.deps.clock.now())),
       ...(signal ? { signal } : {}),
     };
+    const isChain = spec.action === 'Reconcile' && (spec.withDependencies === true || spec.withDependents === true);
+    // A chain that started follows the steps it recorded, so a restart resumes where it was.
+    const recorded = request.status?.steps;
+    if (isChain && recorded && recorded.length > 0) return this.resolveRecorded(recorded, requestNs, read);
     const target = await this.resolveStep('target', kind, targetRef, spec.target.apiVersion, requestNs, read);
     if ('failure' in target) return failed(target.failure.reason, target.failure.message);
+    if (isChain && target.object) return this.resolveChain(request, target, requestNs, read);
     const steps: Step[] = [target];
     if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
+    const sources = await this.resolveSources(target, requestNs, read);
+    if ('failure' in sources) return failed(sources.failure.reason, sources.failure.message);
+    return { steps: [...sources, target] };
+  }
 
-    // The source and, when it has one, the source's own (a HelmChart's repository); the deepest is reconciled first.
-    let from = target.object;
-    let fromKind = kind;
+  /**
+   * The sources of a resolved object, the deepest first: its source and, when that has one, the
+   * source's own (a HelmChart's repository).
+   */
+  private async resolveSources(of: Step, requestNs: string, read: ReadOptions): Promise<Step[] | { failure: Failure }> {
+    const steps: Step[] = [];
+    let from = of.object;
+    let fromKind = of.kind;
     for (const slot of ['source', 'chartSource'] as const) {
+      if (!from) break;
       const ref = sourceRefOf(from, fromKind);
-      if ('error' in ref) return failed(FailureReason.SourceFailed, ref.error);
+      if ('error' in ref) return { failure: { reason: FailureReason.SourceFailed, message: ref.error } };
       const sourceKind = fluxKind(ref.kind);
       if (!sourceKind)
-        return failed(
-          FailureReason.UnsupportedKind,
-          `source ${describeRef(ref)} of ${describeRef(targetRef)} is a ${ref.kind}, which flux-action-operator cannot reconcile`,
-        );
+        return {
+          failure: {
+            reason: FailureReason.UnsupportedKind,
+            message: `source ${describeRef(ref)} of ${describeRef(of.ref)} is a ${ref.kind}, which flux-action-operator cannot reconcile`,
+          },
+        };
       const step = await this.resolveStep(slot, sourceKind, ref, ref.apiVersion, requestNs, read);
-      if ('failure' in step) return failed(step.failure.reason, step.failure.message);
+      if ('failure' in step) return step;
       steps.unshift(step);
-      if (sourceKind.sourceRefs.length === 0 || !step.object) break;
+      if (sourceKind.sourceRefs.length === 0) break;
       from = step.object;
       fromKind = sourceKind;
+    }
+    return steps;
+  }
+
+  /**
+   * A chain's steps, the first time: the objects of the target's kind ordered by spec.dependsOn
+   * (src/chain), each after its sources with withSource (a source shared by several steps once).
+   * Every step is read and checked against the cross-namespace rule before anything is touched.
+   */
+  private async resolveChain(request: FluxActionRequest, target: Step, requestNs: string, read: ReadOptions): Promise<Resolved> {
+    const spec = request.spec;
+    let objects: FluxObject[];
+    try {
+      objects = await this.deps.fluxObjects.list(target.kind, target.ref.apiVersion, read);
+    } catch (err) {
+      if (isForbidden(err) && !isTransient(err))
+        return failed(FailureReason.Forbidden, `the operator may not list ${target.kind.plural}.${target.kind.group}: ${apiMessage(err)}`);
+      throw new Error(`could not list ${target.kind.plural}.${target.kind.group}: ${apiMessage(err)}`, { cause: err });
+    }
+    const order = orderChain({
+      kind: target.kind.kind,
+      target: target.ref,
+      nodes: objects.map((o) => ({ namespace: o.metadata.namespace ?? '', name: o.metadata.name, dependsOn: dependsOnOf(o) })),
+      withDependencies: spec.withDependencies === true,
+      withDependents: spec.withDependents === true,
+      mayReach: (namespace) => namespace === requestNs || this.deps.crossNamespaceFrom.includes(requestNs),
+      requestNamespace: requestNs,
+    });
+    if ('failure' in order) return failed(order.failure.reason, order.failure.message);
+    const steps: Step[] = [];
+    const seen = new Set<string>();
+    const add = (step: Step, role: StepRole): void => {
+      seen.add(objectKey(step.ref));
+      steps.push({ ...step, chain: { index: steps.length, role } });
+    };
+    for (const member of order.members) {
+      const ref = { kind: target.kind.kind, name: member.name, namespace: member.namespace };
+      const step =
+        member.role === StepRole.Target
+          ? target
+          : await this.resolveStep('target', target.kind, ref, target.ref.apiVersion, requestNs, read, member.role);
+      if ('failure' in step) return failed(step.failure.reason, step.failure.message);
+      if (spec.withSource) {
+        const sources = await this.resolveSources(step, requestNs, read);
+        if ('failure' in sources) return failed(sources.failure.reason, sources.failure.message);
+        for (const source of sources) if (!seen.has(objectKey(source.ref))) add(source, StepRole.Source);
+      }
+      add(step, member.role);
+    }
+    return { steps };
+  }
+
+  /** A started chain's steps, read again in the order recorded. */
+  private async resolveRecorded(recorded: readonly StepStatus[], requestNs: string, read: ReadOptions): Promise<Resolved> {
+    const steps: Step[] = [];
+    for (const [index, entry] of recorded.entries()) {
+      const kind = fluxKind(entry.kind ?? '');
+      const role = entry.role ?? StepRole.Target;
+      if (!kind || !entry.name) return failed(FailureReason.InvalidTarget, `status.steps[${index}] does not name a Flux object`);
+      const ref = { kind: kind.kind, name: entry.name, namespace: entry.namespace ?? requestNs };
+      const slot = role === StepRole.Source ? 'source' : 'target';
+      const step = await this.resolveStep(slot, kind, ref, entry.apiVersion, requestNs, read, role);
+      if ('failure' in step) return failed(step.failure.reason, step.failure.message);
+      steps.push({ ...step, chain: { index, role } });
     }
     return { steps };
   }
@@ -427,13 +512,16 @@ export class RequestReconciler {
     apiVersion: string | undefined,
     requestNs: string,
     read: ReadOptions,
-  ): Promise<Step | { failure: { reason: FailureReason; message: string } }> {
-    const what = slot === 'target' ? describeRef(ref) : `source ${describeRef(ref)}`;
+    role?: StepRole,
+  ): Promise<Step | { failure: Failure }> {
+    const part =
+      role === StepRole.Dependency ? 'dependency ' : role === StepRole.Dependent ? 'dependent ' : slot === 'target' ? '' : 'source ';
+    const what = `${part}${describeRef(ref)}`;
     if (ref.namespace !== requestNs && !this.deps.crossNamespaceFrom.includes(requestNs)) {
       return {
         failure: {
           reason: FailureReason.CrossNamespaceForbidden,
-          message: `${what} is in another namespace; requests in namespace ${requestNs} may act only on their own namespace (the operator's --cross-namespace-from lists namespaces that may do more)`,
+          message: crossNamespaceMessage(what, requestNs),
         },
       };
     }
@@ -450,7 +538,7 @@ export class RequestReconciler {
       return { slot, kind, ref: fullRef, object };
     } catch (err) {
       if (err instanceof InvalidObjectError) {
-        return { failure: { reason: FailureReason.InvalidTarget, message: `${slot === 'target' ? '' : 'source '}${err.message}` } };
+        return { failure: { reason: FailureReason.InvalidTarget, message: `${part}${err.message}` } };
       }
       if (isForbidden(err) && !isTransient(err)) {
         return {

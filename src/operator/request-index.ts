@@ -2,7 +2,7 @@
 // change to an object wakes its requests) and which tokens each holds (so concurrent requests on
 // one object share a token). Rebuilt from the request informer on start, so a restart loses nothing.
 import { isFinished } from '../api/conditions.js';
-import type { FluxActionRequest } from '../api/types.js';
+import { StepRole, type FluxActionRequest } from '../api/types.js';
 import type { HeldToken } from '../flux/protocol.js';
 import { objectKey } from '../flux/objects.js';
 
@@ -38,10 +38,13 @@ export class RequestIndex {
     const status = request.status;
     if (!status || isFinished(status.phase)) return;
     const objects = new Set<string>();
-    for (const slot of slots) {
-      const s = status[slot];
+    // A chain's steps too (status.target mirrors its target step): force and reset are the target's only.
+    const records = [
+      ...slots.map((slot) => ({ record: status[slot], isTarget: slot === 'target' })),
+      ...(status.steps ?? []).map((step) => ({ record: step, isTarget: step.role === StepRole.Target })),
+    ];
+    for (const { record: s, isTarget } of records) {
       if (!s?.token || !s.kind || !s.name) continue;
-      const isTarget = slot === 'target';
       const key = objectKey({ apiVersion: s.apiVersion, kind: s.kind, namespace: s.namespace, name: s.name });
       let byRequest = this.tokens.get(key);
       if (!byRequest) this.tokens.set(key, (byRequest = new Map<string, HeldToken>()));

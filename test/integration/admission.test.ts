@@ -125,6 +125,12 @@ describe('FluxActionRequest admission', () => {
     const forceOnly =
       'spec.force: Forbidden: force is only for the Reconcile action on a HelmRelease, ResourceSetInputProvider or FluxInstance; remove it or set it to false';
     const resetOnly = 'spec.reset: Forbidden: reset is only for the Reconcile action on a HelmRelease; remove it or set it to false';
+    const dependenciesOnly =
+      'spec.withDependencies: Forbidden: withDependencies is only for the Reconcile action on a Kustomization or a HelmRelease; remove it or set it to false';
+    const dependentsOnly =
+      'spec.withDependents: Forbidden: withDependents is only for the Reconcile action on a Kustomization or a HelmRelease; remove it or set it to false';
+    const chainsWait =
+      'spec.wait: Forbidden: withDependencies and withDependents need wait, as each step is judged before the next starts; remove wait false';
 
     it.each<[string, Spec, string]>([
       [
@@ -133,6 +139,13 @@ describe('FluxActionRequest admission', () => {
         withSourceOnly,
       ],
       ['withSource with the Suspend action', valid({ action: 'Suspend', withSource: true }), withSourceOnly],
+      [
+        'withDependencies on a GitRepository',
+        valid({ withDependencies: true, target: { kind: 'GitRepository', name: 'podinfo' } }),
+        dependenciesOnly,
+      ],
+      ['withDependents with the Suspend action', valid({ action: 'Suspend', withDependents: true }), dependentsOnly],
+      ['withDependencies without waiting', valid({ withDependencies: true, wait: false }), chainsWait],
       ['force on a Kustomization', valid({ force: true }), forceOnly],
       [
         'force with the Suspend action',
@@ -237,6 +250,10 @@ describe('FluxActionRequest admission', () => {
     it.each<[string, Spec]>([
       ['withSource on a HelmRelease', valid({ withSource: true, target: { kind: 'HelmRelease', name: 'podinfo' } })],
       ['withSource on a Kustomization', valid({ withSource: true })],
+      [
+        'withDependencies and withDependents on a HelmRelease',
+        valid({ withDependencies: true, withDependents: true, target: { kind: 'HelmRelease', name: 'podinfo' } }),
+      ],
       ['force on a HelmRelease', valid({ force: true, target: { kind: 'HelmRelease', name: 'podinfo' } })],
       ['force on a FluxInstance', valid({ force: true, target: { kind: 'FluxInstance', name: 'flux' } })],
       ['force on a ResourceSetInputProvider', valid({ force: true, target: { kind: 'ResourceSetInputProvider', name: 'inputs' } })],

@@ -86,6 +86,17 @@ beforeAll(async () => {
       [SimAnnotation.message]: 'kustomize build failed: accumulating resources',
     },
   });
+  // A chain whose middle fails: ch-base ← ch-mid ← ch-top.
+  await createFluxObject(env.kc, 'Kustomization', env.ns, 'ch-base', { annotations: { [SimAnnotation.revision]: 'main@sha1:base' } });
+  await createFluxObject(env.kc, 'Kustomization', env.ns, 'ch-mid', {
+    spec: { dependsOn: [{ name: 'ch-base' }] },
+    annotations: {
+      [SimAnnotation.outcome]: 'Failed',
+      [SimAnnotation.reason]: 'HealthCheckFailed',
+      [SimAnnotation.message]: 'db not ready',
+    },
+  });
+  await createFluxObject(env.kc, 'Kustomization', env.ns, 'ch-top', { spec: { dependsOn: [{ name: 'ch-mid' }] } });
   for (const name of ['held-web', 'held-api', 'held-slow'])
     await createFluxObject(env.kc, 'HelmRelease', env.ns, name, { annotations: { [SimAnnotation.revision]: '6.5.4' } });
 });
@@ -106,6 +117,18 @@ describe('fluxact reconcile', () => {
     expect(stderr).toContain(`✔ Kustomization ${env.ns}/app: applied revision main@sha1:1a2b3c`);
     // Piped: plain lines, no live line.
     expect(stderr).not.toContain(Escape);
+  });
+
+  it('prints one line per step transition with --with-dependencies, and exits 1 at the failed step', async () => {
+    const { code, stderr } = await fluxact(['reconcile', 'ks', 'ch-top', '-n', env.ns, '--with-dependencies']);
+    expect(code).toBe(1);
+    const steps = stderr.split('\n').filter((l) => / {3}step \d\/\d /.test(l));
+    expect(steps.map((l) => l.replace(/^\[ *\d+\.\d+s\] {3}/, '')).filter((l) => !l.endsWith(': Running'))).toEqual([
+      `step 1/3 Dependency Kustomization ${env.ns}/ch-base: Succeeded main@sha1:base`,
+      `step 2/3 Dependency Kustomization ${env.ns}/ch-mid: Failed: db not ready`,
+    ]);
+    expect(stderr).not.toContain('step 3/3');
+    expect(stderr).toContain(`✗ dependency Kustomization ${env.ns}/ch-mid: HealthCheckFailed: db not ready; 1 later step was not started`);
   });
 
   it("exits 1 with Flux's message on stderr when the reconcile fails", async () => {

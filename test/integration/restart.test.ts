@@ -62,6 +62,53 @@ describe('operator restarts', () => {
     }
   });
 
+  it('mid-chain: the next operator resumes at the step it was on, re-patching no step already done', async () => {
+    for (const [name, dependsOn] of [
+      ['chain-infra', []],
+      ['chain-database', [{ name: 'chain-infra' }]],
+      ['chain-app', [{ name: 'chain-database' }]],
+    ] as const)
+      await createFluxObject(kc, 'Kustomization', ns, name, { spec: { dependsOn } });
+    await createRequest(kc, ns, 'chain-resumed', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'chain-app' },
+      withDependencies: true,
+    });
+    // An operator killed right after recording database's token: infra done, database recorded, not written.
+    const [done, recorded] = ['2026-11-25T10:00:00.000000001Z', '2026-11-25T10:00:01.000000001Z'];
+    const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const step = (name: string, role: string, phase: string, token?: string): Record<string, unknown> => ({
+      apiVersion: testApiVersion('Kustomization'),
+      kind: 'Kustomization',
+      name,
+      namespace: ns,
+      role,
+      phase,
+      ...(token ? { token, startTime: at } : {}),
+      ...(phase === 'Succeeded' ? { completionTime: at } : {}),
+    });
+    await writeRequestStatus(kc, ns, 'chain-resumed', {
+      phase: 'Running',
+      startTime: at,
+      steps: [
+        step('chain-infra', 'Dependency', 'Succeeded', done),
+        step('chain-database', 'Dependency', 'Running', recorded),
+        step('chain-app', 'Target', 'Pending'),
+      ],
+    });
+
+    const operator = await startOperator({ watchNamespace: ns });
+    try {
+      const finished = await waitForPhase(kc, ns, 'chain-resumed', 'Succeeded');
+      expect(simulator.record('Kustomization', ns, 'chain-infra').requestedAt).toEqual([]);
+      expect(simulator.record('Kustomization', ns, 'chain-database').requestedAt).toEqual([recorded]);
+      expect(simulator.record('Kustomization', ns, 'chain-app').requestedAt).toEqual([finished.status?.token]);
+      expect(finished.status?.steps?.map((s) => s.token)).toEqual([done, recorded, finished.status?.token]);
+    } finally {
+      await operator.stop();
+    }
+  });
+
   it('killed (SIGKILL) after the patch: the next operator follows the same token to the outcome', async () => {
     await createFluxObject(kc, 'Kustomization', ns, 'patched', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
     const first = await spawnOperator(['--watch-namespace', ns]);

@@ -58,6 +58,20 @@ describe('the CRD and the kinds table agree', () => {
     );
   });
 
+  it('allows withDependencies and withDependents on exactly the kinds with spec.dependsOn', () => {
+    const rules = spec['x-kubernetes-validations']!.map((v) => v.rule);
+    for (const flag of ['withDependencies', 'withDependents']) {
+      const rule = rules.find((r) => r.startsWith(`!has(self.${flag})`))!;
+      const listed = [...rule.matchAll(/'([A-Za-z]+)'/g)].map((m) => m[1]!).filter((k) => k !== 'Reconcile');
+      expect(listed.sort()).toEqual(
+        fluxKinds
+          .filter((k) => k.dependsOn)
+          .map((k) => k.kind)
+          .sort(),
+      );
+    }
+  });
+
   it('names every failure reason of the design', () => {
     expect(Object.values(FailureReason).sort()).toEqual(
       [
@@ -78,6 +92,9 @@ describe('the CRD and the kinds table agree', () => {
         'RateLimited',
         'Rejected',
         'ApprovalExpired',
+        // Chains (DESIGN.md §9).
+        'DependencyFailed',
+        'DependencyCycle',
       ].sort(),
     );
   });

@@ -70,6 +70,12 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
     ...(status.source?.revision ? { sourceRevision: status.source.revision } : {}),
     ...(status.token ? { token: status.token } : {}),
   };
+  // A chain's steps, one line each: where the chain stands and which step stopped it.
+  if (status.steps?.length)
+    structured['steps'] = status.steps.map(
+      (s) =>
+        `${s.role ?? '?'} ${describeRef(s)}: ${s.phase ?? Phase.Pending}${s.revision && s.phase === Phase.Succeeded ? ` (${s.revision})` : ''}`,
+    );
   if (status.requestedBy) structured['requestedBy'] = status.requestedBy;
   if (status.policy) structured['policy'] = describeRule(status.policy);
   if (status.approval?.approvedBy) structured['approvedBy'] = status.approval.approvedBy;
@@ -81,7 +87,9 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
     structured['awaitingApproval'] = true;
     if (status.approval?.expiresAt) structured['approvalExpiresAt'] = status.approval.expiresAt;
   }
-  const lines = Object.entries(structured).map(([k, v]) => `${k}: ${String(v)}`);
+  const lines = Object.entries(structured).map(([k, v]) =>
+    Array.isArray(v) ? [`${k}:`, ...v.map((item) => `  - ${String(item)}`)].join('\n') : `${k}: ${String(v)}`,
+  );
   if (waiting) {
     lines.push(
       `The request awaits approval: ${describeRule(status.policy)} requires a person with verb approve on fluxactionrequests in namespace ${request.metadata.namespace} (not the requester) to approve it${status.approval?.expiresAt ? ` by ${status.approval.expiresAt}` : ''}. Flux was not touched. It runs once approved; tell the user, and follow up later with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
@@ -93,6 +101,27 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
     );
   }
   return { text: lines.join('\n'), structured, isError: status.phase === Phase.Failed };
+}
+
+/** The chain arguments of the Kustomization and HelmRelease reconcile tools (DESIGN §9). */
+const chainArgs = {
+  with_dependencies: (kind: string) =>
+    z
+      .boolean()
+      .optional()
+      .describe(
+        `Reconcile the ${kind}s this one depends on (spec.dependsOn, transitively) first, upstream first, each waited for; a failed one stops the chain (reason DependencyFailed)`,
+      ),
+  with_dependents: (kind: string) =>
+    z
+      .boolean()
+      .optional()
+      .describe(`After this ${kind}, reconcile the ${kind}s that depend on it (transitively), in dependsOn order, each waited for`),
+};
+
+/** The request spec's chain flags from the tool arguments. */
+function chainSpec(a: { with_dependencies?: boolean | undefined; with_dependents?: boolean | undefined }): Partial<RequestSpec> {
+  return { ...(a.with_dependencies ? { withDependencies: true } : {}), ...(a.with_dependents ? { withDependents: true } : {}) };
 }
 
 /** Orders requests by creation, oldest first. */
@@ -112,11 +141,13 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       name: 'reconcile_flux_kustomization',
       title: 'Reconcile a Flux Kustomization',
       description:
-        "Asks Flux to reconcile a Kustomization now (optionally its source first) through a FluxActionRequest, and waits for the outcome: the applied revision, or Flux's own failure message. Answers with the request name if the outcome takes longer than wait_timeout.",
+        "Asks Flux to reconcile a Kustomization now (optionally its source first, optionally its spec.dependsOn chain in order) through a FluxActionRequest, and waits for the outcome: the applied revision, or Flux's own failure message. Answers with the request name if the outcome takes longer than wait_timeout.",
       input: {
         name: Arg.name('Kustomization'),
         namespace: Arg.namespace('Kustomization'),
         with_source: z.boolean().optional().describe("Reconcile the Kustomization's source (GitRepository, OCIRepository, Bucket) first"),
+        with_dependencies: chainArgs.with_dependencies('Kustomization'),
+        with_dependents: chainArgs.with_dependents('Kustomization'),
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
@@ -125,7 +156,12 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
           c,
           options,
           a.namespace,
-          { action: 'Reconcile', target: { kind: 'Kustomization', name: a.name }, ...(a.with_source ? { withSource: true } : {}) },
+          {
+            action: 'Reconcile',
+            target: { kind: 'Kustomization', name: a.name },
+            ...(a.with_source ? { withSource: true } : {}),
+            ...chainSpec(a),
+          },
           a.wait_timeout,
           signal,
         ),
@@ -134,12 +170,14 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       name: 'reconcile_flux_helmrelease',
       title: 'Reconcile a Flux HelmRelease',
       description:
-        "Asks Flux to reconcile a HelmRelease now (optionally its chart source first, optionally forcing a one-off Helm install/upgrade) through a FluxActionRequest, and waits for the outcome: the chart version installed, or Flux's failure message.",
+        "Asks Flux to reconcile a HelmRelease now (optionally its chart source first, optionally its spec.dependsOn chain in order, optionally forcing a one-off Helm install/upgrade) through a FluxActionRequest, and waits for the outcome: the chart version installed, or Flux's failure message.",
       input: {
         name: Arg.name('HelmRelease'),
         namespace: Arg.namespace('HelmRelease'),
         with_source: z.boolean().optional().describe('Reconcile the chart source (OCIRepository, or HelmChart and its repository) first'),
         force: z.boolean().optional().describe('Force a one-off Helm install or upgrade (reconcile.fluxcd.io/forceAt)'),
+        with_dependencies: chainArgs.with_dependencies('HelmRelease'),
+        with_dependents: chainArgs.with_dependents('HelmRelease'),
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
@@ -153,6 +191,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
             target: { kind: 'HelmRelease', name: a.name },
             ...(a.with_source ? { withSource: true } : {}),
             ...(a.force ? { force: true } : {}),
+            ...chainSpec(a),
           },
           a.wait_timeout,
           signal,

@@ -47,6 +47,17 @@ beforeAll(async () => {
   await createFluxObject(kc, 'HelmRelease', ns, 'web', { annotations: { [SimAnnotation.revision]: '6.5.4' } });
   await createFluxObject(kc, 'ResourceSet', ns, 'apps');
   await createFluxObject(kc, 'Kustomization', ns, 'never', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
+  // A chain whose middle fails: chain-base ← chain-mid ← chain-top.
+  await createFluxObject(kc, 'Kustomization', ns, 'chain-base', { annotations: { [SimAnnotation.revision]: 'main@sha1:base' } });
+  await createFluxObject(kc, 'Kustomization', ns, 'chain-mid', {
+    spec: { dependsOn: [{ name: 'chain-base' }] },
+    annotations: {
+      [SimAnnotation.outcome]: 'Failed',
+      [SimAnnotation.reason]: 'HealthCheckFailed',
+      [SimAnnotation.message]: 'db not ready',
+    },
+  });
+  await createFluxObject(kc, 'Kustomization', ns, 'chain-top', { spec: { dependsOn: [{ name: 'chain-mid' }] } });
   stdio = await connectStdio();
   http = await startHttpMcp();
   overHttp = await http.connect();
@@ -86,6 +97,29 @@ describe.each([
   ['HTTP', () => overHttp],
 ])('over %s', (_transport, connection) => {
   const call = via(connection);
+
+  it('reconcile_flux_kustomization with_dependencies reports each step and the one that stopped the chain', async () => {
+    const out = await call('reconcile_flux_kustomization', { name: 'chain-top', namespace: ns, with_dependencies: true });
+    expect(out.isError).toBe(true);
+    expect(out.structured).toMatchObject({ phase: 'Failed', reason: 'DependencyFailed' });
+    const steps = [
+      `Dependency Kustomization ${ns}/chain-base: Succeeded (main@sha1:base)`,
+      `Dependency Kustomization ${ns}/chain-mid: Failed`,
+      `Target Kustomization ${ns}/chain-top: Pending`,
+    ];
+    expect(out.structured['steps']).toEqual(steps);
+    expect(out.text).toContain(['steps:', ...steps.map((s) => `  - ${s}`)].join('\n'));
+    expect(out.text).toContain(`message: dependency Kustomization ${ns}/chain-mid: HealthCheckFailed: db not ready`);
+    const [, requestName] = String(out.structured['request']).split('/');
+    expect((await getRequest(kc, ns, requestName!)).spec).toMatchObject({ withDependencies: true });
+  });
+
+  it('reconcile_flux_helmrelease with_dependents asks for the dependents after the target', async () => {
+    const out = await call('reconcile_flux_helmrelease', { name: 'web', namespace: ns, with_dependents: true });
+    expect(out.structured).toMatchObject({ phase: 'Succeeded', steps: [`Target HelmRelease ${ns}/web: Succeeded (6.5.4)`] });
+    const [, requestName] = String(out.structured['request']).split('/');
+    expect((await getRequest(kc, ns, requestName!)).spec).toMatchObject({ withDependents: true });
+  });
 
   it('reconcile_flux_kustomization creates a request, waits, and reports the applied revision', async () => {
     const out = await call('reconcile_flux_kustomization', { name: 'app', namespace: ns, with_source: true });

@@ -71,6 +71,8 @@ describe('flags', () => {
       kind: 'Kustomization',
       name: 'app',
       withSource: false,
+      withDependencies: false,
+      withDependents: false,
       force: false,
       reset: false,
       wait: true,
@@ -107,12 +109,21 @@ describe('flags', () => {
       kind: 'HelmRelease',
       name: 'web',
       withSource: true,
+      withDependencies: false,
+      withDependents: false,
       force: true,
       reset: true,
       wait: false,
       timeout: { text: '2m30s', ms: 150_000 },
       output: 'yaml',
       connection: { namespace: 'apps', kubeconfig: 'kc.yaml', context: 'prod', as: 'alice' },
+    });
+  });
+
+  it('reads --with-dependencies and --with-dependents', async () => {
+    expect(await action(['reconcile', 'ks', 'app', '--with-dependencies', '--with-dependents'])).toMatchObject({
+      withDependencies: true,
+      withDependents: true,
     });
   });
 

@@ -1,7 +1,7 @@
 // What the command line shows of a request: transition lines, the live line, get's table.
 import { describe, expect, it } from '@jest/globals';
 import type { FluxActionRequest } from '../../../src/api/types.js';
-import { formatAge, formatElapsed, liveText, requestTable, stateOf, transitionLine } from '../../../src/cli/render.js';
+import { formatAge, formatElapsed, liveText, requestTable, stateOf, stepLine, transitionLine } from '../../../src/cli/render.js';
 
 function request(status?: FluxActionRequest['status'], name = 'cli-reconcile-kustomization-app-1a2b3c'): FluxActionRequest {
   return {
@@ -30,6 +30,27 @@ describe('transitions', () => {
     expect(stateOf(same)).toBe(stateOf(running));
     expect(stateOf(request({ ...running.status, message: 'other' }))).not.toBe(stateOf(running));
     expect(stateOf(request({ ...running.status, phase: 'Succeeded' }))).not.toBe(stateOf(running));
+  });
+
+  it("shows a chain step's transition: its place, part and object, the revision on success and Flux's message on failure", () => {
+    const step = (name: string, phase: string, more = {}) => ({
+      kind: 'Kustomization',
+      namespace: 'apps',
+      name,
+      role: 'Dependency' as const,
+      phase: phase as 'Running',
+      ...more,
+    });
+    const chain = request({
+      phase: 'Failed',
+      steps: [
+        step('infra', 'Succeeded', { revision: 'main@sha1:1a2b3c' }),
+        step('database', 'Failed', { message: 'health check failed\n' }),
+        { ...step('app', 'Pending'), role: 'Target' as const },
+      ],
+    });
+    expect(stepLine(chain, 0, 1200)).toBe('[  1.2s]   step 1/3 Dependency Kustomization apps/infra: Succeeded main@sha1:1a2b3c');
+    expect(stepLine(chain, 1, 3400)).toBe('[  3.4s]   step 2/3 Dependency Kustomization apps/database: Failed: health check failed');
   });
 
   it('says what is being done in the live line', () => {
