@@ -5,7 +5,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Document, isSeq, visit } from 'yaml';
 import type { Fragment, KindTable, Sections } from './artefacts.js';
-import { crdSections, mcpRoleSections, operatorRoleSections, policyCrdSections } from './artefacts.js';
+import {
+  admissionPolicySections,
+  crdSections,
+  mcpRoleSections,
+  operatorRoleSections,
+  policyCrdSections,
+  requesterRoleSections,
+} from './artefacts.js';
 
 /** A file with generated sections, by its path from the repository root. */
 export interface GeneratedFile {
@@ -20,6 +27,8 @@ export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml', sections: policyCrdSections },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },
   { path: 'config/rbac/mcp_role.yaml', sections: mcpRoleSections },
+  { path: 'config/admission/action-permission.yaml', sections: admissionPolicySections },
+  { path: 'config/admission/roles.yaml', sections: requesterRoleSections },
   { path: 'charts/flux-action-operator/templates/operator-rbac.yaml', sections: operatorRoleSections },
   { path: 'charts/flux-action-operator/templates/mcp-rbac.yaml', sections: mcpRoleSections },
 ];

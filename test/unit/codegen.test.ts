@@ -63,6 +63,20 @@ function roleRules(text: string): PolicyRule[] {
   return docs.find((d) => d.kind === 'ClusterRole')!.rules;
 }
 
+const permissionPath = 'config/admission/action-permission.yaml';
+interface PermissionPolicy {
+  spec: { variables: { name: string; expression: string }[]; validations: unknown[] };
+}
+/** The kind → resource map of the permission policy in the file (the chart's copy is a template: its first and last lines are Helm's). */
+function resourcesVariable(text: string): string {
+  const yaml = text
+    .split('\n')
+    .filter((l) => !l.startsWith('{{'))
+    .join('\n');
+  const policy = parseAllDocuments(yaml)[0]!.toJSON() as PermissionPolicy;
+  return policy.spec.variables.find((v) => v.name === 'resources')!.expression;
+}
+
 const isFlux = (r: PolicyRule): boolean => r.apiGroups.some((g) => g.endsWith('.fluxcd.io') || g === 'fluxcd.controlplane.io');
 
 describe('make generate', () => {
@@ -186,6 +200,36 @@ describe('a new row in the kinds table', () => {
   it('is in the admission policy kind → resource map', () => {
     expect(admissionResources(withWidget)['Widget']).toEqual({ group: 'widgets.example.fluxcd.io', resource: 'widgets' });
     expect(admissionResources(projectTable)['Widget']).toBeUndefined();
+    const widget = "'Widget': {'group': 'widgets.example.fluxcd.io', 'resource': 'widgets'}";
+    for (const file of [permissionPath, `charts/flux-action-operator/templates/admission-action-permission.yaml`]) {
+      expect(resourcesVariable(after[file]!.next)).toContain(widget);
+      expect(resourcesVariable(before[file]!.next)).not.toContain('Widget');
+    }
+    // The rest of the policy is kept: the variables that read the map, and both validations.
+    const policy = parseAllDocuments(after[permissionPath]!.next)[0]!.toJSON() as PermissionPolicy;
+    expect(policy.spec.variables.map((v) => v.name)).toEqual(['resources', 'kind', 'known', 'verb', 'targetNamespace', 'targetName']);
+    expect(policy.spec.validations).toHaveLength(2);
+  });
+
+  it('gets the action verbs in the requester roles, and reconcile in fluxact-reconciler', () => {
+    const roles = parseAllDocuments(after['config/admission/roles.yaml']!.next).map(
+      (d) => d.toJSON() as Role & { metadata: { name: string } },
+    );
+    const widgets = (name: string): PolicyRule | undefined =>
+      roles.find((r) => r.metadata.name === name)!.rules.find((r) => r.apiGroups.includes('widgets.example.fluxcd.io'));
+    expect(widgets('fluxact-requester')).toEqual({
+      apiGroups: ['widgets.example.fluxcd.io'],
+      resources: ['widgets'],
+      verbs: ['reconcile', 'suspend', 'resume'],
+    });
+    expect(widgets('fluxact-reconciler')).toEqual({
+      apiGroups: ['widgets.example.fluxcd.io'],
+      resources: ['widgets'],
+      verbs: ['reconcile'],
+    });
+    // The hand-written rules are kept: the request verbs, the approver's and viewer's roles.
+    expect(roles.map((r) => r.metadata.name)).toEqual(['fluxact-requester', 'fluxact-reconciler', 'fluxact-approver', 'fluxact-viewer']);
+    expect(roles[0]!.rules[0]!.resources).toEqual(['fluxactionrequests']);
   });
 });
 
