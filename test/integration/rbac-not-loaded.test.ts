@@ -83,7 +83,9 @@ describe('a 403 whose roles the authorizer has not loaded', () => {
     // The operator has met the refusal: its GitRepository informer reports Forbidden.
     const failing = async (): Promise<boolean> => {
       const { values } = await operator.operator.metrics.informerSyncFailing.get();
-      return values.some((v) => v.labels.resource === 'gitrepositories.source.toolkit.fluxcd.io' && v.labels.reason === 'Forbidden' && v.value === 1);
+      return values.some(
+        (v) => v.labels.resource === 'gitrepositories.source.toolkit.fluxcd.io' && v.labels.reason === 'Forbidden' && v.value === 1,
+      );
     };
     await waitFor('the GitRepository informer to report Forbidden', async () => ((await failing()) ? true : undefined));
 

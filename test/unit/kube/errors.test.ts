@@ -74,9 +74,9 @@ describe('isTransient', () => {
   it('is true for a 403 naming a role the authorizer has not found, as after an API server restart', () => {
     expect(isRoleNotFound(restarting)).toBe(true);
     expect(isTransient(restarting)).toBe(true);
-    expect(isTransient(status(403, 'x is forbidden: User "u" cannot get resource "x": RBAC: role.rbac.authorization.k8s.io "reader" not found'))).toBe(
-      true,
-    );
+    expect(
+      isTransient(status(403, 'x is forbidden: User "u" cannot get resource "x": RBAC: role.rbac.authorization.k8s.io "reader" not found')),
+    ).toBe(true);
   });
 
   it('is false for a 403 the rules decided, and for the other 4xx', () => {
