@@ -63,9 +63,13 @@ up() {
   kubectl apply --server-side --force-conflicts -f "$root/config/manager/namespace.yaml" >/dev/null
   kubectl apply --server-side --force-conflicts -k "$root/config/rbac" >/dev/null
   kubectl wait --for=condition=Established crd/fluxactionrequests.fluxaction.io --timeout=60s >/dev/null
-  say "installing the admission policies and roles (config/admission, config/admission/mutating)"
+  # The MutatingAdmissionPolicy in the version the API server serves: v1 from Kubernetes 1.36, v1beta1
+  # on the compat set's 1.35.
+  local mutating=mutating
+  kubectl get --raw /apis/admissionregistration.k8s.io/v1 | grep -q '"mutatingadmissionpolicies"' || mutating=mutating-v1beta1
+  say "installing the admission policies and roles (config/admission, config/admission/$mutating)"
   kubectl apply --server-side --force-conflicts -k "$root/config/admission" >/dev/null
-  kubectl apply --server-side --force-conflicts -k "$root/config/admission/mutating" >/dev/null
+  kubectl apply --server-side --force-conflicts -k "$root/config/admission/$mutating" >/dev/null
 
   stop_pid operator
   stop_pid simulator # left by an older make dev

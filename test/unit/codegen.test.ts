@@ -20,6 +20,7 @@ import {
   generatedFiles,
   renderCopy,
   renderSections,
+  toV1beta1,
 } from '../../src/codegen/generate.js';
 import { repoRoot } from '../support/kube.js';
 import { withWidget } from '../support/widget-kinds.js';
@@ -88,6 +89,21 @@ describe('make generate', () => {
   it.each(copiedFiles.map((f) => [f.path, f.from]))('%s is a copy of %s (run make generate)', (path) => {
     const file = files(projectTable)[path]!;
     expect(file.current).toBe(file.next);
+  });
+
+  it("writes config/admission/mutating's policy in v1beta1 for Kubernetes 1.34 and 1.35, changing only its objects' apiVersion", () => {
+    const current = files(projectTable);
+    const v1 = parseAllDocuments(current['config/admission/mutating/requested-by.yaml']!.next).map(
+      (d) => d.toJSON() as { apiVersion: string },
+    );
+    const beta = parseAllDocuments(current['config/admission/mutating-v1beta1/requested-by.yaml']!.next).map(
+      (d) => d.toJSON() as { apiVersion: string },
+    );
+    expect(v1.map((o) => o.apiVersion)).toEqual(['admissionregistration.k8s.io/v1', 'admissionregistration.k8s.io/v1']);
+    expect(beta).toEqual(v1.map((o) => ({ ...o, apiVersion: 'admissionregistration.k8s.io/v1beta1' })));
+    expect(toV1beta1('apiVersion: admissionregistration.k8s.io/v1\n  apiVersions: ["*"]\napiVersion: v1\n')).toBe(
+      'apiVersion: admissionregistration.k8s.io/v1beta1\n  apiVersions: ["*"]\napiVersion: v1\n',
+    );
   });
 
   it('writes a copy as its header, the lines before, the original and the lines after', () => {
