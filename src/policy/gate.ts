@@ -23,7 +23,7 @@ import {
   type PolicyRef,
   type RequestStatus,
 } from '../api/types.js';
-import { finishRequest, isoSeconds, setCondition, type Plan } from '../flux/protocol.js';
+import { finishRequest, isoSeconds, requestedBy, setCondition, type Plan } from '../flux/protocol.js';
 import { describePolicy, type PolicyDecision, type PolicyRef as DecidingRule } from './evaluate.js';
 
 export interface GateInput {
@@ -55,11 +55,12 @@ export function gate(input: GateInput): GateResult {
   // Started already (allowed, or approved) or decided before: nothing left to gate.
   if (current.startTime && (current.policy?.effect !== 'RequireApproval' || current.approval?.approvedBy)) return { proceed: current };
 
-  let status: RequestStatus = current;
+  // Who asked is on the request from the start, also while it waits or when it is denied.
+  let status: RequestStatus = { ...current, ...requestedBy(request, current) };
   if (!current.policy && input.decision) {
     const decision = input.decision;
     if (!decision.policy) return { proceed: current };
-    status = { ...current, policy: policyRef(decision.policy, decision.effect) };
+    status = { ...status, policy: policyRef(decision.policy, decision.effect) };
     if (decision.effect === 'Deny') return { plan: finishRequest(request, status, now, FailureReason[decision.reason], decision.message) };
     if (decision.effect === 'Allow') return { proceed: status };
     status = {

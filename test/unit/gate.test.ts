@@ -112,6 +112,12 @@ describe('awaiting approval', () => {
     expect(condition(status, ReadyCondition)).toMatchObject({ status: 'Unknown', reason: ProgressReason.AwaitingApproval });
   });
 
+  it('records who asked in status.requestedBy while it waits, and when it is denied', () => {
+    expect(waitingStatus().requestedBy).toBe('agent');
+    const denied: PolicyDecision = { effect: 'Deny', reason: 'PolicyDenied', message: 'frozen', policy: rule };
+    expect(plan(gate({ request: request(), now: NOW, decision: denied })).status.requestedBy).toBe('agent');
+  });
+
   it('records AwaitingApproval once, not on every look', () => {
     const first = plan(gate({ request: request(), now: NOW, decision: approvalRequired }));
     expect(first.event?.reason).toBe(EventReason.AwaitingApproval);
