@@ -215,14 +215,11 @@ function decide(
     case Effect.Allow:
       return { effect: 'Allow', policy: ref };
     case Effect.RequireApproval: {
-      const timeoutMs = rule.approvalTimeoutMs ?? DefaultApprovalTimeoutMs;
-      const timeout = rule.approvalTimeout ?? DefaultApprovalTimeout;
+      // Why only: the gate adds who may decide, how, and by when, once the deadline is known.
       return {
         effect: 'RequireApproval',
-        approvalTimeoutMs: timeoutMs,
-        message:
-          `approval required by ${by}${said}${windowNote}${limitNote}; someone else with the approve verb on ` +
-          `fluxactionrequests runs 'fluxact approve ${request.name} -n ${request.namespace}' within ${timeout}`,
+        approvalTimeoutMs: rule.approvalTimeoutMs ?? DefaultApprovalTimeoutMs,
+        message: `approval required by ${by}${said}${windowNote}${limitNote}`,
         policy: ref,
       };
     }

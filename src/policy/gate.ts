@@ -165,14 +165,17 @@ function approval(request: FluxActionRequest, status: RequestStatus, now: number
   return { plan };
 }
 
-/** What a waiting request says: who may approve, why, and until when. */
+/**
+ * What a waiting request says: why (the policy decision's message, else the rule), who may decide,
+ * how — `fluxact approve` or the annotation — and by when.
+ */
 function awaitingMessage(request: FluxActionRequest, policy: PolicyRef | undefined, why: string, expiresAt: number): string {
   const namespace = request.metadata.namespace ?? '';
   const until = Number.isNaN(expiresAt) ? '' : ` by ${isoSeconds(expiresAt)}`;
-  const reason = why ? `: ${why}` : '';
   return (
-    `awaiting approval (${describeRule(policy)})${reason}; someone with verb approve on ${Plural}.${Group} in namespace ${namespace} ` +
-    `(not the requester) sets annotation ${ApprovedByAnnotation} or ${RejectedByAnnotation} to their username${until}`
+    `${why || `approval required by ${describeRule(policy)}`}; someone else with verb approve on ${Plural}.${Group} in namespace ` +
+    `${namespace} runs 'fluxact approve ${request.metadata.name} -n ${namespace}', or sets annotation ${ApprovedByAnnotation} or ` +
+    `${RejectedByAnnotation} to their username,${until || ' now'}`
   );
 }
 

@@ -203,13 +203,12 @@ describe('effects', () => {
     });
   });
 
-  it('requires approval for 1h by default, saying how to approve', () => {
+  it('requires approval for 1h by default, saying why (the gate adds how to approve)', () => {
     const decision = run([namespaced('p', [{ name: 'agents', effect: 'RequireApproval', message: 'an SRE approves' }])]);
     expect(decision).toEqual({
       effect: 'RequireApproval',
       approvalTimeoutMs: HOUR,
-      message:
-        "approval required by FluxActionPolicy apps/p rule agents: an SRE approves; someone else with the approve verb on fluxactionrequests runs 'fluxact approve reconcile-podinfo -n apps' within 1h",
+      message: 'approval required by FluxActionPolicy apps/p rule agents: an SRE approves',
       policy: { kind: 'FluxActionPolicy', namespace: 'apps', name: 'p', rule: 'agents' },
     });
   });
@@ -217,7 +216,6 @@ describe('effects', () => {
   it('requires approval within the rule’s approvalTimeout', () => {
     const decision = run([namespaced('p', [{ name: 'agents', effect: 'RequireApproval', approvalTimeout: '1h30m' }])]);
     expect(decision).toMatchObject({ effect: 'RequireApproval', approvalTimeoutMs: 1.5 * HOUR });
-    expect((decision as { message: string }).message).toContain('within 1h30m');
   });
 });
 
