@@ -49,7 +49,7 @@ chaos: node_modules ## The chaos suite at full size: kills, restarts, failover, 
 	bash test/run.sh chaos
 
 .PHONY: dev
-dev: node_modules ## Local control plane + real Flux controllers + operator, and the samples carried out by Flux
+dev: node_modules ## Local control plane + real Flux controllers + operator, the samples carried out by Flux, and the sample policies
 	bash test/cluster/dev.sh up
 
 .PHONY: dev-down

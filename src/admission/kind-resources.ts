@@ -19,15 +19,6 @@ export const kindResources: Readonly<Record<string, KindResource>> = Object.from
 );
 
 /**
- * The kind → resource map as the CEL map literal in config/admission/action-permission.yaml, one
- * kind a line (a test checks the policy holds exactly this text).
- */
-export function kindResourcesCel(): string {
-  const entries = Object.entries(kindResources).map(([kind, r]) => `'${kind}': {'group': '${r.group}', 'resource': '${r.resource}'}`);
-  return `{\n${entries.join(',\n')}\n}`;
-}
-
-/**
  * The Flux resources of the kinds the operator acts on, grouped by API group in the table's order:
  * the shape of RBAC rules. With reconcilableOnly, kinds with nothing to reconcile (Alert, Provider)
  * are left out.

@@ -54,6 +54,8 @@ export const MetadataKey = {
   Requester: 'requester',
   /** Who approved it (status.approval.approvedBy), when a policy rule required approval and someone gave it. */
   Approver: 'approver',
+  /** Who rejected it (status.approval.rejectedBy): the request Failed with reason Rejected. */
+  Rejecter: 'rejecter',
   /** The request, as namespace/name. */
   Request: 'request',
   /**
@@ -129,9 +131,11 @@ export function outcomeEvent(request: FluxActionRequest, options: OutcomeEventOp
   const requester = status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
   // The approval the operator honoured (status), not an annotation set on a request that needed none.
   const approver = status?.approval?.approvedBy;
+  const rejecter = status?.approval?.rejectedBy;
   metadata[key(MetadataKey.Action)] = request.spec.action;
   if (requester) metadata[key(MetadataKey.Requester)] = requester;
   if (approver) metadata[key(MetadataKey.Approver)] = approver;
+  if (rejecter) metadata[key(MetadataKey.Rejecter)] = rejecter;
   metadata[key(MetadataKey.Request)] = requestName;
   const reason = status?.conditions?.find((c) => c.type === ReadyCondition)?.reason ?? phase;
   if (seen?.revision && reason === SuccessReason.Succeeded) metadata[key(MetadataKey.Revision)] = seen.revision;

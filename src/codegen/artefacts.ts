@@ -178,6 +178,46 @@ export function admissionResources(table: KindTable): Record<string, GroupResour
   return Object.fromEntries(table.kinds.map((k) => [k.kind, { group: k.group, resource: k.plural }]));
 }
 
+/** A ValidatingAdmissionPolicy variable. */
+export interface PolicyVariable {
+  name: string;
+  expression: string;
+}
+
+/**
+ * The permission policy's `resources` variable: admissionResources as a CEL map literal, a kind a
+ * line, so a new row is a one-line diff of the policy.
+ */
+export function admissionResourcesVariable(table: KindTable): PolicyVariable {
+  const entries = Object.entries(admissionResources(table)).map(
+    ([kind, r]) => `${celString(kind)}: {'group': ${celString(r.group)}, 'resource': ${celString(r.resource)}}`,
+  );
+  return { name: 'resources', expression: `{\n${entries.join(',\n')}\n}` };
+}
+
+/** The permission policy's kind-dependent section (config/admission/action-permission.yaml). */
+export function admissionPolicySections(table: KindTable): Sections {
+  return { 'kind-resources': { value: [admissionResourcesVariable(table)] } };
+}
+
+/**
+ * The Flux rules of the shipped requester roles (config/admission/roles.yaml): fluxact-requester
+ * holds the three action verbs on every kind, fluxact-reconciler only reconcile, on the kinds that
+ * have something to reconcile.
+ */
+export function requesterRoleSections(table: KindTable): Sections {
+  return {
+    'requester-verbs': { value: mcpActionRules(table), nestedFlow: true },
+    'reconciler-verbs': {
+      value: rulesByGroup(
+        table.kinds.filter((k) => k.reconcilable),
+        ['reconcile'],
+      ),
+      nestedFlow: true,
+    },
+  };
+}
+
 /** A generated section of a file: its marker name and what it holds. */
 export type Sections = Record<string, Fragment>;
 

@@ -5,7 +5,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Document, isSeq, visit } from 'yaml';
 import type { Fragment, KindTable, Sections } from './artefacts.js';
-import { crdSections, mcpRoleSections, operatorRoleSections, policyCrdSections } from './artefacts.js';
+import {
+  admissionPolicySections,
+  crdSections,
+  mcpRoleSections,
+  operatorRoleSections,
+  policyCrdSections,
+  requesterRoleSections,
+} from './artefacts.js';
 
 /** A file with generated sections, by its path from the repository root. */
 export interface GeneratedFile {
@@ -20,6 +27,8 @@ export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml', sections: policyCrdSections },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },
   { path: 'config/rbac/mcp_role.yaml', sections: mcpRoleSections },
+  { path: 'config/admission/action-permission.yaml', sections: admissionPolicySections },
+  { path: 'config/admission/roles.yaml', sections: requesterRoleSections },
   { path: 'charts/flux-action-operator/templates/operator-rbac.yaml', sections: operatorRoleSections },
   { path: 'charts/flux-action-operator/templates/mcp-rbac.yaml', sections: mcpRoleSections },
 ];
@@ -34,6 +43,8 @@ export interface CopiedFile {
   after: readonly string[];
   /** The header saying where the copy comes from, in the file's comment syntax. */
   header: (from: string) => string;
+  /** A change made to the original on the way (another API version); none when absent. */
+  rewrite?: (original: string) => string;
 }
 
 const Chart = 'charts/flux-action-operator';
@@ -41,8 +52,26 @@ const yamlHeader = (from: string): string => `# Copied by make generate from ${f
 const templateHeader = (from: string): string => `{{- /* Copied by make generate from ${from}: edit that file, not this copy. */}}`;
 const ifAdmission = ['{{- if .Values.admission.enabled }}'];
 const end = ['{{- end }}'];
+/** The chart installs the MutatingAdmissionPolicy of the version the cluster serves (_helpers.tpl). */
+const ifMutating = (version: string): string[] => [
+  `{{- if and .Values.admission.enabled .Values.admission.mutating.enabled (eq (include "fluxact.mutatingAdmissionPolicyVersion" .) "${version}") }}`,
+];
 
-/** The chart's copies of the CRDs (Helm installs crds/ as it is) and of config/admission (its templates, behind admission.enabled). */
+const inV1beta1 = '# In admissionregistration.k8s.io/v1beta1, for Kubernetes 1.34 and 1.35.';
+
+/**
+ * config/admission/mutating's policy in admissionregistration.k8s.io/v1beta1, for Kubernetes 1.34
+ * and 1.35 (the v1 and v1beta1 MutatingAdmissionPolicy have the same fields).
+ */
+export function toV1beta1(text: string): string {
+  // Only the MutatingAdmissionPolicy and its binding are in the file.
+  return text.replace(/^apiVersion: admissionregistration\.k8s\.io\/v1$/gm, 'apiVersion: admissionregistration.k8s.io/v1beta1');
+}
+
+/**
+ * The chart's copies of the CRDs (Helm installs crds/ as it is) and of config/admission (its templates,
+ * behind admission.enabled), and config/admission/mutating in v1beta1.
+ */
 export const copiedFiles: readonly CopiedFile[] = [
   {
     path: `${Chart}/crds/fluxaction.io_fluxactionrequests.yaml`,
@@ -94,11 +123,27 @@ export const copiedFiles: readonly CopiedFile[] = [
     header: templateHeader,
   },
   {
+    path: 'config/admission/mutating-v1beta1/requested-by.yaml',
+    from: 'config/admission/mutating/requested-by.yaml',
+    before: [inV1beta1],
+    after: [],
+    header: yamlHeader,
+    rewrite: toV1beta1,
+  },
+  {
     path: `${Chart}/templates/admission-mutating-requested-by.yaml`,
     from: 'config/admission/mutating/requested-by.yaml',
-    before: ['{{- if and .Values.admission.enabled .Values.admission.mutating.enabled }}'],
+    before: ifMutating('v1'),
     after: end,
     header: templateHeader,
+  },
+  {
+    path: `${Chart}/templates/admission-mutating-requested-by-v1beta1.yaml`,
+    from: 'config/admission/mutating/requested-by.yaml',
+    before: [...ifMutating('v1beta1'), inV1beta1],
+    after: end,
+    header: templateHeader,
+    rewrite: toV1beta1,
   },
 ];
 
@@ -153,14 +198,22 @@ export function beginMarker(name: string): string {
   return `# BEGIN GENERATED ${name}: written by make generate from ${Source}; edit the table, not this section`;
 }
 
-/** The text of a copy of `original`: header, the lines before, the original, the lines after. */
+/** The text of a copy of `original`: header, the lines before, the original (rewritten), the lines after. */
 export function renderCopy(copy: CopiedFile, original: string): string {
-  const body = original.endsWith('\n') ? original : `${original}\n`;
+  const rewritten = copy.rewrite ? copy.rewrite(original) : original;
+  const body = rewritten.endsWith('\n') ? rewritten : `${rewritten}\n`;
   return [copy.header(copy.from), ...copy.before, body + copy.after.join('\n')].join('\n') + (copy.after.length > 0 ? '\n' : '');
 }
 
-/** What each generated or copied file holds now (undefined: missing) and what the table says it should hold. */
-export function generate(root: string, table: KindTable): { path: string; current: string | undefined; next: string }[] {
+/** A file make generate writes: what it holds now (undefined: missing) and what it should hold. */
+export interface GeneratedText {
+  path: string;
+  current: string | undefined;
+  next: string;
+}
+
+/** What each generated or copied file holds now and what the table says it should hold. */
+export function generate(root: string, table: KindTable): GeneratedText[] {
   const read = (file: string): string | undefined => {
     try {
       return readFileSync(path.join(root, file), 'utf8');
@@ -174,10 +227,12 @@ export function generate(root: string, table: KindTable): { path: string; curren
     if (current === undefined) throw new GenerateError(`${f.path}: no such file`);
     return { path: f.path, current, next: renderSections(f.path, current, f.sections(table)) };
   });
-  const copies = copiedFiles.map((c) => {
-    const original = generated.find((g) => g.path === c.from)?.next ?? read(c.from);
+  // A copy may be of a generated file or of an earlier copy: it gets their new text.
+  const written: GeneratedText[] = [...generated];
+  for (const c of copiedFiles) {
+    const original = written.find((g) => g.path === c.from)?.next ?? read(c.from);
     if (original === undefined) throw new GenerateError(`${c.path}: its original ${c.from} does not exist`);
-    return { path: c.path, current: read(c.path), next: renderCopy(c, original) };
-  });
-  return [...generated, ...copies];
+    written.push({ path: c.path, current: read(c.path), next: renderCopy(c, original) });
+  }
+  return written;
 }

@@ -116,7 +116,7 @@ export function isoSeconds(ms: number): string {
 }
 
 /** Who asked: the annotation admission checked at creation and keeps immutable, copied to status. */
-function requestedBy(request: FluxActionRequest, current: RequestStatus): Pick<RequestStatus, 'requestedBy'> {
+export function requestedBy(request: FluxActionRequest, current: RequestStatus): Pick<RequestStatus, 'requestedBy'> {
   const value = request.metadata.annotations?.[RequestedByAnnotation] ?? current.requestedBy;
   return value === undefined ? {} : { requestedBy: value };
 }

@@ -24,7 +24,8 @@ import { decide, outcomeEvent, timeoutMs, type Plan, type Slot, type Step } from
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
-import type { PastAction, PolicyDecision } from '../policy/evaluate.js';
+import { pastAction, type PastAction, type PolicyDecision } from '../policy/evaluate.js';
+import { subjectOf } from '../policy/decider.js';
 import { gate, needsDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
 import { bounded } from '../kube/bounded.js';
@@ -143,7 +144,7 @@ export class RequestReconciler {
       if (isFinished(gated.plan.status.phase)) return this.finished(written, log, signal);
       return { requeueAfter: Math.min(gated.plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
     }
-    if (decision?.effect === 'Allow') this.starting.set(key, { target: targetOf(request), at: clock.now() });
+    if (decision?.effect === 'Allow') this.starting.set(key, pastAction(subjectOf(request), clock.now()));
     const allowed: FluxActionRequest = { ...request, status: gated.proceed };
 
     // Resolve the target and its sources.
@@ -377,7 +378,7 @@ export class RequestReconciler {
       const started = other.data.status?.startTime;
       if (!started || !onTarget(otherTarget)) continue;
       this.starting.delete(keyOf(other.data));
-      history.set(keyOf(other.data), { target: otherTarget, at: Date.parse(started) });
+      history.set(keyOf(other.data), pastAction(subjectOf(other.data), Date.parse(started)));
     }
     for (const [other, action] of this.starting) {
       if (other !== key && onTarget(action.target) && !history.has(other)) history.set(other, action);

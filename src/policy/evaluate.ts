@@ -37,10 +37,18 @@ export interface PolicySubject {
   groups: readonly string[];
 }
 
-/** An action carried out on a target at a time (milliseconds since the epoch): what rate limits count. */
-export interface PastAction {
-  target: { kind: string; namespace: string; name: string };
+/**
+ * An action carried out on a target at a time (milliseconds since the epoch), with what a rule's
+ * match reads of its request: what rate limits count, when their rule matches it.
+ */
+export interface PastAction extends Pick<PolicySubject, 'action' | 'target' | 'origin' | 'requestedBy' | 'groups'> {
   at: number;
+}
+
+/** The past action of a request that started at `at`. */
+export function pastAction(subject: PolicySubject, at: number): PastAction {
+  const { action, target, origin, requestedBy, groups } = subject;
+  return { action, target, origin, requestedBy, groups, at };
 }
 
 /** Names a policy, and the rule of it that decided (absent for a policy that cannot be used). */
@@ -201,6 +209,8 @@ function decide(
     const recent = history
       .filter((a) => a.at > now - perMs && a.at <= now)
       .filter((a) => a.target.kind === t.kind && a.target.namespace === t.namespace && a.target.name === t.name)
+      // Only what the rule governs counts: a limit on agents' actions ignores a person's.
+      .filter((a) => matches(rule, a))
       .map((a) => a.at)
       .sort((a, b) => b - a);
     if (recent.length < count) return undefined;
@@ -215,14 +225,11 @@ function decide(
     case Effect.Allow:
       return { effect: 'Allow', policy: ref };
     case Effect.RequireApproval: {
-      const timeoutMs = rule.approvalTimeoutMs ?? DefaultApprovalTimeoutMs;
-      const timeout = rule.approvalTimeout ?? DefaultApprovalTimeout;
+      // Why only: the gate adds who may decide, how, and by when, once the deadline is known.
       return {
         effect: 'RequireApproval',
-        approvalTimeoutMs: timeoutMs,
-        message:
-          `approval required by ${by}${said}${windowNote}${limitNote}; someone else with the approve verb on ` +
-          `fluxactionrequests runs 'fluxact approve ${request.name} -n ${request.namespace}' within ${timeout}`,
+        approvalTimeoutMs: rule.approvalTimeoutMs ?? DefaultApprovalTimeoutMs,
+        message: `approval required by ${by}${said}${windowNote}${limitNote}`,
         policy: ref,
       };
     }
@@ -238,7 +245,7 @@ function iso(ms: number): string {
 }
 
 /** Whether every match field the rule gives holds for the request (an absent or empty field holds). */
-function matches(rule: CompiledRule, request: PolicySubject): boolean {
+function matches(rule: CompiledRule, request: Omit<PastAction, 'at'>): boolean {
   const m = rule.match;
   if (m.actions && !m.actions.has(request.action)) return false;
   if (m.kinds && !m.kinds.has(request.target.kind)) return false;

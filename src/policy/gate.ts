@@ -23,7 +23,7 @@ import {
   type PolicyRef,
   type RequestStatus,
 } from '../api/types.js';
-import { finishRequest, isoSeconds, setCondition, type Plan } from '../flux/protocol.js';
+import { finishRequest, isoSeconds, requestedBy, setCondition, type Plan } from '../flux/protocol.js';
 import { describePolicy, type PolicyDecision, type PolicyRef as DecidingRule } from './evaluate.js';
 
 export interface GateInput {
@@ -55,11 +55,12 @@ export function gate(input: GateInput): GateResult {
   // Started already (allowed, or approved) or decided before: nothing left to gate.
   if (current.startTime && (current.policy?.effect !== 'RequireApproval' || current.approval?.approvedBy)) return { proceed: current };
 
-  let status: RequestStatus = current;
+  // Who asked is on the request from the start, also while it waits or when it is denied.
+  let status: RequestStatus = { ...current, ...requestedBy(request, current) };
   if (!current.policy && input.decision) {
     const decision = input.decision;
     if (!decision.policy) return { proceed: current };
-    status = { ...current, policy: policyRef(decision.policy, decision.effect) };
+    status = { ...status, policy: policyRef(decision.policy, decision.effect) };
     if (decision.effect === 'Deny') return { plan: finishRequest(request, status, now, FailureReason[decision.reason], decision.message) };
     if (decision.effect === 'Allow') return { proceed: status };
     status = {
@@ -164,14 +165,17 @@ function approval(request: FluxActionRequest, status: RequestStatus, now: number
   return { plan };
 }
 
-/** What a waiting request says: who may approve, why, and until when. */
+/**
+ * What a waiting request says: why (the policy decision's message, else the rule), who may decide,
+ * how — `fluxact approve` or the annotation — and by when.
+ */
 function awaitingMessage(request: FluxActionRequest, policy: PolicyRef | undefined, why: string, expiresAt: number): string {
   const namespace = request.metadata.namespace ?? '';
   const until = Number.isNaN(expiresAt) ? '' : ` by ${isoSeconds(expiresAt)}`;
-  const reason = why ? `: ${why}` : '';
   return (
-    `awaiting approval (${describeRule(policy)})${reason}; someone with verb approve on ${Plural}.${Group} in namespace ${namespace} ` +
-    `(not the requester) sets annotation ${ApprovedByAnnotation} or ${RejectedByAnnotation} to their username${until}`
+    `${why || `approval required by ${describeRule(policy)}`}; someone else with verb approve on ${Plural}.${Group} in namespace ` +
+    `${namespace} runs 'fluxact approve ${request.metadata.name} -n ${namespace}', or sets annotation ${ApprovedByAnnotation} or ` +
+    `${RejectedByAnnotation} to their username,${until || ' now'}`
   );
 }
 

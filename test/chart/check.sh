@@ -18,10 +18,10 @@ out=.cache/chart
 mkdir -p "$out"
 fail() { printf 'chart: %s\n' "$*" >&2; exit 1; }
 
-# The oldest Kubernetes version the project supports, for the capabilities and deprecation checks:
-# the mutating policy (admission.mutating.enabled) is MutatingAdmissionPolicy v1beta1, the only
-# version 1.35 serves; from 1.37 on it is deprecated (v1 is served), and `lint --strict` would
-# fail on that warning.
+# The oldest Kubernetes version the project supports, for the capabilities and deprecation checks.
+# The mutating policy (admission.mutating.enabled) is MutatingAdmissionPolicy v1 where the cluster
+# serves it (1.36+), else v1beta1 (1.34 and 1.35): helm template without a cluster renders v1, and
+# with --api-versions naming only the v1beta1 kind, as a 1.35 cluster's discovery does, v1beta1.
 # shellcheck source=../cluster/versions-compat.env
 kube_version=$(source test/cluster/versions-compat.env && echo "$KUBERNETES_VERSION")
 
@@ -31,6 +31,11 @@ start=$SECONDS
 "$helm" template fluxact "$chart" --kube-version "$kube_version" --namespace fluxact-system --include-crds >"$out/default.yaml"
 "$helm" template fluxact "$chart" --kube-version "$kube_version" --namespace fluxact-system --include-crds \
   -f "$here/all-features.values.yaml" >"$out/all-features.yaml"
+"$helm" template fluxact "$chart" --kube-version "$kube_version" --namespace fluxact-system \
+  --api-versions admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy \
+  -f "$here/all-features.values.yaml" >"$out/all-features-v1beta1.yaml"
+grep -q '^apiVersion: admissionregistration.k8s.io/v1beta1$' "$out/all-features-v1beta1.yaml" ||
+  fail "a cluster serving MutatingAdmissionPolicy only in v1beta1 does not get the v1beta1 policy"
 
 # refused <expected message part> <helm --set argument>...: the schema (or a template) refuses the values.
 refused() {

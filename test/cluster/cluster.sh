@@ -384,10 +384,17 @@ start_etcd() {
   wait_ready etcd "$url/health" -o /dev/null -w ok
 }
 
-# MutatingAdmissionPolicy (beta, off by default in Kubernetes 1.34 and 1.35): the policy of
-# config/admission/mutating fills in fluxaction.io/requested-by.
-ADMISSION_POLICY_FLAGS=(--feature-gates=MutatingAdmissionPolicy=true
-  --runtime-config=admissionregistration.k8s.io/v1beta1=true)
+# MutatingAdmissionPolicy fills in fluxaction.io/requested-by. From Kubernetes 1.36 it is GA and
+# on by default (admissionregistration.k8s.io/v1: config/admission/mutating), so the API server
+# runs with the defaults, as a cluster of that version does. In 1.34 and 1.35 it is beta and off
+# by default: the feature gate and the v1beta1 API are turned on (config/admission/mutating-v1beta1).
+kube_minor=${KUBERNETES_VERSION#v1.}
+kube_minor=${kube_minor%%.*}
+ADMISSION_POLICY_FLAGS=()
+if ((kube_minor < 36)); then
+  ADMISSION_POLICY_FLAGS=(--feature-gates=MutatingAdmissionPolicy=true
+    --runtime-config=admissionregistration.k8s.io/v1beta1=true)
+fi
 
 start_apiserver() {
   local port

@@ -2,7 +2,8 @@
 # make dev: the local control plane with the real Flux controllers (source-, kustomize-,
 # helm-controller, flux-operator), a fake node whose pods run, the local Git/Helm/OCI server holding
 # what the samples point at, the CRD and RBAC, the operator running as its own ServiceAccount, and
-# the sample requests carried out by Flux. Everything keeps running until `make dev-down`.
+# the sample requests carried out by Flux, then the sample policies (config/samples/policies).
+# Everything keeps running until `make dev-down`.
 #
 #   dev.sh up     start (idempotent: restarts the operator)
 #   dev.sh down   stop the operator (the cluster and Flux: make cluster-down)
@@ -63,9 +64,13 @@ up() {
   kubectl apply --server-side --force-conflicts -f "$root/config/manager/namespace.yaml" >/dev/null
   kubectl apply --server-side --force-conflicts -k "$root/config/rbac" >/dev/null
   kubectl wait --for=condition=Established crd/fluxactionrequests.fluxaction.io --timeout=60s >/dev/null
-  say "installing the admission policies and roles (config/admission, config/admission/mutating)"
+  # The MutatingAdmissionPolicy in the version the API server serves: v1 from Kubernetes 1.36, v1beta1
+  # on the compat set's 1.35.
+  local mutating=mutating
+  kubectl get --raw /apis/admissionregistration.k8s.io/v1 | grep -q '"mutatingadmissionpolicies"' || mutating=mutating-v1beta1
+  say "installing the admission policies and roles (config/admission, config/admission/$mutating)"
   kubectl apply --server-side --force-conflicts -k "$root/config/admission" >/dev/null
-  kubectl apply --server-side --force-conflicts -k "$root/config/admission/mutating" >/dev/null
+  kubectl apply --server-side --force-conflicts -k "$root/config/admission/$mutating" >/dev/null
 
   stop_pid operator
   stop_pid simulator # left by an older make dev
@@ -93,15 +98,24 @@ up() {
     say "the sample requests did not all succeed; logs: $dev_dir/operator.log, .cache/cluster/logs/"
     exit 1
   fi
+  # The sample policies once the samples ran: agents' HelmRelease actions in apps need approval,
+  # prod-* is frozen on Friday evenings (README: Worked example). The samples' own requests come
+  # from kubectl, which no rule matches, so a later make dev runs them as before.
+  say "applying config/samples/policies: FluxActionPolicy apps/guardrails, ClusterFluxActionPolicy platform"
+  kubectl apply --server-side --force-conflicts -k "$root/config/samples/policies" >/dev/null
+  kubectl wait --for=condition=Ready -n apps fluxactionpolicy/guardrails --timeout=60s >/dev/null
+  kubectl wait --for=condition=Ready clusterfluxactionpolicy/platform --timeout=60s >/dev/null
   kubectl get kustomizations,helmreleases,gitrepositories,ocirepositories -n apps
   kubectl get pods -n apps -o wide
   kubectl get far -n apps -o wide
+  kubectl get fluxactionpolicies -n apps
   cat >&2 <<DONE
 
 [dev] ready. Try:
   eval "\$(bash test/cluster/cluster.sh env)"     # KUBECONFIG for this cluster
   bash test/cluster/cluster.sh kubectl get far -A
   bash test/cluster/cluster.sh kubectl describe far -n apps reconcile-podinfo
+  bash test/cluster/cluster.sh kubectl describe fap -n apps guardrails    # README: Worked example
   curl -s http://$metrics_addr/metrics | grep fluxact_
 [dev] logs: .cache/dev/operator.log, .cache/cluster/logs/ (Flux controllers); stop with: make dev-down
 DONE

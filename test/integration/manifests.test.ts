@@ -39,13 +39,20 @@ interface Manifest {
 beforeAll(() => ensureInstalled());
 
 describe('config/', () => {
-  it.each(['crd', 'rbac', 'manager', 'default', 'samples', 'admission', 'admission/mutating'])(
-    'config/%s builds with kustomize',
-    async (dir) => {
-      const out = await kubectl('kustomize', path.join(repoRoot, 'config', dir));
-      expect(out.length).toBeGreaterThan(0);
-    },
-  );
+  it.each([
+    'crd',
+    'rbac',
+    'manager',
+    'default',
+    'samples',
+    'samples/policies',
+    'admission',
+    'admission/mutating',
+    'admission/mutating-v1beta1',
+  ])('config/%s builds with kustomize', async (dir) => {
+    const out = await kubectl('kustomize', path.join(repoRoot, 'config', dir));
+    expect(out.length).toBeGreaterThan(0);
+  });
 
   // Every directory a user may apply on its own. The samples' objects go to a namespace of the
   // test's (a dry run does not create their namespace, so objects in it would be refused).

@@ -29,25 +29,56 @@ function configFiles(...dir: string[]): string[] {
     .map((f) => path.join(full, f));
 }
 
+/** The versions of admissionregistration.k8s.io in which the API server serves MutatingAdmissionPolicy. */
+export async function servedMutatingPolicyVersions(kc: k8s.KubeConfig): Promise<MutatingPolicyVersion[]> {
+  const discover = {
+    v1: () => kc.makeApiClient(k8s.AdmissionregistrationV1Api).getAPIResources(),
+    v1beta1: () => kc.makeApiClient(k8s.AdmissionregistrationV1beta1Api).getAPIResources(),
+  };
+  const served: MutatingPolicyVersion[] = [];
+  for (const version of ['v1', 'v1beta1'] as const) {
+    // A version the API server does not serve at all is a 404.
+    const list = await discover[version]().catch((err: unknown) => {
+      if (err instanceof k8s.ApiException && err.code === 404) return undefined;
+      throw err;
+    });
+    if (list?.resources.some((r) => r.name === 'mutatingadmissionpolicies')) served.push(version);
+  }
+  return served;
+}
+
+/** An API version of MutatingAdmissionPolicy the project ships a policy in. */
+export type MutatingPolicyVersion = 'v1' | 'v1beta1';
+
+/**
+ * The config/ directory of the requested-by MutatingAdmissionPolicy the cluster serves:
+ * admission/mutating (v1, Kubernetes 1.36+), else admission/mutating-v1beta1 (1.34 and 1.35 with
+ * the feature gate), as a user picks it.
+ */
+export function mutatingPolicyDir(served: readonly MutatingPolicyVersion[]): string[] {
+  return served.includes('v1') ? ['admission', 'mutating'] : ['admission', 'mutating-v1beta1'];
+}
+
 /**
  * The operator's CRDs, namespace and RBAC, and the admission policies and roles, from crds/ and
- * config/ (config/admission/mutating included: the local control plane serves MutatingAdmissionPolicy).
+ * config/, with the requested-by MutatingAdmissionPolicy of the version the cluster serves (the
+ * local control plane serves one in every version set).
  */
-export function projectManifests(): k8s.KubernetesObject[] {
+export function projectManifests(served: readonly MutatingPolicyVersion[]): k8s.KubernetesObject[] {
   const files = [
     ...configFiles('crds'),
     path.join(repoRoot, 'config', 'manager', 'namespace.yaml'),
     ...configFiles('rbac'),
     ...configFiles('admission'),
-    ...configFiles('admission', 'mutating'),
+    ...configFiles(...mutatingPolicyDir(served)),
   ];
   return files.flatMap(readManifests);
 }
 
 /** Applies the project's manifests and waits until the API server serves the CRD's schema. */
 export async function installProject(kc: k8s.KubeConfig): Promise<void> {
-  await apply(kc, projectManifests()).catch((err: unknown) => {
-    // A control plane started before the MutatingAdmissionPolicy flags were added does not serve it.
+  await apply(kc, projectManifests(await servedMutatingPolicyVersions(kc))).catch((err: unknown) => {
+    // A control plane started before the MutatingAdmissionPolicy flags were added serves neither version.
     if (String(err).includes('MutatingAdmissionPolicy'))
       throw new Error(
         `the cluster does not serve MutatingAdmissionPolicy (${String(err)}): restart it with 'make cluster-down cluster-up'`,

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
-import { kindResources, kindResourcesCel, RequestedByAnnotation, resourcesByGroup } from '../../src/admission/kind-resources.js';
+import { kindResources, RequestedByAnnotation, resourcesByGroup } from '../../src/admission/kind-resources.js';
+import { admissionResourcesVariable, projectTable } from '../../src/codegen/artefacts.js';
 import { fluxKinds } from '../../src/flux/kinds.js';
 import { repoRoot } from '../support/kube.js';
 
@@ -40,7 +41,8 @@ describe('config/admission and the kinds table', () => {
   it('the permission policy maps exactly the table kinds to their group and resource', () => {
     const policy = find(docs('admission', 'action-permission.yaml'), 'ValidatingAdmissionPolicy', 'fluxact-action-permission');
     const resources = policy.spec!.variables!.find((v) => v.name === 'resources')!;
-    expect(resources.expression).toBe(kindResourcesCel());
+    expect(resources).toEqual(admissionResourcesVariable(projectTable));
+    for (const k of fluxKinds) expect(resources.expression).toContain(`'${k.kind}': {'group': '${k.group}', 'resource': '${k.plural}'}`);
   });
 
   it('the exported map has a row per kind, with the plural RBAC names', () => {

@@ -1,6 +1,8 @@
 // The generated sections of the CRD and the ClusterRoles (config/ and the chart's), and the chart's
 // copies of the CRD and of config/admission: committed output equals what the kinds table generates
 // (run `make generate` when this fails), and a new row reaches every artefact.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import {
@@ -20,6 +22,7 @@ import {
   generatedFiles,
   renderCopy,
   renderSections,
+  toV1beta1,
 } from '../../src/codegen/generate.js';
 import { repoRoot } from '../support/kube.js';
 import { withWidget } from '../support/widget-kinds.js';
@@ -63,6 +66,20 @@ function roleRules(text: string): PolicyRule[] {
   return docs.find((d) => d.kind === 'ClusterRole')!.rules;
 }
 
+const permissionPath = 'config/admission/action-permission.yaml';
+interface PermissionPolicy {
+  spec: { variables: { name: string; expression: string }[]; validations: unknown[] };
+}
+/** The kind → resource map of the permission policy in the file (the chart's copy is a template: its first and last lines are Helm's). */
+function resourcesVariable(text: string): string {
+  const yaml = text
+    .split('\n')
+    .filter((l) => !l.startsWith('{{'))
+    .join('\n');
+  const policy = parseAllDocuments(yaml)[0]!.toJSON() as PermissionPolicy;
+  return policy.spec.variables.find((v) => v.name === 'resources')!.expression;
+}
+
 const isFlux = (r: PolicyRule): boolean => r.apiGroups.some((g) => g.endsWith('.fluxcd.io') || g === 'fluxcd.controlplane.io');
 
 describe('make generate', () => {
@@ -74,6 +91,21 @@ describe('make generate', () => {
   it.each(copiedFiles.map((f) => [f.path, f.from]))('%s is a copy of %s (run make generate)', (path) => {
     const file = files(projectTable)[path]!;
     expect(file.current).toBe(file.next);
+  });
+
+  it("writes config/admission/mutating's policy in v1beta1 for Kubernetes 1.34 and 1.35, changing only its objects' apiVersion", () => {
+    const current = files(projectTable);
+    const v1 = parseAllDocuments(readFileSync(path.join(repoRoot, 'config/admission/mutating/requested-by.yaml'), 'utf8')).map(
+      (d) => d.toJSON() as { apiVersion: string },
+    );
+    const beta = parseAllDocuments(current['config/admission/mutating-v1beta1/requested-by.yaml']!.next).map(
+      (d) => d.toJSON() as { apiVersion: string },
+    );
+    expect(v1.map((o) => o.apiVersion)).toEqual(['admissionregistration.k8s.io/v1', 'admissionregistration.k8s.io/v1']);
+    expect(beta).toEqual(v1.map((o) => ({ ...o, apiVersion: 'admissionregistration.k8s.io/v1beta1' })));
+    expect(toV1beta1('apiVersion: admissionregistration.k8s.io/v1\n  apiVersions: ["*"]\napiVersion: v1\n')).toBe(
+      'apiVersion: admissionregistration.k8s.io/v1beta1\n  apiVersions: ["*"]\napiVersion: v1\n',
+    );
   });
 
   it('writes a copy as its header, the lines before, the original and the lines after', () => {
@@ -186,6 +218,36 @@ describe('a new row in the kinds table', () => {
   it('is in the admission policy kind → resource map', () => {
     expect(admissionResources(withWidget)['Widget']).toEqual({ group: 'widgets.example.fluxcd.io', resource: 'widgets' });
     expect(admissionResources(projectTable)['Widget']).toBeUndefined();
+    const widget = "'Widget': {'group': 'widgets.example.fluxcd.io', 'resource': 'widgets'}";
+    for (const file of [permissionPath, `charts/flux-action-operator/templates/admission-action-permission.yaml`]) {
+      expect(resourcesVariable(after[file]!.next)).toContain(widget);
+      expect(resourcesVariable(before[file]!.next)).not.toContain('Widget');
+    }
+    // The rest of the policy is kept: the variables that read the map, and both validations.
+    const policy = parseAllDocuments(after[permissionPath]!.next)[0]!.toJSON() as PermissionPolicy;
+    expect(policy.spec.variables.map((v) => v.name)).toEqual(['resources', 'kind', 'known', 'verb', 'targetNamespace', 'targetName']);
+    expect(policy.spec.validations).toHaveLength(2);
+  });
+
+  it('gets the action verbs in the requester roles, and reconcile in fluxact-reconciler', () => {
+    const roles = parseAllDocuments(after['config/admission/roles.yaml']!.next).map(
+      (d) => d.toJSON() as Role & { metadata: { name: string } },
+    );
+    const widgets = (name: string): PolicyRule | undefined =>
+      roles.find((r) => r.metadata.name === name)!.rules.find((r) => r.apiGroups.includes('widgets.example.fluxcd.io'));
+    expect(widgets('fluxact-requester')).toEqual({
+      apiGroups: ['widgets.example.fluxcd.io'],
+      resources: ['widgets'],
+      verbs: ['reconcile', 'suspend', 'resume'],
+    });
+    expect(widgets('fluxact-reconciler')).toEqual({
+      apiGroups: ['widgets.example.fluxcd.io'],
+      resources: ['widgets'],
+      verbs: ['reconcile'],
+    });
+    // The hand-written rules are kept: the request verbs, the approver's and viewer's roles.
+    expect(roles.map((r) => r.metadata.name)).toEqual(['fluxact-requester', 'fluxact-reconciler', 'fluxact-approver', 'fluxact-viewer']);
+    expect(roles[0]!.rules[0]!.resources).toEqual(['fluxactionrequests']);
   });
 });
 

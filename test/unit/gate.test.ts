@@ -15,7 +15,8 @@ const rule = { kind: 'FluxActionPolicy' as const, namespace: 'apps', name: 'guar
 const approvalRequired: PolicyDecision = {
   effect: 'RequireApproval',
   approvalTimeoutMs: HOUR,
-  message: "agents' HelmRelease actions need an SRE's approval",
+  message:
+    "approval required by FluxActionPolicy apps/guardrails rule agents-need-approval: agents' HelmRelease actions need an SRE's approval",
   policy: rule,
 };
 
@@ -103,13 +104,21 @@ describe('awaiting approval', () => {
     expect(status.phase).toBe(Phase.Pending);
     expect(status.startTime).toBeUndefined();
     expect(status.approval).toEqual({ expiresAt: '2026-11-28T13:00:00Z' });
+    // Each thing said once: why, who decides, the two ways to decide, the deadline.
     expect(status.message).toBe(
-      "awaiting approval (FluxActionPolicy apps/guardrails rule agents-need-approval): agents' HelmRelease actions need an SRE's " +
-        'approval; someone with verb approve on fluxactionrequests.fluxaction.io in namespace apps (not the requester) sets ' +
-        'annotation fluxaction.io/approved-by or fluxaction.io/rejected-by to their username by 2026-11-28T13:00:00Z',
+      "approval required by FluxActionPolicy apps/guardrails rule agents-need-approval: agents' HelmRelease actions need an SRE's " +
+        'approval; someone else with verb approve on fluxactionrequests.fluxaction.io in namespace apps runs ' +
+        "'fluxact approve mcp-reconcile-web -n apps', or sets annotation fluxaction.io/approved-by or fluxaction.io/rejected-by " +
+        'to their username, by 2026-11-28T13:00:00Z',
     );
     expect(condition(status, ApprovedCondition)).toMatchObject({ status: 'Unknown', reason: ProgressReason.AwaitingApproval });
     expect(condition(status, ReadyCondition)).toMatchObject({ status: 'Unknown', reason: ProgressReason.AwaitingApproval });
+  });
+
+  it('records who asked in status.requestedBy while it waits, and when it is denied', () => {
+    expect(waitingStatus().requestedBy).toBe('agent');
+    const denied: PolicyDecision = { effect: 'Deny', reason: 'PolicyDenied', message: 'frozen', policy: rule };
+    expect(plan(gate({ request: request(), now: NOW, decision: denied })).status.requestedBy).toBe('agent');
   });
 
   it('records AwaitingApproval once, not on every look', () => {

@@ -39,3 +39,17 @@ true
 {{- define "fluxact.mcpSecretName" -}}
 {{ .Values.mcp.token.existingSecret | default (printf "%s-mcp-token" .Values.namePrefix) }}
 {{- end }}
+
+{{/* The MutatingAdmissionPolicy version admission.mutating installs: v1 where the cluster serves it
+(Kubernetes 1.36+), else v1beta1 where the cluster serves that (1.34 and 1.35 with feature gate
+MutatingAdmissionPolicy), else v1. helm template without a cluster knows neither: it renders v1,
+or v1beta1 with --api-versions admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy. */}}
+{{- define "fluxact.mutatingAdmissionPolicyVersion" -}}
+{{- if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy" -}}
+v1
+{{- else if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy" -}}
+v1beta1
+{{- else -}}
+v1
+{{- end -}}
+{{- end }}

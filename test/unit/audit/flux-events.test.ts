@@ -185,6 +185,17 @@ describe('outcomeEvent', () => {
       expect(build(r)?.metadata?.[`${K}/approver`]).toBe('bob');
     });
 
+    it('names who rejected a rejected request (status.approval.rejectedBy), and no approver', () => {
+      const r = request({ ...failed, approval: { rejectedBy: 'carol' } });
+      const metadata = build(r)?.metadata;
+      expect(metadata?.[`${K}/rejecter`]).toBe('carol');
+      expect(metadata).not.toHaveProperty([`${K}/approver`]);
+    });
+
+    it('names no rejecter when nobody rejected', () => {
+      expect(build(request(failed))?.metadata).not.toHaveProperty([`${K}/rejecter`]);
+    });
+
     it('names no approver for an approved-by annotation on a request that needed no approval', () => {
       const r = request(succeeded);
       r.metadata.annotations = { ...r.metadata.annotations, [ApprovedByAnnotation]: 'bob' };
