@@ -5,12 +5,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Document, isSeq, visit } from 'yaml';
 import type { Fragment, KindTable, Sections } from './artefacts.js';
-import { crdSections, mcpRoleSections, operatorRoleSections, policyCrdSections } from './artefacts.js';
+import { crdSections, mcpRoleSections, operatorRoleSections, policyCrdSections, scheduleCrdSections } from './artefacts.js';
 
-/** A file with generated sections, by its path from the repository root. */
+/**
+ * A file with generated sections, by its path from the repository root. Its sections may be made
+ * from a file listed before it, as that file is once generated (`generated(path)`).
+ */
 export interface GeneratedFile {
   path: string;
-  sections: (table: KindTable) => Sections;
+  sections: (table: KindTable, generated: (path: string) => string) => Sections;
 }
 
 /** Every file `make generate` writes. A new artefact is a function of the table in artefacts.ts, an entry here and markers in its file. */
@@ -18,6 +21,10 @@ export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_fluxactionrequests.yaml', sections: crdSections },
   { path: 'crds/fluxaction.io_fluxactionpolicies.yaml', sections: policyCrdSections },
   { path: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml', sections: policyCrdSections },
+  {
+    path: 'crds/fluxaction.io_fluxactionschedules.yaml',
+    sections: (_table, generated) => scheduleCrdSections(generated('crds/fluxaction.io_fluxactionrequests.yaml')),
+  },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },
   { path: 'config/rbac/mcp_role.yaml', sections: mcpRoleSections },
   { path: 'charts/flux-action-operator/templates/operator-rbac.yaml', sections: operatorRoleSections },
@@ -61,6 +68,13 @@ export const copiedFiles: readonly CopiedFile[] = [
   {
     path: `${Chart}/crds/fluxaction.io_clusterfluxactionpolicies.yaml`,
     from: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml',
+    before: [],
+    after: [],
+    header: yamlHeader,
+  },
+  {
+    path: `${Chart}/crds/fluxaction.io_fluxactionschedules.yaml`,
+    from: 'crds/fluxaction.io_fluxactionschedules.yaml',
     before: [],
     after: [],
     header: yamlHeader,
@@ -169,11 +183,17 @@ export function generate(root: string, table: KindTable): { path: string; curren
       throw err;
     }
   };
-  const generated = generatedFiles.map((f) => {
+  const generated: { path: string; current: string; next: string }[] = [];
+  const generatedText = (file: string): string => {
+    const text = generated.find((g) => g.path === file)?.next;
+    if (text === undefined) throw new GenerateError(`${file} must be generated before the files made from it`);
+    return text;
+  };
+  for (const f of generatedFiles) {
     const current = read(f.path);
     if (current === undefined) throw new GenerateError(`${f.path}: no such file`);
-    return { path: f.path, current, next: renderSections(f.path, current, f.sections(table)) };
-  });
+    generated.push({ path: f.path, current, next: renderSections(f.path, current, f.sections(table, generatedText)) });
+  }
   const copies = copiedFiles.map((c) => {
     const original = generated.find((g) => g.path === c.from)?.next ?? read(c.from);
     if (original === undefined) throw new GenerateError(`${c.path}: its original ${c.from} does not exist`);

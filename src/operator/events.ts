@@ -36,8 +36,6 @@ export class EventRecorder {
 
   /** Records an Event on a request. Best effort: a failure is logged, never fails the request. */
   async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const namespace = request.metadata.namespace ?? 'default';
-    const now = new Date(this.clock.now());
     const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
     const approvedBy = request.status?.approval?.approvedBy;
     const rejectedBy = request.status?.approval?.rejectedBy;
@@ -48,25 +46,45 @@ export class EventRecorder {
     // Who asked and who approved, in the message too: `kubectl events` shows no annotations.
     const who = [requestedBy && `requested by ${requestedBy}`, approvedBy && `approved by ${approvedBy}`].filter(Boolean).join(', ');
     const full = who && !message.includes(who) ? `${message} (${who})` : message;
+    await this.recordOn({ apiVersion: ApiVersion, kind: Kind, ...request.metadata }, type, reason, full, annotations);
+  }
+
+  /** Records an Event on any object of the project's (a request, a schedule). Best effort: a failure is logged. */
+  async recordOn(
+    object: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      namespace?: string | undefined;
+      uid?: string | undefined;
+      resourceVersion?: string | undefined;
+    },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    annotations: Record<string, string> = {},
+  ): Promise<void> {
+    const namespace = object.namespace ?? 'default';
+    const now = new Date(this.clock.now());
     const event: k8s.CoreV1Event = {
       // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
       // asked rides along as an annotation, as Flux puts its metadata on its Events.
       metadata: {
-        name: `${request.metadata.name}.${this.nanos().toString(16)}`,
+        name: `${object.name}.${this.nanos().toString(16)}`,
         namespace,
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       },
       involvedObject: {
-        apiVersion: ApiVersion,
-        kind: Kind,
-        name: request.metadata.name,
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.name,
         namespace,
-        ...(request.metadata.uid ? { uid: request.metadata.uid } : {}),
-        ...(request.metadata.resourceVersion ? { resourceVersion: request.metadata.resourceVersion } : {}),
+        ...(object.uid ? { uid: object.uid } : {}),
+        ...(object.resourceVersion ? { resourceVersion: object.resourceVersion } : {}),
       },
       type,
       reason,
-      message: full.length > MaxMessage ? `${full.slice(0, MaxMessage - 3)}...` : full,
+      message: message.length > MaxMessage ? `${message.slice(0, MaxMessage - 3)}...` : message,
       source: { component: ReportingComponent },
       reportingComponent: ReportingComponent,
       reportingInstance: this.instance,
@@ -78,7 +96,7 @@ export class EventRecorder {
       await this.core.createNamespacedEvent({ namespace, body: event });
     } catch (err) {
       this.log.warn(
-        { request: `${namespace}/${request.metadata.name}`, reason, err: err instanceof Error ? err.message : String(err) },
+        { object: `${object.kind} ${namespace}/${object.name}`, reason, err: err instanceof Error ? err.message : String(err) },
         'could not record event',
       );
     }

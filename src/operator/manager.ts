@@ -25,6 +25,8 @@ import { RequestReconciler, keyOf } from './reconciler.js';
 import { policyDecider } from '../policy/decider.js';
 import { PolicyStore } from '../policy/store.js';
 import { RequestIndex } from './request-index.js';
+import { RequestService } from '../client/requests.js';
+import { ScheduleController } from '../schedule/controller.js';
 
 export interface OperatorOptions {
   config: OperatorConfig;
@@ -142,6 +144,8 @@ class Controllers {
   private readonly index = new RequestIndex();
   private readonly fluxObjects: FluxObjects;
   private requests: InformerHandle<KubeObject> | undefined;
+  /** FluxActionSchedules: the requests they create at their slots. */
+  private schedules: ScheduleController | undefined;
   private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
   /** FluxActionPolicies, ClusterFluxActionPolicies and namespaces' labels: what decides a request before it starts. */
   private readonly policies: PolicyStore;
@@ -196,8 +200,10 @@ class Controllers {
       onChange: (obj) => {
         if (!obj.metadata?.name) return;
         this.queue.add(keyOf({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } }));
+        this.schedules?.onRequest(obj);
       },
     });
+    const recorder = new EventRecorder(kc, identity, clock, log);
     const reconciler = new RequestReconciler({
       kc,
       requests: this.requests,
@@ -205,7 +211,7 @@ class Controllers {
       discovery: new FluxDiscovery(kc),
       index: this.index,
       crossNamespaceFrom: config.crossNamespaceFrom,
-      recorder: new EventRecorder(kc, identity, clock, log),
+      recorder,
       clock,
       log,
       metrics,
@@ -219,6 +225,19 @@ class Controllers {
     reconciler.loadHeldTokens();
     this.synced = true;
     this.queue.start((key, signal) => reconciler.reconcile(key, signal), { concurrency: config.concurrency });
+    // Schedules read their requests from the request informer's cache, synced above.
+    const requestService = new RequestService({ kc });
+    this.schedules = new ScheduleController({
+      kc,
+      log,
+      clock,
+      requests: this.requests,
+      recorder,
+      whoAmI: () => requestService.whoAmI(),
+      ...(ns ? { namespace: ns } : {}),
+      onSyncFailing: this.onSyncFailing,
+    });
+    this.schedules.start();
     log.info({ requests: this.requests.list().length, concurrency: config.concurrency }, 'controllers started');
   }
 
@@ -241,6 +260,7 @@ class Controllers {
   }
 
   async stop(): Promise<void> {
+    await this.schedules?.stop();
     await this.queue.shutdown();
     await this.requests?.stop();
     await this.fluxObjects.stop();
