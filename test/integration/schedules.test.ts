@@ -380,8 +380,10 @@ describe('policies', () => {
 });
 
 describe('admission', () => {
-  const spec = (over: Record<string, unknown>): Partial<ScheduleSpec> & Pick<ScheduleSpec, 'requestTemplate'> =>
-    ({ ...reconcileApps, ...over });
+  const spec = (over: Record<string, unknown>): Partial<ScheduleSpec> & Pick<ScheduleSpec, 'requestTemplate'> => ({
+    ...reconcileApps,
+    ...over,
+  });
 
   it.each([
     [
