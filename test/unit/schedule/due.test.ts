@@ -1,7 +1,12 @@
 // Schedules (DESIGN §10): which slot is due at a given time, in time zones and across DST changes,
 // Forbid against Allow, startingDeadlineSeconds, deterministic names and history pruning. The
 // time is a parameter; nothing here sleeps.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
+import { ScheduleSpecSchema } from '../../../src/schedule/types.js';
+import { repoRoot } from '../../support/kube.js';
 import {
   activeRequests,
   compileSchedule,
@@ -230,5 +235,25 @@ describe('history', () => {
     const requests = [req('s-1', undefined, 1), req('s-2', 'Pending', 2), req('s-3', 'Running', 3)];
     expect(historyToDelete(requests, 0, 0)).toEqual([]);
     expect(activeRequests(requests).map((r) => r.name)).toEqual(['s-1', 's-2', 's-3']);
+  });
+});
+
+describe('the samples (config/samples/schedules.yaml)', () => {
+  const docs = parseAllDocuments(readFileSync(path.join(repoRoot, 'config', 'samples', 'schedules.yaml'), 'utf8')).map(
+    (d) => d.toJS() as { metadata: { name: string }; spec: unknown },
+  );
+  const spec = (name: string) => ScheduleSpecSchema.parse(docs.find((d) => d.metadata.name === name)?.spec);
+
+  it('suspend podinfo at 18:00 and resume it at 08:00 Berlin time, on weekdays, in winter and in summer', () => {
+    const suspend = spec('suspend-podinfo-evenings');
+    const resume = spec('resume-podinfo-mornings');
+    expect([suspend.requestTemplate.spec.action, resume.requestTemplate.spec.action]).toEqual(['Suspend', 'Resume']);
+    const next = (s: typeof suspend, from: string) =>
+      due(input({ schedule: compiled(s.schedule, s.timeZone), now: t(from), createdAt: t(from) })).next;
+    // Friday 2026-11-27: 18:00 CET is 17:00 UTC; the next 08:00 is Monday's.
+    expect(next(suspend, '2026-11-27T12:00:00Z')).toBe(t('2026-11-27T17:00:00Z'));
+    expect(next(resume, '2026-11-27T12:00:00Z')).toBe(t('2026-11-30T07:00:00Z'));
+    // Summer time: 18:00 CEST is 16:00 UTC.
+    expect(next(suspend, '2026-07-01T12:00:00Z')).toBe(t('2026-07-01T16:00:00Z'));
   });
 });
