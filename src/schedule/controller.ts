@@ -45,6 +45,9 @@ import {
 
 /** How long one API call of the controller may take before it is abandoned (and retried). */
 const CallTimeoutMs = 30_000;
+/** What createRequest says when the slot's name is held by a request that is not the schedule's. */
+const Taken = Symbol('taken');
+
 /** The longest wait before a schedule is looked at again. */
 export const MaxRequeueMs = 3_600_000;
 
@@ -70,6 +73,24 @@ interface OwnedRequest extends ScheduledRequest {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** `2026-11-30 08:00 Europe/Berlin`: a slot as the schedule's time zone reads it. */
+function localTime(ms: number, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    })
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts['year']}-${parts['month']}-${parts['day']} ${parts['hour']}:${parts['minute']} ${timeZone}`;
 }
 
 function keyOf(namespace: string, name: string): string {
@@ -211,7 +232,14 @@ export class ScheduleController {
         const requestName = slotRequestName(name, decision.slot);
         try {
           const made = await this.createRequest(schedule, raw, requestName, decision.slot, signal);
-          if (made) {
+          if (made === Taken)
+            await this.event(
+              schedule,
+              'Warning',
+              ScheduleEventReason.FailedCreate,
+              `request ${requestName} exists and does not belong to this schedule: the slot at ${iso(decision.slot)} is skipped`,
+            );
+          else if (made !== undefined) {
             const skipped =
               decision.skipped > 0 ? `; ${decision.skipped} earlier missed slot${decision.skipped === 1 ? ' was' : 's were'} skipped` : '';
             await this.event(
@@ -277,7 +305,10 @@ export class ScheduleController {
         : {
             status: ConditionStatus.True,
             reason: ScheduleReadyReason.Scheduled,
-            message: decision.next !== undefined ? `next request at ${iso(decision.next)} (${compiled.timeZone})` : 'no further slots',
+            message:
+              decision.next !== undefined
+                ? `next request at ${iso(decision.next)} (${localTime(decision.next, compiled.timeZone)})`
+                : 'no further slots',
           };
     await this.writeStatus(schedule, this.finalStatus(status, owned, generation, ready.status, ready.reason, ready.message), signal);
     if (createError)
@@ -329,9 +360,9 @@ export class ScheduleController {
   }
 
   /**
-   * Creates the slot's request; returns its uid, or undefined when it exists already (created before
-   * a restart, or by another replica). Its requester is the operator itself: admission checks
-   * requested-by against whoever creates the request.
+   * Creates the slot's request; returns its uid, undefined when it exists already (created before
+   * a restart, or by another replica), or Taken when a request of that name is not the schedule's.
+   * Its requester is the operator itself: admission checks requested-by against whoever creates it.
    */
   private async createRequest(
     schedule: FluxActionSchedule,
@@ -339,7 +370,7 @@ export class ScheduleController {
     requestName: string,
     slot: number,
     signal: AbortSignal,
-  ): Promise<string | undefined> {
+  ): Promise<string | typeof Taken | undefined> {
     const { namespace, name, uid } = schedule.metadata;
     const me = await this.options.whoAmI();
     // The template as written, not as parsed: fields this version does not know pass through to the API server.
@@ -375,9 +406,7 @@ export class ScheduleController {
         { group: Group, version: Version, plural: Plural, namespace, name: requestName },
         bounded(signal, CallTimeoutMs),
       )) as KubeObject;
-      if (!existing.metadata?.ownerReferences?.some((o) => o.uid === uid))
-        throw new TerminalError(`request ${namespace}/${requestName} exists and does not belong to ${ScheduleKind} ${namespace}/${name}`);
-      return undefined;
+      return existing.metadata?.ownerReferences?.some((o) => o.uid === uid) ? undefined : Taken;
     }
   }
 

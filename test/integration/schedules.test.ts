@@ -193,6 +193,44 @@ describe('a schedule', () => {
     expect((await getSchedule(name)).status?.lastScheduleTime).toBeUndefined();
   });
 
+  it('skips a slot whose name another request holds, with an Event, and does not touch that request', async () => {
+    const clock = new JumpClock();
+    await operatorAt(clock);
+    const name = `taken-${randomSuffix()}`;
+    await createSchedule(name, reconcileApps);
+    const slot = nextMinute(clock.now());
+    const other = (await custom.createNamespacedCustomObject({
+      group: Group,
+      version: Version,
+      plural: Plural,
+      namespace: ns,
+      body: {
+        apiVersion: `${Group}/${Version}`,
+        kind: 'FluxActionRequest',
+        metadata: { name: slotName(name, slot) },
+        spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'apps' } },
+      },
+    })) as FluxActionRequest;
+    clock.jumpTo(slot + 1_000);
+    const s = await waitForSchedule(name, 'to record the slot as handled', (x) => x.status?.lastScheduleTime === iso(slot));
+    expect(s.status?.conditions?.[0]).toMatchObject({ status: 'True', reason: 'Scheduled' });
+    const events = await scheduleEvents(name);
+    expect(events.map((e) => [e.type, e.reason, e.message])).toContainEqual([
+      'Warning',
+      'FailedCreate',
+      `request ${slotName(name, slot)} exists and does not belong to this schedule: the slot at ${iso(slot)} is skipped`,
+    ]);
+    const after = (await custom.getNamespacedCustomObject({
+      group: Group,
+      version: Version,
+      plural: Plural,
+      namespace: ns,
+      name: slotName(name, slot),
+    })) as FluxActionRequest;
+    expect(after.metadata.uid).toBe(other.metadata.uid);
+    expect(after.metadata['ownerReferences']).toBeUndefined();
+  });
+
   it('that never fires says so in Ready', async () => {
     await operatorAt(new JumpClock());
     const name = `never-${randomSuffix()}`;
