@@ -128,6 +128,7 @@ describe('config/', () => {
     const approver = roles.find((r) => r.metadata.name === 'fluxact-approver');
     expect(approver?.rules).toEqual([
       { apiGroups: ['fluxaction.io'], resources: ['fluxactionrequests'], verbs: ['approve', 'get', 'list', 'watch', 'patch', 'update'] },
+      { apiGroups: ['fluxaction.io'], resources: ['fluxactionschedules'], verbs: ['get', 'list', 'watch'] },
     ]);
   });
 });
