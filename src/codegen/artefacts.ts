@@ -1,6 +1,7 @@
 // What the kinds table says in YAML: the CRD's kind enum and kind-dependent CEL rules, the Flux
 // rules of the ClusterRoles, and the admission policy's kind → resource map. Pure functions of a
 // table, so a test can run them on a copy with another row.
+import { parse } from 'yaml';
 import type { FluxKind, FluxReadOnlyKind } from '../flux/kinds.js';
 import { fluxKinds, fluxReadOnlyKinds } from '../flux/kinds.js';
 
@@ -163,12 +164,16 @@ export function mcpRules(table: KindTable): PolicyRule[] {
 }
 
 /**
- * The custom verbs config/admission checks on a request's target (DESIGN §7.1), for the MCP adapter,
- * which creates requests as itself. They let it ask for an action, never touch a Flux object.
+ * The custom verbs config/admission checks on a request's target (DESIGN §7.1), for those who
+ * create requests as themselves: the MCP adapter, and the operator for schedules. They let one ask
+ * for an action, never touch a Flux object.
  */
-export function mcpActionRules(table: KindTable): PolicyRule[] {
+export function actionRules(table: KindTable): PolicyRule[] {
   return rulesByGroup(table.kinds, ['reconcile', 'suspend', 'resume']);
 }
+
+/** The MCP adapter's action verbs (actionRules). */
+export const mcpActionRules = actionRules;
 
 /**
  * The ValidatingAdmissionPolicy's kind → resource map (DESIGN §7.1): the resource whose custom
@@ -248,9 +253,12 @@ export function policyCrdSections(table: KindTable): Sections {
   return { 'match-kinds': { value: policyMatchKindsProperty(table) } };
 }
 
-/** The operator's ClusterRole's Flux rules. */
+/** The operator's ClusterRole's Flux rules, and the action verbs it needs to create the requests of schedules. */
 export function operatorRoleSections(table: KindTable): Sections {
-  return { 'flux-kinds': { value: operatorRules(table), nestedFlow: true } };
+  return {
+    'flux-kinds': { value: operatorRules(table), nestedFlow: true },
+    'action-verbs': { value: actionRules(table), nestedFlow: true },
+  };
 }
 
 /** The MCP adapter's ClusterRole's Flux rules. */
@@ -259,4 +267,34 @@ export function mcpRoleSections(table: KindTable): Sections {
     'flux-kinds': { value: mcpRules(table), nestedFlow: true },
     'action-verbs': { value: mcpActionRules(table), nestedFlow: true },
   };
+}
+
+/** The rule that makes a request's spec immutable: a schedule's template may change. */
+const ImmutableSpecRule = 'self == oldSelf';
+
+/**
+ * A FluxActionSchedule's requestTemplate.spec: the FluxActionRequest CRD's spec schema, so a
+ * template is refused at admission by the same rules as a request, without the rule that makes a
+ * request's spec immutable.
+ */
+export function requestTemplateSpecProperty(requestCrd: string): Record<string, unknown> {
+  const crd = parse(requestCrd) as {
+    spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: Record<string, unknown> } } } }[] };
+  };
+  const version = crd.spec.versions[0];
+  if (!version) throw new Error('the FluxActionRequest CRD has no version');
+  const spec: Record<string, unknown> = {
+    ...version.schema.openAPIV3Schema.properties.spec,
+    description: 'The spec of each request the schedule creates: a FluxActionRequest spec, checked by the same rules.',
+  };
+  const rules = (spec['x-kubernetes-validations'] ?? []) as ValidationRule[];
+  const kept = rules.filter((r) => r.rule !== ImmutableSpecRule);
+  if (kept.length > 0) spec['x-kubernetes-validations'] = kept;
+  else delete spec['x-kubernetes-validations'];
+  return spec;
+}
+
+/** The FluxActionSchedule CRD's generated section: its request template, from the request CRD's text. */
+export function scheduleCrdSections(requestCrd: string): Sections {
+  return { 'request-spec': { value: requestTemplateSpecProperty(requestCrd) } };
 }

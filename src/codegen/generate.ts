@@ -12,12 +12,16 @@ import {
   operatorRoleSections,
   policyCrdSections,
   requesterRoleSections,
+  scheduleCrdSections,
 } from './artefacts.js';
 
-/** A file with generated sections, by its path from the repository root. */
+/**
+ * A file with generated sections, by its path from the repository root. Its sections may be made
+ * from a file listed before it, as that file is once generated (`generated(path)`).
+ */
 export interface GeneratedFile {
   path: string;
-  sections: (table: KindTable) => Sections;
+  sections: (table: KindTable, generated: (path: string) => string) => Sections;
 }
 
 /** Every file `make generate` writes. A new artefact is a function of the table in artefacts.ts, an entry here and markers in its file. */
@@ -25,6 +29,10 @@ export const generatedFiles: readonly GeneratedFile[] = [
   { path: 'crds/fluxaction.io_fluxactionrequests.yaml', sections: crdSections },
   { path: 'crds/fluxaction.io_fluxactionpolicies.yaml', sections: policyCrdSections },
   { path: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml', sections: policyCrdSections },
+  {
+    path: 'crds/fluxaction.io_fluxactionschedules.yaml',
+    sections: (_table, generated) => scheduleCrdSections(generated('crds/fluxaction.io_fluxactionrequests.yaml')),
+  },
   { path: 'config/rbac/role.yaml', sections: operatorRoleSections },
   { path: 'config/rbac/mcp_role.yaml', sections: mcpRoleSections },
   { path: 'config/admission/action-permission.yaml', sections: admissionPolicySections },
@@ -90,6 +98,13 @@ export const copiedFiles: readonly CopiedFile[] = [
   {
     path: `${Chart}/crds/fluxaction.io_clusterfluxactionpolicies.yaml`,
     from: 'crds/fluxaction.io_clusterfluxactionpolicies.yaml',
+    before: [],
+    after: [],
+    header: yamlHeader,
+  },
+  {
+    path: `${Chart}/crds/fluxaction.io_fluxactionschedules.yaml`,
+    from: 'crds/fluxaction.io_fluxactionschedules.yaml',
     before: [],
     after: [],
     header: yamlHeader,
@@ -222,11 +237,17 @@ export function generate(root: string, table: KindTable): GeneratedText[] {
       throw err;
     }
   };
-  const generated = generatedFiles.map((f) => {
+  const generated: { path: string; current: string; next: string }[] = [];
+  const generatedText = (file: string): string => {
+    const text = generated.find((g) => g.path === file)?.next;
+    if (text === undefined) throw new GenerateError(`${file} must be generated before the files made from it`);
+    return text;
+  };
+  for (const f of generatedFiles) {
     const current = read(f.path);
     if (current === undefined) throw new GenerateError(`${f.path}: no such file`);
-    return { path: f.path, current, next: renderSections(f.path, current, f.sections(table)) };
-  });
+    generated.push({ path: f.path, current, next: renderSections(f.path, current, f.sections(table, generatedText)) });
+  }
   // A copy may be of a generated file or of an earlier copy: it gets their new text.
   const written: GeneratedText[] = [...generated];
   for (const c of copiedFiles) {

@@ -53,8 +53,6 @@ export class EventRecorder {
     message: string,
     options: { once?: boolean } = {},
   ): Promise<void> {
-    const namespace = request.metadata.namespace ?? 'default';
-    const now = new Date(this.clock.now());
     const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
     const approvedBy = request.status?.approval?.approvedBy;
     const rejectedBy = request.status?.approval?.rejectedBy;
@@ -65,25 +63,50 @@ export class EventRecorder {
     // Who asked and who approved, in the message too: `kubectl events` shows no annotations.
     const who = [requestedBy && `requested by ${requestedBy}`, approvedBy && `approved by ${approvedBy}`].filter(Boolean).join(', ');
     const full = who && !message.includes(who) ? `${message} (${who})` : message;
+    const once = options.once && request.metadata.uid ? `outcome-${request.metadata.uid.replace(/-/g, '').slice(0, 16)}` : undefined;
+    await this.recordOn({ apiVersion: ApiVersion, kind: Kind, ...request.metadata }, type, reason, full, annotations, once);
+  }
+
+  /**
+   * Records an Event on any object of the project's (a request, a schedule). Best effort: a failure
+   * is retried, then logged. suffix: the Event's name after the object's (default: the time, in hex).
+   */
+  async recordOn(
+    object: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      namespace?: string | undefined;
+      uid?: string | undefined;
+      resourceVersion?: string | undefined;
+    },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    annotations: Record<string, string> = {},
+    suffix?: string,
+  ): Promise<void> {
+    const namespace = object.namespace ?? 'default';
+    const now = new Date(this.clock.now());
     const event: k8s.CoreV1Event = {
       // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
       // asked rides along as an annotation, as Flux puts its metadata on its Events.
       metadata: {
-        name: `${request.metadata.name}.${options.once && request.metadata.uid ? `outcome-${request.metadata.uid.replace(/-/g, '').slice(0, 16)}` : this.nanos().toString(16)}`,
+        name: `${object.name}.${suffix ?? this.nanos().toString(16)}`,
         namespace,
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       },
       involvedObject: {
-        apiVersion: ApiVersion,
-        kind: Kind,
-        name: request.metadata.name,
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.name,
         namespace,
-        ...(request.metadata.uid ? { uid: request.metadata.uid } : {}),
-        ...(request.metadata.resourceVersion ? { resourceVersion: request.metadata.resourceVersion } : {}),
+        ...(object.uid ? { uid: object.uid } : {}),
+        ...(object.resourceVersion ? { resourceVersion: object.resourceVersion } : {}),
       },
       type,
       reason,
-      message: full.length > MaxMessage ? `${full.slice(0, MaxMessage - 3)}...` : full,
+      message: message.length > MaxMessage ? `${message.slice(0, MaxMessage - 3)}...` : message,
       source: { component: ReportingComponent },
       reportingComponent: ReportingComponent,
       reportingInstance: this.instance,
@@ -91,7 +114,7 @@ export class EventRecorder {
       lastTimestamp: now,
       count: 1,
     };
-    await this.create(namespace, event, `${namespace}/${request.metadata.name}`);
+    await this.create(namespace, event, `${object.kind} ${namespace}/${object.name}`);
   }
 
   /**
@@ -100,7 +123,7 @@ export class EventRecorder {
    * drops a call. The name is fixed before the first try, so a create that reached the server but
    * whose answer was lost comes back AlreadyExists, which is success: an Event is never doubled.
    */
-  private async create(namespace: string, event: k8s.CoreV1Event, request: string): Promise<void> {
+  private async create(namespace: string, event: k8s.CoreV1Event, object: string): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
@@ -110,7 +133,7 @@ export class EventRecorder {
         if (isConflict(err)) return;
         const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err));
         if (!retry) {
-          this.log.warn({ request, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');
+          this.log.warn({ object, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');
           return;
         }
         await delay(this.clock, EventRetryMs * 2 ** (attempt - 1));

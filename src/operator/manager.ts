@@ -26,6 +26,8 @@ import { RequestReconciler, keyOf } from './reconciler.js';
 import { policyDecider } from '../policy/decider.js';
 import { PolicyStore } from '../policy/store.js';
 import { RequestIndex } from './request-index.js';
+import { RequestService } from '../client/requests.js';
+import { ScheduleController } from '../schedule/controller.js';
 
 export interface OperatorOptions {
   config: OperatorConfig;
@@ -143,6 +145,8 @@ class Controllers {
   private readonly index = new RequestIndex();
   private readonly fluxObjects: FluxObjects;
   private requests: InformerHandle<KubeObject> | undefined;
+  /** FluxActionSchedules: the requests they create at their slots. */
+  private schedules: ScheduleController | undefined;
   private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
   /** Whether a 403 is the API server's verdict, or it was not ready to judge (see src/kube/refusal.ts). */
   private readonly refusalStands: RefusalCheck;
@@ -201,8 +205,10 @@ class Controllers {
       onChange: (obj) => {
         if (!obj.metadata?.name) return;
         this.queue.add(keyOf({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } }));
+        this.schedules?.onRequest(obj);
       },
     });
+    const recorder = new EventRecorder(kc, identity, clock, log);
     const reconciler = new RequestReconciler({
       kc,
       requests: this.requests,
@@ -210,7 +216,7 @@ class Controllers {
       discovery: new FluxDiscovery(kc),
       index: this.index,
       crossNamespaceFrom: config.crossNamespaceFrom,
-      recorder: new EventRecorder(kc, identity, clock, log),
+      recorder,
       clock,
       log,
       metrics,
@@ -225,6 +231,19 @@ class Controllers {
     reconciler.loadHeldTokens();
     this.synced = true;
     this.queue.start((key, signal) => reconciler.reconcile(key, signal), { concurrency: config.concurrency });
+    // Schedules read their requests from the request informer's cache, synced above.
+    const requestService = new RequestService({ kc });
+    this.schedules = new ScheduleController({
+      kc,
+      log,
+      clock,
+      requests: this.requests,
+      recorder,
+      whoAmI: () => requestService.whoAmI(),
+      ...(ns ? { namespace: ns } : {}),
+      onSyncFailing: this.onSyncFailing,
+    });
+    this.schedules.start();
     log.info({ requests: this.requests.list().length, concurrency: config.concurrency }, 'controllers started');
   }
 
@@ -247,6 +266,7 @@ class Controllers {
   }
 
   async stop(): Promise<void> {
+    await this.schedules?.stop();
     await this.queue.shutdown();
     await this.requests?.stop();
     await this.fluxObjects.stop();

@@ -69,7 +69,7 @@ export const OPERATOR_FLAGS: readonly OperatorFlag[] = [
     name: 'watch-namespace',
     env: 'FLUXACT_WATCH_NAMESPACE',
     value: 'name',
-    description: 'Only handle FluxActionRequests in this namespace',
+    description: 'Only handle FluxActionRequests and FluxActionSchedules in this namespace',
     defaultText: 'all namespaces',
   },
   {

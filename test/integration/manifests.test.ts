@@ -107,7 +107,7 @@ describe('config/', () => {
     ]);
   });
 
-  it('ships roles for requesters, reconcilers, approvers and viewers that write nothing but requests', async () => {
+  it('ships roles for requesters, reconcilers, approvers and viewers that write nothing but requests and schedules', async () => {
     const docs = parseAllDocuments(await kubectl('kustomize', path.join(repoRoot, 'config', 'admission'))).map(
       (d) => d.toJSON() as Manifest,
     );
@@ -120,18 +120,22 @@ describe('config/', () => {
     ]);
     for (const rule of roles.flatMap((r) => r.rules ?? [])) {
       for (const list of [rule.apiGroups, rule.resources, rule.verbs]) expect(list ?? []).not.toContain('*');
+      const schedules = rule.resources?.includes('fluxactionschedules') === true;
       if (rule.verbs!.some((v) => ['create', 'update', 'patch', 'delete'].includes(v)))
         expect(rule).toEqual({
           apiGroups: ['fluxaction.io'],
-          resources: ['fluxactionrequests'],
-          // Requesters create requests; approvers patch them to set their decision (admission checks verb approve).
+          // Requesters create requests and manage schedules (admission checks the template's verb on
+          // its target); approvers patch requests to set their decision (admission checks verb approve).
+          resources: [schedules ? 'fluxactionschedules' : 'fluxactionrequests'],
           verbs: expect.arrayContaining(['get', 'list', 'watch']) as unknown as string[],
         });
-      expect(rule.verbs).not.toContain('delete');
+      // A request is the audit trail: nobody but the operator (its TTL, a schedule's history) deletes one.
+      if (!schedules) expect(rule.verbs).not.toContain('delete');
     }
     const approver = roles.find((r) => r.metadata.name === 'fluxact-approver');
     expect(approver?.rules).toEqual([
       { apiGroups: ['fluxaction.io'], resources: ['fluxactionrequests'], verbs: ['approve', 'get', 'list', 'watch', 'patch', 'update'] },
+      { apiGroups: ['fluxaction.io'], resources: ['fluxactionschedules'], verbs: ['get', 'list', 'watch'] },
     ]);
   });
 });

@@ -12,6 +12,7 @@ import type { FluxActionRequest, RequestSpec } from '../../src/api/types.js';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
 import { Operator } from '../../src/operator/manager.js';
+import type { Clock } from '../../src/runtime/clock.js';
 import type { OperatorConfig } from '../../src/runtime/config.js';
 import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
 import { installProject } from './install.js';
@@ -55,12 +56,13 @@ export function ensureInstalled(): Promise<void> {
 
 /**
  * Starts an operator in this process, as its ServiceAccount, without leader election unless asked.
- * server: another address of the API server to talk to (a proxy in front of it).
+ * server: another address of the API server to talk to (a proxy in front of it); clock: its time.
  */
 export async function startOperator(
   overrides: Partial<OperatorConfig> = {},
   serviceAccount = OperatorServiceAccount,
   server?: string,
+  clock?: Clock,
 ): Promise<TestOperator> {
   await ensureInstalled();
   const admin = adminKubeConfig();
@@ -80,7 +82,7 @@ export async function startOperator(
     ...overrides,
   };
   const log = pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' });
-  const operator = new Operator({ config, kc, log });
+  const operator = new Operator({ config, kc, log, ...(clock ? { clock } : {}) });
   await operator.start();
   return { operator, kc, stop: () => operator.stop() };
 }

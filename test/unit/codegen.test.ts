@@ -8,6 +8,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import {
   admissionResources,
   kindsInProse,
+  requestTemplateSpecProperty,
   optionRules,
   projectTable,
   type KindTable,
@@ -254,10 +255,15 @@ describe('a new row in the kinds table', () => {
 describe('the committed artefacts', () => {
   const current = files(projectTable);
 
-  it('give the operator get, list, watch and patch on exactly the kinds it acts on', () => {
+  it('give the operator get, list, watch and patch on exactly the kinds it acts on, and the action verbs its schedules need', () => {
     const flux = roleRules(current['config/rbac/role.yaml']!.current!).filter(isFlux);
     const granted = flux.flatMap((r) => r.resources.map((res) => `${res}.${r.apiGroups[0]} ${r.verbs.join(',')}`)).sort();
-    expect(granted).toEqual(projectTable.kinds.map((k) => `${k.plural}.${k.group} get,list,watch,patch`).sort());
+    expect(granted).toEqual(
+      [
+        ...projectTable.kinds.map((k) => `${k.plural}.${k.group} get,list,watch,patch`),
+        ...projectTable.kinds.map((k) => `${k.plural}.${k.group} reconcile,suspend,resume`),
+      ].sort(),
+    );
   });
 
   it('give the MCP adapter read access to every Flux kind in the table, the action verbs on those it acts on, and nothing more', () => {
@@ -322,5 +328,25 @@ describe('option rules', () => {
     expect(kindsInProse(['HelmRelease', 'ResourceSetInputProvider', 'FluxInstance'])).toBe(
       'a HelmRelease, ResourceSetInputProvider or FluxInstance',
     );
+  });
+});
+
+describe("a FluxActionSchedule's requestTemplate.spec", () => {
+  const current = files(projectTable);
+  const schedulePath = 'crds/fluxaction.io_fluxactionschedules.yaml';
+  const template = (text: string): Schema => specSchema(text).properties!['requestTemplate']!.properties!['spec']!;
+
+  it("is the request CRD's spec, with the same rules except the one that makes a request's spec immutable", () => {
+    const request = specSchema(current[crdPath]!.next);
+    const spec = template(current[schedulePath]!.next);
+    expect(spec.properties).toEqual(request.properties);
+    expect(request['x-kubernetes-validations']!.map((r) => r.rule)).toContain('self == oldSelf');
+    expect(spec['x-kubernetes-validations']).toEqual(request['x-kubernetes-validations']!.filter((r) => r.rule !== 'self == oldSelf'));
+  });
+
+  it('follows a field added to the request CRD', () => {
+    const request = parse(current[crdPath]!.next) as Crd;
+    request.spec.versions[0]!.schema.openAPIV3Schema.properties!['spec']!.properties!['note'] = { description: 'new' };
+    expect(requestTemplateSpecProperty(JSON.stringify(request))['properties']).toHaveProperty('note', { description: 'new' });
   });
 });
