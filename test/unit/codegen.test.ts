@@ -226,7 +226,18 @@ describe('a new row in the kinds table', () => {
     }
     // The rest of the policy is kept: the variables that read the map, and both validations.
     const policy = parseAllDocuments(after[permissionPath]!.next)[0]!.toJSON() as PermissionPolicy;
-    expect(policy.spec.variables.map((v) => v.name)).toEqual(['resources', 'kind', 'known', 'verb', 'targetNamespace', 'targetName']);
+    expect(policy.spec.variables.map((v) => v.name)).toEqual([
+      'resources',
+      'schedule',
+      'spec',
+      'unchanged',
+      'kind',
+      'known',
+      'verb',
+      'targetNamespace',
+      'targetName',
+      'asking',
+    ]);
     expect(policy.spec.validations).toHaveLength(2);
   });
 
