@@ -106,7 +106,8 @@ export function registerReferenceTool(server: McpServer, ctx: ToolContext, kc: k
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     handler: async (a, c) => {
       const page = referencePage(await listFluxCrds(reader), a);
-      return { text: cap(page, c.maxOutput, `read one part with field (e.g. field spec${a.field ? ` under ${a.field}` : ''})`) };
+      // Room for the note, so that the server's own cap leaves this one alone.
+      return { text: cap(page, c.maxOutput - 200, `read one part with field (e.g. field spec${a.field ? ` under ${a.field}` : ''})`) };
     },
   });
 }
