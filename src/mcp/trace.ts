@@ -335,11 +335,7 @@ export function formatTrace(trace: Trace): string {
       row('Error', l.error);
       return lines.join('\n');
     }
-    for (const [k, v] of Object.entries(l.details))
-      row(
-        k.replace(/^./, (c) => c.toUpperCase()),
-        v,
-      );
+    for (const [k, v] of Object.entries(l.details)) row(k === 'url' ? 'URL' : k.replace(/^./, (c) => c.toUpperCase()), v);
     if (l.revision) row('Revision', l.revision);
     if (l.suspended) row('Suspended', 'true');
     if (l.status) row('Status', l.status);
