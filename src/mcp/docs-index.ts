@@ -192,17 +192,37 @@ export function processTerm(term: string): string[] | null {
 
 const storeFields = ['source', 'kind', 'group', 'version', 'path', 'type', 'description', 'facts', 'link', 'preferred'] as const;
 
+/** What an index was built from: its kinds with their plurals as the API names them (policy → policies), and its documents. */
+const builtFrom = new WeakMap<MiniSearch<DocsDocument>, { kinds: { kind: string; plural: string }[]; documents: readonly NewDocument[] }>();
+function kindsOf(index: MiniSearch<DocsDocument>): { kind: string; plural: string }[] {
+  return builtFrom.get(index)?.kinds ?? [];
+}
+
 /** A MiniSearch index of documents: fields kind, path and description, the path counting most. */
 export function buildIndex(documents: readonly NewDocument[]): MiniSearch<DocsDocument> {
   const index = new MiniSearch<DocsDocument>({ fields: ['kind', 'path', 'description'], storeFields: [...storeFields], processTerm });
   index.addAll(documents.map((d, id) => ({ ...d, id })));
+  const kinds = new Map<string, string>();
+  for (const d of documents) if (d.kind && !kinds.has(d.kind)) kinds.set(d.kind, d.kind.toLowerCase().replace(/y$/, 'ie') + 's');
+  builtFrom.set(index, { kinds: [...kinds].map(([kind, plural]) => ({ kind, plural })), documents });
   return index;
+}
+
+/** A field in a kind's overview: one line, as kubectl explain lists fields. */
+export interface FieldSummary {
+  path: string;
+  type: string;
+  facts: string;
+  /** The description's first sentence. */
+  summary: string;
 }
 
 export interface DocsHit extends NewDocument {
   score: number;
   /** Other versions of the kind with the same field. */
   otherVersions: string[];
+  /** For a hit on a kind or its spec: the spec's fields, one line each. */
+  fields?: FieldSummary[];
 }
 
 function hitOf(result: SearchResult): DocsHit {
@@ -241,17 +261,45 @@ export function pathBoost(query: string, path: string): number {
       .filter(Boolean),
   );
   let named = 0;
+  const hit = new Set<string>();
   for (let i = 0; i < words.length; i++) {
     const word = words[i] ?? '';
     const next = words[i + 1];
-    if (segments.has(word)) named++;
-    else if (next !== undefined && segments.has(word + next)) {
+    if (segments.has(word)) {
+      named++;
+      hit.add(word);
+    } else if (next !== undefined && segments.has(word + next)) {
       named += 2;
+      hit.add(word + next);
       i++;
     }
   }
   const exact = path !== '' && query.toLowerCase().split(/\s+/).includes(path.toLowerCase()) ? 3 : 1;
-  return (1 + 0.5 * named) * exact;
+  // Segments the query does not name make a field less likely the one meant, most of all below the
+  // last named one: spec.valuesFrom before spec.valuesFrom[].valuesKey, spec.timeout before
+  // spec.test.timeout. (spec and status say nothing.)
+  const ordered = path
+    .toLowerCase()
+    .split(/[.[\]<>]+/)
+    .filter((s) => s !== '' && s !== 'spec' && s !== 'status');
+  const last = Math.max(-1, ...ordered.map((s, i) => (hit.has(s) ? i : -1)));
+  const above = ordered.slice(0, Math.max(0, last)).filter((s) => !hit.has(s)).length;
+  const below = last < 0 ? 0 : ordered.length - last - 1;
+  return (1 + 0.5 * named) * exact * 0.9 ** above * 0.5 ** below;
+}
+
+/**
+ * The kinds a query names, in any case, by kind or plural, or written as words ("git repository"
+ * for GitRepository): a field of a kind the query names ranks above other kinds' fields.
+ */
+export function kindsNamed(query: string, kinds: readonly { kind: string; plural: string }[]): Set<string> {
+  const joined = query.toLowerCase().replace(/[^a-z0-9]+/g, '');
+  const named = new Set<string>();
+  for (const k of kinds) {
+    const kind = k.kind.toLowerCase();
+    if (joined.includes(kind) || joined.includes(k.plural)) named.add(k.kind);
+  }
+  return named;
 }
 
 /**
@@ -265,6 +313,7 @@ export function searchIndex(index: MiniSearch<DocsDocument>, query: string, limi
     if (boost === undefined) boosts.set(path, (boost = pathBoost(query, path)));
     return boost;
   };
+  const named = kindsNamed(query, kindsOf(index));
   const results = index.search(query, {
     boost: { path: 3, kind: 2, description: 1 },
     prefix: (term) => term.length >= 4,
@@ -272,8 +321,15 @@ export function searchIndex(index: MiniSearch<DocsDocument>, query: string, limi
     boostDocument: (_id, _term, stored) => {
       const storedPath = stored?.['path'];
       const path = typeof storedPath === 'string' ? storedPath : '';
-      // The storage version first when versions tie; status fields (observed state, not settings) a little lower.
-      return boostOf(path) * (stored?.['preferred'] ? 1.1 : 1) * (path.startsWith('status') ? 0.75 : 1);
+      const kind = stored?.['kind'];
+      // The storage version first when versions tie; status fields (observed state, not settings) a little lower;
+      // the fields of a kind the query names above other kinds'.
+      return (
+        boostOf(path) *
+        (stored?.['preferred'] ? 1.1 : 1) *
+        (path.startsWith('status') ? 0.75 : 1) *
+        (typeof kind === 'string' && named.has(kind) ? 3 : 1)
+      );
     },
   });
   const hits: DocsHit[] = [];
@@ -289,7 +345,25 @@ export function searchIndex(index: MiniSearch<DocsDocument>, query: string, limi
     byField.set(key, hit);
     if (hits.length < limit) hits.push(hit);
   }
+  // A hit on a kind itself or its spec answers "what can I set?": list the spec's fields with it.
+  const documents = builtFrom.get(index)?.documents ?? [];
+  for (const hit of hits) if (hit.source === 'crd' && (hit.path === '' || hit.path === 'spec')) hit.fields = specFields(documents, hit);
   return hits;
+}
+
+/** The first sentence of a description, on one line, at most 160 characters. */
+export function firstSentence(text: string): string {
+  const flat = text.trim().replace(/\s+/g, ' ');
+  const end = flat.search(/\.(\s|$)/);
+  const sentence = end >= 0 ? flat.slice(0, end + 1) : flat;
+  return sentence.length > 160 ? `${sentence.slice(0, 159)}…` : sentence;
+}
+
+/** The direct fields of spec of the hit's kind and version. */
+function specFields(documents: readonly NewDocument[], hit: DocsHit): FieldSummary[] {
+  return documents
+    .filter((d) => d.kind === hit.kind && d.group === hit.group && d.version === hit.version && /^spec\.[^.[<]+$/.test(d.path))
+    .map((d) => ({ path: d.path, type: d.type, facts: d.facts, summary: firstSentence(d.description) }));
 }
 
 /** Where the documents come from, and a cheap fingerprint that changes when they do. */

@@ -9,6 +9,12 @@ import { registerFluxActionTools } from './toolsets/flux-actions.js';
 import { registerKubernetesTools } from './toolsets/kubernetes.js';
 import { registerFluxInstanceTools } from './toolsets/flux-instance.js';
 import { registerDocsTools } from './toolsets/docs.js';
+import { registerFluxReconcileTool } from './toolsets/flux-reconcile.js';
+import { registerTraceTool } from './toolsets/flux-trace.js';
+import { registerLogsTool } from './toolsets/logs.js';
+import { registerDiscoveryTools } from './toolsets/discovery.js';
+import { registerReferenceTool } from './toolsets/flux-reference.js';
+import { Instructions, registerPrompts } from './prompts.js';
 
 export interface McpOptions {
   kc: k8s.KubeConfig;
@@ -28,21 +34,28 @@ export interface McpOptions {
 
 export const ServerName = 'flux-action-operator';
 
-const instructions = `Tools to inspect and act on FluxCD in a Kubernetes cluster.
-Actions (reconcile, suspend, resume) are carried out by the flux-action-operator as FluxActionRequests: each tool creates one, waits for Flux's verdict and reports it (phase, reason, Flux's message, revision). If a wait runs out, follow up with get_flux_action_request.`;
-
 /** Creates the MCP server with every tool set registered. */
 export function createMcpServer(options: McpOptions): McpServer {
-  const server = new McpServer({ name: ServerName, version: options.version }, { capabilities: { tools: {} }, instructions });
+  const server = new McpServer(
+    { name: ServerName, version: options.version },
+    { capabilities: { tools: {}, prompts: {} }, instructions: Instructions },
+  );
   const ctx: ToolContext = {
     log: options.log,
     maxOutput: options.maxOutput ?? DefaultMaxOutput,
     client: () => server.server.getClientVersion(),
   };
   const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600, log: options.log });
-  registerFluxActionTools(server, ctx, { requests, defaultWaitMs: options.waitTimeoutMs ?? 60_000 }, options.readOnly);
+  const actions = { requests, defaultWaitMs: options.waitTimeoutMs ?? 60_000 };
+  registerFluxActionTools(server, ctx, actions, options.readOnly);
+  if (!options.readOnly) registerFluxReconcileTool(server, ctx, actions);
   registerKubernetesTools(server, ctx, options.kc);
   registerFluxInstanceTools(server, ctx, options.kc);
   registerDocsTools(server, ctx, { kc: options.kc, docsDir: options.docsDir });
+  registerTraceTool(server, ctx, options.kc);
+  registerLogsTool(server, ctx, options.kc);
+  registerDiscoveryTools(server, ctx, options.kc);
+  registerReferenceTool(server, ctx, options.kc);
+  registerPrompts(server);
   return server;
 }

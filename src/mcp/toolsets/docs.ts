@@ -106,6 +106,11 @@ export function formatHit(hit: DocsHit, n: number): string {
     `${n}. ${hit.kind} ${hit.path || '(the kind)'} (${versions})${hit.type ? ` — ${hit.type}` : ''}${hit.facts ? `; ${hit.facts}` : ''}`,
   ];
   if (hit.description) lines.push(`   ${indent(shorten(hit.description))}`);
+  if (hit.fields && hit.fields.length > 0) {
+    lines.push(`   FIELDS of ${hit.kind} spec (read_flux_doc kind ${hit.kind} for the whole page):`);
+    for (const f of hit.fields)
+      lines.push(`     ${f.path.slice('spec.'.length)}  <${f.type}>${f.facts ? `  ${f.facts}` : ''}${f.summary ? ` — ${f.summary}` : ''}`);
+  }
   if (hit.link) lines.push(`   Reference: ${hit.link}`);
   return lines.join('\n');
 }

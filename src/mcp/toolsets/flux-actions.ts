@@ -21,7 +21,7 @@ export interface FluxActionOptions {
 const MaxWaitMs = 600_000;
 
 /** Creates a request for the action, waits (bounded) and reports the outcome. */
-async function act(
+export async function act(
   ctx: ToolContext,
   options: FluxActionOptions,
   namespace: string,
@@ -132,7 +132,7 @@ function oldestFirst(x: FluxActionRequest, y: FluxActionRequest): number {
 /** A field of an outcome's structured answer, as text. */
 const str = (v: unknown): string => String(v);
 
-const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
+export const mutating = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false } as const;
 
 /** Registers the Flux action tools (unless read-only) and the request follow-up tools. */
 export function registerFluxActionTools(server: McpServer, ctx: ToolContext, options: FluxActionOptions, readOnly: boolean): void {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { isNotFound } from '../../kube/errors.js';
 import type { KubeObject } from '../../kube/object.js';
 import { KubeReader, resourcePath, type ResolvedResource } from '../kube-reader.js';
+import { fieldsArg, selectObjects } from '../fields.js';
 import { formatEvents, newestEvents, podRows, podTable } from '../listing.js';
 import { toYaml } from '../output.js';
 import { registerTool, ToolError, type ToolContext } from '../tool.js';
@@ -272,11 +273,14 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
       namespace: namespaceArg('Namespace (default: all namespaces; ignored for cluster-scoped kinds)').optional(),
       selector: selectorArg.optional(),
       limit: z.number().int().min(1).max(1000).optional().describe(`Most objects to return (default ${DefaultListLimit}, at most 1000)`),
+      fields: fieldsArg,
     },
     annotations: readOnly,
     handler: async (a) => {
       const q: ResourceQuery = { ...a, limit: a.limit ?? DefaultListLimit };
-      return { text: describeResources(q, await getResources(reader, q)) };
+      const result = await getResources(reader, q);
+      const selected = selectObjects(result.objects, a.fields);
+      return { text: `${selected.note}${describeResources(q, { ...result, objects: selected.objects })}` };
     },
   });
 
@@ -291,9 +295,13 @@ export function registerKubernetesTools(server: McpServer, ctx: ToolContext, kc:
       kind: kindArg,
       name: nameArg('Name of the object'),
       namespace: namespaceArg('Namespace of the object (omit for cluster-scoped kinds)').optional(),
+      fields: fieldsArg,
     },
     annotations: readOnly,
-    handler: async (a) => ({ text: toYaml([await getResource(reader, a)]) }),
+    handler: async (a) => {
+      const selected = selectObjects([await getResource(reader, a)], a.fields);
+      return { text: `${selected.note}${toYaml(selected.objects)}` };
+    },
   });
 
   registerTool(server, ctx, {

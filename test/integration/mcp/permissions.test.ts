@@ -57,4 +57,36 @@ describe('the MCP adapter ServiceAccount', () => {
     });
     expect(review.status?.allowed).toBe(false);
   });
+
+  it('may read what get_kubernetes_logs and trace_flux_resource follow, and no other workload or config kind', async () => {
+    const may = async (verb: string, group: string, resource: string, subresource?: string): Promise<boolean> => {
+      const review = await adapter.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { group, resource, verb, namespace: ns, ...(subresource ? { subresource } : {}) } } },
+      });
+      return review.status?.allowed === true;
+    };
+    for (const [group, resource] of [
+      ['apps', 'deployments'],
+      ['apps', 'replicasets'],
+      ['apps', 'statefulsets'],
+      ['apps', 'daemonsets'],
+      ['batch', 'jobs'],
+      ['', 'services'],
+      ['', 'pods'],
+    ] as const) {
+      expect([resource, await may('list', group, resource)]).toEqual([resource, true]);
+      expect([resource, await may('patch', group, resource)]).toEqual([resource, false]);
+    }
+    expect(await may('get', '', 'pods', 'log')).toBe(true);
+    for (const [group, resource] of [
+      ['batch', 'cronjobs'],
+      ['apps', 'controllerrevisions'],
+      ['', 'configmaps'],
+      ['', 'serviceaccounts'],
+      ['', 'endpoints'],
+      ['', 'secrets'],
+    ] as const) {
+      expect([resource, await may('get', group, resource)]).toEqual([resource, false]);
+    }
+  });
 });

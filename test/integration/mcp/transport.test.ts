@@ -195,6 +195,7 @@ describe('--read-only', () => {
         'reconcile_flux_helmrelease',
         'reconcile_flux_resourceset',
         'reconcile_flux_source',
+        'reconcile_flux_resource',
         'suspend_flux_reconciliation',
         'resume_flux_reconciliation',
       ]) {

@@ -6,6 +6,8 @@ import {
   crdDocuments,
   DocsIndex,
   markdownDocuments,
+  firstSentence,
+  kindsNamed,
   pathBoost,
   processTerm,
   referenceLink,
@@ -275,5 +277,31 @@ describe('the index follows its source', () => {
     source.fail = true;
     now = 5000;
     expect((await index.search('prune', 1)).hits[0]?.path).toBe('spec.prune');
+  });
+});
+
+describe('ranking helpers', () => {
+  it('prefers a field to its children and to fields under segments the query does not name', () => {
+    expect(pathBoost('helmrelease timeout', 'spec.timeout')).toBeGreaterThan(pathBoost('helmrelease timeout', 'spec.test.timeout'));
+    expect(pathBoost('values from configmap', 'spec.valuesFrom')).toBeGreaterThan(
+      pathBoost('values from configmap', 'spec.valuesFrom[].valuesKey'),
+    );
+  });
+
+  it('finds the kinds a query names, by kind, plural or words', () => {
+    const kinds = [
+      { kind: 'GitRepository', plural: 'gitrepositories' },
+      { kind: 'Bucket', plural: 'buckets' },
+      { kind: 'ImagePolicy', plural: 'imagepolicies' },
+    ];
+    expect([...kindsNamed('git repository tag', kinds)]).toEqual(['GitRepository']);
+    expect([...kindsNamed('Buckets endpoint', kinds)]).toEqual(['Bucket']);
+    expect([...kindsNamed('image policies semver', kinds)]).toEqual(['ImagePolicy']);
+    expect([...kindsNamed('prune garbage collection', kinds)]).toEqual([]);
+  });
+
+  it('summarises a description by its first sentence, on one line', () => {
+    expect(firstSentence('Prune enables garbage collection.\nMore text.')).toBe('Prune enables garbage collection.');
+    expect(firstSentence('Version 1.2 of the\nchart')).toBe('Version 1.2 of the chart');
   });
 });
