@@ -41,18 +41,8 @@ export class EventRecorder {
     this.nanos = monotonicNanos(() => clock.now());
   }
 
-  /**
-   * Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the
-   * request. With once, the Event's name is the request's own (its uid), so recording it again, as
-   * after a restart, finds it there and adds none: for the one outcome Event a request has.
-   */
-  async record(
-    request: FluxActionRequest,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-    options: { once?: boolean } = {},
-  ): Promise<void> {
+  /** Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the request. */
+  async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
     const approvedBy = request.status?.approval?.approvedBy;
     const rejectedBy = request.status?.approval?.rejectedBy;
@@ -63,13 +53,37 @@ export class EventRecorder {
     // Who asked and who approved, in the message too: `kubectl events` shows no annotations.
     const who = [requestedBy && `requested by ${requestedBy}`, approvedBy && `approved by ${approvedBy}`].filter(Boolean).join(', ');
     const full = who && !message.includes(who) ? `${message} (${who})` : message;
-    const once = options.once && request.metadata.uid ? `outcome-${request.metadata.uid.replace(/-/g, '').slice(0, 16)}` : undefined;
-    await this.recordOn({ apiVersion: ApiVersion, kind: Kind, ...request.metadata }, type, reason, full, annotations, once);
+    await this.recordOn({ apiVersion: ApiVersion, kind: Kind, ...request.metadata }, type, reason, full, annotations);
+  }
+
+  /**
+   * Records a request's outcome Event unless the request has one with that reason already: for a
+   * request found finished by an operator that did not record its outcome (an answer lost, a
+   * predecessor that died between the status write and the Event). When the request's Events cannot
+   * be listed, it records nothing: an Event missing is better than one doubled.
+   */
+  async recordOutcome(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const namespace = request.metadata.namespace ?? 'default';
+    const uid = request.metadata.uid ?? '';
+    try {
+      const existing = await this.core.listNamespacedEvent(
+        { namespace, fieldSelector: `involvedObject.uid=${uid},reason=${reason}`, limit: 1 },
+        bounded(),
+      );
+      if (existing.items.length > 0) return;
+    } catch (err) {
+      this.log.warn(
+        { object: `${Kind} ${namespace}/${request.metadata.name}`, reason, err: describeError(err) },
+        'could not look for the outcome event',
+      );
+      return;
+    }
+    await this.record(request, type, reason, message);
   }
 
   /**
    * Records an Event on any object of the project's (a request, a schedule). Best effort: a failure
-   * is retried, then logged. suffix: the Event's name after the object's (default: the time, in hex).
+   * is retried, then logged.
    */
   async recordOn(
     object: {
@@ -84,7 +98,6 @@ export class EventRecorder {
     reason: string,
     message: string,
     annotations: Record<string, string> = {},
-    suffix?: string,
   ): Promise<void> {
     const namespace = object.namespace ?? 'default';
     const now = new Date(this.clock.now());
@@ -92,7 +105,7 @@ export class EventRecorder {
       // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
       // asked rides along as an annotation, as Flux puts its metadata on its Events.
       metadata: {
-        name: `${object.name}.${suffix ?? this.nanos().toString(16)}`,
+        name: `${object.name}.${this.nanos().toString(16)}`,
         namespace,
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       },
@@ -129,8 +142,8 @@ export class EventRecorder {
         await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
         return;
       } catch (err) {
-        // The name is this Event's alone: it is there already (an earlier try's answer was lost, or it was recorded before a restart).
-        if (isConflict(err)) return;
+        // The name is this Event's alone: an earlier try's answer was lost.
+        if (attempt > 1 && isConflict(err)) return;
         const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err));
         if (!retry) {
           this.log.warn({ object, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');

@@ -124,7 +124,7 @@ export class RequestReconciler {
     // Finished already? Only its TTL is left to honour, and its outcome Event if it may be missing.
     if (isFinished(request.status?.phase)) {
       index.forget(key);
-      this.announceOutcome(request);
+      this.announceOutcome(request, undefined);
       return this.expire(request, signal);
     }
     if (request.metadata.deletionTimestamp) return;
@@ -278,25 +278,31 @@ export class RequestReconciler {
     }
     // Events are best effort and not on the request's path: a worker does not wait for them.
     if (before) void this.deps.recorder.record(written, before.type, before.reason, before.message);
-    if (isFinished(plan.status.phase)) this.announceOutcome(written);
+    if (isFinished(plan.status.phase)) this.announceOutcome(written, plan.event);
     else if (plan.event) void this.deps.recorder.record(written, plan.event.type, plan.event.reason, plan.event.message);
     return written;
   }
 
   /**
-   * Records a finished request's outcome Event, once per request in this process. Its name is the
-   * request's own, so a request seen finished without this process having written it (the status
-   * write whose answer was lost, a restart between the write and the Event) gets it now, and one
-   * that has it gets no second. Only for recent outcomes: a restart does not re-announce history.
+   * Records a finished request's outcome Event, once per request in this process. written: the
+   * Event of the outcome this process just wrote, which is new. Otherwise the request was seen finished
+   * without this process having recorded its outcome (the status write whose answer was lost, a
+   * restart between the write and the Event): the Event is recorded unless the request has it. Only
+   * for recent outcomes: a restart does not re-announce history.
    */
-  private announceOutcome(request: FluxActionRequest): void {
+  private announceOutcome(request: FluxActionRequest, written: Plan['event'] | undefined): void {
     const uid = request.metadata.uid;
-    const completion = Date.parse(request.status?.completionTime ?? '');
     const key = keyOf(request);
-    if (!uid || this.announced.get(key) === uid || !(this.deps.clock.now() - completion <= RecentOutcomeMs)) return;
+    if (!uid || this.announced.get(key) === uid) return;
+    const completion = Date.parse(request.status?.completionTime ?? '');
+    if (!written && !(this.deps.clock.now() - completion <= RecentOutcomeMs)) return;
     this.announced.set(key, uid);
+    if (written) {
+      void this.deps.recorder.record(request, written.type, written.reason, written.message);
+      return;
+    }
     const event = outcomeEvent(request.status ?? {});
-    void this.deps.recorder.record(request, event.type, event.reason, event.message, { once: true });
+    void this.deps.recorder.recordOutcome(request, event.type, event.reason, event.message);
   }
 
   /** A request reached its outcome: count it, stop following its objects, and honour its TTL. */

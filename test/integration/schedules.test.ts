@@ -135,7 +135,12 @@ async function scheduleEvents(name: string): Promise<k8s.CoreV1Event[]> {
   return list.items;
 }
 
-const reconcileApps = { requestTemplate: { spec: { action: 'Reconcile' as const, target: { kind: 'Kustomization', name: 'apps' } } } };
+// The operators here run on clocks up to half an hour ahead of the API server's: the requests'
+// timeout (counted from their creation) must outlast the jump, or a request whose first read waits
+// for a cache to sync ends Timeout at once.
+const reconcileApps = {
+  requestTemplate: { spec: { action: 'Reconcile' as const, target: { kind: 'Kustomization', name: 'apps' }, timeout: '1h' } },
+};
 const slotName = (schedule: string, slot: number): string => `${schedule}-${slot / MIN}`;
 
 describe('a schedule', () => {
