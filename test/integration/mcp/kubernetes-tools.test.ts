@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { createFluxObject, OperatorServiceAccount, patchFluxObject } from '../../support/harness.js';
+import { createFluxObject, OperatorNamespace, patchFluxObject } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, waitFor } from '../../support/kube.js';
 import { connectStdio, mcpKubeconfigFile, textOf, type McpConnection } from '../../support/mcp.js';
 
@@ -100,7 +100,8 @@ beforeAll(async () => {
     connectStdio(),
     connectStdio([], testKubeconfigPath()),
     connectStdio(['--max-output', '1000']),
-    mcpKubeconfigFile(OperatorServiceAccount).then((file) => connectStdio([], file)),
+    // The operator namespace's default ServiceAccount: no role grants it anything.
+    mcpKubeconfigFile('default').then((file) => connectStdio([], file)),
   ]);
 });
 
@@ -281,7 +282,7 @@ describe('pods_list_in_namespace', () => {
     const out = await call(unprivileged, 'pods_list_in_namespace', { namespace: ns });
     expect(out.isError).toBe(true);
     expect(out.text).toContain(
-      `forbidden: pods is forbidden: User "system:serviceaccount:fluxact-system:${OperatorServiceAccount}" cannot list resource "pods"`,
+      `forbidden: pods is forbidden: User "system:serviceaccount:${OperatorNamespace}:default" cannot list resource "pods"`,
     );
   });
 });
