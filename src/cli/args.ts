@@ -149,7 +149,7 @@ export async function parseCli(argv: readonly string[]): Promise<CliCommand> {
   if (first !== undefined && !first.startsWith('-') && !commands.includes(first)) throw new UsageError(`unknown command "${first}"`);
   const { args, output } = await new Promise<{ args: Record<string, unknown>; output: string }>((resolve, reject) => {
     void parser(argv).parse([...argv], {}, (err: Error | undefined, parsed: Record<string, unknown>, text: string) => {
-      if (err) reject(new UsageError(oneLine(err.message)));
+      if (err) reject(new UsageError(unknownOnce(oneLine(err.message))));
       else resolve({ args: parsed, output: text });
     });
   });
@@ -247,6 +247,19 @@ function connectionOf(args: Record<string, unknown>): Connection {
 }
 
 /** yargs' message on one line ("Invalid values: Argument: output, Given: …"). */
+/**
+ * yargs names an unknown dashed flag twice, as typed and camel-cased ("Unknown arguments:
+ * with-sources, withSources"): name it as typed, once.
+ */
+export function unknownOnce(message: string): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!m?.[1]) return message;
+  const names = m[1].split(', ');
+  const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const typed = names.filter((n) => n.includes('-') || !names.some((other) => other !== n && camel(other) === n));
+  return `Unknown argument${typed.length === 1 ? '' : 's'}: ${typed.join(', ')}`;
+}
+
 function oneLine(message: string): string {
   return message
     .split('\n')

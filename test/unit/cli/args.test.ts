@@ -193,6 +193,9 @@ describe('bad usage', () => {
     [['reconcile', 'ks', 'a', 'b'], 'one Kustomization at a time: unexpected "b"'],
     [['reconcile', 'ks', 'app', '--bogus'], 'Unknown argument: bogus'],
     [['suspend', 'hr', 'app', '--force'], 'Unknown argument: force'],
+    // Named as typed, once: yargs would add the camel-cased form.
+    [['reconcile', 'ks', 'app', '--with-sources'], 'Unknown argument: with-sources'],
+    [['reconcile', 'ks', 'app', '--with-sources', '--bogus'], 'Unknown arguments: with-sources, bogus'],
     [['reconcile', 'ks', 'app', '-o', 'xml'], 'Invalid values: Argument: output, Given: "xml", Choices: "json", "yaml"'],
     [['reconcile', 'ks', 'app', '--timeout', 'soon'], '--timeout: expected a duration such as 90s or 5m, at most 1h, got "soon"'],
     [['reconcile', 'ks', 'app', '--timeout', '2h'], '--timeout: expected a duration such as 90s or 5m, at most 1h, got "2h"'],
