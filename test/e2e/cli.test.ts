@@ -6,26 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { Escape, fluxact, fluxactOnTerminal, writeKubeconfig } from '../support/cli.js';
-import { apply, clusterSources, condition, type E2eEnvironment, fluxObject, startE2eEnvironment, waitForFlux } from '../support/e2e.js';
+import {
+  brokenConfigMapManifest,
+  condition,
+  configMapManifest,
+  type E2eEnvironment,
+  gitKustomization,
+  startE2eEnvironment,
+} from '../support/e2e.js';
 import { getFluxObject } from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
-
-const configMap = (message: string): string => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: greeting
-data:
-  message: ${message}
-`;
-
-// The API server refuses it on apply: data values must be strings.
-const brokenConfigMap = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: broken
-data:
-  values: [1, 2]
-`;
 
 /** The requests in the test's namespace. */
 async function requestsIn(env: E2eEnvironment): Promise<unknown[]> {
@@ -42,27 +32,7 @@ let kubeconfig: string;
 beforeAll(async () => {
   env = await startE2eEnvironment('e2e-cli');
   kubeconfig = writeKubeconfig(env.kc);
-  repo = clusterSources().gitRepo(env.ns);
-  const first = await repo.commit({ 'app/configmap.yaml': configMap('one') }, 'first');
-  await apply(env.kc, fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }));
-  await apply(
-    env.kc,
-    fluxObject('Kustomization', env.ns, 'app', {
-      interval: '1h',
-      path: './app',
-      prune: true,
-      targetNamespace: env.ns,
-      sourceRef: { kind: 'GitRepository', name: 'repo' },
-    }),
-  );
-  await waitForFlux(
-    env.kc,
-    'Kustomization',
-    env.ns,
-    'app',
-    `to apply ${first}`,
-    (ks) => ks.status?.['lastAppliedRevision'] === `${repo.branch}@sha1:${first}`,
-  );
+  repo = await gitKustomization(env);
 });
 
 afterAll(async () => {
@@ -72,7 +42,7 @@ afterAll(async () => {
 
 describe('fluxact with the real Flux controllers', () => {
   it('reconciles with source after a push: a line per transition, the new revision, exit 0', async () => {
-    const sha = await repo.commit({ 'app/configmap.yaml': configMap('two') }, 'second');
+    const sha = await repo.commit({ 'app/configmap.yaml': configMapManifest('two') }, 'second');
     const { code, stdout, stderr } = await fluxact(kubeconfig, ['reconcile', 'ks', 'app', '--with-source', '-n', env.ns]);
     expect(stderr).toMatch(/^► Reconcile Kustomization .+\/app: request cli-reconcile-kustomization-app-[0-9a-f]{6} created$/m);
     expect(stderr).toMatch(/^\[ *\d+\.\d+s\] Running /m);
@@ -84,7 +54,7 @@ describe('fluxact with the real Flux controllers', () => {
   });
 
   it("exits 1 with kustomize-controller's message on stderr when a broken manifest is pushed", async () => {
-    await repo.commit({ 'app/broken.yaml': brokenConfigMap }, 'broken');
+    await repo.commit({ 'app/broken.yaml': brokenConfigMapManifest }, 'broken');
     const { code, stderr } = await fluxact(kubeconfig, [
       'reconcile',
       'kustomization',

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../src/api/conditions.js';
 import {
   act,
-  apply,
   bothWays,
-  clusterSources,
+  brokenConfigMapManifest,
   condition,
   configMapData,
+  configMapManifest,
   type E2eEnvironment,
-  fluxObject,
+  gitKustomization,
   readRequest,
   startE2eEnvironment,
   waitForFlux,
@@ -20,50 +20,13 @@ import {
 import { getFluxObject } from '../support/harness.js';
 import type { GitRepo } from '../support/sources.js';
 
-const configMap = (message: string): string => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: greeting
-data:
-  message: ${message}
-`;
-
-// The API server refuses it on apply: data values must be strings.
-const brokenConfigMap = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: broken
-data:
-  values: [1, 2]
-`;
-
 describe.each(bothWays)('Kustomization via %s', (via) => {
   let env: E2eEnvironment;
   let repo: GitRepo;
 
   beforeAll(async () => {
     env = await startE2eEnvironment(`e2e-ks-${via}`);
-    repo = clusterSources().gitRepo(env.ns);
-    const first = await repo.commit({ 'app/configmap.yaml': configMap('one') }, 'first');
-    await apply(env.kc, fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }));
-    await apply(
-      env.kc,
-      fluxObject('Kustomization', env.ns, 'app', {
-        interval: '1h',
-        path: './app',
-        prune: true,
-        targetNamespace: env.ns,
-        sourceRef: { kind: 'GitRepository', name: 'repo' },
-      }),
-    );
-    await waitForFlux(
-      env.kc,
-      'Kustomization',
-      env.ns,
-      'app',
-      `to apply ${first}`,
-      (ks) => ks.status?.['lastAppliedRevision'] === `${repo.branch}@sha1:${first}`,
-    );
+    repo = await gitKustomization(env);
   });
 
   afterAll(async () => {
@@ -72,7 +35,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
   });
 
   it('reconciles with source after a push: Succeeded with the new revision, and the new manifest applied', async () => {
-    const sha = await repo.commit({ 'app/configmap.yaml': configMap('two') }, 'second');
+    const sha = await repo.commit({ 'app/configmap.yaml': configMapManifest('two') }, 'second');
     const outcome = await act(
       env,
       via,
@@ -95,7 +58,7 @@ describe.each(bothWays)('Kustomization via %s', (via) => {
   });
 
   it("fails with kustomize-controller's own message when a broken manifest is pushed, without waiting for the timeout", async () => {
-    await repo.commit({ 'app/broken.yaml': brokenConfigMap }, 'broken');
+    await repo.commit({ 'app/broken.yaml': brokenConfigMapManifest }, 'broken');
     const outcome = await act(
       env,
       via,

@@ -23,7 +23,7 @@ import {
 } from './harness.js';
 import { adminKubeConfig, clusterDir, createNamespace, deleteNamespace, randomSuffix, repoRoot } from './kube.js';
 import { connectStdio, type McpConnection } from './mcp.js';
-import { sources, SourcesUrlEnv, type Sources } from './sources.js';
+import { sources, SourcesUrlEnv, type GitRepo, type Sources } from './sources.js';
 
 const run = promisify(execFile);
 
@@ -322,4 +322,52 @@ export async function watchFluxObject(kc: k8s.KubeConfig, kind: string, namespac
 export function reconciliations(ks: FluxObjectView): number {
   const newest = (ks.status?.['history'] as { totalReconciliations?: number }[] | undefined)?.[0];
   return newest?.totalReconciliations ?? 0;
+}
+
+/** A ConfigMap manifest whose data.message is message (name: greeting unless given). */
+export const configMapManifest = (message: string, name = 'greeting'): string => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${name}
+data:
+  message: ${message}
+`;
+
+/** A manifest the API server refuses on apply (data values must be strings): a broken commit. */
+export const brokenConfigMapManifest = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: broken
+data:
+  values: [1, 2]
+`;
+
+/**
+ * A Git repository on the local sources server with `app/configmap.yaml` (message "one"), a
+ * GitRepository `repo` and a Kustomization `app` applying `./app` into env's namespace, once
+ * kustomize-controller has applied that first commit.
+ */
+export async function gitKustomization(env: E2eEnvironment): Promise<GitRepo> {
+  const repo = clusterSources().gitRepo(env.ns);
+  const first = await repo.commit({ 'app/configmap.yaml': configMapManifest('one') }, 'first');
+  await apply(env.kc, fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }));
+  await apply(
+    env.kc,
+    fluxObject('Kustomization', env.ns, 'app', {
+      interval: '1h',
+      path: './app',
+      prune: true,
+      targetNamespace: env.ns,
+      sourceRef: { kind: 'GitRepository', name: 'repo' },
+    }),
+  );
+  await waitForFlux(
+    env.kc,
+    'Kustomization',
+    env.ns,
+    'app',
+    `to apply ${first}`,
+    (ks) => ks.status?.['lastAppliedRevision'] === `${repo.branch}@sha1:${first}`,
+  );
+  return repo;
 }
