@@ -121,7 +121,7 @@ afterAll(() => {
 describe('the npm package', () => {
   it('holds the compiled sources, the CRDs, README and package.json: no sources, tests, maps or cache', () => {
     const crds = readdirSync(path.join(repoRoot, 'crds')).map((f) => `crds/${f}`);
-    expect(packed).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/src/cli/main.js', ...crds]));
+    expect(packed).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/src/cli/main.js', ...crds]));
     const unexpected = packed.filter((f) => !/^(package\.json|README\.md|LICENSE|crds\/[^/]+\.yaml|dist\/src\/.+\.js)$/.test(f));
     expect(unexpected).toEqual([]);
     expect(packed.filter((f) => f.startsWith('dist/src/codegen/'))).toEqual([]);
@@ -134,15 +134,21 @@ describe('the npm package', () => {
       expect({ dev, installed: existsSync(path.join(installed, dev)) }).toEqual({ dev, installed: false });
   });
 
-  it('runs `npx fluxact --help` and `npx fluxact mcp --help` in the empty project', async () => {
-    const [help, mcpHelp] = await Promise.all([
+  it('runs `npx fluxact --help`, `--version`, `mcp --help` and `operator --help` in the empty project', async () => {
+    const [help, shown, mcpHelp, operatorHelp] = await Promise.all([
       run(npx, ['--offline', 'fluxact', '--help'], project),
+      run(npx, ['--offline', 'fluxact', '--version'], project),
       run(npx, ['--offline', 'fluxact', 'mcp', '--help'], project),
+      run(npx, ['--offline', 'fluxact', 'operator', '--help'], project),
     ]);
     expect(help).toMatchObject({ code: 0, stderr: '' });
     expect(help.stdout).toContain('fluxact <command> [flags]');
+    // The installed package's own version, read from its package.json.
+    expect(shown).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
     expect(mcpHelp).toMatchObject({ code: 0, stderr: '' });
     expect(mcpHelp.stdout).toContain('Usage: fluxact mcp [flags]');
+    expect(operatorHelp).toMatchObject({ code: 0, stderr: '' });
+    expect(operatorHelp.stdout).toContain('Usage: fluxact operator [flags]');
   });
 
   it('links kubectl-fluxact and a bin named after the package (the one npx runs) to the same command', () => {
