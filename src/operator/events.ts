@@ -23,6 +23,21 @@ export const EventAttempts = 5;
 /** The wait before the second try; doubled before each further one (0.5 s, 1 s, 2 s, 4 s). */
 export const EventRetryMs = 500;
 
+/**
+ * Up to this many unconfirmed outcomes in a namespace are looked for one by one; more, with one list
+ * of the namespace's request Events.
+ */
+export const OutcomeLookupBatch = 5;
+
+/** A finished request whose outcome Event may be missing, with the Event it should have. */
+interface UnconfirmedOutcome {
+  request: FluxActionRequest;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  done: () => void;
+}
+
 /** Events longer than this are cut (the API server refuses messages over 1 KiB in events.k8s.io). */
 const MaxMessage = 1024;
 
@@ -30,6 +45,10 @@ export class EventRecorder {
   private readonly core: k8s.CoreV1Api;
   /** Event names end in these: strictly increasing, so names sort in time order. */
   private readonly nanos: () => bigint;
+  /** Finished requests whose outcome Event is to be looked for, by namespace. */
+  private readonly unconfirmed = new Map<string, UnconfirmedOutcome[]>();
+  /** The lookup running in each namespace. */
+  private readonly lookups = new Map<string, Promise<void>>();
 
   constructor(
     kc: k8s.KubeConfig,
@@ -59,26 +78,90 @@ export class EventRecorder {
   /**
    * Records a request's outcome Event unless the request has one with that reason already: for a
    * request found finished by an operator that did not record its outcome (an answer lost, a
-   * predecessor that died between the status write and the Event). When the request's Events cannot
-   * be listed, it records nothing: an Event missing is better than one doubled.
+   * predecessor that died between the status write and the Event). Requests found meanwhile in the
+   * same namespace are looked for together: one lookup runs per namespace at a time, and what
+   * arrives while it runs is looked for by the next, with one list of the namespace's request Events
+   * when there are more than OutcomeLookupBatch (an operator that starts finds every request it
+   * finished recently at once). A lookup is tried again like a create (EventAttempts tries); when the
+   * Events still cannot be listed it records nothing: an Event missing is better than one doubled.
    */
-  async recordOutcome(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  recordOutcome(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
-    const uid = request.metadata.uid ?? '';
+    return new Promise((done) => {
+      const waiting = this.unconfirmed.get(namespace) ?? [];
+      waiting.push({ request, type, reason, message, done });
+      this.unconfirmed.set(namespace, waiting);
+      if (!this.lookups.has(namespace)) this.lookups.set(namespace, this.lookForOutcomes(namespace));
+    });
+  }
+
+  /** Looks for the outcome Events of the namespace's unconfirmed requests until none is left. */
+  private async lookForOutcomes(namespace: string): Promise<void> {
     try {
-      const existing = await this.core.listNamespacedEvent(
-        { namespace, fieldSelector: `involvedObject.uid=${uid},reason=${reason}`, limit: 1 },
-        bounded(),
+      for (;;) {
+        const batch = this.unconfirmed.get(namespace);
+        if (!batch?.length) return;
+        this.unconfirmed.delete(namespace);
+        const recorded = await this.outcomesRecorded(namespace, batch);
+        await Promise.all(
+          batch.map(async (o) => {
+            if (recorded && !recorded.has(`${o.request.metadata.uid ?? ''}/${o.reason}`))
+              await this.record(o.request, o.type, o.reason, o.message);
+            o.done();
+          }),
+        );
+      }
+    } finally {
+      // Synchronously after the last look at the map: a request added later starts a new lookup.
+      this.lookups.delete(namespace);
+    }
+  }
+
+  /**
+   * `uid/reason` of the batch's requests' Events with their outcome's reason (one list per request for
+   * a small batch, one list of the namespace's request Events otherwise); undefined when listing failed.
+   */
+  private async outcomesRecorded(namespace: string, batch: readonly UnconfirmedOutcome[]): Promise<Set<string> | undefined> {
+    const found = new Set<string>();
+    const list = (fieldSelector: string, page?: string): Promise<k8s.CoreV1EventList> =>
+      this.listing(() =>
+        this.core.listNamespacedEvent({ namespace, fieldSelector, limit: 500, ...(page ? { _continue: page } : {}) }, bounded()),
       );
-      if (existing.items.length > 0) return;
+    try {
+      if (batch.length <= OutcomeLookupBatch) {
+        for (const o of batch) {
+          const uid = o.request.metadata.uid ?? '';
+          const existing = await list(`involvedObject.uid=${uid},reason=${o.reason}`);
+          if (existing.items.length > 0) found.add(`${uid}/${o.reason}`);
+        }
+        return found;
+      }
+      let page: string | undefined;
+      do {
+        const events = await list(`involvedObject.kind=${Kind}`, page);
+        for (const e of events.items) found.add(`${e.involvedObject.uid ?? ''}/${e.reason ?? ''}`);
+        page = events.metadata?._continue || undefined;
+      } while (page);
+      return found;
     } catch (err) {
       this.log.warn(
-        { object: `${Kind} ${namespace}/${request.metadata.name}`, reason, err: describeError(err) },
-        'could not look for the outcome event',
+        { namespace, requests: batch.map((o) => o.request.metadata.name), err: describeError(err) },
+        'could not look for the outcome events',
       );
-      return;
+      return undefined;
     }
-    await this.record(request, type, reason, message);
+  }
+
+  /** A list call, tried again after a lost connection, a 5xx or a 429 like an Event's create. */
+  private async listing<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!(attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err)))) throw err;
+        await delay(this.clock, EventRetryMs * 2 ** (attempt - 1));
+      }
+    }
   }
 
   /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { ApiVersion, Kind, type FluxActionRequest } from '../../src/api/types.js';
-import { EventAttempts, EventRecorder, EventRetryMs } from '../../src/operator/events.js';
+import { EventAttempts, EventRecorder, EventRetryMs, OutcomeLookupBatch } from '../../src/operator/events.js';
 import { FakeClock } from '../unit/runtime/fake-clock.js';
 import { FaultProxy, LoseAnswer } from '../support/fault-proxy.js';
 import { ensureInstalled, OperatorNamespace, OperatorServiceAccount, serviceAccountToken } from '../support/harness.js';
@@ -20,6 +20,10 @@ const clock = new FakeClock();
 /** How the next Event creates fail, in order; then they pass. */
 let faults: (true | typeof LoseAnswer)[] = [];
 let tries = 0;
+/** How the next Event lists fail, in order; then they pass. */
+let listFaults: true[] = [];
+/** Event lists through the proxy. */
+let lists = 0;
 /** The recorder's 'could not record event' log lines. */
 const warnings: string[] = [];
 
@@ -56,7 +60,13 @@ beforeAll(async () => {
   proxy = new FaultProxy({
     admin,
     fail: ({ method, path }) => {
-      if (method !== 'POST' || !path.endsWith('/events')) return false;
+      if (!path.includes('/events')) return false;
+      // Event lists fail as listFaults says, creates as faults says.
+      if (method === 'GET') {
+        lists += 1;
+        return listFaults.shift() ?? false;
+      }
+      if (method !== 'POST') return false;
       tries += 1;
       return faults.shift() ?? false;
     },
@@ -70,7 +80,7 @@ beforeAll(async () => {
         ...chunk
           .toString()
           .split('\n')
-          .filter((l) => l.includes('could not record event')),
+          .filter((l) => l.includes('could not record event') || l.includes('could not look for the outcome event')),
       );
       callback();
     },
@@ -112,5 +122,55 @@ describe('recording an Event', () => {
     expect(tries).toBe(EventAttempts);
     expect(await eventsOf('given-up')).toHaveLength(0);
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('recording a recovered outcome Event', () => {
+  /** recordOutcome for a finished request, moving the clock over each retry's wait. */
+  async function recordOutcomeThroughFaults(name: string, retries: number): Promise<void> {
+    const finished = { ...request(name), metadata: { ...request(name).metadata, uid: `uid-${name}` } };
+    const done = recorder.recordOutcome(finished, 'Normal', 'Succeeded', `${name} succeeded`);
+    for (let retry = 1; retry <= retries; retry += 1) {
+      await waitFor(`look ${retry} to fail and the next to be set`, () => (clock.pendingTimers() > 0 ? true : undefined));
+      clock.advance(clock.nextTimerIn()!);
+    }
+    await done;
+  }
+
+  it('looks again after 503s on the list of its Events, then records it once', async () => {
+    listFaults = [true, true];
+    warnings.length = 0;
+    await recordOutcomeThroughFaults('outcome-after-503s', 2);
+    expect(listFaults).toEqual([]);
+    expect((await eventsOf('outcome-after-503s')).map((e) => e.reason)).toEqual(['Succeeded']);
+    expect(warnings).toEqual([]);
+  });
+
+  it(`records nothing when the list fails ${EventAttempts} times`, async () => {
+    listFaults = Array.from({ length: EventAttempts }, () => true as const);
+    warnings.length = 0;
+    await recordOutcomeThroughFaults('outcome-not-listed', EventAttempts - 1);
+    expect(await eventsOf('outcome-not-listed')).toHaveLength(0);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('looks for many at once with one list of the namespace, records the missing ones and doubles none', async () => {
+    const finished = (name: string): FluxActionRequest => ({
+      ...request(name),
+      metadata: { ...request(name).metadata, uid: `uid-${name}` },
+    });
+    const names = Array.from({ length: 3 * OutcomeLookupBatch }, (_, i) => `batch-${i}`);
+    // Every third already has its outcome Event.
+    const recorded = names.filter((_, i) => i % 3 === 0);
+    for (const name of recorded) await recorder.record(finished(name), 'Normal', 'Succeeded', `${name} succeeded`);
+    lists = 0;
+    warnings.length = 0;
+    // As an operator that starts finds them: one after the other, while the first lookup runs.
+    await Promise.all(names.map((name) => recorder.recordOutcome(finished(name), 'Normal', 'Succeeded', `${name} succeeded`)));
+    // The first alone (by its uid), then the rest with one list of the namespace's request Events.
+    expect(lists).toBe(2);
+    for (const name of names)
+      expect({ name, events: (await eventsOf(name)).map((e) => e.reason) }).toEqual({ name, events: ['Succeeded'] });
+    expect(warnings).toEqual([]);
   });
 });
