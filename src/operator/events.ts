@@ -19,9 +19,16 @@ import { describeError, isConflict, isTransient, statusCode } from '../kube/erro
 export const ReportingComponent = 'flux-action-operator';
 
 /** How many times an Event's create is tried before it is given up (logged). */
-export const EventAttempts = 5;
-/** The wait before the second try; doubled before each further one (0.5 s, 1 s, 2 s, 4 s). */
+export const EventAttempts = 8;
+/** The wait before the second try; doubled before each further one up to EventRetryMaxMs (0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s, 8 s). */
 export const EventRetryMs = 500;
+/** The longest wait between two tries: the 8 tries span about 30 s, a kube-apiserver's restart. */
+export const EventRetryMaxMs = 8000;
+
+/** The wait after the attempt-th failed try. */
+export function eventRetryWaitMs(attempt: number): number {
+  return Math.min(EventRetryMs * 2 ** (attempt - 1), EventRetryMaxMs);
+}
 
 /**
  * Up to this many unconfirmed outcomes in a namespace are looked for one by one; more, with one list
@@ -159,7 +166,7 @@ export class EventRecorder {
         return await call();
       } catch (err) {
         if (!(attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err)))) throw err;
-        await delay(this.clock, EventRetryMs * 2 ** (attempt - 1));
+        await delay(this.clock, eventRetryWaitMs(attempt));
       }
     }
   }
@@ -215,7 +222,7 @@ export class EventRecorder {
 
   /**
    * Creates the Event, trying again after a lost connection, a 5xx or a 429 (EventAttempts tries in
-   * all, the waits doubling from EventRetryMs): a request's story should survive an API server that
+   * all, the waits doubling from EventRetryMs up to EventRetryMaxMs): a request's story should survive an API server that
    * drops a call. The name is fixed before the first try, so a create that reached the server but
    * whose answer was lost comes back AlreadyExists, which is success: an Event is never doubled.
    */
@@ -232,7 +239,7 @@ export class EventRecorder {
           this.log.warn({ object, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');
           return;
         }
-        await delay(this.clock, EventRetryMs * 2 ** (attempt - 1));
+        await delay(this.clock, eventRetryWaitMs(attempt));
       }
     }
   }

@@ -118,8 +118,11 @@ describe('recording an Event', () => {
   it(`gives up after ${EventAttempts} tries`, async () => {
     faults = Array.from({ length: EventAttempts }, () => true as const);
     tries = 0;
+    const start = clock.now();
     await recordThroughFaults('given-up');
     expect(tries).toBe(EventAttempts);
+    // The waits double up to 8 s: long enough to outlast a kube-apiserver's restart.
+    expect(clock.now() - start).toBe(500 + 1000 + 2000 + 4000 + 8000 + 8000 + 8000);
     expect(await eventsOf('given-up')).toHaveLength(0);
     expect(warnings).toHaveLength(1);
   });
