@@ -24,6 +24,9 @@ interface Holder {
 /** The real Flux controllers (make e2e's cluster) leave objects with this label to the simulator. */
 const SimulatorShard = { 'sharding.fluxcd.io/key': 'simulator' };
 
+/** How long the check waits for Events still being retried when every request has finished. */
+const EventSettleMs = 45_000;
+
 export type RequestType = 'reconcile' | 'withSource' | 'force' | 'suspend' | 'resume';
 
 interface Created {
@@ -365,24 +368,36 @@ export class ChaosWorld {
       }
     }
 
-    // Events: one Requested and one terminal Event per request at most.
+    // Events: one Requested and one terminal Event per request at most. Events are created beside
+    // the request's path and retried for up to about 30 s, so some may still be on their way when
+    // every request has finished: look again (once a second, at most EventSettleMs) while a
+    // finished request lacks its terminal Event.
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
-    const events = await core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'involvedObject.kind=FluxActionRequest' });
-    const counts = new Map<string, { requested: number; terminal: number }>();
-    let requestedEvents = 0;
-    let terminalEvents = 0;
-    for (const e of events.items) {
-      const name = e.involvedObject.name ?? '';
-      const c = counts.get(name) ?? { requested: 0, terminal: 0 };
-      const n = e.count ?? 1;
-      if (e.reason === 'Requested') {
-        c.requested += n;
-        requestedEvents += n;
-      } else if (e.reason === 'Succeeded' || e.reason === 'Failed') {
-        c.terminal += n;
-        terminalEvents += n;
+    const settleUntil = performance.now() + EventSettleMs;
+    let counts: Map<string, { requested: number; terminal: number }>;
+    let requestedEvents: number;
+    let terminalEvents: number;
+    for (;;) {
+      const events = await core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'involvedObject.kind=FluxActionRequest' });
+      counts = new Map();
+      requestedEvents = 0;
+      terminalEvents = 0;
+      for (const e of events.items) {
+        const name = e.involvedObject.name ?? '';
+        const c = counts.get(name) ?? { requested: 0, terminal: 0 };
+        const n = e.count ?? 1;
+        if (e.reason === 'Requested') {
+          c.requested += n;
+          requestedEvents += n;
+        } else if (e.reason === 'Succeeded' || e.reason === 'Failed') {
+          c.terminal += n;
+          terminalEvents += n;
+        }
+        counts.set(name, c);
       }
-      counts.set(name, c);
+      const lacking = this.created.some((c) => !counts.get(c.name)?.terminal && isFinished(finalRequests.get(c.name)?.status?.phase));
+      if (!lacking || performance.now() >= settleUntil) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     let doubled = 0;
     let missingTerminal = 0;
