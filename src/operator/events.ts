@@ -13,7 +13,8 @@ import {
 } from '../api/types.js';
 import { delay, monotonicNanos, type Clock } from '../runtime/clock.js';
 import { bounded } from '../kube/bounded.js';
-import { describeError, isConflict, isTransient, statusCode } from '../kube/errors.js';
+import { describeError, isConflict, isForbidden, isTransient, statusCode } from '../kube/errors.js';
+import type { RefusalCheck } from '../kube/refusal.js';
 
 /** The component name Events are reported under. */
 export const ReportingComponent = 'flux-action-operator';
@@ -62,6 +63,8 @@ export class EventRecorder {
     private readonly instance: string,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Whether a 403 stands (the API server is ready); without it, every 403 does. */
+    private readonly refusalStands?: RefusalCheck,
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.nanos = monotonicNanos(() => clock.now());
@@ -165,7 +168,8 @@ export class EventRecorder {
       try {
         return await call();
       } catch (err) {
-        if (!(attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err)))) throw err;
+        if (!(attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err) || (await this.refusedUnready(err)))))
+          throw err;
         await delay(this.clock, eventRetryWaitMs(attempt));
       }
     }
@@ -220,6 +224,11 @@ export class EventRecorder {
     await this.create(namespace, event, `${object.kind} ${namespace}/${object.name}`);
   }
 
+  /** A 403 from an API server that is not ready yet (its RBAC not loaded): not its verdict, so tried again. */
+  private async refusedUnready(err: unknown): Promise<boolean> {
+    return isForbidden(err) && this.refusalStands !== undefined && !(await this.refusalStands(err));
+  }
+
   /**
    * Creates the Event, trying again after a lost connection, a 5xx or a 429 (EventAttempts tries in
    * all, the waits doubling from EventRetryMs up to EventRetryMaxMs): a request's story should survive an API server that
@@ -234,7 +243,7 @@ export class EventRecorder {
       } catch (err) {
         // The name is this Event's alone: an earlier try's answer was lost.
         if (attempt > 1 && isConflict(err)) return;
-        const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err));
+        const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err) || (await this.refusedUnready(err)));
         if (!retry) {
           this.log.warn({ object, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');
           return;

@@ -208,7 +208,7 @@ class Controllers {
         this.schedules?.onRequest(obj);
       },
     });
-    const recorder = new EventRecorder(kc, identity, clock, log);
+    const recorder = new EventRecorder(kc, identity, clock, log, this.refusalStands);
     const reconciler = new RequestReconciler({
       kc,
       requests: this.requests,

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { ApiVersion, Kind, type FluxActionRequest } from '../../src/api/types.js';
+import { refusalCheck } from '../../src/kube/refusal.js';
 import { EventAttempts, EventRecorder, EventRetryMs, OutcomeLookupBatch } from '../../src/operator/events.js';
 import { FakeClock } from '../unit/runtime/fake-clock.js';
-import { FaultProxy, LoseAnswer } from '../support/fault-proxy.js';
+import { FaultProxy, LoseAnswer, type Fault } from '../support/fault-proxy.js';
 import { ensureInstalled, OperatorNamespace, OperatorServiceAccount, serviceAccountToken } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, tokenKubeConfig, waitFor } from '../support/kube.js';
 
@@ -18,7 +19,9 @@ let proxy: FaultProxy;
 let recorder: EventRecorder;
 const clock = new FakeClock();
 /** How the next Event creates fail, in order; then they pass. */
-let faults: (true | typeof LoseAnswer)[] = [];
+let faults: (true | Fault | typeof LoseAnswer)[] = [];
+/** Whether /readyz answers 500 (an API server whose RBAC has not loaded yet). */
+let notReady = false;
 let tries = 0;
 /** How the next Event lists fail, in order; then they pass. */
 let listFaults: true[] = [];
@@ -60,6 +63,7 @@ beforeAll(async () => {
   proxy = new FaultProxy({
     admin,
     fail: ({ method, path }) => {
+      if (path.startsWith('/readyz')) return notReady ? { code: 500, reason: 'InternalError', message: 'readyz check failed' } : false;
       if (!path.includes('/events')) return false;
       // Event lists fail as listFaults says, creates as faults says.
       if (method === 'GET') {
@@ -85,7 +89,7 @@ beforeAll(async () => {
       callback();
     },
   });
-  recorder = new EventRecorder(kc, 'test', clock, pino({ level: 'warn' }, sink));
+  recorder = new EventRecorder(kc, 'test', clock, pino({ level: 'warn' }, sink), refusalCheck(kc));
 });
 
 afterAll(async () => {
@@ -115,9 +119,34 @@ describe('recording an Event', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('tries again after a 403 from an API server that is not ready, and gives up on one that is', async () => {
+    const refusal: Fault = {
+      code: 403,
+      reason: 'Forbidden',
+      message: 'events is forbidden: User "system:serviceaccount:fluxact-system:fluxact-operator" cannot create resource "events"',
+    };
+    notReady = true;
+    faults = [refusal, refusal];
+    tries = 0;
+    warnings.length = 0;
+    await recordThroughFaults('forbidden-not-ready');
+    expect(tries).toBe(3);
+    expect((await eventsOf('forbidden-not-ready')).map((e) => e.reason)).toEqual(['Succeeded']);
+    notReady = false;
+    faults = [refusal];
+    tries = 0;
+    // No retry, so no wait to move the clock over.
+    await recorder.record(request('forbidden-ready'), 'Normal', 'Succeeded', 'forbidden-ready succeeded');
+    expect(tries).toBe(1);
+    expect(await eventsOf('forbidden-ready')).toHaveLength(0);
+    expect(warnings).toHaveLength(1);
+    faults = [];
+  });
+
   it(`gives up after ${EventAttempts} tries`, async () => {
     faults = Array.from({ length: EventAttempts }, () => true as const);
     tries = 0;
+    warnings.length = 0;
     const start = clock.now();
     await recordThroughFaults('given-up');
     expect(tries).toBe(EventAttempts);
