@@ -40,6 +40,8 @@ export interface WorldSizes {
   helmReleases: number;
   /** Kustomizations that suspend and resume requests take turns on. */
   toggles: number;
+  /** The requests' spec.timeout (default: the CRD's, 5m). */
+  requestTimeout?: string;
 }
 
 export interface InvariantReport {
@@ -207,6 +209,7 @@ export class ChaosWorld {
         spec = { action: type === 'suspend' ? 'Suspend' : 'Resume', target: { kind: 'Kustomization', name: free } };
       }
     }
+    if (this.sizes.requestTimeout) spec = { ...spec, timeout: this.sizes.requestTimeout };
     const name = `r-${String(n).padStart(5, '0')}-${type.toLowerCase()}`;
     this.created.push({ name, type, target: spec.target });
     if (type === 'suspend' || type === 'resume') this.toggleLast.set(spec.target.name, name);
