@@ -15,6 +15,9 @@ import { registerLogsTool } from './toolsets/logs.js';
 import { registerDiscoveryTools } from './toolsets/discovery.js';
 import { registerReferenceTool } from './toolsets/flux-reference.js';
 import { Instructions, registerPrompts } from './prompts.js';
+import type { Identity } from '../client/requests.js';
+import { RateLimiter, type AuditLog, type RateLimit } from './guard.js';
+import { registerRequestResources } from './resources.js';
 
 export interface McpOptions {
   kc: k8s.KubeConfig;
@@ -30,6 +33,18 @@ export interface McpOptions {
   maxOutput?: number;
   /** Markdown files to index for search_flux_docs, besides the Flux CRD schemas. */
   docsDir?: string;
+  /** kc authenticates as this caller (--auth passthrough): refusals are theirs, the audit log names them. */
+  caller?: Identity;
+  /** Ask the person to confirm each action through elicitation (--confirm). */
+  confirm?: boolean;
+  /** This session's limit on tool calls (--rate-limit). */
+  rateLimit?: RateLimit;
+  /** Where every tool call is logged (--audit-log). */
+  audit?: AuditLog;
+  /** How long a resource subscription follows a request that does not finish, in ms (1h). */
+  subscriptionLifetimeMs?: number;
+  /** The clock of the rate limit. */
+  now?: () => number;
 }
 
 export const ServerName = 'flux-action-operator';
@@ -40,12 +55,21 @@ export function createMcpServer(options: McpOptions): McpServer {
     { name: ServerName, version: options.version },
     { capabilities: { tools: {}, prompts: {} }, instructions: Instructions },
   );
+  const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600, log: options.log });
+  const caller = options.caller;
   const ctx: ToolContext = {
     log: options.log,
     maxOutput: options.maxOutput ?? DefaultMaxOutput,
     client: () => server.server.getClientVersion(),
+    clientCapabilities: () => server.server.getClientCapabilities(),
+    identity: caller ? () => Promise.resolve(caller.username) : async () => (await requests.whoAmI()).username,
+    ...(caller ? { asCaller: true } : {}),
+    ...(options.rateLimit ? { limiter: new RateLimiter(options.rateLimit, options.now) } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.confirm
+      ? { confirmActions: true, elicit: (params, requestOptions) => server.server.elicitInput(params, requestOptions) }
+      : {}),
   };
-  const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600, log: options.log });
   const actions = { requests, defaultWaitMs: options.waitTimeoutMs ?? 60_000 };
   registerFluxActionTools(server, ctx, actions, options.readOnly);
   if (!options.readOnly) registerFluxReconcileTool(server, ctx, actions);
@@ -57,5 +81,6 @@ export function createMcpServer(options: McpOptions): McpServer {
   registerDiscoveryTools(server, ctx, options.kc);
   registerReferenceTool(server, ctx, options.kc);
   registerPrompts(server);
+  registerRequestResources(server, { requests, log: options.log, subscriptionLifetimeMs: options.subscriptionLifetimeMs ?? 3_600_000 });
   return server;
 }
