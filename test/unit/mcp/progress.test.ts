@@ -13,7 +13,7 @@ function request(status: RequestStatus, spec: Partial<FluxActionRequest['spec']>
     metadata: { name: 'r1', namespace: 'apps' },
     spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'web' }, ...spec },
     status,
-  } as FluxActionRequest;
+  };
 }
 
 const cond = (type: string, status: string, reason: string) => ({
