@@ -56,7 +56,7 @@ export const MCP_FLAGS: readonly OperatorFlag[] = [
     name: 'token',
     env: 'FLUXACT_MCP_TOKEN',
     value: 'token',
-    description: 'Bearer token HTTP clients must send; required when not bound to loopback',
+    description: 'Bearer token HTTP clients must send (--auth token); without it, binding beyond loopback needs --auth passthrough',
     defaultText: 'none',
   },
   {
@@ -249,6 +249,26 @@ export function parseMcpConfig(argv: readonly string[], env: NodeJS.ProcessEnv):
   };
 }
 
+const McpSummary = [
+  'Runs the MCP server: Flux tools for AI agents, acting only through FluxActionRequests.',
+  '',
+  'Action tools send notifications/progress (one message per transition of the request) to a client',
+  'that gives a progressToken. Requests are resources, fluxaction://NAMESPACE/NAME: list, read, and',
+  'resources/subscribe to be sent notifications/resources/updated until the request finished.',
+  '',
+  "Over HTTP, --auth passthrough uses each client's own Kubernetes bearer token toward the API server:",
+  "requests are created as the caller (RBAC, admission and requested-by see them, not the server's",
+  'ServiceAccount). /.well-known/oauth-protected-resource serves the OAuth protected-resource metadata',
+  '(RFC 9728) naming --authorization-server; a 401 points to it (WWW-Authenticate resource_metadata).',
+  '',
+  '--confirm asks the person through MCP elicitation before each action; a client without',
+  'elicitation is refused (nothing is done). --rate-limit refuses calls over the limit with a tool',
+  'error naming it. --audit-log appends one JSON line per tool call: time, session, identity, client,',
+  'tool, arguments, outcome (ok, error, refused), resultBytes, durationMs.',
+  '',
+].join('\n');
+
+/** The text of `fluxact mcp --help`: what the server does and its flags. */
 export function mcpHelp(): string {
-  return flagsHelp('fluxact mcp', 'Runs the MCP server: Flux tools for AI agents, acting only through FluxActionRequests.', MCP_FLAGS);
+  return flagsHelp('fluxact mcp', McpSummary, MCP_FLAGS);
 }
