@@ -1,6 +1,7 @@
 // The MCP adapter: one McpServer with the tool sets, over stdio or Streamable HTTP.
 import type * as k8s from '@kubernetes/client-node';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
 import type { Logger } from 'pino';
 import { DefaultMaxOutput } from './output.js';
 import { RequestService } from '../client/requests.js';
@@ -51,9 +52,19 @@ export const ServerName = 'flux-action-operator';
 
 /** Creates the MCP server with every tool set registered. */
 export function createMcpServer(options: McpOptions): McpServer {
+  const tasks = new InMemoryTaskStore();
   const server = new McpServer(
     { name: ServerName, version: options.version },
-    { capabilities: { tools: {}, prompts: {} }, instructions: Instructions },
+    {
+      capabilities: {
+        tools: {},
+        prompts: {},
+        // The action tools are also offered as tasks (taskSupport optional), kept per session.
+        ...(options.readOnly ? {} : { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }),
+      },
+      instructions: Instructions,
+      ...(options.readOnly ? {} : { taskStore: tasks }),
+    },
   );
   const requests = new RequestService({ kc: options.kc, ttlSeconds: options.requestTtlSeconds ?? 3600, log: options.log });
   const caller = options.caller;
@@ -66,6 +77,7 @@ export function createMcpServer(options: McpOptions): McpServer {
     ...(caller ? { asCaller: true } : {}),
     ...(options.rateLimit ? { limiter: new RateLimiter(options.rateLimit, options.now) } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.readOnly ? {} : { tasks: true }),
     ...(options.confirm
       ? { confirmActions: true, elicit: (params, requestOptions) => server.server.elicitInput(params, requestOptions) }
       : {}),
@@ -81,6 +93,12 @@ export function createMcpServer(options: McpOptions): McpServer {
   registerDiscoveryTools(server, ctx, options.kc);
   registerReferenceTool(server, ctx, options.kc);
   registerPrompts(server);
+  // The session closed: drop its tasks and their timers.
+  const previous = server.server.onclose;
+  server.server.onclose = () => {
+    tasks.cleanup();
+    previous?.();
+  };
   registerRequestResources(server, { requests, log: options.log, subscriptionLifetimeMs: options.subscriptionLifetimeMs ?? 3_600_000 });
   return server;
 }

@@ -3,6 +3,7 @@
 // Domain failures become isError results with a message that says what to do; the server keeps serving.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CreateTaskRequestHandlerExtra, TaskRequestHandlerExtra } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type {
   CallToolResult,
   ElicitRequestFormParams,
@@ -39,6 +40,8 @@ export interface ToolContext {
   limiter?: RateLimiter;
   /** Where every tool call is logged (--audit-log). */
   audit?: AuditLog;
+  /** The server keeps MCP tasks: tools marked `task` are offered as tasks too. */
+  tasks?: boolean;
   /** Ask the person behind the client to confirm each action before it is requested (--confirm). */
   confirmActions?: boolean;
   /** Sends an elicitation request to the client (the server's elicitInput). */
@@ -79,6 +82,8 @@ export interface ToolDefinition<Shape extends z.ZodRawShape> {
   description: string;
   input: Shape;
   annotations: Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint'>> & ToolAnnotations;
+  /** Offered as an MCP task too (a long-running action), where the server keeps tasks. */
+  task?: boolean;
   /** signal aborts when the client cancels the call (notifications/cancelled) or the session closes. */
   handler: (args: z.infer<z.ZodObject<Shape>>, ctx: ToolContext, signal: AbortSignal, call: ToolCall) => Promise<ToolOutput>;
 }
@@ -91,58 +96,103 @@ export interface ToolOutput {
   isError?: boolean;
 }
 
+/** How long a finished task's result stays readable (tasks/result), in ms. */
+export const TaskTtlMs = 3_600_000;
+/** How often a client should poll a task, in ms; also how often the SDK polls for a call made without a task. */
+export const TaskPollMs = 500;
+
 /**
  * Registers a tool; its handler's failures become isError results, never a crash of the server.
  * Every call first passes the session's rate limit, and is written to the audit log when one is kept.
+ * A tool marked `task`, on a server with a task store, is also offered as an MCP task (taskSupport
+ * optional): a client may call it task-augmented and poll tasks/get, tasks/result.
  */
 export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx: ToolContext, tool: ToolDefinition<Shape>): void {
-  server.registerTool(
-    tool.name,
-    { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: { title: tool.title, ...tool.annotations } },
-    (async (args: z.infer<z.ZodObject<Shape>>, extra: CallExtra): Promise<CallToolResult> => {
-      const started = Date.now();
-      let outcome: 'ok' | 'error' | 'refused' = 'ok';
-      let result: CallToolResult;
-      const refusal = ctx.limiter?.admit();
-      if (refusal) {
-        outcome = 'refused';
-        ctx.log.info({ tool: tool.name, err: refusal }, 'tool call refused');
-        result = { isError: true, content: [{ type: 'text', text: refusal }] };
-      } else {
-        try {
-          const out = await tool.handler(args, ctx, extra.signal, { progress: progressOf(extra), confirm: (m) => confirm(ctx, extra, m) });
-          result = { content: [{ type: 'text', text: cap(out.text, ctx.maxOutput) }] };
-          if (out.structured) result.structuredContent = out.structured;
-          if (out.isError) {
-            result.isError = true;
-            outcome = 'error';
-          }
-        } catch (err) {
-          const message =
-            ctx.asCaller && isForbidden(err)
-              ? `forbidden: ${apiMessage(err)}. You (${await ctx.identity().catch(() => 'the caller')}) lack this permission in the cluster's RBAC: the server acts with your own token. Ask an administrator for a RoleBinding granting it.`
-              : describeFailure(err);
-          outcome = err instanceof RefusedError ? 'refused' : 'error';
-          ctx.log.info({ tool: tool.name, err: message }, 'tool call failed');
-          result = { isError: true, content: [{ type: 'text', text: message }] };
+  type Args = z.infer<z.ZodObject<Shape>>;
+  const run = async (args: Args, extra: CallExtra, progress: Progress): Promise<CallToolResult> => {
+    const started = Date.now();
+    let outcome: 'ok' | 'error' | 'refused' = 'ok';
+    let result: CallToolResult;
+    const refusal = ctx.limiter?.admit();
+    if (refusal) {
+      outcome = 'refused';
+      ctx.log.info({ tool: tool.name, err: refusal }, 'tool call refused');
+      result = { isError: true, content: [{ type: 'text', text: refusal }] };
+    } else {
+      try {
+        const out = await tool.handler(args, ctx, extra.signal, { progress, confirm: (m) => confirm(ctx, extra, m) });
+        result = { content: [{ type: 'text', text: cap(out.text, ctx.maxOutput) }] };
+        if (out.structured) result.structuredContent = out.structured;
+        if (out.isError) {
+          result.isError = true;
+          outcome = 'error';
         }
+      } catch (err) {
+        const message =
+          ctx.asCaller && isForbidden(err)
+            ? `forbidden: ${apiMessage(err)}. You (${await ctx.identity().catch(() => 'the caller')}) lack this permission in the cluster's RBAC: the server acts with your own token. Ask an administrator for a RoleBinding granting it.`
+            : describeFailure(err);
+        outcome = err instanceof RefusedError ? 'refused' : 'error';
+        ctx.log.info({ tool: tool.name, err: message }, 'tool call failed');
+        result = { isError: true, content: [{ type: 'text', text: message }] };
       }
-      if (ctx.audit) {
-        const client = ctx.client();
-        ctx.audit.write({
-          time: new Date(started).toISOString(),
-          session: extra.sessionId ?? 'stdio',
-          identity: await ctx.identity().catch(() => 'unknown'),
-          ...(client ? { client: `${client.name}/${client.version}` } : {}),
-          tool: tool.name,
-          arguments: args,
-          outcome,
-          resultBytes: Buffer.byteLength(JSON.stringify(result)),
-          durationMs: Date.now() - started,
+    }
+    if (ctx.audit) {
+      const client = ctx.client();
+      ctx.audit.write({
+        time: new Date(started).toISOString(),
+        session: extra.sessionId ?? 'stdio',
+        identity: await ctx.identity().catch(() => 'unknown'),
+        ...(client ? { client: `${client.name}/${client.version}` } : {}),
+        tool: tool.name,
+        arguments: args,
+        outcome,
+        resultBytes: Buffer.byteLength(JSON.stringify(result)),
+        durationMs: Date.now() - started,
+      });
+    }
+    return result;
+  };
+  const config = {
+    title: tool.title,
+    description: tool.description,
+    inputSchema: tool.input,
+    annotations: { title: tool.title, ...tool.annotations },
+  };
+  if (!tool.task || !ctx.tasks) {
+    server.registerTool(tool.name, config, (async (args: Args, extra: CallExtra) => run(args, extra, progressOf(extra))) as never);
+    return;
+  }
+  server.experimental.tasks.registerToolTask(
+    tool.name,
+    { ...config, execution: { taskSupport: 'optional' } },
+    {
+      createTask: (async (args: Args, extra: CallExtra & CreateTaskRequestHandlerExtra) => {
+        const store = extra.taskStore;
+        const task = await store.createTask({ ttl: TaskTtlMs, pollInterval: TaskPollMs });
+        // Answer once the request exists (after any confirmation, asked within this call) or the call ended.
+        let begun: () => void = () => undefined;
+        const created = new Promise<void>((resolve) => {
+          begun = resolve;
         });
-      }
-      return result;
-    }) as never,
+        const progress = progressOf(extra);
+        void run(args, extra, (message) => {
+          begun();
+          progress(message);
+          void store.updateTaskStatus(task.taskId, 'working', message).catch(() => undefined);
+        })
+          .then((result) => store.storeTaskResult(task.taskId, result.isError ? 'failed' : 'completed', result))
+          // A task cancelled (tasks/cancel) or expired meanwhile keeps its state; the request keeps running.
+          .catch((err: unknown) => {
+            ctx.log.info({ tool: tool.name, task: task.taskId, err: describeFailure(err) }, 'task result not stored');
+          })
+          .finally(begun);
+        await created;
+        return { task: await store.getTask(task.taskId) };
+      }) as never,
+      getTask: (async (_args: Args, extra: TaskRequestHandlerExtra) => extra.taskStore.getTask(extra.taskId)) as never,
+      getTaskResult: (async (_args: Args, extra: TaskRequestHandlerExtra) => extra.taskStore.getTaskResult(extra.taskId)) as never,
+    },
   );
 }
 

@@ -181,6 +181,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
+      task: true,
       handler: (a, c, signal, call) =>
         act(
           c,
@@ -212,6 +213,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
+      task: true,
       handler: (a, c, signal, call) =>
         act(
           c,
@@ -235,6 +237,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Asks the Flux Operator to reconcile a ResourceSet now through a FluxActionRequest, and waits for the outcome.',
       input: { name: Arg.name('ResourceSet'), namespace: Arg.namespace('ResourceSet'), wait_timeout: Arg.waitTimeout },
       annotations: mutating,
+      task: true,
       handler: (a, c, signal, call) =>
         act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout, signal, call),
     });
@@ -249,6 +252,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
+      task: true,
       handler: (a, c, signal, call) =>
         act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout, signal, call),
     });
@@ -266,6 +270,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         "Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator's reconcile annotation) through a FluxActionRequest; the object is annotated with the request's name. Resume it with resume_flux_reconciliation.",
       input: anyKind,
       annotations: { ...mutating, idempotentHint: true },
+      task: true,
       handler: (a, c, signal, call) =>
         act(
           c,
@@ -283,6 +288,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Resumes reconciliation of a suspended Flux object through a FluxActionRequest and waits until Flux has reconciled it.',
       input: anyKind,
       annotations: mutating,
+      task: true,
       handler: (a, c, signal, call) =>
         act(
           c,

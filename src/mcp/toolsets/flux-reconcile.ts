@@ -77,6 +77,7 @@ export function registerFluxReconcileTool(server: McpServer, ctx: ToolContext, o
       wait_timeout: Arg.waitTimeout,
     },
     annotations: mutating,
+    task: true,
     handler: (a, c, signal, call) => act(c, options, a.namespace, reconcileSpec(a), a.wait_timeout, signal, call),
   });
 }

@@ -4,7 +4,8 @@
 // approval is awaited when a policy holds the request.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { ResourceUpdatedNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
+import { CallToolResultSchema, ResourceUpdatedNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { ApprovedByAnnotation, Group, Version } from '../../../src/api/types.js';
 import { PolicyPlural } from '../../../src/policy/types.js';
 import type { FluxSimulator } from '../../simulator/flux-simulator.js';
@@ -109,6 +110,36 @@ describe('progress notifications', () => {
     heldUri = String(out.structured['resource']);
     heldName = String(out.structured['request']).split('/')[1] ?? '';
     expect(heldUri).toBe(`fluxaction://${ns}/${heldName}`);
+  });
+});
+
+describe('MCP tasks', () => {
+  it('offer the action tools as tasks (taskSupport optional), and not the read tools', async () => {
+    const { tools } = await stdio.client.listTools();
+    const support = (name: string) => tools.find((t) => t.name === name)?.execution?.taskSupport;
+    expect(support('reconcile_flux_kustomization')).toBe('optional');
+    expect(support('suspend_flux_reconciliation')).toBe('optional');
+    expect(support('get_flux_action_request')).not.toBe('optional');
+  });
+
+  it('answer a task-augmented call at once with a working task, whose status follows the request to its result', async () => {
+    const created = await stdio.client.request(
+      {
+        method: 'tools/call',
+        params: { name: 'reconcile_flux_kustomization', arguments: { name: 'app', namespace: ns }, task: { ttl: 60_000 } },
+      },
+      CreateTaskResultSchema,
+    );
+    expect(created.task.status).toBe('working');
+    expect(created.task.statusMessage).toMatch(/^created FluxActionRequest /);
+    const done = await waitFor('the task to complete', async () => {
+      const task = await stdio.client.experimental.tasks.getTask(created.task.taskId);
+      return task.status === 'working' ? undefined : task;
+    });
+    expect(done.status).toBe('completed');
+    expect(done.statusMessage).toMatch(new RegExp(`^Reconcile Kustomization ${ns}/app: Succeeded`));
+    const result = await stdio.client.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
+    expect(result.structuredContent).toMatchObject({ phase: 'Succeeded', revision: 'main@sha1:cafe' });
   });
 });
 
