@@ -163,7 +163,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the MCP endpoint is /mcp\n');
       return;
     }
-    let caller: { kc: k8s.KubeConfig; identity: Identity; tokenHash: string } | undefined;
+    let caller: { token: string; identity: Identity; tokenHash: string } | undefined;
     if (auth === 'token' && !authorized(req)) {
       unauthorized(res, 'missing or wrong bearer token', req.headers.authorization !== undefined);
       return;
@@ -175,7 +175,8 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
         return;
       }
       try {
-        caller = { kc: callerKubeConfig(base, bearer), identity: await reviewer.review(bearer), tokenHash: tokenHash(bearer) };
+        const identity = await reviewer.review(bearer);
+        caller = { token: bearer, identity, tokenHash: tokenHash(bearer) };
       } catch (err) {
         if (!(err instanceof InvalidTokenError)) throw err;
         unauthorized(res, err.message, true);
@@ -204,7 +205,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
       res.writeHead(400, { 'content-type': 'application/json' }).end(jsonError('no valid session: initialize first'));
       return;
     }
-    const server = options.newServer(caller ? { kc: caller.kc, identity: caller.identity } : undefined);
+    const server = options.newServer(caller && base ? { kc: callerKubeConfig(base, caller.token), identity: caller.identity } : undefined);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
