@@ -96,10 +96,10 @@ export interface ToolOutput {
   isError?: boolean;
 }
 
-/** How long a finished task's result stays readable (tasks/result), in ms. */
-export const TaskTtlMs = 3_600_000;
+/** How long a task and its result stay readable when the client asks for no ttl, in ms; asked ones are held to 1m..1h. */
+export const TaskTtlMs = 600_000;
 /** How often a client should poll a task, in ms; also how often the SDK polls for a call made without a task. */
-export const TaskPollMs = 500;
+export const TaskPollMs = 250;
 
 /**
  * Registers a tool; its handler's failures become isError results, never a crash of the server.
@@ -169,7 +169,8 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
     {
       createTask: (async (args: Args, extra: CallExtra & CreateTaskRequestHandlerExtra) => {
         const store = extra.taskStore;
-        const task = await store.createTask({ ttl: TaskTtlMs, pollInterval: TaskPollMs });
+        const ttl = Math.min(3_600_000, Math.max(60_000, extra.taskRequestedTtl ?? TaskTtlMs));
+        const task = await store.createTask({ ttl, pollInterval: TaskPollMs });
         // Answer once the request exists (after any confirmation, asked within this call) or the call ended.
         let begun: () => void = () => undefined;
         const created = new Promise<void>((resolve) => {
