@@ -117,23 +117,33 @@ export function registerRequestResources(server: McpServer, options: RequestReso
           void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
         },
       })
-      .catch((err: unknown) => {
-        log.info({ uri, err: describeFailure(err) }, 'stopped following a subscribed request');
-      })
+      .then(
+        (last) => {
+          const reason = controller.signal.aborted
+            ? String(controller.signal.reason)
+            : isFinished(last.status?.phase)
+              ? 'the request finished'
+              : 'its lifetime (--subscription-timeout) ran out';
+          log.info({ uri, reason }, 'subscription ended');
+        },
+        (err: unknown) => {
+          log.info({ uri, reason: describeFailure(err) }, 'subscription ended');
+        },
+      )
       .finally(() => {
         if (subscriptions.get(uri) === controller) subscriptions.delete(uri);
       });
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
-    subscriptions.get(req.params.uri)?.abort();
+    subscriptions.get(req.params.uri)?.abort('unsubscribed');
     subscriptions.delete(req.params.uri);
     return {};
   });
   // The session closed: stop every watch it held.
   const previous = server.server.onclose;
   server.server.onclose = () => {
-    for (const controller of subscriptions.values()) controller.abort();
+    for (const controller of subscriptions.values()) controller.abort('the session closed');
     subscriptions.clear();
     previous?.();
   };

@@ -12,7 +12,8 @@ import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
 import { createFluxObject, getRequest, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
-import { connectStdio, textOf, type McpConnection } from '../../support/mcp.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { connectStdio, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 import { bindRole, impersonatedKubeConfig, patchAnnotations } from '../../support/users.js';
 
 let kc: k8s.KubeConfig;
@@ -31,6 +32,7 @@ beforeAll(async () => {
   await createFluxObject(kc, 'GitRepository', ns, 'repo', { annotations: { [SimAnnotation.revision]: 'main@sha1:feed' } });
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'held', { annotations: { [SimAnnotation.revision]: '1.2.3' } });
+  await createFluxObject(kc, 'HelmRelease', ns, 'waits');
   await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
     group: Group,
     version: Version,
@@ -42,7 +44,12 @@ beforeAll(async () => {
       metadata: { name: 'guardrails' },
       spec: {
         rules: [
-          { name: 'agents-need-approval', match: { origins: ['mcp'], names: ['held'] }, effect: 'RequireApproval', approvalTimeout: '1h' },
+          {
+            name: 'agents-need-approval',
+            match: { origins: ['mcp'], names: ['held', 'waits'] },
+            effect: 'RequireApproval',
+            approvalTimeout: '1h',
+          },
         ],
       },
     },
@@ -192,5 +199,45 @@ describe('fluxaction:// resources', () => {
     await expect(stdio.client.subscribeResource({ uri: 'file:///etc/hosts' })).rejects.toThrow(
       'only FluxActionRequests can be subscribed to',
     );
+  });
+});
+
+describe('a subscription', () => {
+  /** Whether the server logged that the subscription to uri ended for this reason. */
+  const ended = (http: HttpMcp, uri: string, reason: string): true | undefined =>
+    http
+      .log()
+      .split('\n')
+      .some(
+        (line) => line.includes('"msg":"subscription ended"') && line.includes(`"uri":"${uri}"`) && line.includes(`"reason":"${reason}"`),
+      )
+      ? true
+      : undefined;
+
+  it('ends when its session closes, and when its lifetime ran out, the request still waiting', async () => {
+    const http = await startHttpMcp(['--subscription-timeout', '3s']);
+    try {
+      const first = await http.connect();
+      const out = await first.client.callTool({
+        name: 'reconcile_flux_resource',
+        arguments: { kind: 'HelmRelease', name: 'waits', namespace: ns, wait_timeout: '20s' },
+      });
+      const uri = String((out.structuredContent as Record<string, unknown>)['resource']);
+      expect(out.structuredContent).toMatchObject({ awaitingApproval: true });
+      await first.client.subscribeResource({ uri });
+      await (first.client.transport as StreamableHTTPClientTransport).terminateSession();
+      await first.close();
+      await waitFor("the closed session's subscription to end", () => ended(http, uri, 'the session closed'));
+      expect(ended(http, uri, 'its lifetime (--subscription-timeout) ran out')).toBeUndefined();
+      const second = await http.connect();
+      try {
+        await second.client.subscribeResource({ uri });
+        await waitFor('the subscription to end after 3s', () => ended(http, uri, 'its lifetime (--subscription-timeout) ran out'), 20_000);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await http.stop();
+    }
   });
 });
