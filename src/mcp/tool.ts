@@ -177,12 +177,17 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
           begun = resolve;
         });
         const progress = progressOf(extra);
+        // Status updates in order, each done before the next, the result after the last.
+        let updates = Promise.resolve();
         void run(args, extra, (message) => {
-          begun();
           progress(message);
-          void store.updateTaskStatus(task.taskId, 'working', message).catch(() => undefined);
+          updates = updates.then(() => store.updateTaskStatus(task.taskId, 'working', message)).catch(() => undefined);
+          void updates.then(begun);
         })
-          .then((result) => store.storeTaskResult(task.taskId, result.isError ? 'failed' : 'completed', result))
+          .then(async (result) => {
+            await updates;
+            await store.storeTaskResult(task.taskId, result.isError ? 'failed' : 'completed', result);
+          })
           // A task cancelled (tasks/cancel) or expired meanwhile keeps its state; the request keeps running.
           .catch((err: unknown) => {
             ctx.log.info({ tool: tool.name, task: task.taskId, err: describeFailure(err) }, 'task result not stored');
