@@ -130,7 +130,7 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
       } catch (err) {
         const message =
           ctx.asCaller && isForbidden(err)
-            ? `forbidden: ${apiMessage(err)}. You (${await ctx.identity().catch(() => 'the caller')}) lack this permission in the cluster's RBAC: the server acts with your own token. Ask an administrator for a RoleBinding granting it.`
+            ? `forbidden: ${apiMessage(err)}. You (${await ctx.identity().catch(() => 'the caller')}) lack this permission: the server acts with your own token, so the cluster's RBAC and admission policies apply to you. Ask an administrator for a RoleBinding granting it.`
             : describeFailure(err);
         outcome = err instanceof RefusedError ? 'refused' : 'error';
         ctx.log.info({ tool: tool.name, err: message }, 'tool call failed');

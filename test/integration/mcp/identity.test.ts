@@ -21,7 +21,6 @@ import {
 } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
 import { startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
-import { createRole } from '../../support/users.js';
 
 let kc: k8s.KubeConfig;
 let ns: string;
@@ -44,14 +43,12 @@ beforeAll(async () => {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   // alice may file requests in the namespace; mallory may not.
   for (const name of ['alice', 'mallory']) await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
-  await createRole(kc, ns, 'requester', [
-    { apiGroups: [Group], resources: ['fluxactionrequests'], verbs: ['create', 'get', 'list', 'watch'] },
-  ]);
+  // fluxact-requester: create requests, and the verbs on the targets that admission checks.
   await kc.makeApiClient(k8s.RbacAuthorizationV1Api).createNamespacedRoleBinding({
     namespace: ns,
     body: {
       metadata: { name: 'alice-requester' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'requester' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'fluxact-requester' },
       subjects: [{ kind: 'ServiceAccount', name: 'alice', namespace: ns }],
     },
   });
@@ -121,7 +118,7 @@ describe('OAuth protected-resource metadata (RFC 9728)', () => {
 describe('--auth passthrough', () => {
   it("creates the request as the caller: requested-by is the caller's identity, checked by admission", async () => {
     const result = await alice.client.callTool({ name: 'reconcile_flux_kustomization', arguments: { name: 'app', namespace: ns } });
-    expect(result.isError).toBeFalsy();
+    expect(result.isError ? textOf(result) : '').toBe('');
     const structured = result.structuredContent as Record<string, unknown>;
     expect(structured).toMatchObject({ phase: 'Succeeded', requestedBy: aliceName() });
     const request = await getRequest(kc, ns, String(structured['request']).split('/')[1] ?? '');
@@ -135,7 +132,9 @@ describe('--auth passthrough', () => {
     expect(result.isError).toBe(true);
     const text = textOf(result);
     expect(text).toMatch(/^forbidden: .*cannot create resource "fluxactionrequests"/);
-    expect(text).toContain(`You (${malloryName()}) lack this permission in the cluster's RBAC: the server acts with your own token.`);
+    expect(text).toContain(
+      `You (${malloryName()}) lack this permission: the server acts with your own token, so the cluster's RBAC and admission policies apply to you.`,
+    );
     expect((await requestsInNamespace()).length).toBe(before);
     expect((await requestsInNamespace()).every((r) => r.metadata.annotations?.[RequestedByAnnotation] !== malloryName())).toBe(true);
   });
