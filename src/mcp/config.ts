@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDuration } from '../api/duration.js';
 import { ConfigError, flagsHelp, readFlags, type OperatorFlag } from '../runtime/config.js';
 import type { AuthMode } from './auth.js';
+import { isLoopback } from './transports.js';
 import { parseRateLimit, type RateLimit } from './guard.js';
 import { parseListenAddress } from '../runtime/http.js';
 import { LOG_LEVELS, type LogLevel } from '../runtime/logger.js';
@@ -185,6 +186,10 @@ export function parseMcpConfig(argv: readonly string[], env: NodeJS.ProcessEnv):
     throw new ConfigError('--auth passthrough: only for --transport http (on stdio the server runs as its own kubeconfig)');
   if (auth === 'passthrough' && token) throw new ConfigError('--auth passthrough: leave out --token; each client sends its own token');
   if (auth === 'token' && !token) throw new ConfigError('--auth token: set --token (or FLUXACT_MCP_TOKEN)');
+  if (transport === 'http' && auth === 'none' && !isLoopback(listen.host))
+    throw new ConfigError(
+      `--listen ${listen.host}: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback, or --auth passthrough`,
+    );
   const url = z.string().refine((s) => {
     try {
       return ['http:', 'https:'].includes(new URL(s).protocol);

@@ -92,7 +92,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   const auth: AuthMode = options.auth ?? (token ? 'token' : 'none');
   if (auth === 'none' && !isLoopback(host)) {
     throw new Error(
-      `--listen ${host}: a bearer token (--token or FLUXACT_MCP_TOKEN) or --auth passthrough is required when not bound to loopback`,
+      `--listen ${host}: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback, or --auth passthrough`,
     );
   }
   if (auth === 'token' && !token) throw new Error('--auth token needs --token (or FLUXACT_MCP_TOKEN)');

@@ -115,3 +115,12 @@ describe('parseMcpConfig: identity, confirmation, limits and the audit log', () 
     expect(errorOf(['--authorization-server=login.example.com'])).toContain('--authorization-server: expected an http(s) URL');
   });
 });
+
+describe('parseMcpConfig: binding beyond loopback', () => {
+  it('needs a token or passthrough, said in one line', () => {
+    expect(errorOf(['--transport=http', '--listen=0.0.0.0:8081'])).toBe(
+      '--listen 0.0.0.0: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback, or --auth passthrough',
+    );
+    expect(parseMcpConfig(['--transport=http', '--listen=0.0.0.0:8081', '--auth=passthrough'], {}).auth).toBe('passthrough');
+  });
+});
