@@ -2,12 +2,15 @@
 // fluxact: the client command line (reconcile, suspend, resume, get, describe, approve, reject),
 // the operator and the MCP server, in one command.
 import { createRequire } from 'node:module';
+import type * as k8s from '@kubernetes/client-node';
 import { ConfigError, isHelpRequested, loadKubeConfig, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { Operator } from '../operator/manager.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
 import { createMcpServer } from '../mcp/server.js';
 import { serveHttp, serveStdio } from '../mcp/transports.js';
+import { AuditLog } from '../mcp/guard.js';
+import type { Identity } from '../client/requests.js';
 import { parseCli, UsageError } from './args.js';
 import { runClient } from './client.js';
 
@@ -73,9 +76,17 @@ async function runMcp(argv: string[]): Promise<number> {
   const config = parseMcpConfig(argv, process.env);
   const log = createLogger({ level: config.logLevel, component: 'mcp' });
   const kc = loadKubeConfig(config);
-  const newServer = () =>
+  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  if (audit)
+    await audit.opened().catch((err: unknown) => Promise.reject(new ConfigError(err instanceof Error ? err.message : String(err))));
+  const newServer = (caller?: { kc: k8s.KubeConfig; identity: Identity }) =>
     createMcpServer({
-      kc,
+      kc: caller?.kc ?? kc,
+      ...(caller ? { caller: caller.identity } : {}),
+      confirm: config.confirm,
+      ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+      ...(audit ? { audit } : {}),
+      subscriptionLifetimeMs: config.subscriptionTimeoutMs,
       log,
       version: version(),
       readOnly: config.readOnly,
@@ -104,6 +115,10 @@ async function runMcp(argv: string[]): Promise<number> {
     const http = await serveHttp({
       ...config.listen,
       ...(config.token ? { token: config.token } : {}),
+      auth: config.auth,
+      kc,
+      authorizationServers: config.authorizationServers,
+      ...(config.resourceUrl ? { resourceUrl: config.resourceUrl } : {}),
       allowedHosts: config.allowedHosts,
       newServer,
       log,
@@ -112,6 +127,7 @@ async function runMcp(argv: string[]): Promise<number> {
   }
   await closed;
   await close();
+  await audit?.close();
   log.info('MCP server stopped');
   return 0;
 }

@@ -145,11 +145,16 @@ export class RequestService {
   /**
    * Follows a request through a watch until it finished, waits for an approver (nothing to wait for
    * then: a person decides, maybe in hours), timeoutMs passed or signal aborted (the client
-   * cancelled); resolves with the last state seen either way. Never rejects for a lost watch:
+   * cancelled); resolves with the last state seen either way. onUpdate sees every version on the way. Never rejects for a lost watch:
    * it reads the request once more. Rejects with an InvalidObjectError when the request stops parsing.
    */
-  waitFinished(request: FluxActionRequest, timeoutMs: number, signal?: AbortSignal): Promise<FluxActionRequest> {
-    return this.follow(request, { timeoutMs, until: settled, ...(signal ? { signal } : {}) });
+  waitFinished(
+    request: FluxActionRequest,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    onUpdate?: (request: FluxActionRequest) => void,
+  ): Promise<FluxActionRequest> {
+    return this.follow(request, { timeoutMs, until: settled, ...(signal ? { signal } : {}), ...(onUpdate ? { onUpdate } : {}) });
   }
 
   /**

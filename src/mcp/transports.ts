@@ -1,6 +1,8 @@
 // Transports: stdio (the default; stdout belongs to the protocol, logs go to stderr) and
 // Streamable HTTP on /mcp, bound to 127.0.0.1 by default, with a bearer token required when bound
-// elsewhere and the SDK's Host-header validation (DNS-rebinding protection) in front of /mcp.
+// elsewhere (a shared one, or each caller's own Kubernetes token in passthrough mode), OAuth
+// protected-resource metadata (RFC 9728) saying where to get one, and the SDK's Host-header
+// validation (DNS-rebinding protection) in front of /mcp.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +13,18 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import type * as k8s from '@kubernetes/client-node';
+import type { Identity } from '../client/requests.js';
+import {
+  callerKubeConfig,
+  InvalidTokenError,
+  metadataPath,
+  protectedResourceMetadata,
+  tokenHash,
+  TokenReviewer,
+  wwwAuthenticate,
+  type AuthMode,
+} from './auth.js';
 
 /** Serves one MCP server over stdin/stdout until stdin closes. */
 export async function serveStdio(server: McpServer): Promise<{ close(): Promise<void> }> {
@@ -22,12 +36,23 @@ export async function serveStdio(server: McpServer): Promise<{ close(): Promise<
 export interface HttpOptions {
   host: string;
   port: number;
-  /** Required as `Authorization: Bearer <token>` when set; must be set unless bound to loopback. */
+  /**
+   * none (loopback only), token (every client sends `token`), or passthrough (each client sends its
+   * own Kubernetes token, used toward the API server for its session). Default: token when one is set.
+   */
+  auth?: AuthMode;
+  /** Required as `Authorization: Bearer <token>` in token mode. */
   token?: string;
+  /** The cluster passthrough sessions talk to (its server and CA; its credentials are not used). */
+  kc?: k8s.KubeConfig;
+  /** Authorization servers named in the protected-resource metadata. */
+  authorizationServers?: string[];
+  /** The public URL of /mcp, the metadata's `resource` (default: the bound address). */
+  resourceUrl?: string;
   /** Extra Host header values to accept (e.g. a Service's DNS name), besides loopback names. */
   allowedHosts?: string[];
-  /** A new McpServer for each session. */
-  newServer: () => McpServer;
+  /** A new McpServer for each session; in passthrough mode with the caller's KubeConfig and identity. */
+  newServer: (caller?: { kc: k8s.KubeConfig; identity: Identity }) => McpServer;
   log: Logger;
 }
 
@@ -64,16 +89,38 @@ export function allowedHostnames(host: string, extra: readonly string[] = []): s
 /** Serves MCP over Streamable HTTP on /mcp, one McpServer per session. */
 export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   const { host, token, log } = options;
-  if (!token && !isLoopback(host)) {
-    throw new Error(`--listen ${host}: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback`);
+  const auth: AuthMode = options.auth ?? (token ? 'token' : 'none');
+  if (auth === 'none' && !isLoopback(host)) {
+    throw new Error(
+      `--listen ${host}: a bearer token (--token or FLUXACT_MCP_TOKEN) is required when not bound to loopback, or --auth passthrough`,
+    );
   }
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
+  if (auth === 'token' && !token) throw new Error('--auth token needs --token (or FLUXACT_MCP_TOKEN)');
+  const base = options.kc;
+  if (auth === 'passthrough' && !base) throw new Error('--auth passthrough needs the cluster to talk to (a kubeconfig)');
+  const reviewer = base ? new TokenReviewer(base) : undefined;
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; tokenHash?: string }>();
+  // Known once listening (the port may be chosen by the system).
+  let resource = new URL('http://127.0.0.1/mcp');
+  let metadataUrl: string | undefined;
 
+  const bearerOf = (req: http.IncomingMessage): string | undefined => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    return m?.[1];
+  };
   const authorized = (req: http.IncomingMessage): boolean => {
     if (!token) return true;
     const given = Buffer.from(req.headers.authorization ?? '');
     const wanted = Buffer.from(`Bearer ${token}`);
     return given.length === wanted.length && timingSafeEqual(given, wanted);
+  };
+  const unauthorized = (res: http.ServerResponse, message: string, invalid: boolean): void => {
+    res
+      .writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': wwwAuthenticate(metadataUrl, invalid ? { code: 'invalid_token', description: message } : undefined),
+      })
+      .end(jsonError(message));
   };
 
   const app = express();
@@ -101,19 +148,51 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
     }
+    // RFC 9728: where clients learn which authorization servers issue tokens for /mcp.
+    if (
+      auth !== 'none' &&
+      req.method === 'GET' &&
+      (url.pathname === metadataPath(resource) || url.pathname === metadataPath(new URL('/', resource)))
+    ) {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(protectedResourceMetadata(resource, options.authorizationServers ?? [])));
+      return;
+    }
     if (url.pathname !== '/mcp') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the MCP endpoint is /mcp\n');
       return;
     }
-    if (!authorized(req)) {
-      res
-        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
-        .end(jsonError('missing or wrong bearer token'));
+    let caller: { token: string; identity: Identity; tokenHash: string } | undefined;
+    if (auth === 'token' && !authorized(req)) {
+      unauthorized(res, 'missing or wrong bearer token', req.headers.authorization !== undefined);
       return;
+    }
+    if (auth === 'passthrough' && base && reviewer) {
+      const bearer = bearerOf(req);
+      if (!bearer) {
+        unauthorized(res, 'a bearer token is required: your Kubernetes token, which this server uses toward the API server', false);
+        return;
+      }
+      try {
+        const identity = await reviewer.review(bearer);
+        caller = { token: bearer, identity, tokenHash: tokenHash(bearer) };
+      } catch (err) {
+        if (!(err instanceof InvalidTokenError)) throw err;
+        unauthorized(res, err.message, true);
+        return;
+      }
     }
     const sessionId = req.headers['mcp-session-id'];
     const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
     if (existing) {
+      // A session belongs to the token that opened it: another token, even of the same user, opens its own.
+      if (caller && existing.tokenHash !== caller.tokenHash) {
+        res
+          .writeHead(403, { 'content-type': 'application/json' })
+          .end(jsonError('this session was opened with another bearer token; initialize a new session'));
+        return;
+      }
       await existing.transport.handleRequest(req, res, req.method === 'POST' ? await readJson(req) : undefined);
       return;
     }
@@ -126,11 +205,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
       res.writeHead(400, { 'content-type': 'application/json' }).end(jsonError('no valid session: initialize first'));
       return;
     }
-    const server = options.newServer();
+    const server = options.newServer(caller && base ? { kc: callerKubeConfig(base, caller.token), identity: caller.identity } : undefined);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server });
+        sessions.set(id, { transport, server, ...(caller ? { tokenHash: caller.tokenHash } : {}) });
+        if (caller) log.info({ session: id, user: caller.identity.username }, 'MCP session opened as the caller');
       },
     });
     transport.onclose = () => {
@@ -148,7 +228,16 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
   });
   const port = (httpServer.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
-  log.info({ url: `http://${shownHost}:${port}/mcp`, auth: token ? 'bearer' : 'none' }, 'MCP server listening');
+  resource = new URL(options.resourceUrl ?? `http://${shownHost}:${port}/mcp`);
+  if (auth !== 'none') metadataUrl = new URL(metadataPath(resource), resource).href;
+  log.info(
+    {
+      url: `http://${shownHost}:${port}/mcp`,
+      auth: auth === 'token' ? 'bearer' : auth,
+      ...(metadataUrl ? { resourceMetadata: metadataUrl } : {}),
+    },
+    'MCP server listening',
+  );
   return {
     url: `http://${shownHost}:${port}/mcp`,
     port,

@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, type CallToolResult, type ElicitRequest, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { ensureInstalled, OperatorNamespace, serviceAccountKubeConfig } from './harness.js';
 import { adminKubeConfig, repoRoot, waitFor } from './kube.js';
 
@@ -34,8 +34,21 @@ export interface McpConnection {
 
 const clientInfo = { name: 'fluxact-tests', version: '1.0.0' };
 
+/** How the test client presents itself: its capabilities, and how it answers elicitation (a person's answer). */
+export interface ClientSetup {
+  capabilities?: ClientOptions['capabilities'];
+  onElicit?: (request: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
+}
+
+function newClient(setup: ClientSetup = {}): Client {
+  const client = new Client(clientInfo, setup.capabilities ? { capabilities: setup.capabilities } : {});
+  const onElicit = setup.onElicit;
+  if (onElicit) client.setRequestHandler(ElicitRequestSchema, (req) => onElicit(req.params));
+  return client;
+}
+
 /** Starts `fluxact mcp` on stdio and connects the SDK client to it. */
-export async function connectStdio(args: string[] = [], kubeconfig?: string): Promise<McpConnection> {
+export async function connectStdio(args: string[] = [], kubeconfig?: string, setup?: ClientSetup): Promise<McpConnection> {
   requireBuilt();
   const file = kubeconfig ?? (await mcpKubeconfigFile());
   const transport = new StdioClientTransport({
@@ -43,7 +56,7 @@ export async function connectStdio(args: string[] = [], kubeconfig?: string): Pr
     args: [main, 'mcp', '--kubeconfig', file, '--log-level', 'warn', ...args],
     stderr: 'pipe',
   });
-  const client = new Client(clientInfo);
+  const client = newClient(setup);
   await client.connect(transport);
   return { client, close: () => client.close() };
 }
@@ -52,7 +65,7 @@ export interface HttpMcp {
   url: string;
   /** The server process. */
   pid: number;
-  connect(token?: string): Promise<McpConnection>;
+  connect(token?: string, setup?: ClientSetup): Promise<McpConnection>;
   /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
   /** Everything the server wrote to stderr so far (its JSON log). */
@@ -84,12 +97,12 @@ export async function startHttpMcp(args: string[] = [], kubeconfig?: string): Pr
   return {
     url,
     pid: child.pid ?? -1,
-    connect: async (token?: string) => {
+    connect: async (token?: string, setup?: ClientSetup) => {
       const transport = new StreamableHTTPClientTransport(
         new URL(url),
         token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : {},
       );
-      const client = new Client(clientInfo);
+      const client = newClient(setup);
       await client.connect(transport);
       return { client, close: () => client.close() };
     },

@@ -10,7 +10,8 @@ import { describeRef, findCondition } from '../../flux/objects.js';
 import { apiMessage, isInvalid } from '../../kube/errors.js';
 import { awaitsApproval, describeRule } from '../../policy/gate.js';
 import type { RequestService } from '../../client/requests.js';
-import { Arg, registerTool, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
+import { Arg, registerTool, ToolError, type ToolCall, type ToolContext, type ToolOutput } from '../tool.js';
+import { describeProgress } from '../progress.js';
 
 export interface FluxActionOptions {
   requests: RequestService;
@@ -20,7 +21,10 @@ export interface FluxActionOptions {
 
 const MaxWaitMs = 600_000;
 
-/** Creates a request for the action, waits (bounded) and reports the outcome. */
+/**
+ * Creates a request for the action (after the person confirmed it, with --confirm), waits (bounded)
+ * and reports the outcome. Each transition seen while waiting goes to `progress`.
+ */
 export async function act(
   ctx: ToolContext,
   options: FluxActionOptions,
@@ -28,10 +32,13 @@ export async function act(
   spec: RequestSpec,
   waitTimeout: string | undefined,
   signal: AbortSignal,
+  call?: ToolCall,
 ): Promise<ToolOutput> {
+  const progress = call?.progress ?? ((): void => undefined);
   const waitMs = waitTimeout === undefined ? options.defaultWaitMs : parseDuration(waitTimeout);
   if (waitMs === undefined || waitMs > MaxWaitMs)
     throw new ToolError(`wait_timeout ${waitTimeout} is not a duration of at most 10m, such as 30s or 2m`);
+  await call?.confirm(describeSpec(namespace, spec));
   const client = ctx.client();
   let request: FluxActionRequest;
   try {
@@ -44,13 +51,34 @@ export async function act(
     if (isInvalid(err)) throw new ToolError(`the request was refused: ${apiMessage(err)}`);
     throw err;
   }
+  progress(`created FluxActionRequest ${namespace}/${request.metadata.name}`);
+  let last = '';
+  const report = (r: FluxActionRequest): void => {
+    const line = describeProgress(r);
+    if (line === last) return;
+    last = line;
+    progress(line);
+  };
+  report(request);
   const started = Date.now();
   // A client that cancels the call stops the wait at once; the request itself keeps running.
-  const outcome = await options.requests.waitFinished(request, waitMs, signal);
+  const outcome = await options.requests.waitFinished(request, waitMs, signal, report);
   if (signal.aborted) {
     ctx.log.info({ request: `${namespace}/${request.metadata.name}` }, 'the client cancelled the call; stopped waiting for the request');
   }
   return describeOutcome(outcome, Date.now() - started);
+}
+
+/** The action in words, for the person asked to confirm it. */
+export function describeSpec(namespace: string, spec: RequestSpec): string {
+  const options = [
+    spec.withSource ? 'its source first' : '',
+    spec.withDependencies ? 'its dependencies first' : '',
+    spec.withDependents ? 'then its dependents' : '',
+    spec.force ? 'forced' : '',
+    spec.reset ? 'resetting failure counts' : '',
+  ].filter(Boolean);
+  return `${spec.action} ${spec.target.kind} ${namespace}/${spec.target.name}${options.length ? ` (${options.join(', ')})` : ''}: create a FluxActionRequest for it?`;
 }
 
 /** The outcome of a request for the model: phase, reason, Flux's message, revision, and how to follow up. */
@@ -77,6 +105,8 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
         `${s.role ?? '?'} ${describeRef(s)}: ${s.phase ?? Phase.Pending}${s.revision && s.phase === Phase.Succeeded ? ` (${s.revision})` : ''}`,
     );
   if (status.requestedBy) structured['requestedBy'] = status.requestedBy;
+  // Where a client reads it again or subscribes to be told when it changes.
+  structured['resource'] = `fluxaction://${request.metadata.namespace ?? ''}/${request.metadata.name}`;
   if (status.policy) structured['policy'] = describeRule(status.policy);
   if (status.approval?.approvedBy) structured['approvedBy'] = status.approval.approvedBy;
   if (status.approval?.rejectedBy) structured['rejectedBy'] = status.approval.rejectedBy;
@@ -97,7 +127,7 @@ export function describeOutcome(request: FluxActionRequest, waitedMs?: number): 
   } else if (!isFinished(status.phase)) {
     const waited = waitedMs === undefined ? '' : ` after waiting ${Math.round(waitedMs / 1000)}s`;
     lines.push(
-      `The request is still ${status.phase ?? Phase.Pending}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}.`,
+      `The request is still ${status.phase ?? Phase.Pending}${waited}; it keeps running. Follow up with get_flux_action_request name=${request.metadata.name} namespace=${request.metadata.namespace}, or subscribe to resource ${String(structured['resource'])} to be told when it changes.`,
     );
   }
   return { text: lines.join('\n'), structured, isError: status.phase === Phase.Failed };
@@ -151,7 +181,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c, signal) =>
+      task: true,
+      handler: (a, c, signal, call) =>
         act(
           c,
           options,
@@ -164,6 +195,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
           },
           a.wait_timeout,
           signal,
+          call,
         ),
     });
     registerTool(server, ctx, {
@@ -181,7 +213,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c, signal) =>
+      task: true,
+      handler: (a, c, signal, call) =>
         act(
           c,
           options,
@@ -195,6 +228,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
           },
           a.wait_timeout,
           signal,
+          call,
         ),
     });
     registerTool(server, ctx, {
@@ -203,8 +237,9 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Asks the Flux Operator to reconcile a ResourceSet now through a FluxActionRequest, and waits for the outcome.',
       input: { name: Arg.name('ResourceSet'), namespace: Arg.namespace('ResourceSet'), wait_timeout: Arg.waitTimeout },
       annotations: mutating,
-      handler: (a, c, signal) =>
-        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout, signal),
+      task: true,
+      handler: (a, c, signal, call) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: 'ResourceSet', name: a.name } }, a.wait_timeout, signal, call),
     });
     registerTool(server, ctx, {
       name: 'reconcile_flux_source',
@@ -217,8 +252,9 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         wait_timeout: Arg.waitTimeout,
       },
       annotations: mutating,
-      handler: (a, c, signal) =>
-        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout, signal),
+      task: true,
+      handler: (a, c, signal, call) =>
+        act(c, options, a.namespace, { action: 'Reconcile', target: { kind: a.kind, name: a.name } }, a.wait_timeout, signal, call),
     });
     const anyKind = {
       apiVersion: z.string().min(3).describe("The object's apiVersion, e.g. kustomize.toolkit.fluxcd.io/v1"),
@@ -234,7 +270,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
         "Suspends reconciliation of a Flux object (spec.suspend, or the Flux Operator's reconcile annotation) through a FluxActionRequest; the object is annotated with the request's name. Resume it with resume_flux_reconciliation.",
       input: anyKind,
       annotations: { ...mutating, idempotentHint: true },
-      handler: (a, c, signal) =>
+      task: true,
+      handler: (a, c, signal, call) =>
         act(
           c,
           options,
@@ -242,6 +279,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
           { action: 'Suspend', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
           a.wait_timeout,
           signal,
+          call,
         ),
     });
     registerTool(server, ctx, {
@@ -250,7 +288,8 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
       description: 'Resumes reconciliation of a suspended Flux object through a FluxActionRequest and waits until Flux has reconciled it.',
       input: anyKind,
       annotations: mutating,
-      handler: (a, c, signal) =>
+      task: true,
+      handler: (a, c, signal, call) =>
         act(
           c,
           options,
@@ -258,6 +297,7 @@ export function registerFluxActionTools(server: McpServer, ctx: ToolContext, opt
           { action: 'Resume', target: { kind: a.kind, name: a.name, apiVersion: a.apiVersion } },
           a.wait_timeout,
           signal,
+          call,
         ),
     });
   }

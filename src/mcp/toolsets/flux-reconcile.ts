@@ -77,6 +77,7 @@ export function registerFluxReconcileTool(server: McpServer, ctx: ToolContext, o
       wait_timeout: Arg.waitTimeout,
     },
     annotations: mutating,
-    handler: (a, c, signal) => act(c, options, a.namespace, reconcileSpec(a), a.wait_timeout, signal),
+    task: true,
+    handler: (a, c, signal, call) => act(c, options, a.namespace, reconcileSpec(a), a.wait_timeout, signal, call),
   });
 }

@@ -73,14 +73,25 @@ async function postWithHost(
 }
 
 describe('Streamable HTTP', () => {
-  it('refuses a client without the bearer token with 401', async () => {
+  it('refuses a client without the bearer token with 401 pointing to the protected-resource metadata', async () => {
     const response = await post({});
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    const metadata = new URL('/.well-known/oauth-protected-resource/mcp', http.url).href;
+    expect(response.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${metadata}"`);
+    // RFC 9728: the resource, and no authorization server unless configured (the token is shared, not issued).
+    expect(await (await fetch(metadata)).json()).toEqual({
+      resource: http.url,
+      bearer_methods_supported: ['header'],
+      resource_name: 'flux-action-operator MCP server',
+    });
   });
 
-  it('refuses a wrong token', async () => {
-    expect((await post({ authorization: 'Bearer wrong-token-0123456789ab' })).status).toBe(401);
+  it('refuses a wrong token, saying it is invalid', async () => {
+    const response = await post({ authorization: 'Bearer wrong-token-0123456789ab' });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="invalid_token", error_description="missing or wrong bearer token"/,
+    );
   });
 
   it('serves a client with the token through the SDK client', async () => {
