@@ -48,6 +48,7 @@ import { runBounded } from './stats.js';
 const usage = `npm run bench:peers -- [options]
   --sizes 10,100,1000     simultaneous reconciles per load step (BENCH_PEERS_SIZES)
   --flux-timeout 60       seconds: flux reconcile --timeout, kubectl wait --timeout and the MCP waits (BENCH_PEERS_FLUX_TIMEOUT)
+  --load-timeout 300      seconds: the same for the simultaneous reconciles (BENCH_PEERS_LOAD_TIMEOUT)
   --max-flux-processes N  most flux processes started at once (default: what free memory allows, from the RSS measured at the first size)
   --poll-seconds 2        how often the agent reads the object after the Flux Operator MCP server's reconcile (BENCH_PEERS_POLL_SECONDS)
   --no-load               only the single reconciles`;
@@ -55,6 +56,7 @@ const usage = `npm run bench:peers -- [options]
 interface Options {
   sizes: number[];
   fluxTimeoutSeconds: number;
+  loadTimeoutSeconds: number;
   maxFluxProcesses: number | undefined;
   pollSeconds: number;
   load: boolean;
@@ -66,6 +68,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       sizes: { type: 'string', default: process.env.BENCH_PEERS_SIZES ?? '10,100,1000' },
       'flux-timeout': { type: 'string', default: process.env.BENCH_PEERS_FLUX_TIMEOUT ?? '60' },
+      'load-timeout': { type: 'string', default: process.env.BENCH_PEERS_LOAD_TIMEOUT ?? '300' },
       'max-flux-processes': { type: 'string' },
       'poll-seconds': { type: 'string', default: process.env.BENCH_PEERS_POLL_SECONDS ?? '2' },
       'no-load': { type: 'boolean', default: false },
@@ -84,6 +87,7 @@ function parseOptions(argv: string[]): Options {
   return {
     sizes: values.sizes.split(',').map((s) => int('sizes', s.trim(), 1, 2000)),
     fluxTimeoutSeconds: int('flux-timeout', values['flux-timeout'], 5, 900),
+    loadTimeoutSeconds: int('load-timeout', values['load-timeout'], 5, 1800),
     maxFluxProcesses:
       values['max-flux-processes'] === undefined ? undefined : int('max-flux-processes', values['max-flux-processes'], 1, 2000),
     pollSeconds: int('poll-seconds', values['poll-seconds'], 1, 60),
@@ -200,19 +204,8 @@ function fluxVerdict(r: ProcessResult): string {
   return (lines.filter((l) => l.startsWith('✗') || l.startsWith('✔')).pop() ?? lines.filter(Boolean).pop() ?? '').slice(0, 200);
 }
 
-function fluxArgs(ctx: Context, name: string): string[] {
-  return [
-    'reconcile',
-    'ks',
-    name,
-    '-n',
-    ctx.ns,
-    '--with-source',
-    '--timeout',
-    `${ctx.options.fluxTimeoutSeconds}s`,
-    '--kubeconfig',
-    ctx.kubeconfig,
-  ];
+function fluxArgs(ctx: Context, name: string, timeoutSeconds: number): string[] {
+  return ['reconcile', 'ks', name, '-n', ctx.ns, '--with-source', '--timeout', `${timeoutSeconds}s`, '--kubeconfig', ctx.kubeconfig];
 }
 
 /** Tallies outcomes: "9 Succeeded, 1 Failed". */
@@ -223,7 +216,7 @@ function tally(outcomes: string[]): string {
 }
 
 async function viaFlux(ctx: Context, name: string): Promise<{ outcome: string }> {
-  const r = await runProcess(ctx.flux, fluxArgs(ctx, name));
+  const r = await runProcess(ctx.flux, fluxArgs(ctx, name, ctx.options.fluxTimeoutSeconds));
   return { outcome: `exit ${r.code}: ${fluxVerdict(r)}` };
 }
 
@@ -311,7 +304,7 @@ async function single(ctx: Context): Promise<Row[]> {
 
 /** N flux processes at once; resolves with the outcome tally and the largest peak RSS seen. */
 async function fluxBurst(ctx: Context, targets: string[]): Promise<{ outcome: string; peakRssKiB: number }> {
-  const results = await Promise.all(targets.map((t) => runProcess(ctx.flux, fluxArgs(ctx, t))));
+  const results = await Promise.all(targets.map((t) => runProcess(ctx.flux, fluxArgs(ctx, t, ctx.options.loadTimeoutSeconds))));
   const outcomes = results.map((r) =>
     r.code === 0 ? 'Succeeded' : /deadline exceeded|timed out|timeout/i.test(fluxVerdict(r)) ? 'timed out' : 'failed',
   );
@@ -343,7 +336,8 @@ async function requestBurst(ctx: Context, targets: string[]): Promise<{ outcome:
     });
   });
   if (pending.size === 0) resolveAll();
-  const timeoutMs = ctx.options.fluxTimeoutSeconds * 1000 + 60_000;
+  // The same bound as the flux processes' --timeout.
+  const timeoutMs = ctx.options.loadTimeoutSeconds * 1000;
   await Promise.race([allDone, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   const outcomes = names.map(
     (n) => ctx.tracker.finished.get(n)?.phase ?? (createErrors.length > 0 && !pending.has(n) ? 'not created' : 'unfinished'),
@@ -456,7 +450,9 @@ async function main(): Promise<void> {
     console.log(render(rows));
     const loadRows = options.load ? await load(ctx) : [];
     if (loadRows.length > 0) {
-      console.log('\nSimultaneous reconciles with source (good Kustomizations):\n');
+      console.log(
+        `\nSimultaneous reconciles with source (good Kustomizations; flux --timeout ${options.loadTimeoutSeconds}s, the requests waited for as long):\n`,
+      );
       console.log(render(loadRows));
     }
     console.log(
