@@ -19,6 +19,7 @@ import {
   callToolTexts,
   KustomizationApiVersion,
   reconcileOurs,
+  reconcileState,
   reconcileTheirs,
   theirHitAnswers,
   type Call,
@@ -109,10 +110,11 @@ async function workflow(ours: McpConnection, theirs: McpConnection, ns: string, 
       namespace: ns,
       fields: statusFields,
     });
-    const ready =
-      /type: Ready[\s\S]*?status: "?(True|False|Unknown)/.exec(call.text)?.[1] ??
-      /status: "?(True|False|Unknown)"?[\s\S]*?type: Ready/.exec(call.text)?.[1];
-    return { calls: [call], learnt: call.isError ? `error: ${firstLine(call.text)}` : `Ready=${ready ?? '?'}` };
+    const ready = call.isError ? undefined : reconcileState(call.text, 'app')?.ready;
+    return {
+      calls: [call],
+      learnt: call.isError ? `error: ${firstLine(call.text)}` : `Ready=${ready?.status ?? '?'} ${ready?.reason ?? ''}`,
+    };
   });
 
   // 3 and 4: the reconcile, then what it takes to know the revision was applied.
