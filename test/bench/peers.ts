@@ -456,7 +456,7 @@ async function main(): Promise<void> {
       console.log(render(loadRows));
     }
     console.log(
-      `\nAPI calls: every request kube-apiserver counted (apiserver_request_total, all clients: the callers, the operator, the Flux controllers) from the start of a scenario until the controllers' reconcile counts stood still for 2 s; net: minus the idle rate (${idleRate.toFixed(1)}/s) over that time. Flux reconciles: gotk_reconcile_duration_seconds_count of kustomize-controller (ks) and source-controller (git) for the namespace.`,
+      `\nAPI calls: every request kube-apiserver counted (apiserver_request_total, all clients: the callers, the operator, the Flux controllers) from the start of a scenario until the controllers' reconcile counts stood still for 3 s; net: minus the idle rate (${idleRate.toFixed(1)}/s) over that time. Flux reconciles: gotk_reconcile_duration_seconds_count of kustomize-controller (ks) and source-controller (git) for the namespace.`,
     );
     console.log(`machine: ${JSON.stringify(info.machine)}\nversions: ${JSON.stringify(info.versions)}`);
     console.log(`broken Kustomization's Ready: ${await readyMessage(kc, ns, fixture.broken)}`);
