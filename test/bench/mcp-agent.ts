@@ -102,19 +102,28 @@ export interface ReconcileState {
   ready: { status?: string; reason?: string; message?: string } | undefined;
 }
 
-/** Reads requestedAt, lastHandledReconcileAt and Ready from a get_kubernetes_resources answer (YAML). */
+type Condition = { type: string; status?: string; reason?: string; message?: string };
+
+/**
+ * Reads requestedAt, lastHandledReconcileAt and Ready from a get_kubernetes_resources answer (YAML
+ * documents). Objects come whole, or projected by `fields`: nested as the object (ours), or keyed by
+ * the expression at the top level (the Flux Operator's: `status.lastHandledReconcileAt: ...`).
+ */
 export function reconcileState(text: string, name: string): ReconcileState | undefined {
   for (const doc of parseAllDocuments(text)) {
-    const obj = doc.toJS() as {
-      metadata?: { name?: string; annotations?: Record<string, string> };
-      status?: { lastHandledReconcileAt?: string; conditions?: { type: string; status?: string; reason?: string; message?: string }[] };
-    } | null;
+    const obj = doc.toJS() as Record<string, unknown> | null;
     if (!obj || typeof obj !== 'object') continue;
-    if (obj.metadata?.name !== undefined && obj.metadata.name !== name) continue;
+    const metadata = obj['metadata'] as { name?: string; annotations?: Record<string, string> } | undefined;
+    if (metadata?.name !== undefined && metadata.name !== name) continue;
+    const status = obj['status'] as { lastHandledReconcileAt?: string; conditions?: Condition[] } | undefined;
+    const annotations = metadata?.annotations ?? (obj['metadata.annotations'] as Record<string, string> | undefined);
+    const projected = obj["status.conditions[?(@.type=='Ready')]"] as Condition | Condition[] | undefined;
+    const conditions =
+      status?.conditions ?? (obj['status.conditions'] as Condition[] | undefined) ?? (projected === undefined ? [] : [projected].flat());
     return {
-      requestedAt: obj.metadata?.annotations?.['reconcile.fluxcd.io/requestedAt'],
-      lastHandledReconcileAt: obj.status?.lastHandledReconcileAt,
-      ready: obj.status?.conditions?.find((c) => c.type === 'Ready'),
+      requestedAt: annotations?.['reconcile.fluxcd.io/requestedAt'],
+      lastHandledReconcileAt: status?.lastHandledReconcileAt ?? (obj['status.lastHandledReconcileAt'] as string | undefined),
+      ready: conditions.find((c) => c.type === 'Ready'),
     };
   }
   return undefined;

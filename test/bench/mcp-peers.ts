@@ -85,7 +85,7 @@ interface StepRow {
 const statusFields = ['status.conditions', 'status.lastAppliedRevision', 'status.lastAttemptedRevision'];
 
 function firstLine(text: string, max = 100): string {
-  return (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, max);
+  return (text.split('\n').find((l) => l.trim() && l.trim() !== '---') ?? '').trim().slice(0, max);
 }
 
 async function workflow(ours: McpConnection, theirs: McpConnection, ns: string, options: Options): Promise<StepRow[]> {

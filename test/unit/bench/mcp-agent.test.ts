@@ -57,6 +57,28 @@ status:
     });
   });
 
+  it("reads them from the Flux Operator's projection, keyed by the field expressions", () => {
+    const yaml = `---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: app
+  namespace: apps
+metadata.annotations:
+  reconcile.fluxcd.io/requestedAt: "2026-11-28T20:00:00.1Z"
+status.lastHandledReconcileAt: "2026-11-28T20:00:00.1Z"
+status.conditions[?(@.type=='Ready')]:
+  type: Ready
+  status: "True"
+  reason: ReconciliationSucceeded
+`;
+    expect(reconcileState(yaml, 'app')).toEqual({
+      requestedAt: '2026-11-28T20:00:00.1Z',
+      lastHandledReconcileAt: '2026-11-28T20:00:00.1Z',
+      ready: { type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded' },
+    });
+  });
+
   it('skips the documents of other objects, and says undefined when the object is not there', () => {
     const other = 'metadata:\n  name: app\nstatus:\n  lastHandledReconcileAt: x\n';
     expect(reconcileState(`${other}---\nmetadata:\n  name: broken\n`, 'broken')).toEqual({
