@@ -80,6 +80,14 @@ cluster-down: ## Stop the local control plane
 bench: node_modules ## Run the benchmark against the local control plane
 	npm run bench
 
+.PHONY: bench-peers
+bench-peers: node_modules ## Reconcile with source through flux CLI, kubectl + requests and both MCP servers, on the real Flux controllers (make cluster-flux first; builds the peers into the per-user cache)
+	npm run bench:peers
+
+.PHONY: bench-mcp-peers
+bench-mcp-peers: node_modules ## The MCP server beside the Flux Operator MCP server: the seed workflow's calls and bytes, docs search hit@1/hit@3 (make cluster-flux first)
+	npm run bench:mcp-peers
+
 .PHONY: chart
 chart: ## helm lint and helm template of charts/flux-action-operator (builds helm into the per-user cache if needed)
 	bash test/chart/check.sh

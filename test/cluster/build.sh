@@ -8,6 +8,7 @@
 #   build.sh [--with-nodes] [--with-flux]
 #   build.sh sources
 #   build.sh helm
+#   build.sh peers
 #
 # --with-nodes (or FLUXACT_CLUSTER_NODES=1) also builds kwok from the wrapper
 # module kwok/ and copies its Logs/ClusterLogs CRDs and default Stages, for
@@ -25,6 +26,12 @@
 # the binary's path. It holds a lock of its own rather than the cache's: a
 # cold helm build takes minutes, and nothing else build.sh writes is in its
 # directory.
+#
+# `build.sh peers` builds only the two programs the peer benchmarks
+# (test/bench/peers.ts, test/bench/mcp-peers.ts) compare the project with: the
+# flux CLI of the pinned Flux release and the Flux Operator MCP server of the
+# pinned flux-operator; it prints their paths, one a line. Not part of make
+# test. Its own lock, like helm's.
 set -euo pipefail
 # flux-operator v0.59.0's go.mod says go 1.27.0, newer than the machine's Go
 # may be; one toolchain for every binary (the go command fetches it from the
@@ -321,10 +328,65 @@ copy_file() {
   rm -rf "$tmp"
 }
 
+# ---------------------------------------------------------------- peers (build.sh peers)
+
+# copy_module <module source dir> <copy dir>: a writable copy of a module
+# (the module cache is read-only, and a copy can be given files its zip
+# lacks); built with the module's own go.mod and go.sum.
+copy_module() {
+  local src=$1 copy=$2
+  rm -rf "$copy"
+  mkdir -p "$(dirname "$copy")"
+  cp -R "$src" "$copy"
+  chmod -R u+w "$copy" # the module cache is read-only
+}
+
+# The flux CLI (github.com/fluxcd/flux2/v2, cmd/flux) of the pinned Flux
+# release. It embeds the release manifests (`//go:embed manifests/*.yaml` in
+# cmd/flux/manifests.embed.go), which upstream's Makefile generates with
+# kustomize before `go build`; the module zip has no cmd/flux/manifests/. They
+# are the same files as flux-operator's copy of the release
+# (config/data/flux/<version>/*.yaml), so the module is copied to
+# <repo>/.cache/build/ (git-ignored) with those. main.VERSION as the release
+# sets it (without the v).
+build_flux_cli() {
+  local out=$FLUX_CLI_BIN_DIR/flux module=github.com/fluxcd/flux2/v2 src manifests copy
+  [[ -x $out ]] && return
+  src=$(module_dir "$module@$FLUX_VERSION")
+  manifests=$(module_dir "$FLUX_OPERATOR_MODULE@$FLUX_OPERATOR_VERSION")/config/data/flux/$FLUX_VERSION
+  [[ -d $manifests ]] || die "flux-operator $FLUX_OPERATOR_VERSION has no manifests for Flux $FLUX_VERSION"
+  copy=$(realpath -m "$here/../../.cache/build/flux2-$FLUX_VERSION")
+  # shellcheck disable=SC2064 # expanded now: the variable is local
+  trap "rm -rf '$copy'" EXIT
+  copy_module "$src" "$copy"
+  mkdir -p "$copy/cmd/flux/manifests"
+  cp "$manifests"/*.yaml "$copy/cmd/flux/manifests/"
+  go_build "$copy" ./cmd/flux "$out" "-X main.VERSION=${FLUX_VERSION#v}"
+  rm -rf "$copy"
+  trap - EXIT
+}
+
+# The Flux Operator MCP server (cmd/mcp of flux-operator) at the pinned
+# version, built as its Dockerfile does (main.VERSION), from a copy of the
+# module with its own go.mod and go.sum. Its documentation index
+# (toolbox/docindex/index.json) is in the module.
+build_flux_mcp() {
+  local out=$FLUX_MCP_BIN_DIR/flux-operator-mcp src copy
+  [[ -x $out ]] && return
+  src=$(module_dir "$FLUX_OPERATOR_MODULE@$FLUX_OPERATOR_VERSION")
+  copy=$(realpath -m "$here/../../.cache/build/flux-operator-mcp-$FLUX_OPERATOR_VERSION")
+  # shellcheck disable=SC2064 # expanded now: the variable is local
+  trap "rm -rf '$copy'" EXIT
+  copy_module "$src" "$copy"
+  go_build "$copy" ./cmd/mcp "$out" "-X main.VERSION=$FLUX_OPERATOR_VERSION"
+  rm -rf "$copy"
+  trap - EXIT
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
-  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux=${FLUXACT_CLUSTER_FLUX:-} only_sources='' only_helm=''
+  local with_nodes=${FLUXACT_CLUSTER_NODES:-} with_flux=${FLUXACT_CLUSTER_FLUX:-} only_sources='' only_helm='' only_peers=''
   [[ $with_nodes == 0 ]] && with_nodes=
   [[ $with_flux == 0 ]] && with_flux=
   while (($#)); do
@@ -333,6 +395,7 @@ main() {
       --with-flux) with_flux=1; shift ;;
       sources) only_sources=1; shift ;;
       helm) only_helm=1; shift ;;
+      peers) only_peers=1; shift ;;
       *) die "unknown argument $1" ;;
     esac
   done
@@ -346,6 +409,14 @@ main() {
     flock "$lock"
     build_helm
     printf '%s\n' "$HELM_BIN_DIR/helm"
+    return
+  fi
+  if [[ -n $only_peers ]]; then
+    exec {lock}>"$CACHE_DIR/.build-peers.lock"
+    flock "$lock"
+    build_flux_cli
+    build_flux_mcp
+    printf '%s\n' "$FLUX_CLI_BIN_DIR/flux" "$FLUX_MCP_BIN_DIR/flux-operator-mcp"
     return
   fi
   # One build at a time per cache: parallel test runs or clones wait here.

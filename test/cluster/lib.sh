@@ -55,6 +55,12 @@ FLUX_CONTROLLERS=(source-controller kustomize-controller helm-controller)
 # Only for `build.sh helm` (the chart's lint, template and push): helm.
 HELM_BIN_DIR=$CACHE_DIR/bin/helm-$HELM_VERSION
 
+# Only for `build.sh peers` (the benchmarks against the project's peers, not
+# part of make test): the flux CLI of the pinned Flux release and the Flux
+# Operator MCP server of the pinned flux-operator.
+FLUX_CLI_BIN_DIR=$CACHE_DIR/bin/flux-cli-$FLUX_VERSION
+FLUX_MCP_BIN_DIR=$CACHE_DIR/bin/flux-operator-mcp-$FLUX_OPERATOR_VERSION
+
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 # fluxact-sources, the project's own Git/Helm/OCI source server (module

@@ -347,7 +347,7 @@ data:
  * GitRepository `repo` and a Kustomization `app` applying `./app` into env's namespace, once
  * kustomize-controller has applied that first commit.
  */
-export async function gitKustomization(env: E2eEnvironment): Promise<GitRepo> {
+export async function gitKustomization(env: Pick<E2eEnvironment, 'kc' | 'ns'>): Promise<GitRepo> {
   const repo = clusterSources().gitRepo(env.ns);
   const first = await repo.commit({ 'app/configmap.yaml': configMapManifest('one') }, 'first');
   await apply(env.kc, fluxObject('GitRepository', env.ns, 'repo', { interval: '1h', url: repo.url, ref: { branch: repo.branch } }));
