@@ -4,6 +4,7 @@ import { project, readStatusPaths, revisionOf, slimFluxObject } from '../../../s
 import type { FluxObject } from '../../../src/api/types.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { LastAppliedAnnotation, withoutBookkeeping } from '../../../src/kube/slim.js';
+import { cachedRequest } from '../../../src/operator/request-cache.js';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:interval': {} } } }];
 
@@ -97,5 +98,39 @@ describe('slimFluxObject', () => {
       const kind = fluxKind(name)!;
       for (const path of kind.revision.paths) expect(readStatusPaths(kind)).toContainEqual(path.slice(1));
     }
+  });
+});
+
+describe('cachedRequest', () => {
+  const target = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'web', namespace: 'apps', token: 't' };
+  const request = (phase: string): KubeObject => ({
+    metadata: { name: 'r', namespace: 'apps', managedFields },
+    spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'web' }, ttlSecondsAfterFinished: 60 },
+    status: {
+      phase,
+      startTime: '2026-11-25T12:00:00Z',
+      token: 't',
+      message: 'done',
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }],
+      target,
+      source: target,
+    },
+  });
+
+  it('keeps what an unfinished request recorded of its objects: it goes on from there', () => {
+    expect((cachedRequest(request('Running'))['status'] as Record<string, unknown>)['target']).toEqual(target);
+  });
+
+  it("keeps a finished request's outcome, times and spec, not its object records", () => {
+    const cached = cachedRequest(request('Succeeded'));
+    expect(cached.metadata).toEqual({ name: 'r', namespace: 'apps' });
+    expect(cached['spec']).toEqual(request('Succeeded')['spec']);
+    expect(cached['status']).toEqual({
+      phase: 'Succeeded',
+      startTime: '2026-11-25T12:00:00Z',
+      token: 't',
+      message: 'done',
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }],
+    });
   });
 });
