@@ -1,5 +1,6 @@
 // The request reconciler: the I/O around the Flux protocol. For one request key it reads what is,
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
+import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
@@ -519,7 +520,7 @@ export class RequestReconciler {
 
   /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
   private async writeStatus(request: FluxActionRequest, status: RequestStatus, signal?: AbortSignal): Promise<FluxActionRequest> {
-    if (JSON.stringify(request.status ?? {}) === JSON.stringify(status)) return request;
+    if (sameStatus(request.status ?? {}, status)) return request;
     const key = keyOf(request);
     try {
       const body = { ...request, status };
@@ -771,6 +772,14 @@ export class RequestReconciler {
     const createdMs = created instanceof Date ? created.getTime() : created ? Date.parse(created) : NaN;
     if (!Number.isNaN(createdMs)) metrics.requestDuration.observe(labels, Math.max(0, this.deps.clock.now() - createdMs) / 1000);
   }
+}
+
+/**
+ * Whether two statuses say the same, as the API server stores them: key order aside (the status read
+ * back has its keys in another order than the one built) and undefined fields dropped.
+ */
+export function sameStatus(a: RequestStatus, b: RequestStatus): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
 /** The record of an object in a request's status that holds `token` (status.target, a source, a chain step). */
