@@ -5,14 +5,11 @@ import { createRequire } from 'node:module';
 import type * as k8s from '@kubernetes/client-node';
 import { ConfigError, isHelpRequested, loadKubeConfig, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
-import { Operator } from '../operator/manager.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
-import { createMcpServer } from '../mcp/server.js';
-import { serveHttp, serveStdio } from '../mcp/transports.js';
-import { AuditLog } from '../mcp/guard.js';
 import type { Identity } from '../client/requests.js';
 import { parseCli, UsageError } from './args.js';
-import { runClient } from './client.js';
+// Each command loads only its own modules (below, when it runs): the operator's process holds
+// neither the MCP server nor the client's, which is memory a long-running process keeps.
 
 const require = createRequire(import.meta.url);
 
@@ -35,6 +32,7 @@ async function runOperator(argv: string[]): Promise<number> {
   const config = parseOperatorConfig(argv, process.env);
   const log = createLogger({ level: config.logLevel, component: 'operator' });
   const kc = loadKubeConfig(config);
+  const { Operator } = await import('../operator/manager.js');
   let exitCode = 0;
   let stopping: Promise<void> | undefined;
   let stopped: () => void = () => undefined;
@@ -76,6 +74,9 @@ async function runMcp(argv: string[]): Promise<number> {
   const config = parseMcpConfig(argv, process.env);
   const log = createLogger({ level: config.logLevel, component: 'mcp' });
   const kc = loadKubeConfig(config);
+  const { createMcpServer } = await import('../mcp/server.js');
+  const { serveHttp, serveStdio } = await import('../mcp/transports.js');
+  const { AuditLog } = await import('../mcp/guard.js');
   const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
   if (audit)
     await audit.opened().catch((err: unknown) => Promise.reject(new ConfigError(err instanceof Error ? err.message : String(err))));
@@ -145,8 +146,10 @@ async function main(argv: string[]): Promise<number> {
     case 'print':
       process.stdout.write(cmd.text);
       return 0;
-    default:
+    default: {
+      const { runClient } = await import('./client.js');
       return runClient(cmd, { stdout: process.stdout, stderr: process.stderr, now: Date.now });
+    }
   }
 }
 

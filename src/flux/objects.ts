@@ -4,6 +4,8 @@ import type { Condition, FluxObject } from '../api/types.js';
 import { ConditionSchema } from '../api/types.js';
 import type { FluxKind } from './kinds.js';
 import { fluxKind, fluxKinds, groupOf } from './kinds.js';
+import type { KubeObject } from '../kube/object.js';
+import { withoutBookkeeping } from '../kube/slim.js';
 
 /** Flux's reconcile request annotations (fluxcd/pkg apis/meta). */
 export const RequestedAtAnnotation = 'reconcile.fluxcd.io/requestedAt';
@@ -51,6 +53,60 @@ export function valueAt(root: unknown, path: readonly string[]): unknown {
     if (cur === undefined) return undefined;
   }
   return cur;
+}
+
+/**
+ * The status fields the operator reads of a kind: conditions, observedGeneration, the lastHandled
+ * values, and where the kind's revision (and attempted revision) is. A cache keeps only these.
+ */
+export function readStatusPaths(kind: FluxKind): string[][] {
+  const paths = [['conditions'], ['observedGeneration'], ['lastHandledReconcileAt'], ['lastHandledForceAt'], ['lastHandledResetAt']];
+  const fromKind = [...kind.revision.paths, ...(kind.revision.attemptedPath ? [kind.revision.attemptedPath] : [])];
+  if (kind.staticWhen) fromKind.push(kind.staticWhen.path);
+  for (const path of fromKind) if (path[0] === 'status' && path.length > 1) paths.push(path.slice(1));
+  return paths;
+}
+
+/**
+ * The part of `value` along `paths` (keys; digit strings index arrays, keeping only that element at
+ * its place). An empty path keeps the whole value.
+ */
+export function project(value: unknown, paths: readonly (readonly string[])[]): unknown {
+  if (paths.some((p) => p.length === 0)) return value;
+  const byHead = new Map<string, string[][]>();
+  for (const [head, ...tail] of paths) {
+    if (head === undefined) continue;
+    const list = byHead.get(head) ?? [];
+    list.push(tail);
+    byHead.set(head, list);
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const [head, tails] of byHead) {
+      const i = Number(head);
+      if (Number.isInteger(i) && i >= 0 && i < value.length) out[i] = project(value[i], tails);
+    }
+    return out;
+  }
+  const obj = record(value);
+  if (!obj) return value;
+  const out: Record<string, unknown> = {};
+  for (const [head, tails] of byHead) if (obj[head] !== undefined) out[head] = project(obj[head], tails);
+  return out;
+}
+
+/**
+ * What a cache keeps of a Flux object of a kind: metadata without its bookkeeping, the spec, and of
+ * the status only readStatusPaths (a Kustomization's inventory and history can run to thousands of
+ * entries, none of which the operator reads).
+ */
+export function slimFluxObject<T extends KubeObject>(kind: FluxKind): (obj: T) => T {
+  const paths = readStatusPaths(kind);
+  return (obj) => {
+    const slim = withoutBookkeeping(obj);
+    const status = record(slim['status']);
+    return status ? { ...slim, status: project(status, paths) } : slim;
+  };
 }
 
 /** The object's status conditions; malformed entries are left out. */

@@ -355,7 +355,9 @@ function runStep(step: Step, previous: ObjectStatus | undefined, options: Option
       return act(snapshot, requestPatch(step.kind, token, stepOptions), progress, awaiting(name, token));
     }
     if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
-    return { type: 'act', snapshot, reason: progress, message: awaiting(name, token) };
+    // Waiting for Flux: the record stays as written with the token (Flux marking the object
+    // Reconciling is not a transition of the request), so following it writes nothing.
+    return { type: 'act', snapshot: previous ?? snapshot, reason: progress, message: awaiting(name, token) };
   }
   if (isTarget && !wait) return { type: 'done', snapshot, message: `${name}: requested at ${token}` };
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { invalidObject } from '../api/parse.js';
 import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
-import { describeRef, objectKey } from '../flux/objects.js';
+import { describeRef, objectKey, slimFluxObject } from '../flux/objects.js';
 import { delay, type Clock } from '../runtime/clock.js';
 import { apiMessage } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
@@ -167,6 +167,7 @@ export class FluxObjects {
       ...(namespace ? { namespace } : {}),
       ...(onSyncFailing ? { onSyncFailing } : {}),
       ...(refusalStands ? { refusalStands } : {}),
+      transform: slimFluxObject(kind),
       onChange: (obj) => {
         // List items lack apiVersion/kind; the key is built from the informer's own kind.
         onChange(objectKey({ apiVersion, kind: kind.kind, namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));

@@ -61,6 +61,38 @@ export interface WatchOptions<T extends KubeObject> {
    * it every 403 is lasting.
    */
   refusalStands?: RefusalCheck;
+  /**
+   * Applied to every object on its way into the cache, from lists and watch events alike: keeps only
+   * what the operator reads, so a large cache stays small (see src/kube/slim.ts). Default: as sent.
+   */
+  transform?: (obj: T) => T;
+}
+
+/** client-node's Watch, handing each object through `transform` before the informer caches it. */
+class TransformingWatch<T> extends k8s.Watch {
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly transform: (obj: T) => T,
+  ) {
+    super(kc);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      // ERROR and BOOKMARK events carry a Status or a bare object, not one to cache.
+      (phase, apiObj: unknown, watchObj?: unknown) => {
+        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.transform(apiObj as T) : apiObj, watchObj);
+      },
+      done,
+    );
+  }
 }
 
 type SyncState = { state: 'syncing' } | { state: 'synced' } | { state: 'failed'; error: unknown };
@@ -124,15 +156,19 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     for (const wake of woken) wake();
   };
   // Every successful list marks the cache synced.
+  const transform = options.transform;
   const listAndMark = async (): Promise<k8s.KubernetesListObject<T>> => {
-    const result = await list();
+    const listed = await list();
+    const result = transform ? { ...listed, items: listed.items.map(transform) } : listed;
     // After the informer has stored the items (it does so right after this promise resolves).
     setImmediate(() => {
       setSync({ state: 'synced' });
     });
     return result;
   };
-  const informer = k8s.makeInformer<T>(kc, path, listAndMark);
+  const informer = transform
+    ? new k8s.ListWatch<T>(path, new TransformingWatch<T>(kc, transform), listAndMark, false)
+    : k8s.makeInformer<T>(kc, path, listAndMark);
   let stopped = false;
   let failures = 0;
   /** Whether the attempt under way has failed (client-node reports a failed list as an event, not a rejection). */

@@ -20,6 +20,7 @@ import { EventRecorder } from './events.js';
 import { FluxObjects } from './flux-objects.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import type { KubeObject } from '../kube/object.js';
+import { cachedRequest } from './request-cache.js';
 import { startInformer, type InformerHandle } from './informers.js';
 import { refusalCheck, type RefusalCheck } from '../kube/refusal.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
@@ -188,6 +189,7 @@ class Controllers {
       resource: `${Plural}.${Group}`,
       ...(ns ? { namespace: ns } : {}),
       onSyncFailing: this.onSyncFailing,
+      transform: cachedRequest,
       list: async () =>
         (ns
           ? await custom.listNamespacedCustomObject(

@@ -1,5 +1,6 @@
 // The request reconciler: the I/O around the Flux protocol. For one request key it reads what is,
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
+import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
@@ -14,13 +15,24 @@ import {
   type FluxActionRequest,
   StepRole,
   type FluxObject,
+  type ObjectStatus,
   type RequestStatus,
   type StepStatus,
 } from '../api/types.js';
 import { orderChain } from '../chain/graph.js';
 import { fluxKind, type FluxKind } from '../flux/kinds.js';
-import { crossNamespaceMessage, dependsOnOf, describeRef, objectKey, sourceRefOf, type ObjectRef } from '../flux/objects.js';
-import { decide, outcomeEvent, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
+import {
+  ForceAtAnnotation,
+  RequestedAtAnnotation,
+  ResetAtAnnotation,
+  crossNamespaceMessage,
+  dependsOnOf,
+  describeRef,
+  objectKey,
+  sourceRefOf,
+  type ObjectRef,
+} from '../flux/objects.js';
+import { decide, isoSeconds, outcomeEvent, timeoutMs, type Plan, type Slot, type Step } from '../flux/protocol.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OperatorMetrics } from '../runtime/metrics.js';
 import { RetryWithinError, type ReconcileResult } from '../runtime/workqueue.js';
@@ -74,6 +86,26 @@ export interface ReconcilerDeps {
   outcomes?: { finished(request: FluxActionRequest): void };
 }
 
+/**
+ * How long a minted token may wait for its first patch before it is no longer offered to requests
+ * waiting in the cache (see adopt): bounds the set of unsent tokens, whatever happened to them.
+ */
+const UnsentTokenMs = 10 * 60_000;
+
+/**
+ * A request that was in the cache, not started, when a token for its target (same options) was first
+ * sent: the reconcile Flux runs for that token reads the target after the request existed, so it
+ * covers the request, which records nothing until its outcome. Kept in memory only: after a restart
+ * such a request takes the ordinary path (its own token, a second reconcile), never none.
+ */
+interface Joined {
+  uid: string;
+  token: string;
+  /** The record of the target as the request that wrote the token holds it (token, lastHandledReconcileAt before it). */
+  record: ObjectStatus;
+  startTime: string;
+}
+
 type Failure = { reason: FailureReason; message: string };
 type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: Failure };
 
@@ -93,9 +125,28 @@ export class RequestReconciler {
   private readonly starting = new Map<string, PastAction>();
   /** The uid of each finished request whose outcome Event this process recorded, by key (see announceOutcome). */
   private readonly announced = new Map<string, string>();
+  /** Tokens this process minted whose first patch is not sent yet, with when they were minted. */
+  private readonly unsent = new Map<string, number>();
+  /** Requests that joined a token sent after they were created (see Joined), by key. */
+  private readonly joined = new Map<string, Joined>();
+  /** Keys being reconciled now: a request a worker is deciding on is not adopted by another's patch. */
+  private readonly active = new Set<string>();
+  private readonly mintToken: () => string;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.mintToken = () => {
+      const token = deps.mintToken();
+      const now = deps.clock.now();
+      for (const [old, at] of this.unsent) if (now - at > UnsentTokenMs) this.unsent.delete(old);
+      this.unsent.set(token, now);
+      return token;
+    };
+  }
+
+  /** Requests waiting for the outcome of a token they joined (for tests and metrics). */
+  joinedCount(): number {
+    return this.joined.size;
   }
 
   /** Loads the tokens every unfinished request recorded, from the request cache (at start). */
@@ -111,6 +162,15 @@ export class RequestReconciler {
    * work queue's) ends waits early when the queue shuts down.
    */
   async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
+    this.active.add(key);
+    try {
+      return await this.reconcileKey(key, signal);
+    } finally {
+      this.active.delete(key);
+    }
+  }
+
+  private async reconcileKey(key: string, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
     const { index, clock } = this.deps;
     // Fetch.
     const request = this.readRequest(key);
@@ -118,17 +178,26 @@ export class RequestReconciler {
       index.forget(key);
       this.starting.delete(key);
       this.announced.delete(key);
+      this.joined.delete(key);
       return;
     }
     if (request.status?.startTime) this.starting.delete(key);
     // Finished already? Only its TTL is left to honour, and its outcome Event if it may be missing.
     if (isFinished(request.status?.phase)) {
       index.forget(key);
+      this.joined.delete(key);
       this.announceOutcome(request, undefined);
       return this.expire(request, signal);
     }
     if (request.metadata.deletionTimestamp) return;
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
+
+    // Joined a token sent after it was created: wait for that token's outcome, writing nothing until then.
+    const joined = this.joined.get(key);
+    if (joined) {
+      if (!request.status?.startTime && joined.uid === request.metadata.uid) return this.followJoined(request, joined, log, signal);
+      this.joined.delete(key);
+    }
 
     // Policy: decided once, before anything is read or touched; a request held for approval waits here.
     let decision: PolicyDecision | undefined;
@@ -166,7 +235,7 @@ export class RequestReconciler {
       steps: resolved.steps,
       ...(resolved.failure ? { failure: resolved.failure } : {}),
       heldTokens: (objectKey) => index.heldTokens(objectKey, key),
-      mintToken: this.deps.mintToken,
+      mintToken: this.mintToken,
     });
     index.holdFrom(key, { ...request, status: plan.status });
 
@@ -190,6 +259,15 @@ export class RequestReconciler {
     // The CRD admits only the table's kinds, so a plan never targets another.
     if (!kind) throw new Error(`cannot patch a ${patch.ref.kind}: not a Flux kind the operator knows`);
     const id = `${objectKey(patch.ref)} ${JSON.stringify(patch.body)}`;
+    // Requests in the cache before the token's first send are covered by it (see Joined).
+    const token = patch.body.metadata?.annotations[RequestedAtAnnotation];
+    let joiners: ReturnType<RequestReconciler['joiners']> = [];
+    let record: ObjectStatus | undefined;
+    if (token && this.unsent.has(token) && !this.patching.has(id)) {
+      record = recordOf(request.status ?? {}, objectKey(patch.ref), token);
+      if (record) joiners = this.joiners(request, patch);
+      this.unsent.delete(token);
+    }
     try {
       let pending = this.patching.get(id);
       if (!pending) {
@@ -204,6 +282,7 @@ export class RequestReconciler {
       const updated = await pending;
       this.deps.fluxObjects.remember(updated as FluxObject);
       log.debug({ object: describeRef(patch.ref), patch: patch.body }, 'patched');
+      if (token && record && joiners.length > 0) this.adopt(joiners, token, record, patch.ref);
       // Look again at once: the patched object may already settle the step.
       return { requeueAfter: 1 };
     } catch (err) {
@@ -215,6 +294,19 @@ export class RequestReconciler {
       }
       throw err;
     }
+  }
+
+  /** Records the joiners of a token that is now on the target; each is looked at again when the target changes. */
+  private adopt(joiners: ReturnType<RequestReconciler['joiners']>, token: string, record: ObjectStatus, ref: ObjectRef): void {
+    const now = this.deps.clock.now();
+    const startTime = isoSeconds(now);
+    for (const { key, request } of joiners) {
+      this.joined.set(key, { uid: request.metadata.uid ?? '', token, record, startTime });
+      this.deps.index.follow(key, [objectKey(ref)]);
+      // A rate limit on the target counts them from now, as it counts requests that started.
+      this.starting.set(key, pastAction(subjectOf(request), now));
+    }
+    this.deps.log.debug({ object: describeRef(ref), token, joined: joiners.length }, 'requests joined a token');
   }
 
   /**
@@ -250,11 +342,97 @@ export class RequestReconciler {
       steps: [],
       failure: { reason, message },
       heldTokens: () => [],
-      mintToken: this.deps.mintToken,
+      mintToken: this.mintToken,
     });
     const written = await this.commit(request, plan, log, signal);
     if (!written) return { requeueAfter: 100 };
     return this.finished(written, log, signal);
+  }
+
+  /**
+   * A request that joined a token: judged like one that recorded the token itself, its status
+   * written once, with the outcome. Should the token be gone from the target unhandled (overwritten
+   * by another client), it leaves the token and takes the ordinary path.
+   */
+  private async followJoined(
+    request: FluxActionRequest,
+    joined: Joined,
+    log: Logger,
+    signal?: AbortSignal,
+  ): Promise<ReconcileResult | undefined> {
+    const key = keyOf(request);
+    const view: FluxActionRequest = { ...request, status: { startTime: joined.startTime, token: joined.token, target: joined.record } };
+    let resolved: Resolved;
+    try {
+      resolved = await this.resolve(view, signal);
+    } catch (err) {
+      return this.unreadable(view, err, log, signal);
+    }
+    this.deps.index.follow(
+      key,
+      resolved.steps.map((s) => objectKey(s.ref)),
+    );
+    const plan = decide({
+      request: view,
+      now: this.deps.clock.now(),
+      steps: resolved.steps,
+      ...(resolved.failure ? { failure: resolved.failure } : {}),
+      heldTokens: () => [],
+      mintToken: this.mintToken,
+    });
+    if (!isFinished(plan.status.phase)) {
+      if (!plan.patch) return { requeueAfter: Math.min(plan.requeueAfterMs ?? ResyncMs, ResyncMs) };
+      log.info({ token: joined.token }, 'the joined token is no longer on the target; requesting on its own');
+      this.joined.delete(key);
+      return { requeueAfter: 1 };
+    }
+    const written = await this.commit(request, plan, log, signal);
+    if (!written) return { requeueAfter: 100 };
+    this.joined.delete(key);
+    return this.finished(written, log, signal);
+  }
+
+  /**
+   * The requests a first patch of a token covers: Reconcile requests for the same object and options,
+   * in the cache and not started (so created before the patch is sent), that no worker is deciding on
+   * and no policy rule matches. Each would otherwise write its own token and cost Flux a reconcile.
+   */
+  private joiners(leader: FluxActionRequest, patch: NonNullable<Plan['patch']>): { key: string; request: FluxActionRequest }[] {
+    const annotations = patch.body.metadata?.annotations ?? {};
+    const token = annotations[RequestedAtAnnotation];
+    if (!token || patch.body.spec || !this.unsent.has(token)) return [];
+    const force = annotations[ForceAtAnnotation] === token;
+    const reset = annotations[ResetAtAnnotation] === token;
+    const ref = patch.ref;
+    const out: { key: string; request: FluxActionRequest }[] = [];
+    for (const raw of this.deps.requests.list()) {
+      // Only requests naming the same object are parsed.
+      if ((raw as { spec?: { target?: { name?: unknown } } }).spec?.target?.name !== ref.name) continue;
+      const parsed = FluxActionRequestSchema.safeParse(raw);
+      if (!parsed.success) continue;
+      const request = parsed.data;
+      const key = keyOf(request);
+      const spec = request.spec;
+      const target = targetOf(request);
+      const namespace = request.metadata.namespace ?? '';
+      if (key === keyOf(leader) || this.active.has(key) || this.joined.has(key)) continue;
+      if (request.status && Object.keys(request.status).length > 0) continue;
+      if (request.metadata.deletionTimestamp || !request.metadata.uid) continue;
+      if (spec.action !== 'Reconcile' || spec.withSource || spec.withDependencies || spec.withDependents || spec.wait === false) continue;
+      if ((spec.force ?? false) !== force || (spec.reset ?? false) !== reset) continue;
+      if (fluxKind(target.kind)?.kind !== ref.kind || target.name !== ref.name || target.namespace !== ref.namespace) continue;
+      if (target.apiVersion !== undefined && target.apiVersion !== ref.apiVersion) continue;
+      if (target.namespace !== namespace && !this.deps.crossNamespaceFrom.includes(namespace)) continue;
+      if (this.deps.policy) {
+        try {
+          if (this.decidePolicy(this.deps.policy, request).policy) continue;
+        } catch {
+          continue;
+        }
+      }
+      out.push({ key, request });
+    }
+    return out;
   }
 
   /**
@@ -342,7 +520,7 @@ export class RequestReconciler {
 
   /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
   private async writeStatus(request: FluxActionRequest, status: RequestStatus, signal?: AbortSignal): Promise<FluxActionRequest> {
-    if (JSON.stringify(request.status ?? {}) === JSON.stringify(status)) return request;
+    if (sameStatus(request.status ?? {}, status)) return request;
     const key = keyOf(request);
     try {
       const body = { ...request, status };
@@ -594,6 +772,26 @@ export class RequestReconciler {
     const createdMs = created instanceof Date ? created.getTime() : created ? Date.parse(created) : NaN;
     if (!Number.isNaN(createdMs)) metrics.requestDuration.observe(labels, Math.max(0, this.deps.clock.now() - createdMs) / 1000);
   }
+}
+
+/**
+ * Whether two statuses say the same, as the API server stores them: key order aside (the status read
+ * back has its keys in another order than the one built) and undefined fields dropped.
+ */
+export function sameStatus(a: RequestStatus, b: RequestStatus): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+}
+
+/** The record of an object in a request's status that holds `token` (status.target, a source, a chain step). */
+function recordOf(status: RequestStatus, key: string, token: string): ObjectStatus | undefined {
+  const records: (ObjectStatus | undefined)[] = [status.target, status.source, status.chartSource, ...(status.steps ?? [])];
+  for (const r of records) {
+    if (!r?.token || r.token !== token || !r.kind || !r.name) continue;
+    if (objectKey({ apiVersion: r.apiVersion, kind: r.kind, namespace: r.namespace, name: r.name }) !== key) continue;
+    const { role: _role, phase: _phase, startTime: _start, completionTime: _completion, ...object } = r as StepStatus;
+    return object;
+  }
+  return undefined;
 }
 
 /** When the request's timeout runs out: from its start, or its creation when it never started. */

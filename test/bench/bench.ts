@@ -17,6 +17,8 @@ import { scrapeMetrics, startOperatorUnderTest, summarizeLog, tail, type Operato
 import { parseBenchOptions, usage, type BenchOptions } from './options.js';
 import { RequestTracker } from './request-tracker.js';
 import { round, runBounded, summarize } from './stats.js';
+import { heapGrowthPerThousand, startMemorySampler } from './heap.js';
+import { writeCounts } from './writes.js';
 
 const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 // The benchmark's own informer logs its watch problems (warn and worse) to stderr.
@@ -183,7 +185,6 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     () => (targets.every((t) => simulator.record('Kustomization', ns, t).reconciles >= 1) ? true : undefined),
     120_000,
   );
-  const initialReconciles = new Map(targets.map((t) => [t, simulator.record('Kustomization', ns, t).reconciles]));
 
   // Our watch on the requests, then the operator.
   const tracker = new RequestTracker(admin, ns, log);
@@ -196,6 +197,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     concurrency: options.concurrency,
     logLevel: options.operatorLogLevel,
     startTimeoutMs: 60_000,
+    main: options.operatorMain,
+    nodeOptions: options.operatorNodeOptions,
   });
   cleanup.operator = operator;
   say(
@@ -211,68 +214,38 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     warmup.push(`${name}: ${tracker.finished.get(name)?.phase} ${tracker.finished.get(name)?.reason ?? ''}`);
   }
   if (warmup.length > 0) say(`warm-up: ${warmup.join('; ')}`);
-  const cpuBefore = operator.cpuSeconds() ?? 0;
-  const apiBefore = await apiServerRequestCounts(admin);
-  const cpuMeasure = startCpuMeasure({ ...(operator.mode === 'child' ? { operator: operator.pid } : {}), bench: process.pid });
-
-  // Load: N requests, round-robin over the targets, P creates in flight.
-  const created: Created[] = [];
-  let loadDone = false;
-  let resolveAll: () => void = () => undefined;
-  const allFinished = new Promise<void>((resolve) => (resolveAll = resolve));
-  const okCreates = (): number => created.filter((c) => c.createdAt !== undefined).length;
-  let loadFinished = 0;
-  const checkAll = (): void => {
-    if (loadDone && loadFinished >= okCreates()) resolveAll();
-  };
-  tracker.onFinished((name) => {
-    if (!name.startsWith('r-')) return;
-    loadFinished += 1;
-    checkAll();
-  });
-  const nameWidth = String(N - 1).length;
-  const loadStarted = performance.now();
-  const progress = setInterval(() => {
-    const phases = countBy([...tracker.finished.entries()].filter(([name]) => name.startsWith('r-')).map(([, f]) => f.phase));
-    say(
-      `t=${((performance.now() - loadStarted) / 1000).toFixed(0)}s created ${okCreates()}/${N}, finished ${loadFinished} ${JSON.stringify(phases)}`,
-    );
-  }, 5000);
-  await runBounded(N, P, async (i) => {
-    const entry: Created = { name: `r-${String(i).padStart(nameWidth, '0')}`, target: targets[i % M]!, sentAt: performance.now() };
-    created.push(entry);
-    try {
-      await createRequest(admin, ns, entry.name, { action: 'Reconcile', target: { kind: 'Kustomization', name: entry.target } });
-      entry.createdAt = performance.now();
-    } catch (err) {
-      entry.error = err instanceof Error ? err.message : String(err);
-    }
-  });
-  const loadEnded = performance.now();
-  loadDone = true;
-  checkAll();
-  say(
-    `created ${okCreates()} requests in ${((loadEnded - loadStarted) / 1000).toFixed(1)} s; waiting for them to finish (at most ${options.timeoutSeconds} s)`,
+  const ctx: LoadContext = { admin, ns, targets, tracker, simulator, operator, options, nextTarget: 0 };
+  const memorySampler = startMemorySampler(
+    operator.metricsPort,
+    () => {
+      const m = operator.memory();
+      return m ? m.rssKiB / 1024 : undefined;
+    },
+    () => tracker.finished.size,
+    options.heapSampleSeconds * 1000,
   );
+  const cpuBefore = operator.cpuSeconds() ?? 0;
 
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    allFinished.then(() => false),
-    new Promise<boolean>(
-      (resolve) =>
-        (timer = setTimeout(() => {
-          resolve(true);
-        }, options.timeoutSeconds * 1000)),
-    ),
-  ]);
-  clearTimeout(timer);
-  clearInterval(progress);
+  // The burst: N requests, round-robin over the targets, P creates in flight.
+  const burst = N > 0 ? await runBurst(ctx, { spread, sequential }) : undefined;
+  // Open-loop phases: requests created on a fixed schedule, at shares of the burst's throughput or at --rate.
+  const rates: { label: string; rate: number }[] = [
+    ...options.ratePercents.map((pct) => ({
+      label: `${pct}% of the burst's throughput`,
+      rate: ((burst?.throughputPerSecond ?? 0) * pct) / 100,
+    })),
+    ...(options.rate > 0 ? [{ label: `${options.rate} requests/s`, rate: options.rate }] : []),
+  ];
+  const openLoop: OpenLoopFigures[] = [];
+  for (const [i, r] of rates.entries()) {
+    if (r.rate <= 0) continue;
+    openLoop.push(await runOpenLoop(ctx, `o${i}-`, r.label, r.rate));
+  }
 
   // Measure before stopping anything: the operator's memory, CPU and metrics.
+  const samples = memorySampler.stop();
   const memory = operator.memory();
   const cpuSeconds = (operator.cpuSeconds() ?? 0) - cpuBefore;
-  const cpu = cpuMeasure();
-  const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
   const unfinished = tracker.unfinished();
   // The operator counts a request in its metrics just after writing its status (which is what the
   // watch shows us): give the last ones a moment to be counted.
@@ -287,7 +260,235 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     100,
   ).catch(() => scrapeMetrics(operator.metricsPort));
 
-  // Figures.
+  const benchRssKiB = process.resourceUsage().maxRSS;
+  // Stop the operator now, so its shutdown and its log are part of the report.
+  const stop = await operator.stop();
+  cleanup.operator = undefined;
+  const logSummary = operator.logFile ? summarizeLog(operator.logFile) : undefined;
+  const heapSeries = samples.filter((s) => s.heapUsedMiB !== undefined);
+
+  const figures = {
+    cluster: server,
+    namespace: ns,
+    settings: options,
+    burst,
+    openLoop,
+    warmup,
+    baseline: {
+      sequential: sequential && roundRate(sequential),
+      parallel: parallel && roundRate(parallel),
+      parallelOverTargets: spread && roundRate(spread),
+    },
+    unfinished: { count: unfinished.length, byPhase: countBy(unfinished.map((r) => r.status?.phase ?? '(no status)')) },
+    operator: {
+      mode: operator.mode,
+      pid: operator.pid,
+      peakRssMiB: memory ? round(memory.peakRssKiB / 1024) : undefined,
+      rssAtEndMiB: memory ? round(memory.rssKiB / 1024) : undefined,
+      cpuSeconds: round(cpuSeconds, 2),
+      workqueueRetries: metrics?.workqueueRetries,
+      requestsTotal: metrics?.requestsTotal,
+      eventLoopLagP99Ms: metrics?.eventLoopLagP99Seconds !== undefined ? round(metrics.eventLoopLagP99Seconds * 1000, 1) : undefined,
+      heapUsedMiB: metrics?.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
+      externalMemoryMiB: metrics?.externalBytes !== undefined ? round(metrics.externalBytes / 2 ** 20) : undefined,
+      requestsInCacheAtEnd: expectedCounted + unfinished.length,
+      memory: {
+        samples: samples.length,
+        heapUsedMiB: roundSummary(summarize(heapSeries.map((s) => s.heapUsedMiB!))),
+        heapGrowthMiBPerThousandRequests: round(heapGrowthPerThousand(samples), 3),
+        series: samples.map((s) => [round(s.t, 0), s.finished, round(s.heapUsedMiB), round(s.rssMiB)]),
+      },
+      stopMs: round(stop.stopMs, 0),
+      exit: { code: stop.exitCode, signal: stop.signal, killed: stop.killed },
+      log: logSummary && {
+        file: operator.logFile,
+        lines: logSummary.lines,
+        byLevel: logSummary.byLevel,
+        problems: logSummary.problems.slice(0, 10),
+      },
+    },
+    benchProcessPeakRssMiB: round(benchRssKiB / 1024),
+    wallSeconds: round((performance.now() - runStarted) / 1000, 1),
+  };
+
+  printTable(figures, options);
+  if (unfinished.length > 0) {
+    process.stdout.write(`\nUnfinished requests (first 5 of ${unfinished.length}):\n`);
+    for (const r of unfinished.slice(0, 5))
+      process.stdout.write(`  ${r.metadata.name} -> ${r.spec.target.name}: ${JSON.stringify(r.status ?? {})}\n`);
+  }
+  const failed = [...(burst?.failedExamples ?? []), ...openLoop.flatMap((o) => o.failedExamples)];
+  if (failed.length > 0) {
+    process.stdout.write(`\nFailed requests (first 5):\n`);
+    for (const f of failed.slice(0, 5)) process.stdout.write(`  ${f}\n`);
+  }
+  for (const phase of [
+    ...(burst ? [{ label: 'burst', api: burst.apiServerRequests }] : []),
+    ...openLoop.map((o) => ({ label: o.label, api: o.apiServerRequests })),
+  ]) {
+    const api = phase.api;
+    if (api.total === 0) continue;
+    process.stdout.write(
+      `\nAPI server requests during ${phase.label}, all clients (${api.total} in all; top 15 by verb, resource, code):\n`,
+    );
+    for (const [k, v] of Object.entries(api.top)) process.stdout.write(`  ${String(v).padStart(7)}  ${k}\n`);
+    const bad = Object.entries(api.notSuccessful);
+    process.stdout.write(`  not 2xx: ${bad.length === 0 ? 'none' : bad.map(([k, v]) => `${v} x ${k}`).join(', ')}\n`);
+  }
+  const createErrors = [...(burst?.createErrorExamples ?? []), ...openLoop.flatMap((o) => o.createErrorExamples)];
+  if (createErrors.length > 0) {
+    process.stdout.write(`\nCreate errors (first 5):\n`);
+    for (const c of createErrors.slice(0, 5)) process.stdout.write(`  ${c}\n`);
+  }
+  if (logSummary && logSummary.problems.length > 0) {
+    process.stdout.write(`\nOperator log warnings/errors (${operator.logFile}):\n`);
+    for (const p of logSummary.problems.slice(0, 10)) process.stdout.write(`  ${p.count} x ${p.level} "${p.msg}"  e.g. ${p.example}\n`);
+  }
+  if (stop.killed || (stop.exitCode !== 0 && operator.mode === 'child')) {
+    process.stdout.write(
+      `\nThe operator did not stop cleanly (exit ${stop.exitCode}, signal ${stop.signal}); last log lines:\n${operator.logFile ? tail(operator.logFile, 10) : ''}\n`,
+    );
+  }
+  process.stdout.write(`BENCH_JSON ${JSON.stringify(figures)}\n`);
+  const clean = (burst?.clean ?? true) && openLoop.every((o) => o.clean);
+  return clean ? 0 : 1;
+}
+
+/** What a phase of load works with. */
+interface LoadContext {
+  admin: k8s.KubeConfig;
+  ns: string;
+  targets: readonly string[];
+  tracker: RequestTracker;
+  simulator: FluxSimulator;
+  operator: OperatorUnderTest;
+  options: BenchOptions;
+  /** The next target, round-robin across phases. */
+  nextTarget: number;
+}
+
+/** Creates one request of the load, recording when the create was sent and when it returned. */
+async function createLoadRequest(ctx: LoadContext, entry: Created): Promise<void> {
+  const spec = {
+    action: 'Reconcile' as const,
+    target: { kind: 'Kustomization', name: entry.target },
+    ...(ctx.options.ttlSeconds !== undefined ? { ttlSecondsAfterFinished: ctx.options.ttlSeconds } : {}),
+  };
+  try {
+    await createRequest(ctx.admin, ctx.ns, entry.name, spec);
+    entry.createdAt = performance.now();
+  } catch (err) {
+    entry.error = err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** Waits until every created request of a phase (by name prefix) finished, at most the timeout; true when it timed out. */
+async function waitForPhaseEnd(
+  ctx: LoadContext,
+  created: readonly Created[],
+  prefix: string,
+  createsDone: Promise<void>,
+): Promise<boolean> {
+  const { tracker, options } = ctx;
+  let resolveAll: () => void = () => undefined;
+  const allFinished = new Promise<void>((resolve) => (resolveAll = resolve));
+  let loadDone = false;
+  const check = (): void => {
+    if (loadDone && created.every((c) => c.createdAt === undefined || tracker.finished.has(c.name))) resolveAll();
+  };
+  tracker.onFinished((name) => {
+    if (name.startsWith(prefix)) check();
+  });
+  await createsDone;
+  loadDone = true;
+  check();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    allFinished.then(() => false),
+    new Promise<boolean>(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          resolve(true);
+        }, options.timeoutSeconds * 1000)),
+    ),
+  ]);
+  clearTimeout(timer);
+  return timedOut;
+}
+
+/** The API server's writes of a phase, by writer, per finished request. */
+function writeFigures(
+  apiRequests: [string, number][],
+  finished: number,
+): Record<string, unknown> & { operatorPerRequest?: number; allPerRequest?: number } {
+  const writes = writeCounts(apiRequests);
+  const per = (n: number): number | undefined => (finished > 0 ? round(n / finished, 2) : undefined);
+  return {
+    ...writes,
+    operatorPerRequest: per(writes.operator.total),
+    operatorPerRequestByKind: {
+      statusWrites: per(writes.operator.statusWrites),
+      events: per(writes.operator.events),
+      patches: per(writes.operator.patches),
+      deletes: per(writes.operator.deletes),
+    },
+    simulatorPerRequest: per(writes.simulator),
+    allPerRequest: per(writes.operator.total + writes.simulator + writes.creates),
+  };
+}
+
+function apiFigures(apiRequests: [string, number][]): {
+  total: number;
+  top: Record<string, number>;
+  notSuccessful: Record<string, number>;
+} {
+  return {
+    total: apiRequests.reduce((a, [, v]) => a + v, 0),
+    top: Object.fromEntries(apiRequests.slice(0, 15)),
+    // Conflicts, throttling, server errors: whatever was not 2xx, whoever asked.
+    notSuccessful: Object.fromEntries(apiRequests.filter(([k]) => !/ 2\d\d$/.test(k))),
+  };
+}
+
+type BurstFigures = Awaited<ReturnType<typeof runBurst>>;
+
+/** The burst: N requests round-robin over the targets, P creates in flight, as fast as they go. */
+async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefined; sequential: PatchRate | undefined }) {
+  const { admin, ns, targets, tracker, simulator, operator, options } = ctx;
+  const { requests: N, targets: M, parallelism: P } = options;
+  const apiBefore = await apiServerRequestCounts(admin);
+  const cpuMeasure = startCpuMeasure({ ...(operator.mode === 'child' ? { operator: operator.pid } : {}), bench: process.pid });
+  const reconcilesBefore = new Map(targets.map((t) => [t, simulator.record('Kustomization', ns, t).reconciles]));
+  const tokensBefore = new Map(targets.map((t) => [t, simulator.record('Kustomization', ns, t).requestedAt.length]));
+  const created: Created[] = [];
+  const nameWidth = String(N - 1).length;
+  const loadStarted = performance.now();
+  const progress = setInterval(() => {
+    const phases = countBy([...tracker.finished.entries()].filter(([name]) => name.startsWith('r-')).map(([, f]) => f.phase));
+    say(
+      `t=${((performance.now() - loadStarted) / 1000).toFixed(0)}s created ${created.filter((c) => c.createdAt !== undefined).length}/${N}, finished ${JSON.stringify(phases)}`,
+    );
+  }, 5000);
+  let loadEnded = loadStarted;
+  const creates = runBounded(N, P, async (i) => {
+    const entry: Created = {
+      name: `r-${String(i).padStart(nameWidth, '0')}`,
+      target: targets[ctx.nextTarget++ % M]!,
+      sentAt: performance.now(),
+    };
+    created.push(entry);
+    await createLoadRequest(ctx, entry);
+  }).then(() => {
+    loadEnded = performance.now();
+    say(
+      `created ${created.filter((c) => c.createdAt !== undefined).length} requests in ${((loadEnded - loadStarted) / 1000).toFixed(1)} s; waiting for them to finish (at most ${options.timeoutSeconds} s)`,
+    );
+  });
+  const timedOut = await waitForPhaseEnd(ctx, created, 'r-', creates);
+  clearInterval(progress);
+  const cpu = cpuMeasure();
+  const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
+
   const ok = created.filter((c) => c.createdAt !== undefined);
   const createErrors = created.filter((c) => c.error !== undefined);
   const firstSent = Math.min(...created.map((c) => c.sentAt));
@@ -302,8 +503,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const createLatency = summarize(ok.map((c) => c.createdAt! - c.sentAt));
 
   // Coalescing: tokens Flux (the simulator) saw per target, reconciles it ran, tokens the requests report.
-  const tokensSeen = targets.map((t) => simulator.record('Kustomization', ns, t).requestedAt.length);
-  const reconcilesRun = targets.map((t) => simulator.record('Kustomization', ns, t).reconciles - (initialReconciles.get(t) ?? 0));
+  const tokensSeen = targets.map((t) => simulator.record('Kustomization', ns, t).requestedAt.length - (tokensBefore.get(t) ?? 0));
+  const reconcilesRun = targets.map((t) => simulator.record('Kustomization', ns, t).reconciles - (reconcilesBefore.get(t) ?? 0));
   const tokensByTarget = new Map<string, Set<string>>();
   for (const r of finishedResults) {
     if (!r.f.token) continue;
@@ -313,21 +514,14 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   }
   const requestTokens = targets.map((t) => tokensByTarget.get(t)?.size ?? 0);
   // Every Succeeded request's token must be one the target actually received.
-  const unwritten = succeeded.filter(
-    (r) => !r.f.token || !simulator.record('Kustomization', ns, r.c.target).requestedAt.includes(r.f.token),
-  );
+  const unwritten = succeeded.filter((r) => !r.f.token || !simulator.record('Kustomization', ns, r.c.target).acks.has(r.f.token));
   const watchEvents = summarize(ok.map((c) => tracker.events.get(c.name) ?? 0));
+  const writes = writeFigures(apiRequests, finishedResults.length);
+  // The API server's write rate the run achieved, as a share of its raw merge-patch rate.
+  const share = (perRequest: number | undefined, rate: PatchRate | undefined): number | undefined =>
+    perRequest !== undefined && rate ? round((throughput * perRequest) / rate.patchesPerSecond, 3) : undefined;
 
-  const benchRssKiB = process.resourceUsage().maxRSS;
-  // Stop the operator now, so its shutdown and its log are part of the report.
-  const stop = await operator.stop();
-  cleanup.operator = undefined;
-  const logSummary = operator.logFile ? summarizeLog(operator.logFile) : undefined;
-
-  const figures = {
-    cluster: server,
-    namespace: ns,
-    settings: options,
+  return {
     requests: {
       created: ok.length,
       createErrors: createErrors.length,
@@ -335,8 +529,6 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       succeeded: succeeded.length,
       failed: failed.length,
       failedByReason: countBy(failed.map((r) => r.f.reason ?? r.f.phase)),
-      unfinished: unfinished.length,
-      unfinishedByPhase: countBy(unfinished.map((r) => r.status?.phase ?? '(no status)')),
       timedOut,
     },
     createSeconds: round((loadEnded - loadStarted) / 1000, 2),
@@ -355,81 +547,116 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       requestTokensPerTarget: roundSummary(summarize(requestTokens)),
       succeededWithUnwrittenToken: unwritten.length,
     },
+    writes,
+    writeRateShare: {
+      operatorToSequential: share(writes.operatorPerRequest, baseline.sequential),
+      operatorToParallelOverTargets: share(writes.operatorPerRequest, baseline.spread),
+      allToSequential: share(writes.allPerRequest, baseline.sequential),
+      allToParallelOverTargets: share(writes.allPerRequest, baseline.spread),
+    },
+    ratioToSequential: baseline.sequential ? round(throughput / baseline.sequential.patchesPerSecond, 3) : undefined,
+    ratioToParallelOverTargets: baseline.spread ? round(throughput / baseline.spread.patchesPerSecond, 3) : undefined,
     watchEventsPerRequest: roundSummary(watchEvents),
-    warmup,
-    baseline: {
-      sequential: sequential && roundRate(sequential),
-      parallel: parallel && roundRate(parallel),
-      parallelOverTargets: spread && roundRate(spread),
-      ratioToSequential: sequential ? round(throughput / sequential.patchesPerSecond, 3) : undefined,
-      ratioToParallel: parallel ? round(throughput / parallel.patchesPerSecond, 3) : undefined,
-      ratioToParallelOverTargets: spread ? round(throughput / spread.patchesPerSecond, 3) : undefined,
-    },
-    operator: {
-      mode: operator.mode,
-      pid: operator.pid,
-      peakRssMiB: memory ? round(memory.peakRssKiB / 1024) : undefined,
-      rssAtEndMiB: memory ? round(memory.rssKiB / 1024) : undefined,
-      cpuSeconds: round(cpuSeconds, 2),
-      workqueueRetries: metrics?.workqueueRetries,
-      requestsTotal: metrics?.requestsTotal,
-      eventLoopLagP99Ms: metrics?.eventLoopLagP99Seconds !== undefined ? round(metrics.eventLoopLagP99Seconds * 1000, 1) : undefined,
-      heapUsedMiB: metrics?.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
-      externalMemoryMiB: metrics?.externalBytes !== undefined ? round(metrics.externalBytes / 2 ** 20) : undefined,
-      stopMs: round(stop.stopMs, 0),
-      exit: { code: stop.exitCode, signal: stop.signal, killed: stop.killed },
-      log: logSummary && {
-        file: operator.logFile,
-        lines: logSummary.lines,
-        byLevel: logSummary.byLevel,
-        problems: logSummary.problems.slice(0, 10),
-      },
-    },
-    cpuDuringLoad: cpu,
-    // Every client's requests to the API server during the load (operator, simulator, load, watches, controller-manager).
-    apiServerRequestsDuringLoad: {
-      total: apiRequests.reduce((a, [, v]) => a + v, 0),
-      top: Object.fromEntries(apiRequests.slice(0, 15)),
-      // Conflicts, throttling, server errors: whatever was not 2xx, whoever asked.
-      notSuccessful: Object.fromEntries(apiRequests.filter(([k]) => !/ 2\d\d$/.test(k))),
-    },
-    benchProcessPeakRssMiB: round(benchRssKiB / 1024),
-    wallSeconds: round((performance.now() - runStarted) / 1000, 1),
+    cpu,
+    apiServerRequests: apiFigures(apiRequests),
+    clean: !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0,
+    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
+    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
   };
+}
 
-  printTable(figures, options);
-  if (unfinished.length > 0) {
-    process.stdout.write(`\nUnfinished requests (first 5 of ${unfinished.length}):\n`);
-    for (const r of unfinished.slice(0, 5))
-      process.stdout.write(`  ${r.metadata.name} -> ${r.spec.target.name}: ${JSON.stringify(r.status ?? {})}\n`);
+type OpenLoopFigures = Awaited<ReturnType<typeof runOpenLoop>>;
+
+/**
+ * An open-loop phase: requests created on a fixed schedule (rate per second, for --rate-seconds),
+ * whatever the operator does, so latency is measured at a load it can sustain. Each request's
+ * latency is also given without the simulator's own acknowledgement of the token that covered it
+ * (from its watch seeing the token to its status write returning): what is left is the operator's
+ * part, plus the API server's and the watches' delivery.
+ */
+async function runOpenLoop(ctx: LoadContext, prefix: string, label: string, rate: number) {
+  const { admin, ns, targets, tracker, simulator, operator, options } = ctx;
+  const count = Math.max(1, Math.round(rate * options.rateSeconds));
+  say(`open loop (${label}): ${count} requests at ${rate.toFixed(1)}/s`);
+  const apiBefore = await apiServerRequestCounts(admin);
+  const cpuMeasure = startCpuMeasure({ ...(operator.mode === 'child' ? { operator: operator.pid } : {}), bench: process.pid });
+  const created: Created[] = [];
+  const nameWidth = String(count - 1).length;
+  const interval = 1000 / rate;
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  let lateMs = 0;
+  const creates = (async () => {
+    for (let i = 0; i < count; i++) {
+      const wait = started + i * interval - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      else lateMs = Math.max(lateMs, -wait);
+      const entry: Created = {
+        name: `${prefix}${String(i).padStart(nameWidth, '0')}`,
+        target: targets[ctx.nextTarget++ % targets.length]!,
+        sentAt: performance.now(),
+      };
+      created.push(entry);
+      const p: Promise<void> = createLoadRequest(ctx, entry).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      // Bounded: a stalled API server cannot make the schedule open thousands of connections.
+      if (inFlight.size >= 256) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  })();
+  const timedOut = await waitForPhaseEnd(ctx, created, prefix, creates);
+  const createSeconds = (Math.max(...created.map((c) => c.sentAt)) - started) / 1000;
+  const cpu = cpuMeasure();
+  const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
+
+  const ok = created.filter((c) => c.createdAt !== undefined);
+  const createErrors = created.filter((c) => c.error !== undefined);
+  const finished = ok.flatMap((c) => {
+    const f = tracker.finished.get(c.name);
+    return f ? [{ c, f }] : [];
+  });
+  const succeeded = finished.filter((r) => r.f.phase === 'Succeeded');
+  const failed = finished.filter((r) => r.f.phase !== 'Succeeded');
+  const endToEnd: number[] = [];
+  const withoutAck: number[] = [];
+  const fluxToOutcome: number[] = [];
+  const acks: number[] = [];
+  let unmatched = 0;
+  for (const r of succeeded) {
+    endToEnd.push(r.f.at - r.c.sentAt);
+    const ack = r.f.token ? simulator.record('Kustomization', ns, r.c.target).acks.get(r.f.token) : undefined;
+    if (ack?.writtenAt === undefined) {
+      // Covered by a later token (coalescing), whose acknowledgement is not this request's.
+      unmatched += 1;
+      continue;
+    }
+    const ackMs = ack.writtenAt - ack.seenAt;
+    acks.push(ackMs);
+    withoutAck.push(r.f.at - r.c.sentAt - ackMs);
+    fluxToOutcome.push(r.f.at - ack.writtenAt);
   }
-  if (failed.length > 0) {
-    process.stdout.write(`\nFailed requests (first 5 of ${failed.length}):\n`);
-    for (const r of failed.slice(0, 5)) process.stdout.write(`  ${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}\n`);
-  }
-  const api = figures.apiServerRequestsDuringLoad;
-  if (api.total > 0) {
-    process.stdout.write(`\nAPI server requests during the load, all clients (${api.total} in all; top 15 by verb, resource, code):\n`);
-    for (const [k, v] of Object.entries(api.top)) process.stdout.write(`  ${String(v).padStart(7)}  ${k}\n`);
-    const bad = Object.entries(api.notSuccessful);
-    process.stdout.write(`  not 2xx: ${bad.length === 0 ? 'none' : bad.map(([k, v]) => `${v} x ${k}`).join(', ')}\n`);
-  }
-  if (createErrors.length > 0) {
-    process.stdout.write(`\nCreate errors (first 5 of ${createErrors.length}):\n`);
-    for (const c of createErrors.slice(0, 5)) process.stdout.write(`  ${c.name}: ${c.error}\n`);
-  }
-  if (logSummary && logSummary.problems.length > 0) {
-    process.stdout.write(`\nOperator log warnings/errors (${operator.logFile}):\n`);
-    for (const p of logSummary.problems.slice(0, 10)) process.stdout.write(`  ${p.count} x ${p.level} "${p.msg}"  e.g. ${p.example}\n`);
-  }
-  if (stop.killed || (stop.exitCode !== 0 && operator.mode === 'child')) {
-    process.stdout.write(
-      `\nThe operator did not stop cleanly (exit ${stop.exitCode}, signal ${stop.signal}); last log lines:\n${operator.logFile ? tail(operator.logFile, 10) : ''}\n`,
-    );
-  }
-  process.stdout.write(`BENCH_JSON ${JSON.stringify(figures)}\n`);
-  const clean = !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0;
-  return clean ? 0 : 1;
+  const lastFinish = Math.max(...finished.map((r) => r.f.at));
+  const writes = writeFigures(apiRequests, finished.length);
+  return {
+    label,
+    ratePerSecond: round(rate, 1),
+    seconds: options.rateSeconds,
+    createSeconds: round(createSeconds, 2),
+    scheduleLateMaxMs: round(lateMs, 0),
+    requests: { created: ok.length, createErrors: createErrors.length, succeeded: succeeded.length, failed: failed.length, timedOut },
+    throughputPerSecond: round(finished.length / ((lastFinish - started) / 1000), 1),
+    createToOutcomeMs: roundSummary(summarize(endToEnd)),
+    withoutSimulatorAckMs: roundSummary(summarize(withoutAck)),
+    fluxStatusToOutcomeMs: roundSummary(summarize(fluxToOutcome)),
+    simulatorAckMs: roundSummary(summarize(acks)),
+    coveredByLaterToken: unmatched,
+    writes,
+    cpu,
+    apiServerRequests: apiFigures(apiRequests),
+    clean: !timedOut && createErrors.length === 0 && failed.length === 0,
+    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
+    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
+  };
 }
 
 /**
@@ -482,62 +709,48 @@ function roundRate(r: PatchRate): Record<string, unknown> {
   };
 }
 
-type Figures = Record<string, unknown> & {
-  requests: Record<string, unknown>;
-  latencyMs: Record<string, number | undefined>;
-  createLatencyMs: Record<string, number | undefined>;
-  coalescing: Record<string, unknown> & {
-    tokensPerTarget: Record<string, number | undefined>;
-    fluxReconcilesPerTarget: Record<string, number | undefined>;
-    requestTokensPerTarget: Record<string, number | undefined>;
-  };
+interface ReportFigures {
+  burst: BurstFigures | undefined;
+  openLoop: OpenLoopFigures[];
   baseline: {
     sequential?: Record<string, unknown> | undefined;
     parallel?: Record<string, unknown> | undefined;
     parallelOverTargets?: Record<string, unknown> | undefined;
-    ratioToSequential?: number | undefined;
-    ratioToParallel?: number | undefined;
-    ratioToParallelOverTargets?: number | undefined;
   };
-  operator: Record<string, unknown> & { exit: Record<string, unknown> };
-  watchEventsPerRequest: Record<string, number | undefined>;
-};
+  unfinished: { count: number; byPhase: Record<string, number> };
+  operator: Record<string, unknown> & {
+    exit: Record<string, unknown>;
+    memory: { heapUsedMiB: Record<string, number | undefined>; heapGrowthMiBPerThousandRequests: number | undefined; samples: number };
+  };
+  benchProcessPeakRssMiB: number | undefined;
+  wallSeconds: number | undefined;
+}
 
-function printTable(f: Figures, options: BenchOptions): void {
+function printTable(f: ReportFigures, options: BenchOptions): void {
   const rows: [string, string][] = [];
   // Figures are loosely typed records: print each value as it is.
-  const s = (x: unknown): string => String(x);
-  const row = (k: string, v: unknown): void => void rows.push([k, v === undefined ? '-' : s(v)]);
-  const dist = (s: Record<string, number | undefined>, unit = ''): string =>
-    `p50 ${s['p50'] ?? '-'}${unit}  p95 ${s['p95'] ?? '-'}${unit}  p99 ${s['p99'] ?? '-'}${unit}  max ${s['max'] ?? '-'}${unit}`;
-  const spread = (s: Record<string, number | undefined>): string =>
-    `min ${s['min'] ?? '-'}  p50 ${s['p50'] ?? '-'}  mean ${s['mean'] ?? '-'}  max ${s['max'] ?? '-'}`;
-  const r = f.requests;
-  const seq = f.baseline.sequential;
-  const par = f.baseline.parallel;
+  const s = (x: unknown): string => {
+    if (x === undefined) return '-';
+    if (typeof x === 'string') return x;
+    if (typeof x === 'number' || typeof x === 'boolean') return String(x);
+    return JSON.stringify(x);
+  };
+  const row = (k: string, v: unknown): void => void rows.push([k, s(v)]);
+  const dist = (d: Record<string, number | undefined>, unit = ''): string =>
+    `p50 ${s(d['p50'])}${unit}  p95 ${s(d['p95'])}${unit}  p99 ${s(d['p99'])}${unit}  max ${s(d['max'])}${unit}`;
+  const spread = (d: Record<string, number | undefined>): string =>
+    `min ${s(d['min'])}  p50 ${s(d['p50'])}  mean ${s(d['mean'])}  max ${s(d['max'])}`;
+  const writes = (w: ReturnType<typeof writeFigures>): string => {
+    const byKind = w['operatorPerRequestByKind'] as Record<string, number | undefined>;
+    return `operator ${s(w.operatorPerRequest)} (status ${s(byKind['statusWrites'])}, Events ${s(byKind['events'])}, patches ${s(byKind['patches'])}, deletes ${s(byKind['deletes'])}); simulator ${s(w['simulatorPerRequest'])}; with the creates ${s(w.allPerRequest)}`;
+  };
   row(
     'settings',
-    `${options.requests} requests, ${options.targets} Kustomizations, operator ${options.operator} concurrency ${options.concurrency}, simulator delay ${options.simDelayMs} ms, ${options.parallelism} creates in flight, ${options.warmup} warm-up requests`,
+    `${options.requests} requests, ${options.targets} Kustomizations, operator ${options.operator} concurrency ${options.concurrency}, simulator delay ${options.simDelayMs} ms, ${options.parallelism} creates in flight, ${options.warmup} warm-up requests${options.ttlSeconds !== undefined ? `, ttlSecondsAfterFinished ${options.ttlSeconds}` : ''}${options.operatorMain ? `, operator build ${options.operatorMain}` : ''}${options.operatorNodeOptions.length > 0 ? `, node ${options.operatorNodeOptions.join(' ')}` : ''}`,
   );
-  row(
-    'requests',
-    `created ${s(r['created'])}, succeeded ${s(r['succeeded'])}, failed ${s(r['failed'])}, unfinished ${s(r['unfinished'])}, create errors ${s(r['createErrors'])}${r['timedOut'] ? ' (TIMED OUT)' : ''}`,
-  );
-  row('create phase', `${s(f['createSeconds'])} s, ${s(f['createsPerSecond'])} creates/s (create call ${dist(f.createLatencyMs, ' ms')})`);
-  row(
-    'throughput',
-    `${s(f['throughputPerSecond'])} finished requests/s, ${s(f['succeededPerSecond'])} succeeded/s (first create to last completion: ${s(f['firstCreateToLastCompletionSeconds'])} s)`,
-  );
-  row('create -> Succeeded', dist(f.latencyMs, ' ms'));
-  row('failures', `${s(r['failed'])} ${JSON.stringify(r['failedByReason'])}`);
-  row(
-    'tokens per target (Flux saw)',
-    `${spread(f.coalescing.tokensPerTarget)}  (total ${s(f.coalescing['tokensTotal'])} for ${s(r['created'])} requests)`,
-  );
-  row('Flux reconciles per target', `${spread(f.coalescing.fluxReconcilesPerTarget)}  (total ${s(f.coalescing['fluxReconcilesTotal'])})`);
-  row('tokens per target (requests)', spread(f.coalescing.requestTokensPerTarget));
-  row('Succeeded, token never written', String(f.coalescing['succeededWithUnwrittenToken']));
-  row('watch events per request', spread(f.watchEventsPerRequest));
+  const seq = f.baseline.sequential;
+  const par = f.baseline.parallel;
+  const over = f.baseline.parallelOverTargets;
   row(
     'raw merge patches, sequential',
     seq ? `${s(seq['patchesPerSecond'])} patches/s (${s(seq['patches'])} patches, ${s(seq['errors'])} errors)` : '-',
@@ -546,62 +759,113 @@ function printTable(f: Figures, options: BenchOptions): void {
     `raw merge patches, ${options.parallelism} in flight`,
     par ? `${s(par['patchesPerSecond'])} patches/s (${s(par['patches'])} patches, ${s(par['errors'])} errors)` : '-',
   );
-  const over = f.baseline.parallelOverTargets;
   row(
     `raw merge patches, ${options.parallelism} in flight, ${options.targets} objects`,
     over ? `${s(over['patchesPerSecond'])} patches/s (${s(over['patches'])} patches, ${s(over['errors'])} errors)` : '-',
   );
-  row(
-    'operator / raw patch rate',
-    `${f.baseline.ratioToSequential ?? '-'} (sequential), ${f.baseline.ratioToParallel ?? '-'} (parallel, one object), ${f.baseline.ratioToParallelOverTargets ?? '-'} (parallel, ${options.targets} objects)`,
-  );
+  const b = f.burst;
+  if (b) {
+    const r = b.requests;
+    row(
+      'BURST requests',
+      `created ${s(r.created)}, succeeded ${s(r.succeeded)}, failed ${s(r.failed)} ${JSON.stringify(r.failedByReason)}, create errors ${s(r.createErrors)}${r.timedOut ? ' (TIMED OUT)' : ''}`,
+    );
+    row('  create phase', `${s(b.createSeconds)} s, ${s(b.createsPerSecond)} creates/s (create call ${dist(b.createLatencyMs, ' ms')})`);
+    row(
+      '  throughput',
+      `${s(b.throughputPerSecond)} finished requests/s, ${s(b.succeededPerSecond)} succeeded/s (first create to last completion: ${s(b.firstCreateToLastCompletionSeconds)} s)`,
+    );
+    row('  create -> Succeeded', `${dist(b.latencyMs, ' ms')} (queueing: requests arrive faster than they are carried out)`);
+    row(
+      '  tokens per target (Flux saw)',
+      `${spread(b.coalescing.tokensPerTarget)}  (total ${s(b.coalescing.tokensTotal)} for ${s(r.created)} requests)`,
+    );
+    row('  Flux reconciles per target', `${spread(b.coalescing.fluxReconcilesPerTarget)}  (total ${s(b.coalescing.fluxReconcilesTotal)})`);
+    row('  tokens per target (requests)', spread(b.coalescing.requestTokensPerTarget));
+    row('  Succeeded, token never written', b.coalescing.succeededWithUnwrittenToken);
+    row('  writes per request', writes(b.writes));
+    row(
+      '  throughput x writes / raw rate',
+      `operator's writes: ${s(b.writeRateShare.operatorToParallelOverTargets)} of the ${options.parallelism}-in-flight rate (${s(b.writeRateShare.operatorToSequential)} of the sequential); all writes: ${s(b.writeRateShare.allToParallelOverTargets)} (${s(b.writeRateShare.allToSequential)})`,
+    );
+    row(
+      '  requests / raw patch rate',
+      `${s(b.ratioToSequential)} (sequential), ${s(b.ratioToParallelOverTargets)} (${options.parallelism} in flight, ${options.targets} objects)`,
+    );
+    row('  watch events per request', spread(b.watchEventsPerRequest));
+    cpuRows(row, b.cpu);
+  }
+  for (const o of f.openLoop) {
+    const r = o.requests;
+    row(
+      `OPEN LOOP ${o.label}`,
+      `${s(o.ratePerSecond)} requests/s for ${s(o.seconds)} s: created ${s(r.created)}, succeeded ${s(r.succeeded)}, failed ${s(r.failed)}, create errors ${s(r.createErrors)}${r.timedOut ? ' (TIMED OUT)' : ''}; schedule at most ${s(o.scheduleLateMaxMs)} ms late`,
+    );
+    row('  throughput', `${s(o.throughputPerSecond)} finished requests/s`);
+    row('  create -> outcome', dist(o.createToOutcomeMs, ' ms'));
+    row(
+      '  minus simulator ack',
+      `${dist(o.withoutSimulatorAckMs, ' ms')} (ack ${dist(o.simulatorAckMs, ' ms')}; ${s(o.coveredByLaterToken)} covered by a later token left out)`,
+    );
+    row('  Flux status -> outcome', dist(o.fluxStatusToOutcomeMs, ' ms'));
+    row('  writes per request', writes(o.writes));
+    cpuRows(row, o.cpu);
+  }
+  row('unfinished at end', `${f.unfinished.count} ${JSON.stringify(f.unfinished.byPhase)}`);
   const op = f.operator;
   if (op['mode'] === 'child') {
-    row('operator peak RSS (VmHWM)', `${s(op['peakRssMiB'])} MiB (child pid ${s(op['pid'])}; RSS at end ${s(op['rssAtEndMiB'])} MiB)`);
-    row('operator CPU', `${s(op['cpuSeconds'])} s (user+system, during the load)`);
+    row(
+      'operator peak RSS (VmHWM)',
+      `${s(op['peakRssMiB'])} MiB (child pid ${s(op['pid'])}; RSS at end ${s(op['rssAtEndMiB'])} MiB; ${s(op['requestsInCacheAtEnd'])} requests in its cache at end)`,
+    );
+    row('operator CPU', `${s(op['cpuSeconds'])} s (user+system, all phases)`);
   } else {
     row(
       'operator peak RSS',
-      `not separable in-process: this process (operator + simulator + load) peaked at ${s(f['benchProcessPeakRssMiB'])} MiB`,
+      `not separable in-process: this process (operator + simulator + load) peaked at ${s(f.benchProcessPeakRssMiB)} MiB`,
     );
     row('CPU (this process)', `${s(op['cpuSeconds'])} s (operator + simulator + load)`);
   }
-  const cpu = f['cpuDuringLoad'] as CpuReport;
   row(
-    'CPU during the load',
-    `machine ${cpu.machineBusyPercent ?? '-'}% busy of ${cpu.cores} cores (load average ${cpu.loadAverageAtStart} at start)`,
-  );
-  row(
-    'CPU seconds during the load',
-    `${Object.entries(cpu.processSeconds)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}, everything else on the machine ${cpu.otherSeconds ?? '-'}`,
+    'operator heap used',
+    `${spread(op.memory.heapUsedMiB)} MiB over ${op.memory.samples} samples; growth ${s(op.memory.heapGrowthMiBPerThousandRequests)} MiB per 1000 requests (lows of the second half)`,
   );
   row(
     'operator memory at end',
-    `heap used ${s(op['heapUsedMiB'] ?? '-')} MiB, external ${s(op['externalMemoryMiB'] ?? '-')} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`,
+    `heap used ${s(op['heapUsedMiB'])} MiB, external ${s(op['externalMemoryMiB'])} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`,
   );
   row(
     'bench process peak RSS',
-    `${s(f['benchProcessPeakRssMiB'])} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`,
+    `${s(f.benchProcessPeakRssMiB)} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`,
   );
   row('operator workqueue retries', op['workqueueRetries']);
   row('operator event loop lag p99', op['eventLoopLagP99Ms'] !== undefined ? `${s(op['eventLoopLagP99Ms'])} ms` : '-');
   const logInfo = op['log'] as { lines: number; byLevel: Record<string, number> } | undefined;
   if (logInfo) row('operator log lines by level', JSON.stringify(logInfo.byLevel));
   row('operator stop', `${s(op['stopMs'])} ms, exit ${JSON.stringify(op.exit)}`);
-  row('wall time so far', `${s(f['wallSeconds'])} s`);
+  row('wall time so far', `${s(f.wallSeconds)} s`);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  process.stdout.write(`\nflux-action-operator benchmark (Flux played by the simulator, a test double)\n`);
+  for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
+}
+
+/** The CPU rows of a phase, with a warning when other work on the machine took a large share. */
+function cpuRows(row: (k: string, v: unknown) => void, cpu: CpuReport): void {
+  row('  CPU', `machine ${cpu.machineBusyPercent ?? '-'}% busy of ${cpu.cores} cores (load average ${cpu.loadAverageAtStart} at start)`);
+  row(
+    '  CPU seconds',
+    `${Object.entries(cpu.processSeconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}, everything else on the machine ${cpu.otherSeconds ?? '-'}`,
+  );
   // Every component shares the machine's cores: say so when other work took a large share.
   if (cpu.machineBusySeconds !== undefined && cpu.otherSeconds !== undefined && cpu.otherSeconds > 0.25 * cpu.machineBusySeconds) {
     const share = Math.round((cpu.otherSeconds / cpu.machineBusySeconds) * 100);
     row(
-      'WARNING',
-      `other work on this machine used ${share}% of the CPU time spent during the load: these figures measure a contended machine`,
+      '  WARNING',
+      `other work on this machine used ${share}% of the CPU time spent in this phase: these figures measure a contended machine`,
     );
   }
-  const width = Math.max(...rows.map(([k]) => k.length));
-  process.stdout.write(`\nflux-action-operator benchmark (Flux played by the simulator, a test double)\n`);
-  for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
 }
 
 main().then(

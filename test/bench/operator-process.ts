@@ -49,6 +49,10 @@ export interface OperatorStartOptions {
   logLevel: string;
   /** Longest wait for the operator to start, ms. */
   startTimeoutMs: number;
+  /** The fluxact entry point of the child (default: this clone's build). */
+  main?: string | undefined;
+  /** Node.js options of the child. */
+  nodeOptions?: readonly string[];
 }
 
 /** Starts the operator and resolves once its controllers run (caches synced, workers started). */
@@ -79,7 +83,7 @@ async function startInProcess(options: OperatorStartOptions): Promise<OperatorUn
 }
 
 async function startChild(options: OperatorStartOptions): Promise<OperatorUnderTest> {
-  const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const main = options.main ? path.resolve(options.main) : path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run bench compiles it)`);
   // A kubeconfig authenticating as the operator's ServiceAccount, in a private temporary directory.
   const sa = await serviceAccountKubeConfig(options.admin, OperatorNamespace, OperatorServiceAccount);
@@ -93,6 +97,7 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
   const logFd = openSync(logFile, 'w');
   const metricsPort = await freePort();
   const args = [
+    ...(options.nodeOptions ?? []),
     main,
     'operator',
     '--kubeconfig',

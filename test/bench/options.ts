@@ -29,6 +29,26 @@ export interface BenchOptions {
   operator: OperatorMode;
   /** The child operator's --log-level (default info: its start and each finished request are logged). */
   operatorLogLevel: string;
+  /**
+   * Open-loop phases after the burst, each at this percentage of the burst's measured throughput
+   * (default none). Requests are created on a fixed schedule whatever the operator does.
+   */
+  ratePercents: number[];
+  /** An open-loop phase at this many requests per second (default 0: none); with --requests 0 the only load. */
+  rate: number;
+  /** How long each open-loop phase creates requests, in seconds (default 20). */
+  rateSeconds: number;
+  /** ttlSecondsAfterFinished of the requests (default: none, so they stay). */
+  ttlSeconds: number | undefined;
+  /** How often the operator's heap is sampled from its /metrics, in seconds (default 5). */
+  heapSampleSeconds: number;
+  /**
+   * The `fluxact` entry point run as the child operator (default: this clone's dist/src/cli/main.js):
+   * another build, such as the previous commit's, benchmarked under the same load.
+   */
+  operatorMain: string | undefined;
+  /** Node.js options of the child operator, space-separated (default none), e.g. V8's --max-semi-space-size=2. */
+  operatorNodeOptions: string[];
 }
 
 interface IntSetting {
@@ -41,7 +61,7 @@ interface IntSetting {
 }
 
 const intSettings: IntSetting[] = [
-  { flag: 'requests', name: 'requests', env: 'BENCH_REQUESTS', def: 1000, min: 1, max: 100_000 },
+  { flag: 'requests', name: 'requests', env: 'BENCH_REQUESTS', def: 1000, min: 0, max: 100_000 },
   { flag: 'targets', name: 'targets', env: 'BENCH_TARGETS', def: 100, min: 1, max: 10_000 },
   { flag: 'concurrency', name: 'concurrency', env: 'BENCH_CONCURRENCY', def: 8, min: 1, max: 256 },
   { flag: 'simDelayMs', name: 'sim-delay-ms', env: 'BENCH_SIM_DELAY_MS', def: 0, min: 0, max: 60_000 },
@@ -49,6 +69,9 @@ const intSettings: IntSetting[] = [
   { flag: 'baselinePatches', name: 'baseline-patches', env: 'BENCH_BASELINE_PATCHES', def: 500, min: 0, max: 100_000 },
   { flag: 'warmup', name: 'warmup', env: 'BENCH_WARMUP', def: 0, min: 0, max: 100 },
   { flag: 'timeoutSeconds', name: 'timeout-seconds', env: 'BENCH_TIMEOUT_SECONDS', def: 300, min: 1, max: 3600 },
+  { flag: 'rate', name: 'rate', env: 'BENCH_RATE', def: 0, min: 0, max: 1000 },
+  { flag: 'rateSeconds', name: 'rate-seconds', env: 'BENCH_RATE_SECONDS', def: 20, min: 1, max: 7200 },
+  { flag: 'heapSampleSeconds', name: 'heap-sample-seconds', env: 'BENCH_HEAP_SAMPLE_SECONDS', def: 5, min: 1, max: 600 },
 ];
 
 export const usage = `npm run bench [-- flags]   (or: node dist/test/bench/bench.js [flags])
@@ -61,6 +84,12 @@ Flags (environment variable in brackets):
 ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEnd(6)} [${s.env}]`).join('\n')}
   --operator           default child  [BENCH_OPERATOR]  child | in-process
   --operator-log-level default info   [BENCH_OPERATOR_LOG_LEVEL]
+  --rates              default none   [BENCH_RATES]  open-loop phases at these percentages of the
+                                      burst's throughput, e.g. 25,50,80
+  --ttl-seconds        default none   [BENCH_TTL_SECONDS]  ttlSecondsAfterFinished of the requests
+  --operator-main      default dist/src/cli/main.js  [BENCH_OPERATOR_MAIN]  the fluxact build run as
+                                      the child operator (e.g. the previous commit's, for a before/after)
+  --operator-node-options  default none  [BENCH_OPERATOR_NODE_OPTIONS]  node options of the child
   --help
 `;
 
@@ -75,6 +104,10 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       ...Object.fromEntries(intSettings.map((s) => [s.name, { type: 'string' as const }])),
       operator: { type: 'string' },
       'operator-log-level': { type: 'string' },
+      rates: { type: 'string' },
+      'operator-main': { type: 'string' },
+      'operator-node-options': { type: 'string' },
+      'ttl-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -97,7 +130,38 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   if (mode !== 'child' && mode !== 'in-process')
     throw new UsageError(`--operator (BENCH_OPERATOR): expected child or in-process, got "${mode}"`);
   const logLevel = stringValue(values['operator-log-level']) ?? env['BENCH_OPERATOR_LOG_LEVEL'] ?? 'info';
-  return { ...(options as Omit<BenchOptions, 'operator' | 'operatorLogLevel'>), operator: mode, operatorLogLevel: logLevel };
+  const ratesText = stringValue(values['rates']) ?? stringValue(env['BENCH_RATES']);
+  const ratePercents = ratesText === undefined ? [] : ratesText.split(',').map((t) => t.trim());
+  for (const p of ratePercents)
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 200)
+      throw new UsageError(`--rates (BENCH_RATES): expected percentages from 1 to 200 separated by commas, got "${ratesText}"`);
+  const ttlText = stringValue(values['ttl-seconds']) ?? stringValue(env['BENCH_TTL_SECONDS']);
+  if (ttlText !== undefined && (!/^\d+$/.test(ttlText) || Number(ttlText) > 86_400))
+    throw new UsageError(`--ttl-seconds (BENCH_TTL_SECONDS): expected an integer from 0 to 86400, got "${ttlText}"`);
+  const ints = options as Omit<
+    BenchOptions,
+    'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions'
+  >;
+  const nodeOptions = stringValue(values['operator-node-options']) ?? stringValue(env['BENCH_OPERATOR_NODE_OPTIONS']);
+  const operatorNodeOptions = nodeOptions === undefined ? [] : nodeOptions.split(/\s+/).filter((o) => o !== '');
+  for (const o of operatorNodeOptions)
+    if (!o.startsWith('--')) throw new UsageError(`--operator-node-options (BENCH_OPERATOR_NODE_OPTIONS): "${o}" is not an option`);
+  const operatorMain = stringValue(values['operator-main']) ?? stringValue(env['BENCH_OPERATOR_MAIN']);
+  if (operatorMain !== undefined && mode !== 'child') throw new UsageError('--operator-main needs --operator child');
+  if (ratePercents.length > 0 && ints.requests === 0)
+    throw new UsageError(
+      '--rates needs the burst (--requests above 0) to measure the throughput it is a percentage of; use --rate instead',
+    );
+  if (ints.requests === 0 && ints.rate === 0) throw new UsageError('nothing to run: --requests 0 needs --rate');
+  return {
+    ...ints,
+    operator: mode,
+    operatorLogLevel: logLevel,
+    ratePercents: ratePercents.map(Number),
+    ttlSeconds: ttlText === undefined ? undefined : Number(ttlText),
+    operatorMain,
+    operatorNodeOptions,
+  };
 }
 
 function stringValue(v: unknown): string | undefined {

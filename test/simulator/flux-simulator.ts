@@ -46,10 +46,18 @@ export interface SimulatorOptions {
   log?: Logger;
 }
 
+/** When the simulator saw a requestedAt value, and when its status write handling it returned (performance.now()). */
+export interface Ack {
+  seenAt: number;
+  writtenAt?: number;
+}
+
 /** What the simulator saw of one object: every requestedAt value, and the reconciles it ran. */
 export interface ObjectRecord {
   requestedAt: string[];
   reconciles: number;
+  /** By requestedAt value: when it was seen and handled, for the benchmark's latency figures. */
+  acks: Map<string, Ack>;
 }
 
 /** How long start() waits for a kind's first list (a fresh API server can answer 429 for a while). */
@@ -91,7 +99,7 @@ export class FluxSimulator {
 
   /** What the simulator saw of an object (`namespace/name` of a kind). */
   record(kind: string, namespace: string, name: string): ObjectRecord {
-    return this.records.get(`${kind}/${namespace}/${name}`) ?? { requestedAt: [], reconciles: 0 };
+    return this.records.get(`${kind}/${namespace}/${name}`) ?? { requestedAt: [], reconciles: 0, acks: new Map() };
   }
 
   /** The version each kind is served in: the group's preferred one when it has the kind, else the first that does. */
@@ -165,10 +173,13 @@ export class FluxSimulator {
     const ns = obj.metadata.namespace ?? '';
     if (this.options.namespaces && !this.options.namespaces.includes(ns)) return;
     const key = `${kind.kind}/${ns}/${obj.metadata.name}`;
-    const record = this.records.get(key) ?? { requestedAt: [], reconciles: 0 };
+    const record = this.records.get(key) ?? { requestedAt: [], reconciles: 0, acks: new Map<string, Ack>() };
     this.records.set(key, record);
     const requestedAt = requestToken(obj);
-    if (requestedAt && !record.requestedAt.includes(requestedAt)) record.requestedAt.push(requestedAt);
+    if (requestedAt && !record.acks.has(requestedAt)) {
+      record.requestedAt.push(requestedAt);
+      record.acks.set(requestedAt, { seenAt: performance.now() });
+    }
     if (!this.needsReconcile(kind, obj)) return;
     const running = this.busy.get(key);
     if (running) {
@@ -248,6 +259,8 @@ export class FluxSimulator {
       }
       await this.patchStatus(kind, obj, status);
       record.reconciles += 1;
+      const ack = requestedAt === undefined ? undefined : record.acks.get(requestedAt);
+      if (ack && ack.writtenAt === undefined) ack.writtenAt = performance.now();
     } catch (err) {
       // As a Flux controller requeues a failed reconcile, look again shortly.
       this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'simulated reconcile failed; retrying');

@@ -132,6 +132,29 @@ describe('Reconcile', () => {
     expect(plan.requeueAfterMs).toBe(Date.parse('2026-11-25T12:04:00Z') - NOW);
   });
 
+  it('leaves the status as written while Flux works on the token: marking it Reconciling is not a transition of the request', () => {
+    const written = run(request({}, running(T1)), [
+      step(
+        'target',
+        obj('Kustomization', 'podinfo', {
+          annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+          status: handledStatus(T0, [ready('True')]),
+        }),
+      ),
+    ]).status;
+    const reconciling = obj('Kustomization', 'podinfo', {
+      annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+      status: handledStatus(T0, [
+        { type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Reconciliation in progress', observedGeneration: 1 },
+        ready('Unknown', 'Progressing', 'Reconciliation in progress'),
+      ]),
+    });
+    const plan = run(request({}, written), [step('target', reconciling)]);
+    expect(plan.status.phase).toBe(Phase.Running);
+    // The reconciler writes the status only when it differs: here it does not.
+    expect(plan.status).toEqual(written);
+  });
+
   it('succeeds with the applied revision when Flux handled the token and is Ready for this generation', () => {
     const target = obj('Kustomization', 'podinfo', {
       annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },

@@ -1,0 +1,136 @@
+import { describe, expect, it } from '@jest/globals';
+import { fluxKind } from '../../../src/flux/kinds.js';
+import { project, readStatusPaths, revisionOf, slimFluxObject } from '../../../src/flux/objects.js';
+import type { FluxObject } from '../../../src/api/types.js';
+import type { KubeObject } from '../../../src/kube/object.js';
+import { LastAppliedAnnotation, withoutBookkeeping } from '../../../src/kube/slim.js';
+import { cachedRequest } from '../../../src/operator/request-cache.js';
+
+const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:interval': {} } } }];
+
+describe('withoutBookkeeping', () => {
+  it('drops managedFields and the last-applied annotation, keeping every other annotation', () => {
+    const obj: KubeObject = {
+      metadata: { name: 'a', namespace: 'apps', managedFields, annotations: { [LastAppliedAnnotation]: '{"big":1}', keep: 'me' } },
+      spec: { x: 1 },
+    };
+    expect(withoutBookkeeping(obj)).toEqual({ metadata: { name: 'a', namespace: 'apps', annotations: { keep: 'me' } }, spec: { x: 1 } });
+    // The object as the watch delivered it is left alone.
+    expect(obj.metadata?.managedFields).toBe(managedFields);
+  });
+
+  it('returns the same object when there is nothing to drop', () => {
+    const obj: KubeObject = { metadata: { name: 'a', annotations: { keep: 'me' } } };
+    expect(withoutBookkeeping(obj)).toBe(obj);
+  });
+});
+
+describe('project', () => {
+  it('keeps only the paths asked for, an array index keeping that element at its place', () => {
+    const value = { a: { b: 1, c: 2 }, list: [{ x: 1, y: 2 }, { x: 3 }], other: 'dropped' };
+    expect(
+      project(value, [
+        ['a', 'b'],
+        ['list', '0', 'x'],
+      ]),
+    ).toEqual({ a: { b: 1 }, list: [{ x: 1 }] });
+  });
+
+  it('keeps a whole subtree for a path that ends there', () => {
+    expect(project({ conditions: [{ type: 'Ready' }, { type: 'Stalled' }] }, [['conditions']])).toEqual({
+      conditions: [{ type: 'Ready' }, { type: 'Stalled' }],
+    });
+  });
+});
+
+describe('slimFluxObject', () => {
+  it("keeps of a Kustomization's status what the operator reads, not its inventory or history", () => {
+    const kind = fluxKind('Kustomization')!;
+    const status = {
+      conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'ok', observedGeneration: 2 }],
+      observedGeneration: 2,
+      lastHandledReconcileAt: 't1',
+      lastAppliedRevision: 'main@sha1:abc',
+      lastAttemptedRevision: 'main@sha1:abc',
+      inventory: { entries: Array.from({ length: 1000 }, (_, i) => ({ id: `apps_cm${i}__ConfigMap`, v: 'v1' })) },
+      history: [{ digest: 'sha256:0', totalReconciliations: 3 }],
+    };
+    const obj: KubeObject = {
+      metadata: { name: 'web', namespace: 'apps', managedFields },
+      spec: { interval: '10m', sourceRef: { kind: 'GitRepository', name: 'repo' } },
+      status,
+    };
+    const slim = slimFluxObject(kind)(obj);
+    expect(slim).toEqual({
+      metadata: { name: 'web', namespace: 'apps' },
+      spec: obj['spec'],
+      status: {
+        conditions: status.conditions,
+        observedGeneration: 2,
+        lastHandledReconcileAt: 't1',
+        lastAppliedRevision: 'main@sha1:abc',
+        lastAttemptedRevision: 'main@sha1:abc',
+      },
+    });
+  });
+
+  it("keeps a HelmRelease's newest history entry's chart version, where its revision is read", () => {
+    const kind = fluxKind('HelmRelease')!;
+    const obj = {
+      apiVersion: 'helm.toolkit.fluxcd.io/v2',
+      kind: 'HelmRelease',
+      metadata: { name: 'web', namespace: 'apps' },
+      status: {
+        history: [
+          { chartVersion: '6.5.1', manifest: 'x'.repeat(10_000) },
+          { chartVersion: '6.5.0', manifest: 'x'.repeat(10_000) },
+        ],
+        lastHandledForceAt: 'f',
+      },
+    };
+    const slim = slimFluxObject(kind)(obj) as unknown as typeof obj;
+    expect(slim.status).toEqual({ history: [{ chartVersion: '6.5.1' }], lastHandledForceAt: 'f' });
+    expect(revisionOf(slim as unknown as FluxObject, kind)).toBe('6.5.1');
+  });
+
+  it('reads every kind whose revision is in its status from the paths kept', () => {
+    for (const name of ['GitRepository', 'ResourceSet', 'ImagePolicy', 'ImageUpdateAutomation']) {
+      const kind = fluxKind(name)!;
+      for (const path of kind.revision.paths) expect(readStatusPaths(kind)).toContainEqual(path.slice(1));
+    }
+  });
+});
+
+describe('cachedRequest', () => {
+  const target = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'web', namespace: 'apps', token: 't' };
+  const request = (phase: string): KubeObject => ({
+    metadata: { name: 'r', namespace: 'apps', managedFields },
+    spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'web' }, ttlSecondsAfterFinished: 60 },
+    status: {
+      phase,
+      startTime: '2026-11-25T12:00:00Z',
+      token: 't',
+      message: 'done',
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }],
+      target,
+      source: target,
+    },
+  });
+
+  it('keeps what an unfinished request recorded of its objects: it goes on from there', () => {
+    expect((cachedRequest(request('Running'))['status'] as Record<string, unknown>)['target']).toEqual(target);
+  });
+
+  it("keeps a finished request's outcome, times and spec, not its object records", () => {
+    const cached = cachedRequest(request('Succeeded'));
+    expect(cached.metadata).toEqual({ name: 'r', namespace: 'apps' });
+    expect(cached['spec']).toEqual(request('Succeeded')['spec']);
+    expect(cached['status']).toEqual({
+      phase: 'Succeeded',
+      startTime: '2026-11-25T12:00:00Z',
+      token: 't',
+      message: 'done',
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }],
+    });
+  });
+});
