@@ -25,7 +25,18 @@ import {
   type Call,
 } from './mcp-agent.js';
 import { startOperatorUnderTest, type OperatorUnderTest } from './operator-process.js';
-import { connectFluxOperatorMcp, machine, peerBinaries, say, seconds, setUpFixture, table, versions } from './peers-common.js';
+import {
+  connectFluxOperatorMcp,
+  helpRequested,
+  intFlag,
+  machine,
+  peerBinaries,
+  say,
+  seconds,
+  setUpFixture,
+  table,
+  versions,
+} from './peers-common.js';
 
 const usage = `npm run bench:mcp-peers -- [options]
   --poll-seconds 2    how often the agent reads the object after the Flux Operator MCP server's reconcile (BENCH_PEERS_POLL_SECONDS)
@@ -51,15 +62,8 @@ function parseOptions(argv: string[]): Options {
       help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-  const int = (name: string, raw: string, min: number, max: number): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} ${raw}: expected an integer from ${min} to ${max}`);
-    return n;
-  };
+  helpRequested(values.help, usage);
+  const int = intFlag;
   return {
     pollSeconds: int('poll-seconds', values['poll-seconds'], 1, 60),
     waitSeconds: int('wait-seconds', values['wait-seconds'], 5, 900),

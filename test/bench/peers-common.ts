@@ -292,3 +292,17 @@ export function table(header: string[], rows: string[][]): string {
 
 /** Seconds with one decimal (two under 10 s). */
 export const seconds = (ms: number): string => (ms < 10_000 ? (ms / 1000).toFixed(2) : (ms / 1000).toFixed(1));
+
+/** Prints the usage and exits when --help was given. */
+export function helpRequested(help: boolean | undefined, usage: string): void {
+  if (!help) return;
+  console.log(usage);
+  process.exit(0);
+}
+
+/** A flag's value as an integer from min to max, or an error naming the flag. */
+export function intFlag(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} ${raw}: expected an integer from ${min} to ${max}`);
+  return n;
+}

@@ -28,7 +28,9 @@ import {
   apiRequestTotal,
   connectFluxOperatorMcp,
   formatReconciles,
+  helpRequested,
   idleApiRate,
+  intFlag,
   machine,
   peerBinaries,
   readyMessage,
@@ -75,15 +77,8 @@ function parseOptions(argv: string[]): Options {
       help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
-  const int = (name: string, raw: string, min: number, max: number): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} ${raw}: expected an integer from ${min} to ${max}`);
-    return n;
-  };
+  helpRequested(values.help, usage);
+  const int = intFlag;
   return {
     sizes: values.sizes.split(',').map((s) => int('sizes', s.trim(), 1, 2000)),
     fluxTimeoutSeconds: int('flux-timeout', values['flux-timeout'], 5, 900),
