@@ -5,9 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { ProgressReason } from '../../src/api/conditions.js';
 import { Group, OriginLabel, Plural, RequestedByAnnotation, Version, type FluxActionRequest } from '../../src/api/types.js';
-import { PolicyPlural } from '../../src/policy/types.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
-import { createFluxObject, readyReason, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
+import { createFluxObject, createPolicy, readyReason, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
 import {
   Escape,
   fluxact as runFluxact,
@@ -56,28 +55,15 @@ beforeAll(async () => {
   await bindRole(env.kc, env.ns, bob, { kind: 'ClusterRole', name: 'fluxact-approver' });
   // alice may approve too, but not her own requests: admission says so.
   await bindRole(env.kc, env.ns, alice, { kind: 'ClusterRole', name: 'fluxact-approver' });
-  await env.kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-    group: Group,
-    version: Version,
-    plural: PolicyPlural,
-    namespace: env.ns,
-    body: {
-      apiVersion: `${Group}/${Version}`,
-      kind: 'FluxActionPolicy',
-      metadata: { name: 'cli-guardrails' },
-      spec: {
-        rules: [
-          {
-            name: 'held',
-            match: { kinds: ['HelmRelease'], names: ['held-*'] },
-            effect: 'RequireApproval',
-            approvalTimeout: '1h',
-            message: 'held HelmReleases need an approval',
-          },
-        ],
-      },
+  await createPolicy(env.kc, env.ns, 'cli-guardrails', [
+    {
+      name: 'held',
+      match: { kinds: ['HelmRelease'], names: ['held-*'] },
+      effect: 'RequireApproval',
+      approvalTimeout: '1h',
+      message: 'held HelmReleases need an approval',
     },
-  });
+  ]);
   await createFluxObject(env.kc, 'Kustomization', env.ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:1a2b3c' } });
   await createFluxObject(env.kc, 'Kustomization', env.ns, 'broken', {
     annotations: {

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { ReadyCondition, isFinished, type Phase } from '../../src/api/conditions.js';
 import type { FluxActionRequest, RequestSpec } from '../../src/api/types.js';
 import { Group, Plural, Version } from '../../src/api/types.js';
+import { PolicyPlural } from '../../src/policy/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
 import { Operator } from '../../src/operator/manager.js';
 import type { Clock } from '../../src/runtime/clock.js';
@@ -128,6 +129,17 @@ export interface FluxObjectInit {
   spec?: Record<string, unknown>;
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
+}
+
+/** Creates a FluxActionPolicy in a namespace with the given rules (as the admin kubeconfig's user). */
+export async function createPolicy(kc: k8s.KubeConfig, namespace: string, name: string, rules: Record<string, unknown>[]): Promise<void> {
+  await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    group: Group,
+    version: Version,
+    plural: PolicyPlural,
+    namespace,
+    body: { apiVersion: `${Group}/${Version}`, kind: 'FluxActionPolicy', metadata: { name }, spec: { rules } },
+  });
 }
 
 /** Creates a Flux object with a valid default spec (merged with init.spec). */

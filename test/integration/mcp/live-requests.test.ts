@@ -6,11 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
 import { CallToolResultSchema, ResourceUpdatedNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
-import { ApprovedByAnnotation, Group, Version } from '../../../src/api/types.js';
-import { PolicyPlural } from '../../../src/policy/types.js';
+import { ApprovedByAnnotation } from '../../../src/api/types.js';
 import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
-import { createFluxObject, getRequest, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
+import { createFluxObject, createPolicy, getRequest, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectStdio, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
@@ -33,27 +32,14 @@ beforeAll(async () => {
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'held', { annotations: { [SimAnnotation.revision]: '1.2.3' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'waits');
-  await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-    group: Group,
-    version: Version,
-    plural: PolicyPlural,
-    namespace: ns,
-    body: {
-      apiVersion: `${Group}/${Version}`,
-      kind: 'FluxActionPolicy',
-      metadata: { name: 'guardrails' },
-      spec: {
-        rules: [
-          {
-            name: 'agents-need-approval',
-            match: { origins: ['mcp'], names: ['held', 'waits'] },
-            effect: 'RequireApproval',
-            approvalTimeout: '1h',
-          },
-        ],
-      },
+  await createPolicy(kc, ns, 'guardrails', [
+    {
+      name: 'agents-need-approval',
+      match: { origins: ['mcp'], names: ['held', 'waits'] },
+      effect: 'RequireApproval',
+      approvalTimeout: '1h',
     },
-  });
+  ]);
   await bindRole(kc, ns, approver, { kind: 'ClusterRole', name: 'fluxact-approver' });
   stdio = await connectStdio();
   stdio.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {

@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { Group, OriginLabel, RequestedByAnnotation, Version, type FluxActionRequest } from '../../../src/api/types.js';
-import { PolicyPlural } from '../../../src/policy/types.js';
 import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
 import {
   createFluxObject,
+  createPolicy,
   getFluxObject,
   getRequest,
   OperatorNamespace,
@@ -37,28 +37,15 @@ beforeAll(async () => {
   await createFluxObject(kc, 'OCIRepository', ns, 'chart');
   await createFluxObject(kc, 'HelmRelease', ns, 'web', { annotations: { [SimAnnotation.revision]: '6.5.4' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'held');
-  await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-    group: Group,
-    version: Version,
-    plural: PolicyPlural,
-    namespace: ns,
-    body: {
-      apiVersion: `${Group}/${Version}`,
-      kind: 'FluxActionPolicy',
-      metadata: { name: 'guardrails' },
-      spec: {
-        rules: [
-          {
-            name: 'agents-need-approval',
-            match: { origins: ['mcp'], names: ['held'] },
-            effect: 'RequireApproval',
-            approvalTimeout: '1h',
-            message: 'an SRE approves agents',
-          },
-        ],
-      },
+  await createPolicy(kc, ns, 'guardrails', [
+    {
+      name: 'agents-need-approval',
+      match: { origins: ['mcp'], names: ['held'] },
+      effect: 'RequireApproval',
+      approvalTimeout: '1h',
+      message: 'an SRE approves agents',
     },
-  });
+  ]);
   stdio = await connectStdio();
   http = await startHttpMcp();
   overHttp = await http.connect();
