@@ -134,7 +134,7 @@ export class EventRecorder {
   private async outcomesRecorded(namespace: string, batch: readonly UnconfirmedOutcome[]): Promise<Set<string> | undefined> {
     const found = new Set<string>();
     const list = (fieldSelector: string, page?: string): Promise<k8s.CoreV1EventList> =>
-      this.listing(() =>
+      this.retrying(() =>
         this.core.listNamespacedEvent({ namespace, fieldSelector, limit: 500, ...(page ? { _continue: page } : {}) }, bounded()),
       );
     try {
@@ -162,11 +162,15 @@ export class EventRecorder {
     }
   }
 
-  /** A list call, tried again after a lost connection, a 5xx or a 429 like an Event's create. */
-  private async listing<T>(call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs call (given its try's number), trying again after a lost connection, a 5xx, a 429 or a 403
+   * from an API server not ready yet: EventAttempts tries, waiting eventRetryWaitMs between them.
+   * Rejects with the last try's error.
+   */
+  private async retrying<T>(call: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await call();
+        return await call(attempt);
       } catch (err) {
         if (!(attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err) || (await this.refusedUnready(err)))))
           throw err;
@@ -236,20 +240,19 @@ export class EventRecorder {
    * whose answer was lost comes back AlreadyExists, which is success: an Event is never doubled.
    */
   private async create(namespace: string, event: k8s.CoreV1Event, object: string): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
-        return;
-      } catch (err) {
-        // The name is this Event's alone: an earlier try's answer was lost.
-        if (attempt > 1 && isConflict(err)) return;
-        const retry = attempt < EventAttempts && (statusCode(err) === undefined || isTransient(err) || (await this.refusedUnready(err)));
-        if (!retry) {
-          this.log.warn({ object, reason: event.reason, attempts: attempt, err: describeError(err) }, 'could not record event');
-          return;
+    let attempts = 0;
+    try {
+      await this.retrying(async (attempt) => {
+        attempts = attempt;
+        try {
+          await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
+        } catch (err) {
+          // The name is this Event's alone: an earlier try's answer was lost.
+          if (!(attempt > 1 && isConflict(err))) throw err;
         }
-        await delay(this.clock, eventRetryWaitMs(attempt));
-      }
+      });
+    } catch (err) {
+      this.log.warn({ object, reason: event.reason, attempts, err: describeError(err) }, 'could not record event');
     }
   }
 }
