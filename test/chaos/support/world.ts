@@ -376,32 +376,42 @@ export class ChaosWorld {
     // every request has finished: look again (once a second, at most EventSettleMs) while a
     // finished request lacks its terminal Event.
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
-    const settleUntil = performance.now() + EventSettleMs;
-    let counts: Map<string, { requested: number; terminal: number }>;
-    let requestedEvents: number;
-    let terminalEvents: number;
-    for (;;) {
+    const tally = async (): Promise<{
+      counts: Map<string, { requested: number; terminal: number }>;
+      requested: number;
+      terminal: number;
+    }> => {
       const events = await core.listNamespacedEvent({ namespace: this.ns, fieldSelector: 'involvedObject.kind=FluxActionRequest' });
-      counts = new Map();
-      requestedEvents = 0;
-      terminalEvents = 0;
+      const counts = new Map<string, { requested: number; terminal: number }>();
+      let requested = 0;
+      let terminal = 0;
       for (const e of events.items) {
         const name = e.involvedObject.name ?? '';
         const c = counts.get(name) ?? { requested: 0, terminal: 0 };
         const n = e.count ?? 1;
         if (e.reason === 'Requested') {
           c.requested += n;
-          requestedEvents += n;
+          requested += n;
         } else if (e.reason === 'Succeeded' || e.reason === 'Failed') {
           c.terminal += n;
-          terminalEvents += n;
+          terminal += n;
         }
         counts.set(name, c);
       }
-      const lacking = this.created.some((c) => !counts.get(c.name)?.terminal && isFinished(finalRequests.get(c.name)?.status?.phase));
-      if (!lacking || performance.now() >= settleUntil) break;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+      return { counts, requested, terminal };
+    };
+    const lacking = (counts: Map<string, { terminal: number }>): boolean =>
+      this.created.some((c) => !counts.get(c.name)?.terminal && isFinished(finalRequests.get(c.name)?.status?.phase));
+    const settled = await waitFor(
+      'every finished request to have its terminal Event',
+      async () => {
+        const t = await tally();
+        return lacking(t.counts) ? undefined : t;
+      },
+      EventSettleMs,
+      1000,
+    ).catch(() => tally());
+    const { counts, requested: requestedEvents, terminal: terminalEvents } = settled;
     let doubled = 0;
     let missingTerminal = 0;
     for (const c of this.created) {
