@@ -10,7 +10,7 @@ import type { RequestSpec, FluxActionRequest } from '../api/types.js';
 import { Kind } from '../api/types.js';
 import { RequestService } from '../client/requests.js';
 import { bounded } from '../kube/bounded.js';
-import { apiMessage, statusCode } from '../kube/errors.js';
+import { apiMessage, connectionFailure, statusCode } from '../kube/errors.js';
 import { awaitsApproval } from '../policy/gate.js';
 import { ConfigError, loadKubeConfig } from '../runtime/config.js';
 import { reuseConnections } from '../runtime/kubeconfig.js';
@@ -91,6 +91,12 @@ export async function runClient(cmd: ClientCommand, io: Io): Promise<number> {
     // The API server's refusal (RBAC, admission, not found) is the user's answer: one line.
     if (statusCode(err) !== undefined) {
       io.stderr.write(`fluxact: ${oneLine(apiMessage(err))}\n`);
+      return ExitCode.Failed;
+    }
+    // No answer at all (refused, reset, unknown host, TLS): where it tried and why, one line.
+    const unreachable = connectionFailure(err);
+    if (unreachable) {
+      io.stderr.write(`fluxact: cannot reach the API server at ${kc.getCurrentCluster()?.server ?? '?'}: ${unreachable}\n`);
       return ExitCode.Failed;
     }
     throw err;

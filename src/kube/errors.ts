@@ -77,3 +77,12 @@ export function isTransient(err: unknown): boolean {
   const code = statusCode(err);
   return code !== undefined && (code === 429 || code >= 500 || isRoleNotFound(err));
 }
+
+/** The reason of a failed connection (a system error's code and message), or undefined for any other error. */
+export function connectionFailure(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^(E[A-Z_]+|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_TLS_)/.test(code)) return undefined;
+  const reason = / reason: (.*)$/.exec(err.message)?.[1] ?? err.message;
+  return reason.split('\n')[0]?.trim() ?? code;
+}

@@ -407,6 +407,12 @@ export function loadKubeConfig(config: Pick<OperatorConfig, 'kubeconfig'>): k8s.
   try {
     if (first === undefined) {
       kc.loadFromDefault();
+      // Without $KUBECONFIG, ~/.kube/config or a ServiceAccount, client-node falls back to
+      // http://localhost:8080, which only fails at the first call, with a connection error.
+      if (!envFiles && isLocalhostFallback(kc))
+        throw new ConfigError(
+          'no kubeconfig: set $KUBECONFIG or pass --kubeconfig, or create ~/.kube/config (in a pod, the ServiceAccount is used)',
+        );
     } else {
       loadFile(kc, first);
       for (const file of rest) {
@@ -431,6 +437,12 @@ export function loadKubeConfig(config: Pick<OperatorConfig, 'kubeconfig'>): k8s.
     throw new ConfigError(`${source}: cluster "${cluster.name}" has server ${JSON.stringify(cluster.server)}, which is not a URL`);
   }
   return kc;
+}
+
+/** Whether client-node filled the config with its last resort (no file, not in a pod). */
+function isLocalhostFallback(kc: k8s.KubeConfig): boolean {
+  const cluster = kc.getCurrentCluster();
+  return kc.getCurrentContext() === 'loaded-context' && cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080';
 }
 
 /** Loads one file, naming it in the error (client-node's messages do not). */

@@ -1,16 +1,17 @@
 // The fluxact command as users run it (from dist/, built by `make test`).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot } from '../support/kube.js';
 
 const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
-function fluxact(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function fluxact(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], { env: { ...process.env, FLUXACT_CONCURRENCY: '' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [main, ...args], { env: { ...env, FLUXACT_CONCURRENCY: '' } }, (err, stdout, stderr) => {
       const code = err && typeof err.code === 'number' ? err.code : 0;
       resolve({ code, stdout, stderr });
     });
@@ -77,4 +78,51 @@ describe('a malformed kubeconfig', () => {
       expect(stdout).toBe('');
     });
   });
+});
+
+describe('no kubeconfig, or an API server that does not answer', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fluxact-home-'));
+  // Neither $KUBECONFIG nor ~/.kube/config, and not in a pod.
+  const bare: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir };
+
+  it.each([['get'], ['reconcile', 'ks', 'app'], ['operator'], ['mcp']])(
+    'fluxact %s without any kubeconfig: one line saying where one is looked for, exit code 2',
+    async (...args) => {
+      const { code, stdout, stderr } = await fluxact(args, bare);
+      expect(code).toBe(2);
+      expect(stderr).toBe(
+        'fluxact: no kubeconfig: set $KUBECONFIG or pass --kubeconfig, or create ~/.kube/config (in a pod, the ServiceAccount is used)\n',
+      );
+      expect(stdout).toBe('');
+    },
+  );
+
+  // A port nothing listens on (the one a closed server had).
+  const refused = path.join(dir, 'refused');
+  beforeAll(async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
+    writeFileSync(
+      refused,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "https://127.0.0.1:${port}"}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: u\n  user: {token: t}\n`,
+    );
+  });
+
+  it.each([['get'], ['describe', 'nope'], ['reconcile', 'ks', 'app', '--no-wait']])(
+    'fluxact %s against a refused connection: one line naming the server and the reason, exit code 1',
+    async (...args) => {
+      const { code, stdout, stderr } = await fluxact([...args, '--kubeconfig', refused], bare);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /^fluxact: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/,
+      );
+      expect(stdout).toBe('');
+    },
+  );
 });
