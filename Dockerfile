@@ -1,13 +1,15 @@
 # flux-action-operator: `fluxact operator` and `fluxact mcp` in a small non-root image without a
 # shell. Built from the official Node.js image; the final stage holds only the node binary, the
-# shared libraries it links, the compiled operator and its production dependencies.
+# shared libraries it links, and the command bundled with its dependencies (hack/bundle.mjs): no
+# node_modules, and a process that keeps 3 MB of minified source in memory instead of 21 MB.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+COPY hack/bundle.mjs ./hack/bundle.mjs
+RUN npm run build && node hack/bundle.mjs
 
 # The run-time root filesystem: node and the libraries ldd names for it (whatever the
 # architecture), and a passwd entry for the unprivileged user, so the final stage needs no
@@ -25,11 +27,12 @@ COPY --from=rootfs /rootfs/ /
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/bundle ./dist/bundle
 COPY crds ./crds
 # By number, so runAsNonRoot can verify it (the official Node.js image's user node).
 USER 1000:1000
 EXPOSE 8080 8081
-ENTRYPOINT ["/usr/local/bin/node", "/app/dist/src/cli/main.js"]
+# client-node's HTTP client (node-fetch 2) calls url.parse and the punycode module; Node.js reports
+# that only for code outside node_modules, which bundled code is.
+ENTRYPOINT ["/usr/local/bin/node", "--disable-warning=DEP0040", "--disable-warning=DEP0169", "/app/dist/bundle/main.js"]
 CMD ["operator"]

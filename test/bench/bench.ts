@@ -228,11 +228,14 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
 
   // The burst: N requests, round-robin over the targets, P creates in flight.
   const burst = N > 0 ? await runBurst(ctx, { spread, sequential }) : undefined;
-  // Open-loop phases: requests created on a fixed schedule, at shares of the burst's throughput or at --rate.
+  // The capacity for load that cannot be coalesced (one request per target at a time), which the
+  // open-loop phases are shares of: the burst's throughput owes much to requests joining a token.
+  const closedLoop = options.ratePercents.length > 0 && N > 0 ? await runClosedLoop(ctx, 'c-', N) : undefined;
+  // Open-loop phases: requests created on a fixed schedule, at shares of that capacity or at --rate.
   const rates: { label: string; rate: number }[] = [
     ...options.ratePercents.map((pct) => ({
-      label: `${pct}% of the burst's throughput`,
-      rate: ((burst?.throughputPerSecond ?? 0) * pct) / 100,
+      label: `${pct}% of the closed loop's throughput`,
+      rate: ((closedLoop?.throughputPerSecond ?? 0) * pct) / 100,
     })),
     ...(options.rate > 0 ? [{ label: `${options.rate} requests/s`, rate: options.rate }] : []),
   ];
@@ -272,6 +275,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     namespace: ns,
     settings: options,
     burst,
+    closedLoop,
     openLoop,
     warmup,
     baseline: {
@@ -317,13 +321,14 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     for (const r of unfinished.slice(0, 5))
       process.stdout.write(`  ${r.metadata.name} -> ${r.spec.target.name}: ${JSON.stringify(r.status ?? {})}\n`);
   }
-  const failed = [...(burst?.failedExamples ?? []), ...openLoop.flatMap((o) => o.failedExamples)];
+  const failed = [...(burst?.failedExamples ?? []), ...(closedLoop?.failedExamples ?? []), ...openLoop.flatMap((o) => o.failedExamples)];
   if (failed.length > 0) {
     process.stdout.write(`\nFailed requests (first 5):\n`);
     for (const f of failed.slice(0, 5)) process.stdout.write(`  ${f}\n`);
   }
   for (const phase of [
     ...(burst ? [{ label: 'burst', api: burst.apiServerRequests }] : []),
+    ...(closedLoop ? [{ label: 'the closed loop', api: closedLoop.apiServerRequests }] : []),
     ...openLoop.map((o) => ({ label: o.label, api: o.apiServerRequests })),
   ]) {
     const api = phase.api;
@@ -335,7 +340,11 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     const bad = Object.entries(api.notSuccessful);
     process.stdout.write(`  not 2xx: ${bad.length === 0 ? 'none' : bad.map(([k, v]) => `${v} x ${k}`).join(', ')}\n`);
   }
-  const createErrors = [...(burst?.createErrorExamples ?? []), ...openLoop.flatMap((o) => o.createErrorExamples)];
+  const createErrors = [
+    ...(burst?.createErrorExamples ?? []),
+    ...(closedLoop?.createErrorExamples ?? []),
+    ...openLoop.flatMap((o) => o.createErrorExamples),
+  ];
   if (createErrors.length > 0) {
     process.stdout.write(`\nCreate errors (first 5):\n`);
     for (const c of createErrors.slice(0, 5)) process.stdout.write(`  ${c}\n`);
@@ -350,7 +359,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     );
   }
   process.stdout.write(`BENCH_JSON ${JSON.stringify(figures)}\n`);
-  const clean = (burst?.clean ?? true) && openLoop.every((o) => o.clean);
+  const clean = (burst?.clean ?? true) && (closedLoop?.clean ?? true) && openLoop.every((o) => o.clean);
   return clean ? 0 : 1;
 }
 
@@ -565,6 +574,96 @@ async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefi
   };
 }
 
+type ClosedLoopFigures = Awaited<ReturnType<typeof runClosedLoop>>;
+
+/**
+ * The closed loop: --parallelism clients, each with its own share of the targets, each creating a
+ * request and waiting for its outcome before creating the next, until `count` finished. No two
+ * requests for one target are ever in flight together, so none joins another's token: its
+ * throughput is the capacity for load spread over targets, which the open loop's rates are shares of.
+ */
+async function runClosedLoop(ctx: LoadContext, prefix: string, count: number) {
+  const { admin, targets, tracker, operator, options } = ctx;
+  const clients = Math.min(options.parallelism, targets.length);
+  say(`closed loop: ${count} requests, ${clients} clients, one request per target at a time`);
+  const apiBefore = await apiServerRequestCounts(admin);
+  const cpuMeasure = startCpuMeasure({ ...(operator.mode === 'child' ? { operator: operator.pid } : {}), bench: process.pid });
+  const waiting = new Map<string, () => void>();
+  tracker.onFinished((name) => {
+    waiting.get(name)?.();
+    waiting.delete(name);
+  });
+  const created: Created[] = [];
+  const nameWidth = String(count - 1).length;
+  const started = performance.now();
+  const deadline = started + options.timeoutSeconds * 1000;
+  let next = 0;
+  // Set by whichever client's wait runs out (an object: the clients write it from their closures).
+  const outcome = { timedOut: false };
+  const client = async (c: number): Promise<void> => {
+    const own = targets.filter((_, i) => i % clients === c);
+    for (let k = 0; next < count; k++) {
+      const entry: Created = {
+        name: `${prefix}${String(next++).padStart(nameWidth, '0')}`,
+        target: own[k % own.length]!,
+        sentAt: performance.now(),
+      };
+      created.push(entry);
+      const finished = new Promise<void>((resolve) => waiting.set(entry.name, resolve));
+      await createLoadRequest(ctx, entry);
+      if (entry.createdAt === undefined || tracker.finished.has(entry.name)) continue;
+      const left = deadline - performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        finished.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(
+            () => {
+              resolve(false);
+            },
+            Math.max(left, 0),
+          );
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!ended) {
+        outcome.timedOut = true;
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuMeasure();
+  const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
+  const finished = created.flatMap((c) => {
+    const f = tracker.finished.get(c.name);
+    return f ? [{ c, f }] : [];
+  });
+  const succeeded = finished.filter((r) => r.f.phase === 'Succeeded');
+  const failed = finished.filter((r) => r.f.phase !== 'Succeeded');
+  const createErrors = created.filter((c) => c.error !== undefined);
+  return {
+    clients,
+    seconds: round(seconds, 2),
+    requests: {
+      created: created.length - createErrors.length,
+      createErrors: createErrors.length,
+      succeeded: succeeded.length,
+      failed: failed.length,
+      timedOut: outcome.timedOut,
+    },
+    throughputPerSecond: round(finished.length / seconds, 1),
+    createToOutcomeMs: roundSummary(summarize(succeeded.map((r) => r.f.at - r.c.sentAt))),
+    writes: writeFigures(apiRequests, finished.length),
+    cpu,
+    apiServerRequests: apiFigures(apiRequests),
+    clean: !outcome.timedOut && createErrors.length === 0 && failed.length === 0,
+    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
+    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
+  };
+}
+
 type OpenLoopFigures = Awaited<ReturnType<typeof runOpenLoop>>;
 
 /**
@@ -711,6 +810,7 @@ function roundRate(r: PatchRate): Record<string, unknown> {
 
 interface ReportFigures {
   burst: BurstFigures | undefined;
+  closedLoop: ClosedLoopFigures | undefined;
   openLoop: OpenLoopFigures[];
   baseline: {
     sequential?: Record<string, unknown> | undefined;
@@ -794,6 +894,18 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
     );
     row('  watch events per request', spread(b.watchEventsPerRequest));
     cpuRows(row, b.cpu);
+  }
+  if (f.closedLoop) {
+    const c = f.closedLoop;
+    const r = c.requests;
+    row(
+      'CLOSED LOOP',
+      `${s(c.clients)} clients, one request per target at a time: created ${s(r.created)}, succeeded ${s(r.succeeded)}, failed ${s(r.failed)}, create errors ${s(r.createErrors)}${r.timedOut ? ' (TIMED OUT)' : ''} in ${s(c.seconds)} s`,
+    );
+    row('  throughput', `${s(c.throughputPerSecond)} finished requests/s (the capacity the open loop's rates are shares of)`);
+    row('  create -> outcome', dist(c.createToOutcomeMs, ' ms'));
+    row('  writes per request', writes(c.writes));
+    cpuRows(row, c.cpu);
   }
   for (const o of f.openLoop) {
     const r = o.requests;

@@ -49,7 +49,7 @@ export interface OperatorStartOptions {
   logLevel: string;
   /** Longest wait for the operator to start, ms. */
   startTimeoutMs: number;
-  /** The fluxact entry point of the child (default: this clone's build). */
+  /** The fluxact entry point of the child (default: this clone's bundle, what the image runs). */
   main?: string | undefined;
   /** Node.js options of the child. */
   nodeOptions?: readonly string[];
@@ -83,8 +83,8 @@ async function startInProcess(options: OperatorStartOptions): Promise<OperatorUn
 }
 
 async function startChild(options: OperatorStartOptions): Promise<OperatorUnderTest> {
-  const main = options.main ? path.resolve(options.main) : path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run bench compiles it)`);
+  const main = options.main ? path.resolve(options.main) : path.join(repoRoot, 'dist', 'bundle', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run bench compiles and bundles it)`);
   // A kubeconfig authenticating as the operator's ServiceAccount, in a private temporary directory.
   const sa = await serviceAccountKubeConfig(options.admin, OperatorNamespace, OperatorServiceAccount);
   const secretDir = mkdtempSync(path.join(tmpdir(), 'fluxact-bench-'));
@@ -97,6 +97,9 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
   const logFd = openSync(logFile, 'w');
   const metricsPort = await freePort();
   const args = [
+    // As the image's entrypoint: the bundle's HTTP client's deprecated calls are not the operator's log.
+    '--disable-warning=DEP0040',
+    '--disable-warning=DEP0169',
     ...(options.nodeOptions ?? []),
     main,
     'operator',

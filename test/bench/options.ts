@@ -84,11 +84,14 @@ Flags (environment variable in brackets):
 ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEnd(6)} [${s.env}]`).join('\n')}
   --operator           default child  [BENCH_OPERATOR]  child | in-process
   --operator-log-level default info   [BENCH_OPERATOR_LOG_LEVEL]
-  --rates              default none   [BENCH_RATES]  open-loop phases at these percentages of the
-                                      burst's throughput, e.g. 25,50,80
+  --rates              default none   [BENCH_RATES]  a closed loop of N requests (one per target
+                                      at a time), then open-loop phases at these percentages of its
+                                      throughput, e.g. 25,50,80
   --ttl-seconds        default none   [BENCH_TTL_SECONDS]  ttlSecondsAfterFinished of the requests
-  --operator-main      default dist/src/cli/main.js  [BENCH_OPERATOR_MAIN]  the fluxact build run as
-                                      the child operator (e.g. the previous commit's, for a before/after)
+  --operator-main      default dist/bundle/main.js  [BENCH_OPERATOR_MAIN]  the fluxact build run as
+                                      the child operator: by default the bundle the image runs
+                                      (hack/bundle.mjs); dist/src/cli/main.js runs the compiled modules
+                                      from node_modules; another clone's, for a before/after
   --operator-node-options  default none  [BENCH_OPERATOR_NODE_OPTIONS]  node options of the child
   --help
 `;
@@ -150,7 +153,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   if (operatorMain !== undefined && mode !== 'child') throw new UsageError('--operator-main needs --operator child');
   if (ratePercents.length > 0 && ints.requests === 0)
     throw new UsageError(
-      '--rates needs the burst (--requests above 0) to measure the throughput it is a percentage of; use --rate instead',
+      '--rates needs the closed loop (--requests above 0) to measure the throughput it is a percentage of; use --rate instead',
     );
   if (ints.requests === 0 && ints.rate === 0) throw new UsageError('nothing to run: --requests 0 needs --rate');
   return {
