@@ -12,6 +12,11 @@ export interface InformerHandle<T extends KubeObject> {
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): readonly T[];
   /**
+   * The cached objects whose `indexKey` (see WatchOptions) is value, without a scan of the cache;
+   * every object when the informer has no indexKey.
+   */
+  indexed(value: string): readonly T[];
+  /**
    * Resolves once a list has been loaded. With failFast (default) it rejects with the error when the
    * latest attempt failed (a 403 stays a 403 until RBAC changes), so callers can report it; without,
    * it waits through the informer's retries. An aborted signal rejects with its reason and forgets the wait.
@@ -66,6 +71,11 @@ export interface WatchOptions<T extends KubeObject> {
    * what the operator reads, so a large cache stays small (see src/kube/slim.ts). Default: as sent.
    */
   transform?: (obj: T) => T;
+  /**
+   * A second key to find objects by (e.g. a request's target name), kept up to date from the same
+   * events as the cache, for `indexed`. Undefined for an object: not indexed.
+   */
+  indexKey?: (obj: T) => string | undefined;
 }
 
 /** client-node's Watch, handing each object through `transform` before the informer caches it. */
@@ -243,13 +253,17 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     );
   }
 
+  const index = options.indexKey ? new SecondaryIndex(options.indexKey) : undefined;
   informer.on('add', (obj) => {
+    index?.set(obj);
     onChange(obj, 'add');
   });
   informer.on('update', (obj) => {
+    index?.set(obj);
     onChange(obj, 'update');
   });
   informer.on('delete', (obj) => {
+    index?.delete(obj);
     onChange(obj, 'delete');
   });
   informer.on('error', fail);
@@ -282,6 +296,13 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   return {
     get: (name, namespace) => informer.get(name, namespace),
     list: (namespace) => informer.list(namespace),
+    indexed: (value) =>
+      index
+        ? index.keys(value).flatMap(([namespace, name]) => {
+            const obj = informer.get(name, namespace);
+            return obj ? [obj] : [];
+          })
+        : informer.list(),
     whenSynced,
     hasSynced: () => sync.state === 'synced',
     lastError: () => lastError,
@@ -292,6 +313,44 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
       await informer.stop();
     },
   };
+}
+
+/** Cache keys (namespace, name) by a second key of the object, and each key's current value. */
+class SecondaryIndex<T extends KubeObject> {
+  private readonly byValue = new Map<string, Map<string, [string | undefined, string]>>();
+  private readonly valueOf = new Map<string, string>();
+
+  constructor(private readonly indexKey: (obj: T) => string | undefined) {}
+
+  set(obj: T): void {
+    const value = this.indexKey(obj);
+    const key = SecondaryIndex.keyOf(obj);
+    if (this.valueOf.get(key) === value) return;
+    this.delete(obj);
+    if (value === undefined || !obj.metadata?.name) return;
+    let keys = this.byValue.get(value);
+    if (!keys) this.byValue.set(value, (keys = new Map<string, [string | undefined, string]>()));
+    keys.set(key, [obj.metadata.namespace, obj.metadata.name]);
+    this.valueOf.set(key, value);
+  }
+
+  delete(obj: T): void {
+    const key = SecondaryIndex.keyOf(obj);
+    const value = this.valueOf.get(key);
+    if (value === undefined) return;
+    this.valueOf.delete(key);
+    const keys = this.byValue.get(value);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byValue.delete(value);
+  }
+
+  keys(value: string): [string | undefined, string][] {
+    return [...(this.byValue.get(value)?.values() ?? [])];
+  }
+
+  private static keyOf(obj: KubeObject): string {
+    return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+  }
 }
 
 /** Compares resourceVersions as etcd revisions; undefined when either is not a number. */

@@ -20,7 +20,7 @@ import { EventRecorder } from './events.js';
 import { FluxObjects } from './flux-objects.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import type { KubeObject } from '../kube/object.js';
-import { cachedRequest } from './request-cache.js';
+import { cachedRequest, requestTargetName } from './request-cache.js';
 import { startInformer, type InformerHandle } from './informers.js';
 import { refusalCheck, type RefusalCheck } from '../kube/refusal.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
@@ -190,6 +190,8 @@ class Controllers {
       ...(ns ? { namespace: ns } : {}),
       onSyncFailing: this.onSyncFailing,
       transform: cachedRequest,
+      // Coalescing and policies look up the requests for one target at a time.
+      indexKey: requestTargetName,
       list: async () =>
         (ns
           ? await custom.listNamespacedCustomObject(

@@ -47,6 +47,7 @@ import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
 import type { KubeObject } from '../kube/object.js';
 import { newerThan, type InformerHandle } from './informers.js';
+import { requestTargetName } from './request-cache.js';
 import type { RequestIndex } from './request-index.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
@@ -405,9 +406,9 @@ export class RequestReconciler {
     const reset = annotations[ResetAtAnnotation] === token;
     const ref = patch.ref;
     const out: { key: string; request: FluxActionRequest }[] = [];
-    for (const raw of this.deps.requests.list()) {
-      // Only requests naming the same object are parsed.
-      if ((raw as { spec?: { target?: { name?: unknown } } }).spec?.target?.name !== ref.name) continue;
+    // Only requests naming the same object are looked at (the cache's index by target name).
+    for (const raw of this.deps.requests.indexed(ref.name)) {
+      if (requestTargetName(raw) !== ref.name) continue;
       const parsed = FluxActionRequestSchema.safeParse(raw);
       if (!parsed.success) continue;
       const request = parsed.data;
@@ -553,9 +554,9 @@ export class RequestReconciler {
     const onTarget = (t: PastAction['target']): boolean =>
       t.kind === target.kind && t.name === target.name && t.namespace === target.namespace;
     const history = new Map<string, PastAction>();
-    for (const raw of this.deps.requests.list()) {
-      // Only requests naming the same target are parsed.
-      if ((raw as { spec?: { target?: { name?: unknown } } }).spec?.target?.name !== target.name) continue;
+    // Only requests naming the same target are looked at (the cache's index by target name).
+    for (const raw of this.deps.requests.indexed(target.name)) {
+      if (requestTargetName(raw) !== target.name) continue;
       const other = FluxActionRequestSchema.safeParse(raw);
       if (!other.success || keyOf(other.data) === key) continue;
       const otherTarget = targetOf(other.data);

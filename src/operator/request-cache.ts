@@ -20,3 +20,9 @@ export function cachedRequest(obj: KubeObject): KubeObject {
   const kept = Object.fromEntries(Object.entries(record).filter(([k]) => !(FinishedOnlyRecorded as readonly string[]).includes(k)));
   return { ...slim, status: kept };
 }
+
+/** The name of the object a cached request targets (unparsed: the cache's index key), if it names one. */
+export function requestTargetName(obj: KubeObject): string | undefined {
+  const name = (obj as { spec?: { target?: { name?: unknown } } }).spec?.target?.name;
+  return typeof name === 'string' ? name : undefined;
+}

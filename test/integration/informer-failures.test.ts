@@ -1,6 +1,6 @@
-// Informers that cannot sync against the real API server: the backoff grows (on an injected clock),
-// the operator says once a minute what permission is missing, and an informer whose watch cannot
-// start is restarted instead of left dead.
+// Informers against the real API server. Those that cannot sync: the backoff grows (on an injected
+// clock), the operator says once a minute what permission is missing, and an informer whose watch
+// cannot start is restarted instead of left dead. And the index by a second key (a request's target).
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -8,7 +8,8 @@ import { pino, type Logger } from 'pino';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { startInformer, type InformerHandle, type SyncFailureReason } from '../../src/operator/informers.js';
-import { ensureInstalled, serviceAccountKubeConfig } from '../support/harness.js';
+import { createRequest, ensureInstalled, serviceAccountKubeConfig } from '../support/harness.js';
+import { requestTargetName } from '../../src/operator/request-cache.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
 import { FakeClock } from '../unit/runtime/fake-clock.js';
 
@@ -166,5 +167,73 @@ describe('an informer whose watch cannot start', () => {
     await waitFor('the restarted informer to recover', () => (failing.at(-1) === undefined ? true : undefined));
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'after-restart' } } });
     await waitFor('the change to be delivered', () => (seen.includes('add after-restart') ? true : undefined));
+  });
+});
+
+describe("an informer's index by a second key", () => {
+  it('finds the requests for one target without the others, follows creates and deletes, and indexes its first list', async () => {
+    const custom = admin.makeApiClient(k8s.CustomObjectsApi);
+    const clock = new FakeClock();
+    const { log } = capturingLogger();
+    const informer = startInformer<KubeObject>({
+      kc: admin,
+      path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
+      list: async () =>
+        (await custom.listNamespacedCustomObject({
+          group: Group,
+          version: Version,
+          namespace: ns,
+          plural: Plural,
+        })) as k8s.KubernetesListObject<KubeObject>,
+      onChange: () => undefined,
+      log,
+      clock,
+      resource,
+      namespace: ns,
+      indexKey: requestTargetName,
+    });
+    informers.push(informer);
+    await informer.whenSynced();
+    const names = (objs: readonly KubeObject[]): string[] => objs.map((o) => o.metadata?.name ?? '').sort();
+    const created: [string, string][] = [
+      ['a-1', 'app-a'],
+      ['a-2', 'app-a'],
+      ['b-1', 'app-b'],
+    ];
+    for (const [name, target] of created)
+      await createRequest(admin, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: target } });
+    await waitFor('the three requests in the cache', () => informer.list().length === 3 || undefined);
+    expect(names(informer.indexed('app-a'))).toEqual(['a-1', 'a-2']);
+    expect(names(informer.indexed('app-b'))).toEqual(['b-1']);
+    expect(informer.indexed('app-c')).toEqual([]);
+
+    await custom.deleteNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural, name: 'a-1' });
+    await waitFor('a-1 gone from the index', () => (names(informer.indexed('app-a')).join() === 'a-2' ? true : undefined));
+
+    // Started again (as by a restarted operator), it indexes what its list finds.
+    await informer.stop();
+    await custom.deleteNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural, name: 'b-1' });
+    await createRequest(admin, ns, 'b-2', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app-b' } });
+    const again = startInformer<KubeObject>({
+      kc: admin,
+      path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
+      list: async () =>
+        (await custom.listNamespacedCustomObject({
+          group: Group,
+          version: Version,
+          namespace: ns,
+          plural: Plural,
+        })) as k8s.KubernetesListObject<KubeObject>,
+      onChange: () => undefined,
+      log,
+      clock,
+      resource,
+      namespace: ns,
+      indexKey: requestTargetName,
+    });
+    informers.push(again);
+    await again.whenSynced();
+    expect(names(again.indexed('app-a'))).toEqual(['a-2']);
+    expect(names(again.indexed('app-b'))).toEqual(['b-2']);
   });
 });
