@@ -86,7 +86,8 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
   const main = options.main ? path.resolve(options.main) : path.join(repoRoot, 'dist', 'bundle', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run bench compiles and bundles it)`);
   // A kubeconfig authenticating as the operator's ServiceAccount, in a private temporary directory.
-  const sa = await serviceAccountKubeConfig(options.admin, OperatorNamespace, OperatorServiceAccount);
+  // Valid for a day: a token that expires mid-run (an hour, the default) stops the operator with 401s.
+  const sa = await serviceAccountKubeConfig(options.admin, OperatorNamespace, OperatorServiceAccount, 24 * 3600);
   const secretDir = mkdtempSync(path.join(tmpdir(), 'fluxact-bench-'));
   const kubeconfig = path.join(secretDir, 'operator.kubeconfig');
   writeFileSync(kubeconfig, sa.exportConfig(), { mode: 0o600 });

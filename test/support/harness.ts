@@ -22,13 +22,18 @@ import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, tokenKubeC
 export const OperatorNamespace = 'fluxact-system';
 export const OperatorServiceAccount = 'fluxact-operator';
 
-/** A token of a ServiceAccount from the TokenRequest API (as `kubectl create token`), valid for an hour. */
-export async function serviceAccountToken(admin: k8s.KubeConfig, namespace: string, name: string): Promise<string> {
+/** A token of a ServiceAccount from the TokenRequest API (as `kubectl create token`), valid for an hour unless told otherwise. */
+export async function serviceAccountToken(
+  admin: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<string> {
   const core = admin.makeApiClient(k8s.CoreV1Api);
   const request = await core.createNamespacedServiceAccountToken({
     namespace,
     name,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    body: { spec: { audiences: [], expirationSeconds } },
   });
   const token = request.status?.token;
   if (!token) throw new Error(`no token for ServiceAccount ${namespace}/${name}`);
@@ -36,8 +41,13 @@ export async function serviceAccountToken(admin: k8s.KubeConfig, namespace: stri
 }
 
 /** A kubeconfig authenticating as a ServiceAccount, with a token from the TokenRequest API. */
-export async function serviceAccountKubeConfig(admin: k8s.KubeConfig, namespace: string, name: string): Promise<k8s.KubeConfig> {
-  const token = await serviceAccountToken(admin, namespace, name);
+export async function serviceAccountKubeConfig(
+  admin: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds?: number,
+): Promise<k8s.KubeConfig> {
+  const token = await serviceAccountToken(admin, namespace, name, expirationSeconds);
   return tokenKubeConfig(admin, token, `system:serviceaccount:${namespace}:${name}`);
 }
 
