@@ -26,6 +26,10 @@ FROM scratch
 COPY --from=rootfs /rootfs/ /
 WORKDIR /app
 ENV NODE_ENV=production
+# A young generation of 1 MB instead of V8's default: in the benchmark (README, Performance) the
+# operator's peak RSS fell from 319–330 to 219–222 MiB and its p99 latency at half its capacity
+# from 414–441 to 90–104 ms, for about 10% more CPU. Set NODE_OPTIONS in the pod to change it.
+ENV NODE_OPTIONS=--max-semi-space-size=1
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/dist/bundle ./dist/bundle
 COPY crds ./crds

@@ -10,7 +10,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig, startOperator } from '../support/harness.js';
 import { repoRoot, waitFor } from '../support/kube.js';
 import { processCpuSeconds } from './host.js';
-import type { OperatorMode } from './options.js';
+import { ImageNodeOptions, type OperatorMode } from './options.js';
 
 export interface ProcessMemory {
   /** Peak resident set size (VmHWM), KiB. */
@@ -51,7 +51,7 @@ export interface OperatorStartOptions {
   startTimeoutMs: number;
   /** The fluxact entry point of the child (default: this clone's bundle, what the image runs). */
   main?: string | undefined;
-  /** Node.js options of the child. */
+  /** Node.js options of the child (default: the image's NODE_OPTIONS). */
   nodeOptions?: readonly string[];
 }
 
@@ -101,7 +101,7 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
     // As the image's entrypoint: the bundle's HTTP client's deprecated calls are not the operator's log.
     '--disable-warning=DEP0040',
     '--disable-warning=DEP0169',
-    ...(options.nodeOptions ?? []),
+    ...(options.nodeOptions ?? ImageNodeOptions.split(' ')),
     main,
     'operator',
     '--kubeconfig',

@@ -74,6 +74,9 @@ const intSettings: IntSetting[] = [
   { flag: 'heapSampleSeconds', name: 'heap-sample-seconds', env: 'BENCH_HEAP_SAMPLE_SECONDS', def: 5, min: 1, max: 600 },
 ];
 
+/** The container image's NODE_OPTIONS (the Dockerfile's ENV), which the child operator runs with unless told otherwise. */
+export const ImageNodeOptions = '--max-semi-space-size=1';
+
 export const usage = `npm run bench [-- flags]   (or: node dist/test/bench/bench.js [flags])
 
 Benchmarks the operator against the test cluster ($KUBECONFIG, else .cache/cluster/kubeconfig):
@@ -92,7 +95,9 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       the child operator: by default the bundle the image runs
                                       (hack/bundle.mjs); dist/src/cli/main.js runs the compiled modules
                                       from node_modules; another clone's, for a before/after
-  --operator-node-options  default none  [BENCH_OPERATOR_NODE_OPTIONS]  node options of the child
+  --operator-node-options  default ${ImageNodeOptions}  [BENCH_OPERATOR_NODE_OPTIONS]  node
+                                      options of the child: by default the image's NODE_OPTIONS;
+                                      "" for none
   --help
 `;
 
@@ -145,8 +150,10 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     BenchOptions,
     'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions'
   >;
-  const nodeOptions = stringValue(values['operator-node-options']) ?? stringValue(env['BENCH_OPERATOR_NODE_OPTIONS']);
-  const operatorNodeOptions = nodeOptions === undefined ? [] : nodeOptions.split(/\s+/).filter((o) => o !== '');
+  // "" is a value here: no node options at all.
+  const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
+  const nodeOptions = typeof nodeOptionsGiven === 'string' ? nodeOptionsGiven : undefined;
+  const operatorNodeOptions = (nodeOptions ?? ImageNodeOptions).split(/\s+/).filter((o) => o !== '');
   for (const o of operatorNodeOptions)
     if (!o.startsWith('--')) throw new UsageError(`--operator-node-options (BENCH_OPERATOR_NODE_OPTIONS): "${o}" is not an option`);
   const operatorMain = stringValue(values['operator-main']) ?? stringValue(env['BENCH_OPERATOR_MAIN']);

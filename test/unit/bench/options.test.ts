@@ -1,0 +1,22 @@
+// The benchmark's child operator runs as the image does, and its flags are read as documented.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { ImageNodeOptions, parseBenchOptions } from '../../bench/options.js';
+import { repoRoot } from '../../support/kube.js';
+
+describe('the child operator', () => {
+  it("runs with the image's NODE_OPTIONS (the Dockerfile's ENV)", () => {
+    const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    expect(/^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1]).toBe(ImageNodeOptions);
+    const options = parseBenchOptions([], {});
+    expect(options !== 'help' && options.operatorNodeOptions).toEqual(ImageNodeOptions.split(' '));
+  });
+
+  it('runs with other node options, or none, when told', () => {
+    const other = parseBenchOptions(['--operator-node-options=--max-old-space-size=128 --max-semi-space-size=2'], {});
+    expect(other !== 'help' && other.operatorNodeOptions).toEqual(['--max-old-space-size=128', '--max-semi-space-size=2']);
+    const none = parseBenchOptions([], { BENCH_OPERATOR_NODE_OPTIONS: '' });
+    expect(none !== 'help' && none.operatorNodeOptions).toEqual([]);
+  });
+});
