@@ -32,6 +32,15 @@ function capturingLogger(): { log: Logger; lines: LogLine[] } {
 }
 
 const resource = `${Plural}.${Group}`;
+
+/** Lists the test namespace's requests with the client given (and its credentials). */
+const listRequests = (custom: k8s.CustomObjectsApi) => async (): Promise<k8s.KubernetesListObject<KubeObject>> =>
+  (await custom.listNamespacedCustomObject({
+    group: Group,
+    version: Version,
+    namespace: ns,
+    plural: Plural,
+  })) as k8s.KubernetesListObject<KubeObject>;
 let admin: k8s.KubeConfig;
 let ns: string;
 const informers: InformerHandle<KubeObject>[] = [];
@@ -60,13 +69,7 @@ describe('an informer that may not list its resource', () => {
     const informer = startInformer<KubeObject>({
       kc,
       path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-      list: async () =>
-        (await custom.listNamespacedCustomObject({
-          group: Group,
-          version: Version,
-          namespace: ns,
-          plural: Plural,
-        })) as k8s.KubernetesListObject<KubeObject>,
+      list: listRequests(custom),
       onChange: () => undefined,
       log,
       clock,
@@ -173,27 +176,25 @@ describe('an informer whose watch cannot start', () => {
 describe("an informer's index by a second key", () => {
   it('finds the requests for one target without the others, follows creates and deletes, and indexes its first list', async () => {
     const custom = admin.makeApiClient(k8s.CustomObjectsApi);
-    const clock = new FakeClock();
     const { log } = capturingLogger();
-    const informer = startInformer<KubeObject>({
-      kc: admin,
-      path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-      list: async () =>
-        (await custom.listNamespacedCustomObject({
-          group: Group,
-          version: Version,
-          namespace: ns,
-          plural: Plural,
-        })) as k8s.KubernetesListObject<KubeObject>,
-      onChange: () => undefined,
-      log,
-      clock,
-      resource,
-      namespace: ns,
-      indexKey: requestTargetName,
-    });
-    informers.push(informer);
-    await informer.whenSynced();
+    /** An informer on the namespace's requests, indexed by target name, once synced. */
+    const indexedInformer = async (): Promise<InformerHandle<KubeObject>> => {
+      const started = startInformer<KubeObject>({
+        kc: admin,
+        path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
+        list: listRequests(custom),
+        onChange: () => undefined,
+        log,
+        clock: new FakeClock(),
+        resource,
+        namespace: ns,
+        indexKey: requestTargetName,
+      });
+      informers.push(started);
+      await started.whenSynced();
+      return started;
+    };
+    const informer = await indexedInformer();
     const names = (objs: readonly KubeObject[]): string[] => objs.map((o) => o.metadata?.name ?? '').sort();
     const created: [string, string][] = [
       ['a-1', 'app-a'],
@@ -202,7 +203,9 @@ describe("an informer's index by a second key", () => {
     ];
     for (const [name, target] of created)
       await createRequest(admin, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: target } });
-    await waitFor('the three requests in the cache', () => informer.list().length === 3 || undefined);
+    await waitFor('the three requests in the cache', () =>
+      informer.indexed('app-a').length === 2 && informer.indexed('app-b').length === 1 ? true : undefined,
+    );
     expect(names(informer.indexed('app-a'))).toEqual(['a-1', 'a-2']);
     expect(names(informer.indexed('app-b'))).toEqual(['b-1']);
     expect(informer.indexed('app-c')).toEqual([]);
@@ -214,25 +217,7 @@ describe("an informer's index by a second key", () => {
     await informer.stop();
     await custom.deleteNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural, name: 'b-1' });
     await createRequest(admin, ns, 'b-2', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app-b' } });
-    const again = startInformer<KubeObject>({
-      kc: admin,
-      path: `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-      list: async () =>
-        (await custom.listNamespacedCustomObject({
-          group: Group,
-          version: Version,
-          namespace: ns,
-          plural: Plural,
-        })) as k8s.KubernetesListObject<KubeObject>,
-      onChange: () => undefined,
-      log,
-      clock,
-      resource,
-      namespace: ns,
-      indexKey: requestTargetName,
-    });
-    informers.push(again);
-    await again.whenSynced();
+    const again = await indexedInformer();
     expect(names(again.indexed('app-a'))).toEqual(['a-2']);
     expect(names(again.indexed('app-b'))).toEqual(['b-2']);
   });
