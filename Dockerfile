@@ -1,7 +1,7 @@
 # flux-action-operator: `fluxact operator` and `fluxact mcp` in a small non-root image without a
 # shell. Built from the official Node.js image; the final stage holds only the node binary, the
 # shared libraries it links, and the command bundled with its dependencies (hack/bundle.mjs): no
-# node_modules, and a process that keeps 3 MB of minified source in memory instead of 21 MB.
+# node_modules, and a process that keeps a few MB of minified source in memory instead of 21 MB.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,7 +1,7 @@
 // Bundles the compiled command (dist/src/cli/main.js, from `npm run build`) and its dependencies
 // into dist/bundle: what the container image runs, without node_modules. Minified, because Node.js
-// keeps every loaded module's source in memory (client-node's generated models are 21 MB of
-// JavaScript, 3 MB minified), and split at the command's lazy imports, so the operator's process
+// keeps every loaded module's source in memory (client-node is 21 MB of JavaScript, 3.4 MB
+// bundled and minified), and split at the command's lazy imports, so the operator's process
 // still loads neither the MCP server nor the client.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
