@@ -8,16 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { Group, Plural, Version } from '../../../src/api/types.js';
-import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
-import { createFluxObject, OperatorNamespace, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
+import { createFluxObject, OperatorNamespace, startOperatorEnvironment, type OperatorEnvironment } from '../../support/harness.js';
+import { waitFor } from '../../support/kube.js';
 import { connectStdio, McpServiceAccount, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 
+let env: OperatorEnvironment;
 let kc: k8s.KubeConfig;
 let ns: string;
-let operator: TestOperator;
-let simulator: FluxSimulator;
 let confirming: McpConnection;
 let noElicitation: McpConnection;
 let limited: HttpMcp;
@@ -27,10 +25,8 @@ let answer: ElicitResult = { action: 'accept', content: { confirm: true } };
 const asked: ElicitRequest['params'][] = [];
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  ns = await createNamespace(kc, 'mcp-guards');
-  operator = await startOperator({ watchNamespace: ns });
-  simulator = await startSimulator({ namespaces: [ns] });
+  env = await startOperatorEnvironment('mcp-guards');
+  ({ kc, ns } = env);
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   confirming = await connectStdio(['--confirm', '--audit-log', auditLog], undefined, {
     capabilities: { elicitation: { form: {} } },
@@ -48,10 +44,8 @@ afterAll(async () => {
   await confirming?.close();
   await noElicitation?.close();
   await limited?.stop();
-  await operator?.stop();
-  await simulator?.stop();
+  await env?.stop();
   /* eslint-enable @typescript-eslint/no-unnecessary-condition */
-  await deleteNamespace(kc, ns);
 });
 
 async function requestCount(): Promise<number> {

@@ -9,23 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Group, Plural, RequestedByAnnotation, Version, type FluxActionRequest } from '../../../src/api/types.js';
-import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
 import {
   createFluxObject,
   getRequest,
   serviceAccountToken,
-  startOperator,
-  startSimulator,
-  type TestOperator,
+  startOperatorEnvironment,
+  type OperatorEnvironment,
 } from '../../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
+import { waitFor } from '../../support/kube.js';
 import { startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 
+let env: OperatorEnvironment;
 let kc: k8s.KubeConfig;
 let ns: string;
-let operator: TestOperator;
-let simulator: FluxSimulator;
 let http: HttpMcp;
 let alice: McpConnection;
 let mallory: McpConnection;
@@ -35,10 +32,8 @@ const auditLog = path.join(mkdtempSync(path.join(tmpdir(), 'fluxact-audit-')), '
 const authorizationServer = 'https://login.example.com/realms/platform';
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  ns = await createNamespace(kc, 'mcp-identity');
-  operator = await startOperator({ watchNamespace: ns });
-  simulator = await startSimulator({ namespaces: [ns] });
+  env = await startOperatorEnvironment('mcp-identity');
+  ({ kc, ns } = env);
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   const core = kc.makeApiClient(k8s.CoreV1Api);
   // alice may file requests in the namespace; mallory may not.
@@ -64,10 +59,8 @@ afterAll(async () => {
   await alice?.close();
   await mallory?.close();
   await http?.stop();
-  await operator?.stop();
-  await simulator?.stop();
+  await env?.stop();
   /* eslint-enable @typescript-eslint/no-unnecessary-condition */
-  await deleteNamespace(kc, ns);
 });
 
 const aliceName = (): string => `system:serviceaccount:${ns}:alice`;

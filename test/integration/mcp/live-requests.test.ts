@@ -7,27 +7,23 @@ import * as k8s from '@kubernetes/client-node';
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
 import { CallToolResultSchema, ResourceUpdatedNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { ApprovedByAnnotation } from '../../../src/api/types.js';
-import type { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { SimAnnotation } from '../../simulator/flux-simulator.js';
-import { createFluxObject, createPolicy, getRequest, startOperator, startSimulator, type TestOperator } from '../../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
+import { createFluxObject, createPolicy, getRequest, startOperatorEnvironment, type OperatorEnvironment } from '../../support/harness.js';
+import { waitFor } from '../../support/kube.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectStdio, startHttpMcp, textOf, type HttpMcp, type McpConnection } from '../../support/mcp.js';
 import { bindRole, impersonatedKubeConfig, patchAnnotations } from '../../support/users.js';
 
+let env: OperatorEnvironment;
 let kc: k8s.KubeConfig;
 let ns: string;
-let operator: TestOperator;
-let simulator: FluxSimulator;
 let stdio: McpConnection;
 const approver = 'sre-jane';
 const updated: string[] = [];
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  ns = await createNamespace(kc, 'mcp-live');
-  operator = await startOperator({ watchNamespace: ns });
-  simulator = await startSimulator({ namespaces: [ns] });
+  env = await startOperatorEnvironment('mcp-live');
+  ({ kc, ns } = env);
   await createFluxObject(kc, 'GitRepository', ns, 'repo', { annotations: { [SimAnnotation.revision]: 'main@sha1:feed' } });
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'held', { annotations: { [SimAnnotation.revision]: '1.2.3' } });
@@ -50,10 +46,8 @@ beforeAll(async () => {
 afterAll(async () => {
   /* eslint-disable @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed */
   await stdio?.close();
-  await operator?.stop();
-  await simulator?.stop();
+  await env?.stop();
   /* eslint-enable @typescript-eslint/no-unnecessary-condition */
-  await deleteNamespace(kc, ns);
 });
 
 /** Calls a tool with a progressToken, collecting the progress notifications. */
