@@ -19,6 +19,7 @@ import { RequestTracker } from './request-tracker.js';
 import { round, runBounded, summarize } from './stats.js';
 import { heapGrowthPerThousand, startMemorySampler } from './heap.js';
 import { writeCounts } from './writes.js';
+import { loadKubeConfig, type Load } from './load-user.js';
 
 const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 // The benchmark's own informer logs its watch problems (warn and worse) to stderr.
@@ -46,6 +47,7 @@ class Cleanup {
   simulator: FluxSimulator | undefined;
   tracker: RequestTracker | undefined;
   namespace: string | undefined;
+  load: Load | undefined;
   private done: Promise<void> | undefined;
 
   constructor(private readonly admin: k8s.KubeConfig) {}
@@ -62,6 +64,7 @@ class Cleanup {
       });
     await this.simulator?.stop().catch(() => undefined);
     await this.tracker?.stop().catch(() => undefined);
+    await this.load?.remove();
     if (this.namespace) {
       const ns = this.namespace;
       await deleteNamespace(this.admin, ns);
@@ -162,23 +165,26 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   await createFluxObject(admin, 'Kustomization', ns, BaselineObject, { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   if (options.warmup > 0) await createFluxObject(admin, 'Kustomization', ns, WarmupObject);
   say(`namespace ${ns} with ${M} Kustomizations`);
+  const load = await loadKubeConfig(admin, ns, options.loadAs);
+  cleanup.load = load;
+  say(`the load, the baseline and the simulator run as ${load.user}`);
 
   // Baseline, before anything of ours watches: the API server's raw merge-patch rate.
   let sequential: PatchRate | undefined;
   let parallel: PatchRate | undefined;
   let spread: PatchRate | undefined;
   if (options.baselinePatches > 0) {
-    sequential = await measurePatchRate(admin, ns, [BaselineObject], options.baselinePatches, 1, 'seq');
+    sequential = await measurePatchRate(load.kc, ns, [BaselineObject], options.baselinePatches, 1, 'seq');
     say(`baseline: ${options.baselinePatches} sequential merge patches, ${sequential.patchesPerSecond.toFixed(0)}/s`);
-    parallel = await measurePatchRate(admin, ns, [BaselineObject], options.baselinePatches, P, 'par');
+    parallel = await measurePatchRate(load.kc, ns, [BaselineObject], options.baselinePatches, P, 'par');
     say(`baseline: ${options.baselinePatches} merge patches ${P} in flight, ${parallel.patchesPerSecond.toFixed(0)}/s`);
     // The operator's patches go to M objects, not one: the same, spread round-robin over the targets.
-    spread = await measurePatchRate(admin, ns, targets, options.baselinePatches, P, 'spread');
+    spread = await measurePatchRate(load.kc, ns, targets, options.baselinePatches, P, 'spread');
     say(`baseline: ${options.baselinePatches} merge patches ${P} in flight over ${M} objects, ${spread.patchesPerSecond.toFixed(0)}/s`);
   }
 
   // The Flux simulator, restricted to the namespace; wait until it has made every target Ready.
-  const simulator = await startSimulatorWithRetry(admin, ns, options.simDelayMs);
+  const simulator = await startSimulatorWithRetry(load.kc, ns, options.simDelayMs);
   cleanup.simulator = simulator;
   await waitFor(
     'the simulator to make every Kustomization Ready',
@@ -209,12 +215,12 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const warmup: string[] = [];
   for (let i = 0; i < options.warmup; i++) {
     const name = `warmup-${i}`;
-    await createRequest(admin, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: WarmupObject } });
+    await createRequest(load.kc, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: WarmupObject } });
     await waitFor(`warm-up request ${name} to finish`, () => tracker.finished.get(name), 60_000, 20);
     warmup.push(`${name}: ${tracker.finished.get(name)?.phase} ${tracker.finished.get(name)?.reason ?? ''}`);
   }
   if (warmup.length > 0) say(`warm-up: ${warmup.join('; ')}`);
-  const ctx: LoadContext = { admin, ns, targets, tracker, simulator, operator, options, nextTarget: 0 };
+  const ctx: LoadContext = { admin, load: load.kc, ns, targets, tracker, simulator, operator, options, nextTarget: 0 };
   const memorySampler = startMemorySampler(
     operator.metricsPort,
     () => {
@@ -366,6 +372,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
 /** What a phase of load works with. */
 interface LoadContext {
   admin: k8s.KubeConfig;
+  /** Who creates the requests (--load-as). */
+  load: k8s.KubeConfig;
   ns: string;
   targets: readonly string[];
   tracker: RequestTracker;
@@ -384,7 +392,7 @@ async function createLoadRequest(ctx: LoadContext, entry: Created): Promise<void
     ...(ctx.options.ttlSeconds !== undefined ? { ttlSecondsAfterFinished: ctx.options.ttlSeconds } : {}),
   };
   try {
-    await createRequest(ctx.admin, ctx.ns, entry.name, spec);
+    await createRequest(ctx.load, ctx.ns, entry.name, spec);
     entry.createdAt = performance.now();
   } catch (err) {
     entry.error = err instanceof Error ? err.message : String(err);

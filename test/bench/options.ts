@@ -49,7 +49,16 @@ export interface BenchOptions {
   operatorMain: string | undefined;
   /** Node.js options of the child operator, space-separated (default none), e.g. V8's --max-semi-space-size=2. */
   operatorNodeOptions: string[];
+  /**
+   * Who creates the load and plays Flux: serviceaccount (default), a ServiceAccount of the bench's
+   * namespace, which API Priority and Fairness queues like the operator and Flux's controllers;
+   * admin, the kubeconfig's own user (system:masters, which it exempts from queueing).
+   */
+  loadAs: LoadUser;
 }
+
+/** Who creates the load and plays Flux. */
+export type LoadUser = 'serviceaccount' | 'admin';
 
 interface IntSetting {
   flag: keyof BenchOptions;
@@ -98,6 +107,10 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
   --operator-node-options  default ${ImageNodeOptions}  [BENCH_OPERATOR_NODE_OPTIONS]  node
                                       options of the child: by default the image's NODE_OPTIONS;
                                       "" for none
+  --load-as            default serviceaccount  [BENCH_LOAD_AS]  who creates the requests and
+                                      plays Flux: serviceaccount (a ServiceAccount, queued by API
+                                      Priority and Fairness like the operator) or admin (the
+                                      kubeconfig's user, system:masters, exempt from queueing)
   --help
 `;
 
@@ -116,6 +129,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'operator-main': { type: 'string' },
       'operator-node-options': { type: 'string' },
       'ttl-seconds': { type: 'string' },
+      'load-as': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -146,9 +160,12 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   const ttlText = stringValue(values['ttl-seconds']) ?? stringValue(env['BENCH_TTL_SECONDS']);
   if (ttlText !== undefined && (!/^\d+$/.test(ttlText) || Number(ttlText) > 86_400))
     throw new UsageError(`--ttl-seconds (BENCH_TTL_SECONDS): expected an integer from 0 to 86400, got "${ttlText}"`);
+  const loadAs = stringValue(values['load-as']) ?? stringValue(env['BENCH_LOAD_AS']) ?? 'serviceaccount';
+  if (loadAs !== 'serviceaccount' && loadAs !== 'admin')
+    throw new UsageError(`--load-as (BENCH_LOAD_AS): expected serviceaccount or admin, got "${loadAs}"`);
   const ints = options as Omit<
     BenchOptions,
-    'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions'
+    'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions' | 'loadAs'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -171,6 +188,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     ttlSeconds: ttlText === undefined ? undefined : Number(ttlText),
     operatorMain,
     operatorNodeOptions,
+    loadAs,
   };
 }
 

@@ -20,3 +20,15 @@ describe('the child operator', () => {
     expect(none !== 'help' && none.operatorNodeOptions).toEqual([]);
   });
 });
+
+describe('the load', () => {
+  it('is created by a ServiceAccount unless told to use the admin', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && byDefault.loadAs).toBe('serviceaccount');
+    const admin = parseBenchOptions(['--load-as', 'admin'], {});
+    expect(admin !== 'help' && admin.loadAs).toBe('admin');
+    expect(() => parseBenchOptions([], { BENCH_LOAD_AS: 'root' })).toThrow(
+      '--load-as (BENCH_LOAD_AS): expected serviceaccount or admin, got "root"',
+    );
+  });
+});
