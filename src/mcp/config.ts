@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { parseDuration } from '../api/duration.js';
 import { ConfigError, flagsHelp, readFlags, type OperatorFlag } from '../runtime/config.js';
 import type { AuthMode } from './auth.js';
-import { isLoopback } from './transports.js';
 import { parseRateLimit, type RateLimit } from './guard.js';
-import { parseListenAddress } from '../runtime/http.js';
+import { isLoopback, parseListenAddress } from '../runtime/http.js';
 import { LOG_LEVELS, type LogLevel } from '../runtime/logger.js';
 
 export interface McpConfig {

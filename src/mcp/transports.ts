@@ -15,6 +15,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type * as k8s from '@kubernetes/client-node';
 import type { Identity } from '../client/requests.js';
+import { isLoopback } from '../runtime/http.js';
 import {
   callerKubeConfig,
   InvalidTokenError,
@@ -60,11 +61,6 @@ export interface HttpServer {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** Whether an address is on the loopback interface. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /**

@@ -13,6 +13,11 @@ export interface ListenAddress {
   port: number;
 }
 
+/** Whether an address is on the loopback interface. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
  * Parses a listen address as Go programs write it: ":8080" (all IPv4 interfaces, 0.0.0.0),
  * "127.0.0.1:8080", "[::1]:8080". Port 0 asks the OS for a free port. Throws an Error saying

@@ -399,6 +399,23 @@ async function createLoadRequest(ctx: LoadContext, entry: Created): Promise<void
   }
 }
 
+/** A phase's requests by outcome, as the tracker saw those it created, with the first few failures for the report. */
+function tally(tracker: RequestTracker, created: readonly Created[]) {
+  const ok = created.filter((c) => c.createdAt !== undefined);
+  const createErrors = created.filter((c) => c.error !== undefined);
+  const finished = ok.flatMap((c) => {
+    const f = tracker.finished.get(c.name);
+    return f ? [{ c, f }] : [];
+  });
+  const succeeded = finished.filter((r) => r.f.phase === 'Succeeded');
+  const failed = finished.filter((r) => r.f.phase !== 'Succeeded');
+  const examples = {
+    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
+    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
+  };
+  return { ok, createErrors, finished, succeeded, failed, examples };
+}
+
 /** Waits until every created request of a phase (by name prefix) finished, at most the timeout; true when it timed out. */
 async function waitForPhaseEnd(
   ctx: LoadContext,
@@ -506,14 +523,9 @@ async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefi
   const cpu = cpuMeasure();
   const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
 
-  const ok = created.filter((c) => c.createdAt !== undefined);
-  const createErrors = created.filter((c) => c.error !== undefined);
+  const { ok, createErrors, finished: finishedResults, succeeded, failed, examples } = tally(tracker, created);
   const firstSent = Math.min(...created.map((c) => c.sentAt));
-  const results = ok.map((c) => ({ c, f: tracker.finished.get(c.name) }));
-  const finishedResults = results.filter((r): r is { c: Created; f: NonNullable<typeof r.f> } => r.f !== undefined);
   const lastFinish = Math.max(...finishedResults.map((r) => r.f.at));
-  const succeeded = finishedResults.filter((r) => r.f.phase === 'Succeeded');
-  const failed = finishedResults.filter((r) => r.f.phase !== 'Succeeded');
   const spanSeconds = (lastFinish - firstSent) / 1000;
   const throughput = finishedResults.length / spanSeconds;
   const latency = summarize(succeeded.map((r) => r.f.at - r.c.sentAt));
@@ -577,8 +589,7 @@ async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefi
     cpu,
     apiServerRequests: apiFigures(apiRequests),
     clean: !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0,
-    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
-    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
+    ...examples,
   };
 }
 
@@ -644,18 +655,12 @@ async function runClosedLoop(ctx: LoadContext, prefix: string, count: number) {
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuMeasure();
   const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
-  const finished = created.flatMap((c) => {
-    const f = tracker.finished.get(c.name);
-    return f ? [{ c, f }] : [];
-  });
-  const succeeded = finished.filter((r) => r.f.phase === 'Succeeded');
-  const failed = finished.filter((r) => r.f.phase !== 'Succeeded');
-  const createErrors = created.filter((c) => c.error !== undefined);
+  const { ok, createErrors, finished, succeeded, failed, examples } = tally(tracker, created);
   return {
     clients,
     seconds: round(seconds, 2),
     requests: {
-      created: created.length - createErrors.length,
+      created: ok.length,
       createErrors: createErrors.length,
       succeeded: succeeded.length,
       failed: failed.length,
@@ -667,8 +672,7 @@ async function runClosedLoop(ctx: LoadContext, prefix: string, count: number) {
     cpu,
     apiServerRequests: apiFigures(apiRequests),
     clean: !outcome.timedOut && createErrors.length === 0 && failed.length === 0,
-    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
-    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
+    ...examples,
   };
 }
 
@@ -716,14 +720,7 @@ async function runOpenLoop(ctx: LoadContext, prefix: string, label: string, rate
   const cpu = cpuMeasure();
   const apiRequests = countsSince(apiBefore, await apiServerRequestCounts(admin));
 
-  const ok = created.filter((c) => c.createdAt !== undefined);
-  const createErrors = created.filter((c) => c.error !== undefined);
-  const finished = ok.flatMap((c) => {
-    const f = tracker.finished.get(c.name);
-    return f ? [{ c, f }] : [];
-  });
-  const succeeded = finished.filter((r) => r.f.phase === 'Succeeded');
-  const failed = finished.filter((r) => r.f.phase !== 'Succeeded');
+  const { ok, createErrors, finished, succeeded, failed, examples } = tally(tracker, created);
   const endToEnd: number[] = [];
   const withoutAck: number[] = [];
   const fluxToOutcome: number[] = [];
@@ -761,8 +758,7 @@ async function runOpenLoop(ctx: LoadContext, prefix: string, label: string, rate
     cpu,
     apiServerRequests: apiFigures(apiRequests),
     clean: !timedOut && createErrors.length === 0 && failed.length === 0,
-    failedExamples: failed.slice(0, 5).map((r) => `${r.c.name} -> ${r.c.target}: ${r.f.reason}: ${r.f.message}`),
-    createErrorExamples: createErrors.slice(0, 5).map((c) => `${c.name}: ${c.error}`),
+    ...examples,
   };
 }
 
