@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type * as k8s from '@kubernetes/client-node';
 import type { Identity } from '../client/requests.js';
 import { isLoopback } from '../runtime/http.js';
+import { connectionFailure, describeError } from '../kube/errors.js';
 import {
   callerKubeConfig,
   InvalidTokenError,
@@ -174,8 +175,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpServer> {
         const identity = await reviewer.review(bearer);
         caller = { token: bearer, identity, tokenHash: tokenHash(bearer) };
       } catch (err) {
-        if (!(err instanceof InvalidTokenError)) throw err;
-        unauthorized(res, err.message, true);
+        if (err instanceof InvalidTokenError) {
+          unauthorized(res, err.message, true);
+          return;
+        }
+        // The review itself failed (the API server is away or erring): neither the caller's fault
+        // nor a fault of this server, and worth a retry.
+        const message = `cannot check the bearer token with the Kubernetes API server: ${connectionFailure(err) ?? describeError(err)}`;
+        log.warn({ err: message }, 'MCP HTTP request refused');
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' }).end(jsonError(message));
         return;
       }
     }
