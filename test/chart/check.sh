@@ -53,6 +53,7 @@ refused '/operator/eventsAddr' --set operator.eventsAddr=notification-controller
 refused 'replics' --set operator.replics=2
 refused '/mcp/token/value' --set mcp.enabled=true --set mcp.token.value=short
 refused '/mcp/waitTimeout' --set mcp.waitTimeout=soon
+refused '/mcp/auth' --set mcp.enabled=true --set mcp.auth=oauth
 refused 'metrics.serviceMonitor.enabled needs metrics.service.enabled' \
   --set metrics.serviceMonitor.enabled=true --set metrics.service.enabled=false
 

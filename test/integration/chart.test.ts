@@ -36,7 +36,10 @@ interface Container {
 interface DeploymentSpec {
   replicas: number;
   strategy?: { type: string };
-  template: { spec: { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[] } };
+  template: {
+    metadata: { annotations?: Record<string, string> };
+    spec: { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[] };
+  };
 }
 
 const key = (o: Rendered): string => `${o.kind}/${o.metadata.name}`;
@@ -231,6 +234,34 @@ describe('the chart, rendered', () => {
     const existing = await renderChart({ set: ['mcp.enabled=true', 'mcp.token.existingSecret=my-token'] });
     expect(existing.filter((o) => o.kind === 'Secret')).toEqual([]);
     expect(container(existing, 'fluxact-mcp').env![0]!.valueFrom!.secretKeyRef).toEqual({ name: 'my-token', key: 'token' });
+  });
+
+  it("with auth passthrough, acts with each caller's token: no Secret, no token, the OAuth metadata's flags", async () => {
+    const passthrough = await renderChart({
+      set: [
+        'mcp.enabled=true',
+        'mcp.auth=passthrough',
+        'mcp.authorizationServers={https://login.example.com/realms/platform}',
+        'mcp.resourceUrl=https://flux-mcp.example.com/mcp',
+      ],
+    });
+    expect(passthrough.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const mcp = container(passthrough, 'fluxact-mcp');
+    expect(mcp.env).toBeUndefined();
+    expect(mcp.args).toEqual(
+      expect.arrayContaining([
+        '--auth=passthrough',
+        '--authorization-server=https://login.example.com/realms/platform',
+        '--resource-url=https://flux-mcp.example.com/mcp',
+      ]),
+    );
+    expect(deployment(passthrough, 'fluxact-mcp').template.metadata.annotations?.['checksum/token']).toBeUndefined();
+    // The adapter's own parser accepts them without a token, bound beyond loopback.
+    expect(parseMcpConfig(mcp.args.slice(1), {})).toMatchObject({
+      auth: 'passthrough',
+      authorizationServers: ['https://login.example.com/realms/platform'],
+      resourceUrl: 'https://flux-mcp.example.com/mcp',
+    });
   });
 
   it('leaves the admission policies and roles out when admission is disabled', async () => {
