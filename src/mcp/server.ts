@@ -1,9 +1,9 @@
 // The MCP adapter: one McpServer with the tool sets, over stdio or Streamable HTTP.
 import type * as k8s from '@kubernetes/client-node';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
 import type { Logger } from 'pino';
 import { DefaultMaxOutput } from './output.js';
+import { CancellableTaskStore } from './tasks.js';
 import { RequestService } from '../client/requests.js';
 import type { ToolContext } from './tool.js';
 import { registerFluxActionTools } from './toolsets/flux-actions.js';
@@ -52,7 +52,7 @@ export const ServerName = 'flux-action-operator';
 
 /** Creates the MCP server with every tool set registered. */
 export function createMcpServer(options: McpOptions): McpServer {
-  const tasks = new InMemoryTaskStore();
+  const tasks = new CancellableTaskStore();
   const server = new McpServer(
     { name: ServerName, version: options.version },
     {
@@ -77,7 +77,7 @@ export function createMcpServer(options: McpOptions): McpServer {
     ...(caller ? { asCaller: true } : {}),
     ...(options.rateLimit ? { limiter: new RateLimiter(options.rateLimit, options.now) } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
-    ...(options.readOnly ? {} : { tasks: true }),
+    ...(options.readOnly ? {} : { tasks }),
     ...(options.confirm
       ? { confirmActions: true, elicit: (params, requestOptions) => server.server.elicitInput(params, requestOptions) }
       : {}),

@@ -4,6 +4,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CreateTaskRequestHandlerExtra, TaskRequestHandlerExtra } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import type { CancellableTaskStore } from './tasks.js';
 import type {
   CallToolResult,
   ElicitRequestFormParams,
@@ -41,7 +42,7 @@ export interface ToolContext {
   /** Where every tool call is logged (--audit-log). */
   audit?: AuditLog;
   /** The server keeps MCP tasks: tools marked `task` are offered as tasks too. */
-  tasks?: boolean;
+  tasks?: CancellableTaskStore;
   /** Ask the person behind the client to confirm each action before it is requested (--confirm). */
   confirmActions?: boolean;
   /** Sends an elicitation request to the client (the server's elicitInput). */
@@ -179,7 +180,10 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
         const progress = progressOf(extra);
         // Status updates in order, each done before the next, the result after the last.
         let updates = Promise.resolve();
-        void run(args, extra, (message) => {
+        // tasks/cancel stops the work (a wait) as the client's notifications/cancelled stops a call's.
+        const tasks = ctx.tasks;
+        const signal = tasks ? AbortSignal.any([extra.signal, tasks.signal(task.taskId)]) : extra.signal;
+        void run(args, { ...extra, signal }, (message) => {
           progress(message);
           updates = updates.then(() => store.updateTaskStatus(task.taskId, 'working', message)).catch(() => undefined);
           void updates.then(begun);
@@ -192,7 +196,10 @@ export function registerTool<Shape extends z.ZodRawShape>(server: McpServer, ctx
           .catch((err: unknown) => {
             ctx.log.info({ tool: tool.name, task: task.taskId, err: describeFailure(err) }, 'task result not stored');
           })
-          .finally(begun);
+          .finally(() => {
+            tasks?.release(task.taskId);
+            begun();
+          });
         await created;
         return { task: await store.getTask(task.taskId) };
       }) as never,

@@ -28,6 +28,8 @@ beforeAll(async () => {
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'held', { annotations: { [SimAnnotation.revision]: '1.2.3' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'waits');
+  // The simulator never answers it: a request for it waits.
+  await createFluxObject(kc, 'Kustomization', ns, 'silent', { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   await createPolicy(kc, ns, 'guardrails', [
     {
       name: 'agents-need-approval',
@@ -127,6 +129,46 @@ describe('MCP tasks', () => {
     expect(done.statusMessage).toMatch(new RegExp(`^Reconcile Kustomization ${ns}/app: Succeeded`));
     const result = await stdio.client.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
     expect(result.structuredContent).toMatchObject({ phase: 'Succeeded', revision: 'main@sha1:cafe' });
+  });
+});
+
+describe('MCP tasks, cancelled', () => {
+  it('stop waiting at tasks/cancel, and leave the request as it is', async () => {
+    const http = await startHttpMcp();
+    try {
+      const client = (await http.connect()).client;
+      const created = await client.request(
+        {
+          method: 'tools/call',
+          params: {
+            name: 'reconcile_flux_resource',
+            arguments: { kind: 'Kustomization', name: 'silent', namespace: ns },
+            task: { ttl: 60_000 },
+          },
+        },
+        CreateTaskResultSchema,
+      );
+      // Flux never answers: the wait would last the wait timeout (60 s).
+      const request = /^created FluxActionRequest (\S+)$/.exec(created.task.statusMessage ?? '')?.[1] ?? '';
+      expect(request).toMatch(new RegExp(`^${ns}/`));
+      const cancelled = await client.experimental.tasks.cancelTask(created.task.taskId);
+      expect(cancelled.status).toBe('cancelled');
+      await waitFor(
+        'the server to stop waiting for the request',
+        () =>
+          http
+            .log()
+            .split('\n')
+            .some((l) => l.includes('stopped waiting for the request') && l.includes(`"request":"${request}"`)) || undefined,
+        10_000,
+      );
+      expect((await client.experimental.tasks.getTask(created.task.taskId)).status).toBe('cancelled');
+      const name = request.split('/')[1]!;
+      expect((await getRequest(kc, ns, name)).status?.phase).toBe('Running');
+      await client.close();
+    } finally {
+      await http.stop();
+    }
   });
 });
 
