@@ -36,7 +36,7 @@ COPY crds ./crds
 # By number, so runAsNonRoot can verify it (the official Node.js image's user node).
 USER 1000:1000
 EXPOSE 8080 8081
-# client-node's HTTP client (node-fetch 2) calls url.parse and the punycode module; Node.js reports
-# that only for code outside node_modules, which bundled code is.
-ENTRYPOINT ["/usr/local/bin/node", "--disable-warning=DEP0040", "--disable-warning=DEP0169", "/app/dist/bundle/main.js"]
+# client-node's HTTP client (node-fetch 2) calls url.parse; Node.js reports that only for code
+# outside node_modules, which bundled code is.
+ENTRYPOINT ["/usr/local/bin/node", "--disable-warning=DEP0169", "/app/dist/bundle/main.js"]
 CMD ["operator"]

@@ -23,6 +23,14 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
+  plugins: [
+    {
+      name: 'whatwg-url',
+      setup(b) {
+        b.onResolve({ filter: /^whatwg-url$/ }, () => ({ path: path.join(root, 'hack', 'whatwg-url-shim.mjs') }));
+      },
+    },
+  ],
   // CommonJS dependencies call require(); in an ES module it has to be made.
   banner: { js: "import { createRequire as __fluxactRequire } from 'node:module'; const require = __fluxactRequire(import.meta.url);" },
 });

@@ -99,7 +99,6 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
   const metricsPort = await freePort();
   const args = [
     // As the image's entrypoint: the bundle's HTTP client's deprecated calls are not the operator's log.
-    '--disable-warning=DEP0040',
     '--disable-warning=DEP0169',
     ...(options.nodeOptions ?? ImageNodeOptions.split(' ')),
     main,
