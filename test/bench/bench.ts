@@ -205,6 +205,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     startTimeoutMs: 60_000,
     main: options.operatorMain,
     nodeOptions: options.operatorNodeOptions,
+    heapSnapshots: options.heapSnapshot,
   });
   cleanup.operator = operator;
   say(
@@ -269,6 +270,13 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     100,
   ).catch(() => scrapeMetrics(operator.metricsPort));
 
+  // What stays alive: a heap snapshot collects garbage first (it pauses the operator while written).
+  const snapshot = await operator.heapSnapshot().catch((err: unknown) => {
+    say(`heap snapshot failed: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  });
+  if (snapshot)
+    say(`heap snapshot ${snapshot.file}: ${snapshot.liveMiB.toFixed(1)} MiB live, written in ${(snapshot.writeMs / 1000).toFixed(1)} s`);
   const benchRssKiB = process.resourceUsage().maxRSS;
   // Stop the operator now, so its shutdown and its log are part of the report.
   const stop = await operator.stop();
@@ -302,6 +310,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       heapUsedMiB: metrics?.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
       externalMemoryMiB: metrics?.externalBytes !== undefined ? round(metrics.externalBytes / 2 ** 20) : undefined,
       requestsInCacheAtEnd: expectedCounted + unfinished.length,
+      liveHeapMiB: snapshot ? round(snapshot.liveMiB, 1) : undefined,
       memory: {
         samples: samples.length,
         heapUsedMiB: roundSummary(summarize(heapSeries.map((s) => s.heapUsedMiB!))),
@@ -950,6 +959,8 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
     'operator memory at end',
     `heap used ${s(op['heapUsedMiB'])} MiB, external ${s(op['externalMemoryMiB'])} MiB (its /metrics${op['mode'] === 'in-process' ? ': in-process, the whole process' : ''})`,
   );
+  if (op['liveHeapMiB'] !== undefined)
+    row('operator live heap at end', `${s(op['liveHeapMiB'])} MiB (a heap snapshot, after a full collection)`);
   row(
     'bench process peak RSS',
     `${s(f.benchProcessPeakRssMiB)} MiB (simulator + load + watch${op['mode'] === 'in-process' ? ' + operator' : ''})`,

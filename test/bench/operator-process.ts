@@ -2,7 +2,7 @@
 // ServiceAccount with config/rbac's permissions, so its memory and CPU are its own and can be read
 // from /proc. In-process mode (startOperator) shares this process with the simulator and the load.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,11 @@ export interface OperatorUnderTest {
   memory(): ProcessMemory | undefined;
   /** CPU time (user + system) of the operator's process, seconds. */
   cpuSeconds(): number | undefined;
+  /**
+   * Has the child write a heap snapshot (V8 collects garbage first) and reads its live size; undefined
+   * unless it was started with heapSnapshots.
+   */
+  heapSnapshot(): Promise<HeapSnapshot | undefined>;
   stop(): Promise<StopResult>;
 }
 
@@ -53,6 +58,16 @@ export interface OperatorStartOptions {
   main?: string | undefined;
   /** Node.js options of the child (default: the image's NODE_OPTIONS). */
   nodeOptions?: readonly string[];
+  /** Whether the child writes a heap snapshot on SIGUSR2 (see heapSnapshot). */
+  heapSnapshots?: boolean;
+}
+
+export interface HeapSnapshot {
+  file: string;
+  /** The snapshot's objects together (self sizes): the live heap after a full collection, MiB. */
+  liveMiB: number;
+  /** How long the operator was paused writing it, ms. */
+  writeMs: number;
 }
 
 /** Starts the operator and resolves once its controllers run (caches synced, workers started). */
@@ -69,6 +84,7 @@ async function startInProcess(options: OperatorStartOptions): Promise<OperatorUn
     metricsPort: test.operator.port ?? 0,
     logFile: undefined,
     memory: () => undefined,
+    heapSnapshot: () => Promise.resolve(undefined),
     // This process's CPU since the operator started: operator, simulator and load together.
     cpuSeconds: () => {
       const used = process.cpuUsage(started);
@@ -101,6 +117,7 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
     // As the image's entrypoint: the bundle's HTTP client's deprecated calls are not the operator's log.
     '--disable-warning=DEP0169',
     ...(options.nodeOptions ?? ImageNodeOptions.split(' ')),
+    ...(options.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${logDir}`] : []),
     main,
     'operator',
     '--kubeconfig',
@@ -143,6 +160,7 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
     logFile,
     memory: () => readMemory(pid),
     cpuSeconds: () => processCpuSeconds(pid),
+    heapSnapshot: async () => (options.heapSnapshots ? takeHeapSnapshot(pid, logDir, metricsPort) : undefined),
     stop: async () => {
       const t = performance.now();
       let killed = false;
@@ -195,6 +213,36 @@ async function waitForStart(
       `the operator (pid ${child.pid}) exited during start (code ${outcome.exited.code}, signal ${outcome.exited.signal}):\n${tail(logFile, 20)}`,
     );
   }
+}
+
+/**
+ * Signals the child to write a heap snapshot and waits for it: the snapshot is written on the main
+ * thread, so the file is complete once the process answers on /metrics again.
+ */
+async function takeHeapSnapshot(pid: number, dir: string, metricsPort: number): Promise<HeapSnapshot> {
+  const before = new Set(readdirSync(dir));
+  const started = performance.now();
+  process.kill(pid, 'SIGUSR2');
+  const file = await waitFor(
+    'the operator to start its heap snapshot',
+    () => readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)),
+    60_000,
+    50,
+  );
+  await waitFor(
+    'the operator to finish its heap snapshot',
+    async () => (await answers(`http://127.0.0.1:${metricsPort}/healthz`)) || undefined,
+    300_000,
+    100,
+  );
+  const writeMs = performance.now() - started;
+  const full = path.join(dir, file);
+  const snapshot = JSON.parse(readFileSync(full, 'utf8')) as { snapshot: { meta: { node_fields: string[] } }; nodes: number[] };
+  const fields = snapshot.snapshot.meta.node_fields;
+  const selfSize = fields.indexOf('self_size');
+  let bytes = 0;
+  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) bytes += snapshot.nodes[i]!;
+  return { file: full, liveMiB: bytes / 2 ** 20, writeMs };
 }
 
 async function answers(url: string): Promise<boolean> {

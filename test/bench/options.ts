@@ -55,6 +55,12 @@ export interface BenchOptions {
    * admin, the kubeconfig's own user (system:masters, which it exempts from queueing).
    */
   loadAs: LoadUser;
+  /**
+   * After the load, the child operator writes a V8 heap snapshot (which collects garbage first) to
+   * .cache/bench, and the report gives its live heap: what stays alive, without the garbage the heap
+   * samples include (default off).
+   */
+  heapSnapshot: boolean;
 }
 
 /** Who creates the load and plays Flux. */
@@ -111,6 +117,9 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       plays Flux: serviceaccount (a ServiceAccount, queued by API
                                       Priority and Fairness like the operator) or admin (the
                                       kubeconfig's user, system:masters, exempt from queueing)
+  --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
+                                      the child operator (after a full collection) in .cache/bench,
+                                      and its live heap in the report
   --help
 `;
 
@@ -130,6 +139,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'operator-node-options': { type: 'string' },
       'ttl-seconds': { type: 'string' },
       'load-as': { type: 'string' },
+      'heap-snapshot': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -165,7 +175,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     throw new UsageError(`--load-as (BENCH_LOAD_AS): expected serviceaccount or admin, got "${loadAs}"`);
   const ints = options as Omit<
     BenchOptions,
-    'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions' | 'loadAs'
+    'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions' | 'loadAs' | 'heapSnapshot'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -175,6 +185,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     if (!o.startsWith('--')) throw new UsageError(`--operator-node-options (BENCH_OPERATOR_NODE_OPTIONS): "${o}" is not an option`);
   const operatorMain = stringValue(values['operator-main']) ?? stringValue(env['BENCH_OPERATOR_MAIN']);
   if (operatorMain !== undefined && mode !== 'child') throw new UsageError('--operator-main needs --operator child');
+  if (values['heap-snapshot'] === true && mode !== 'child') throw new UsageError('--heap-snapshot needs --operator child');
   if (ratePercents.length > 0 && ints.requests === 0)
     throw new UsageError(
       '--rates needs the closed loop (--requests above 0) to measure the throughput it is a percentage of; use --rate instead',
@@ -189,6 +200,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     operatorMain,
     operatorNodeOptions,
     loadAs,
+    heapSnapshot: values['heap-snapshot'] === true || env['BENCH_HEAP_SNAPSHOT'] === '1',
   };
 }
 

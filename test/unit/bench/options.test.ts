@@ -32,3 +32,13 @@ describe('the load', () => {
     );
   });
 });
+
+describe('the heap snapshot', () => {
+  it('is off unless asked for, and needs the child operator', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && byDefault.heapSnapshot).toBe(false);
+    const asked = parseBenchOptions(['--heap-snapshot'], {});
+    expect(asked !== 'help' && asked.heapSnapshot).toBe(true);
+    expect(() => parseBenchOptions(['--heap-snapshot', '--operator', 'in-process'], {})).toThrow('--heap-snapshot needs --operator child');
+  });
+});
