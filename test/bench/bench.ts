@@ -309,7 +309,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       eventLoopLagP99Ms: metrics?.eventLoopLagP99Seconds !== undefined ? round(metrics.eventLoopLagP99Seconds * 1000, 1) : undefined,
       heapUsedMiB: metrics?.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
       externalMemoryMiB: metrics?.externalBytes !== undefined ? round(metrics.externalBytes / 2 ** 20) : undefined,
-      requestsInCacheAtEnd: expectedCounted + unfinished.length,
+      requestsInCacheAtEnd: tracker.existing(),
       liveHeapMiB: snapshot ? round(snapshot.liveMiB, 1) : undefined,
       memory: {
         samples: samples.length,

@@ -61,6 +61,11 @@ export class RequestTracker {
     this.listeners.push(listener);
   }
 
+  /** How many requests exist now (the operator's cache holds as many): fewer than finished with a TTL. */
+  existing(): number {
+    return this.informer?.list(this.namespace).length ?? 0;
+  }
+
   /** Unfinished requests as the cache holds them now. */
   unfinished(): FluxActionRequest[] {
     return (this.informer?.list(this.namespace) ?? [])
