@@ -158,7 +158,13 @@ class Controllers {
     const { kc, log, clock, metrics, config } = options;
     this.queue = new WorkQueue({ clock, logger: log, hooks: workQueueMetricsHooks(metrics) });
     this.onSyncFailing = informerSyncHook(metrics);
-    this.policies = new PolicyStore({ kc, log, clock, onSyncFailing: this.onSyncFailing });
+    this.policies = new PolicyStore({
+      kc,
+      log,
+      clock,
+      onSyncFailing: this.onSyncFailing,
+      ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
+    });
     this.refusalStands = refusalCheck(kc);
     this.fluxObjects = new FluxObjects({
       kc,

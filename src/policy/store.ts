@@ -40,6 +40,13 @@ export interface PolicyStoreOptions {
   maxRetryDelayMs?: number;
   /** Told when an informer starts or stops failing to sync (see startInformer). */
   onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
+  /**
+   * Only the FluxActionPolicies of this namespace (an operator's --watch-namespace): a policy governs
+   * the requests of its own namespace, so the others are not this operator's to load or to write the
+   * status of (another operator may watch their namespace). ClusterFluxActionPolicies are loaded all
+   * the same. Default: every namespace.
+   */
+  namespace?: string;
 }
 
 interface Entry {
@@ -106,23 +113,31 @@ export class PolicyStore {
   start(): void {
     const { kc, log, onSyncFailing } = this.options;
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> =>
-      startInformer<KubeObject>({
+    const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> => {
+      const namespace = kind === PolicyKind ? this.options.namespace : undefined;
+      return startInformer<KubeObject>({
         kc,
-        path: `/apis/${Group}/${Version}/${plural}`,
+        path: namespace ? `/apis/${Group}/${Version}/namespaces/${namespace}/${plural}` : `/apis/${Group}/${Version}/${plural}`,
         resource: `${plural}.${Group}`,
+        ...(namespace ? { namespace } : {}),
         log,
         clock: this.clock,
         ...(onSyncFailing ? { onSyncFailing } : {}),
         list: async () =>
-          (await this.custom.listClusterCustomObject(
-            { group: Group, version: Version, plural },
-            bounded(undefined, ListTimeoutMs),
-          )) as k8s.KubernetesListObject<KubeObject>,
+          (await (namespace
+            ? this.custom.listNamespacedCustomObject(
+                { group: Group, version: Version, namespace, plural },
+                bounded(undefined, ListTimeoutMs),
+              )
+            : this.custom.listClusterCustomObject(
+                { group: Group, version: Version, plural },
+                bounded(undefined, ListTimeoutMs),
+              ))) as k8s.KubernetesListObject<KubeObject>,
         onChange: (obj, event) => {
           this.onPolicy(kind, obj, event);
         },
       });
+    };
     this.informers = [watch(PolicyKind, PolicyPlural), watch(ClusterPolicyKind, ClusterPolicyPlural)];
     this.namespaces = startInformer<k8s.V1Namespace & KubeObject>({
       kc,

@@ -3,7 +3,9 @@
 // the operator, whose ServiceAccount queues. A ServiceAccount of the bench's namespace, bound to
 // cluster-admin for the run, queues as the operator, Flux's controllers and CI pipelines do.
 import * as k8s from '@kubernetes/client-node';
+import { statusCode } from '../../src/kube/errors.js';
 import { serviceAccountKubeConfig } from '../support/harness.js';
+import { waitFor } from '../support/kube.js';
 import type { LoadUser } from './options.js';
 
 /** The load's ServiceAccount, in the bench's namespace. */
@@ -38,6 +40,23 @@ export async function loadKubeConfig(admin: k8s.KubeConfig, ns: string, as: Load
   };
   try {
     const kc = await serviceAccountKubeConfig(admin, ns, LoadServiceAccount, 24 * 3600);
+    // A new binding takes a moment to reach the authorizer's cache: until then the simulator's first
+    // list would be refused and its informer would back off.
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    await waitFor(
+      "the load ServiceAccount's binding to take effect",
+      async () => {
+        try {
+          await custom.listClusterCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', limit: 1 });
+          return true;
+        } catch (err) {
+          if (statusCode(err) === 403) return undefined;
+          throw err;
+        }
+      },
+      30_000,
+      100,
+    );
     return { kc, user: `system:serviceaccount:${ns}:${LoadServiceAccount}`, remove };
   } catch (err) {
     await remove();

@@ -215,6 +215,46 @@ describe('the policy store', () => {
     await waitFor('the store to forget it', () => (named(store.policiesFor(ns), 'short-lived') ? undefined : true));
   });
 
+  it("of an operator that watches one namespace loads that namespace's policies and the cluster's, not another's", async () => {
+    const other = await createNamespace(kc, 'policy-store-other');
+    const scoped = new PolicyStore({
+      kc: await serviceAccountKubeConfig(kc, OperatorNamespace, OperatorServiceAccount),
+      log: pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' }),
+      namespace: other,
+    });
+    try {
+      const cluster = `everywhere-${randomSuffix()}`;
+      // Selecting the other namespace only: the tests running beside this one are not governed by it.
+      await createClusterPolicy(cluster, {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': other } },
+        rules: [{ name: 'all' }],
+      });
+      await createPolicy(policy('elsewhere', { rules: [{ name: 'r' }] }));
+      await custom.createNamespacedCustomObject({
+        group,
+        version,
+        plural: PolicyPlural,
+        namespace: other,
+        body: policy('own', { rules: [{ name: 'r' }] }),
+      });
+      scoped.start();
+      await scoped.whenSynced(AbortSignal.timeout(30_000));
+      await waitFor("the scoped store to load its namespace's policy and the cluster policy", () => {
+        const names = scoped.policiesFor(other).map((p) => p.name);
+        return names.includes('own') && names.includes(cluster) ? true : undefined;
+      });
+      // The unscoped store sees the other namespace's policy; the scoped one does not load it.
+      await waitFor('the unscoped store to load the policy elsewhere', () => named(store.policiesFor(ns), 'elsewhere'));
+      expect(scoped.policiesFor(ns).filter((p) => p.kind === 'FluxActionPolicy')).toEqual([]);
+    } finally {
+      await scoped.stop();
+      await custom
+        .deleteNamespacedCustomObject({ group, version, plural: PolicyPlural, namespace: ns, name: 'elsewhere' })
+        .catch(() => undefined);
+      await deleteNamespace(kc, other);
+    }
+  });
+
   it('applies a ClusterFluxActionPolicy to a namespace while its labels match the selector', async () => {
     const label = `policy-test-${randomSuffix()}`;
     const name = `frozen-${randomSuffix()}`;

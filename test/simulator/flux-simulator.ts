@@ -43,6 +43,12 @@ export interface SimulatorOptions {
   namespaces?: readonly string[];
   /** How long a reconcile takes by default, in ms (default 20). */
   delayMs?: number;
+  /**
+   * Reconciles running at once (default 32). Flux's controllers reconcile with a fixed number of
+   * workers (--concurrent); a simulator that reconciled a thousand objects at once would, as a
+   * ServiceAccount, have most of its writes refused by API Priority and Fairness (429, queue full).
+   */
+  concurrency?: number;
   log?: Logger;
 }
 
@@ -73,6 +79,9 @@ export class FluxSimulator {
   private readonly busy = new Map<string, { requestedAt: string | undefined; generation: number | undefined }>();
   private readonly again = new Set<string>();
   private readonly records = new Map<string, ObjectRecord>();
+  /** Reconciles waiting for a worker, in the order their objects were seen. */
+  private readonly waiting: (() => Promise<void>)[] = [];
+  private running = 0;
   private readonly log: Logger;
   private stopped = false;
 
@@ -187,7 +196,21 @@ export class FluxSimulator {
       if (running.requestedAt !== requestedAt || running.generation !== obj.metadata.generation) this.again.add(key);
       return;
     }
-    void this.reconcile(kind, obj, key, record);
+    this.busy.set(key, { requestedAt, generation: obj.metadata.generation });
+    this.waiting.push(() => this.reconcile(kind, obj, key, record));
+    this.work();
+  }
+
+  /** Starts waiting reconciles while a worker is free. */
+  private work(): void {
+    while (this.running < (this.options.concurrency ?? 32) && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      this.running += 1;
+      void next().finally(() => {
+        this.running -= 1;
+        this.work();
+      });
+    }
   }
 
   private needsReconcile(kind: SimKind, obj: SimObject): boolean {
@@ -201,8 +224,8 @@ export class FluxSimulator {
 
   /** One reconcile, like a Flux controller's: read, mark Reconciling, work, then write the verdict. */
   private async reconcile(kind: SimKind, obj: SimObject, key: string, record: ObjectRecord): Promise<void> {
-    this.busy.set(key, { requestedAt: requestToken(obj), generation: obj.metadata.generation });
     try {
+      if (this.stopped) return;
       const a = obj.metadata.annotations ?? {};
       const generation = obj.metadata.generation ?? 1;
       const requestedAt = requestToken(obj);
@@ -218,6 +241,7 @@ export class FluxSimulator {
       });
       const delay = Number(a[SimAnnotation.delayMs] ?? this.options.delayMs ?? 20);
       if (delay > 0) await sleep(delay);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may set it during the awaits above
       if (this.stopped) return;
 
       const outcome = a[SimAnnotation.outcome] ?? 'Ready';
