@@ -8,7 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY hack/bundle.mjs ./hack/bundle.mjs
+COPY hack/bundle.mjs hack/whatwg-url-shim.mjs ./hack/
 RUN npm run build && node hack/bundle.mjs
 
 # The run-time root filesystem: node and the libraries ldd names for it (whatever the
