@@ -10,8 +10,7 @@ import { delay, type Clock } from '../runtime/clock.js';
 import { apiMessage } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
-import { newerThan, startInformer, type InformerHandle, type SyncFailureReason } from './informers.js';
-import { bounded, ListTimeoutMs } from '../kube/bounded.js';
+import { customObjects, newerThan, startInformer, type InformerHandle, type SyncFailureReason } from './informers.js';
 
 /** How long a read waits for its kind's informer to sync by default. */
 export const DefaultSyncWaitMs = 5_000;
@@ -149,22 +148,11 @@ export class FluxObjects {
     const { kc, log, clock, namespace, onChange, onSyncFailing, refusalStands } = this.options;
     const group = kind.group;
     const plural = kind.plural;
-    const path = namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
-    const list = async (): Promise<k8s.KubernetesListObject<KubeObject>> =>
-      (namespace
-        ? await this.custom.listNamespacedCustomObject({ group, version, namespace, plural }, bounded(undefined, ListTimeoutMs))
-        : await this.custom.listClusterCustomObject(
-            { group, version, plural },
-            bounded(undefined, ListTimeoutMs),
-          )) as k8s.KubernetesListObject<KubeObject>;
     informer = startInformer<KubeObject>({
       kc,
-      path,
-      list,
+      ...customObjects(this.custom, group, version, plural, namespace),
       log,
       clock,
-      resource: `${plural}.${group}`,
-      ...(namespace ? { namespace } : {}),
       ...(onSyncFailing ? { onSyncFailing } : {}),
       ...(refusalStands ? { refusalStands } : {}),
       transform: slimFluxObject(kind),

@@ -4,6 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../runtime/clock.js';
+import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import { apiMessage, isForbidden, isTransient, statusCode } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
@@ -76,6 +77,32 @@ export interface WatchOptions<T extends KubeObject> {
    * events as the cache, for `indexed`. Undefined for an object: not indexed.
    */
   indexKey?: (obj: T) => string | undefined;
+}
+
+/**
+ * What an informer on a collection of custom objects needs to know of it, cluster-wide or in one
+ * namespace: its REST path, its list (bounded by ListTimeoutMs), and its resource and namespace for
+ * logs and metrics.
+ */
+export function customObjects<T extends KubeObject = KubeObject>(
+  custom: k8s.CustomObjectsApi,
+  group: string,
+  version: string,
+  plural: string,
+  namespace?: string,
+): Pick<WatchOptions<T>, 'path' | 'list' | 'resource' | 'namespace'> {
+  return {
+    path: namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`,
+    resource: `${plural}.${group}`,
+    ...(namespace ? { namespace } : {}),
+    list: async () =>
+      (namespace
+        ? await custom.listNamespacedCustomObject({ group, version, namespace, plural }, bounded(undefined, ListTimeoutMs))
+        : await custom.listClusterCustomObject(
+            { group, version, plural },
+            bounded(undefined, ListTimeoutMs),
+          )) as k8s.KubernetesListObject<T>,
+  };
 }
 
 /** client-node's Watch, handing each object through `transform` before the informer caches it. */

@@ -18,10 +18,9 @@ import { WorkQueue } from '../runtime/workqueue.js';
 import { FluxDiscovery } from './discovery.js';
 import { EventRecorder } from './events.js';
 import { FluxObjects } from './flux-objects.js';
-import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import type { KubeObject } from '../kube/object.js';
 import { cachedRequest, requestTargetName } from './request-cache.js';
-import { startInformer, type InformerHandle } from './informers.js';
+import { customObjects, startInformer, type InformerHandle } from './informers.js';
 import { refusalCheck, type RefusalCheck } from '../kube/refusal.js';
 import { RequestReconciler, keyOf } from './reconciler.js';
 import { policyDecider } from '../policy/decider.js';
@@ -185,33 +184,15 @@ class Controllers {
     const { kc, log, clock, metrics, config, identity } = this.options;
     this.policies.start();
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const ns = config.watchNamespace;
-    const path = ns ? `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}` : `/apis/${Group}/${Version}/${Plural}`;
     this.requests = startInformer<KubeObject>({
       kc,
-      path,
+      ...customObjects(custom, Group, Version, Plural, config.watchNamespace),
       log,
       clock,
-      resource: `${Plural}.${Group}`,
-      ...(ns ? { namespace: ns } : {}),
       onSyncFailing: this.onSyncFailing,
       transform: cachedRequest,
       // Coalescing and policies look up the requests for one target at a time.
       indexKey: requestTargetName,
-      list: async () =>
-        (ns
-          ? await custom.listNamespacedCustomObject(
-              { group: Group, version: Version, namespace: ns, plural: Plural },
-              bounded(undefined, ListTimeoutMs),
-            )
-          : await custom.listClusterCustomObject(
-              {
-                group: Group,
-                version: Version,
-                plural: Plural,
-              },
-              bounded(undefined, ListTimeoutMs),
-            )) as k8s.KubernetesListObject<KubeObject>,
       onChange: (obj) => {
         if (!obj.metadata?.name) return;
         this.queue.add(keyOf({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } }));
@@ -250,7 +231,7 @@ class Controllers {
       requests: this.requests,
       recorder,
       whoAmI: () => requestService.whoAmI(),
-      ...(ns ? { namespace: ns } : {}),
+      ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
       onSyncFailing: this.onSyncFailing,
     });
     this.schedules.start();

@@ -10,7 +10,7 @@ import { Group, Version } from '../api/types.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound, isTransient } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
-import { startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
+import { customObjects, startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import { TerminalError, WorkQueue } from '../runtime/workqueue.js';
 import { appliesTo, describePolicy, loadPolicy, type LoadedPolicy } from './evaluate.js';
@@ -113,31 +113,17 @@ export class PolicyStore {
   start(): void {
     const { kc, log, onSyncFailing } = this.options;
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> => {
-      const namespace = kind === PolicyKind ? this.options.namespace : undefined;
-      return startInformer<KubeObject>({
+    const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> =>
+      startInformer<KubeObject>({
         kc,
-        path: namespace ? `/apis/${Group}/${Version}/namespaces/${namespace}/${plural}` : `/apis/${Group}/${Version}/${plural}`,
-        resource: `${plural}.${Group}`,
-        ...(namespace ? { namespace } : {}),
+        ...customObjects(this.custom, Group, Version, plural, kind === PolicyKind ? this.options.namespace : undefined),
         log,
         clock: this.clock,
         ...(onSyncFailing ? { onSyncFailing } : {}),
-        list: async () =>
-          (await (namespace
-            ? this.custom.listNamespacedCustomObject(
-                { group: Group, version: Version, namespace, plural },
-                bounded(undefined, ListTimeoutMs),
-              )
-            : this.custom.listClusterCustomObject(
-                { group: Group, version: Version, plural },
-                bounded(undefined, ListTimeoutMs),
-              ))) as k8s.KubernetesListObject<KubeObject>,
         onChange: (obj, event) => {
           this.onPolicy(kind, obj, event);
         },
       });
-    };
     this.informers = [watch(PolicyKind, PolicyPlural), watch(ClusterPolicyKind, ClusterPolicyPlural)];
     this.namespaces = startInformer<k8s.V1Namespace & KubeObject>({
       kc,

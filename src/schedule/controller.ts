@@ -19,11 +19,11 @@ import {
 } from '../api/types.js';
 import { invalidObject } from '../api/parse.js';
 import type { Identity } from '../client/requests.js';
-import { bounded, ListTimeoutMs } from '../kube/bounded.js';
+import { bounded } from '../kube/bounded.js';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import type { EventRecorder } from '../operator/events.js';
-import { startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
+import { customObjects, startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
 import type { Clock } from '../runtime/clock.js';
 import { TerminalError, WorkQueue, type ReconcileResult } from '../runtime/workqueue.js';
 import { activeRequests, compileSchedule, due, historyToDelete, isProblem, slotRequestName, type ScheduledRequest } from './due.js';
@@ -120,27 +120,12 @@ export class ScheduleController {
    */
   start(): void {
     const { kc, log, clock, namespace, onSyncFailing } = this.options;
-    const path = namespace
-      ? `/apis/${Group}/${Version}/namespaces/${namespace}/${SchedulePlural}`
-      : `/apis/${Group}/${Version}/${SchedulePlural}`;
     this.schedules = startInformer<KubeObject>({
       kc,
-      path,
+      ...customObjects(this.custom, Group, Version, SchedulePlural, namespace),
       log,
       clock,
-      resource: `${SchedulePlural}.${Group}`,
-      ...(namespace ? { namespace } : {}),
       ...(onSyncFailing ? { onSyncFailing } : {}),
-      list: async () =>
-        (namespace
-          ? await this.custom.listNamespacedCustomObject(
-              { group: Group, version: Version, namespace, plural: SchedulePlural },
-              bounded(undefined, ListTimeoutMs),
-            )
-          : await this.custom.listClusterCustomObject(
-              { group: Group, version: Version, plural: SchedulePlural },
-              bounded(undefined, ListTimeoutMs),
-            )) as k8s.KubernetesListObject<KubeObject>,
       onChange: (obj, event) => {
         const name = obj.metadata?.name;
         const ns = obj.metadata?.namespace;
