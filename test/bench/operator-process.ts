@@ -217,7 +217,7 @@ async function waitForStart(
 
 /**
  * Signals the child to write a heap snapshot and waits for it: the snapshot is written on the main
- * thread, so the file is complete once the process answers on /metrics again.
+ * thread, so the file is complete once the process answers on /healthz again.
  */
 async function takeHeapSnapshot(pid: number, dir: string, metricsPort: number): Promise<HeapSnapshot> {
   const before = new Set(readdirSync(dir));
