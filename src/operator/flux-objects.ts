@@ -7,7 +7,7 @@ import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, slimFluxObject } from '../flux/objects.js';
 import { delay, type Clock } from '../runtime/clock.js';
-import { apiMessage } from '../kube/errors.js';
+import { apiMessage, isNotFound } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
 import { customObjects, newerThan, startInformer, type InformerHandle, type SyncFailureReason } from './informers.js';
@@ -53,7 +53,8 @@ export class FluxObjects {
   }
 
   /**
-   * Reads an object from the informer of its kind and version, starting the informer when needed.
+   * Reads an object from the informer of its kind and version, starting the informer when needed;
+   * one the cache lacks is looked up on the API server before it is called absent.
    * Rejects with the list's error (a 403 when the operator may not list the kind), with a
    * CacheNotSyncedError when the informer has not synced within the read's timeout or its signal
    * aborted, and with an InvalidObjectError naming the field when the object does not parse.
@@ -66,8 +67,9 @@ export class FluxObjects {
     const fresh = this.fresh.get(key);
     if (fresh && (!cached || newerThan(fresh.metadata.resourceVersion, cached.metadata?.resourceVersion) === true)) return fresh;
     if (fresh) this.fresh.delete(key);
-    if (!cached) return undefined;
-    const parsed = FluxObjectSchema.safeParse({ apiVersion, kind: kind.kind, ...cached });
+    const found = cached ?? (await this.readLive(kind, apiVersion, namespace, name));
+    if (!found) return undefined;
+    const parsed = FluxObjectSchema.safeParse({ apiVersion, kind: kind.kind, ...found });
     if (parsed.success) return parsed.data;
     const error = invalidObject(describeRef({ kind: kind.kind, namespace, name }), parsed.error);
     this.options.log.warn({ object: error.object, field: error.field, problem: error.problem }, 'Flux object does not parse');
@@ -85,6 +87,32 @@ export class FluxObjects {
       const parsed = FluxObjectSchema.safeParse({ apiVersion, kind: kind.kind, ...cached });
       return parsed.success ? [parsed.data] : [];
     });
+  }
+
+  /**
+   * An object the cache does not hold, read from the API server: the watch may not have delivered
+   * it yet (an object created just before the request naming it). Undefined when it does not exist;
+   * any other failure rejects, and the request is tried again.
+   */
+  private async readLive(kind: FluxKind, apiVersion: string, namespace: string, name: string): Promise<KubeObject | undefined> {
+    const version = apiVersion.slice(apiVersion.indexOf('/') + 1);
+    try {
+      const live = (await this.custom.getNamespacedCustomObject({
+        group: kind.group,
+        version,
+        namespace,
+        plural: kind.plural,
+        name,
+      })) as KubeObject;
+      this.options.log.debug(
+        { object: describeRef({ kind: kind.kind, namespace, name }) },
+        'not in the cache yet, read from the API server',
+      );
+      return live;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /** Waits for the informer's first sync, at most read.timeoutMs and no longer than read.signal allows. */
