@@ -6,6 +6,7 @@ import { evaluate, type LoadedPolicy, type PastAction, type PolicyDecision, type
 /** What the decider needs of the policy store. */
 export interface PolicySource {
   readonly synced: boolean;
+  watchFailing(): string | undefined;
   knowsNamespace(namespace: string): boolean;
   policiesFor(namespace: string): readonly LoadedPolicy[];
 }
@@ -32,7 +33,8 @@ export function subjectOf(request: FluxActionRequest): PolicySubject {
 /**
  * The reconciler's `policy` dependency over a policy store: evaluates the policies that govern the
  * request's namespace. Throws PoliciesNotLoadedError until the store has loaded the policies and
- * the namespace's labels (a ClusterFluxActionPolicy's selector needs them).
+ * the namespace's labels (a ClusterFluxActionPolicy's selector needs them), and while one of their
+ * watches is restarting after an error.
  */
 export function policyDecider(
   store: PolicySource,
@@ -43,6 +45,9 @@ export function policyDecider(
       throw new PoliciesNotLoadedError(
         'the FluxActionPolicies and ClusterFluxActionPolicies are not loaded yet (is their CRD installed, and may the operator list them?)',
       );
+    // A policy made while its watch was down would be missed: a request is not decided blind.
+    const failing = store.watchFailing();
+    if (failing !== undefined) throw new PoliciesNotLoadedError(`${failing}; a policy made meanwhile would not be seen yet`);
     if (!store.knowsNamespace(namespace)) throw new PoliciesNotLoadedError(`the labels of namespace ${namespace} are not loaded yet`);
     return evaluate({ request: subjectOf(request), now, policies: store.policiesFor(namespace), history });
   };

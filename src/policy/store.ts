@@ -149,6 +149,24 @@ export class PolicyStore {
     await Promise.all([...this.informers, ...(this.namespaces ? [this.namespaces] : [])].map((i) => i.whenSynced(true, signal)));
   }
 
+  /**
+   * Why the policies may be out of date, while a watch of FluxActionPolicies, ClusterFluxActionPolicies
+   * or namespaces is restarting after an error: a policy made meanwhile is not seen until it is back
+   * (the cache is kept). Undefined while every watch runs.
+   */
+  watchFailing(): string | undefined {
+    const watched: [string, InformerHandle<KubeObject> | undefined][] = [
+      [PolicyPlural, this.informers[0]],
+      [ClusterPolicyPlural, this.informers[1]],
+      ['namespaces', this.namespaces],
+    ];
+    for (const [resource, informer] of watched) {
+      const err = informer?.lastError();
+      if (err !== undefined) return `the watch of ${resource} is restarting after an error: ${apiMessage(err)}`;
+    }
+    return undefined;
+  }
+
   /** Whether the namespace is in the cache (a namespace created a moment ago may not be yet). */
   knowsNamespace(namespace: string): boolean {
     return this.namespaces?.get(namespace) !== undefined;
