@@ -1,6 +1,7 @@
 // Deadlines for API calls: a connection that stops answering must not hold whoever waits on it (a
 // worker, an informer's list, discovery) for good.
 import * as k8s from '@kubernetes/client-node';
+import type { Clock, Timer } from '../runtime/clock.js';
 
 /** How long one API call may take before it is abandoned (the caller retries). */
 export const ApiCallTimeoutMs = 30_000;
@@ -9,16 +10,46 @@ export const ListTimeoutMs = 60_000;
 
 /**
  * Call options that abort an API call after timeoutMs (default ApiCallTimeoutMs) or when signal
- * aborts, whichever comes first.
+ * aborts, whichever comes first. The deadline covers the answer's body too, and is cleared once the
+ * body is read: a busy operator does not hold a timer for every call of the last timeoutMs. One
+ * call per options object. The deadline runs on clock when one is given (tests), else on an unref'd
+ * timer that does not keep the process running.
  */
-export function bounded(signal?: AbortSignal, timeoutMs = ApiCallTimeoutMs): k8s.ConfigurationOptions {
+export function bounded(signal?: AbortSignal, timeoutMs = ApiCallTimeoutMs, clock?: Clock): k8s.ConfigurationOptions {
+  let timer: Timer | undefined;
+  const done = (): void => {
+    timer?.cancel();
+  };
   const middleware: k8s.ObservableMiddleware = {
     pre: (context) => {
-      const limit = AbortSignal.timeout(timeoutMs);
-      context.setSignal(signal ? AbortSignal.any([signal, limit]) : limit);
+      const limit = new AbortController();
+      const expire = (): void => {
+        limit.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+      };
+      timer = clock ? clock.setTimer(expire, timeoutMs) : unrefTimer(expire, timeoutMs);
+      context.setSignal(signal ? AbortSignal.any([signal, limit.signal]) : limit.signal);
       return new k8s.Observable(Promise.resolve(context));
     },
-    post: (response) => new k8s.Observable(Promise.resolve(response)),
+    post: (response) =>
+      new k8s.Observable(
+        Promise.resolve(
+          new k8s.ResponseContext(response.httpStatusCode, response.headers, {
+            text: () => response.body.text().finally(done),
+            binary: () => response.body.binary().finally(done),
+          }),
+        ),
+      ),
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+/** As AbortSignal.timeout's timer: the deadline alone does not keep the process running. */
+function unrefTimer(fn: () => void, ms: number): Timer {
+  const handle = setTimeout(fn, ms);
+  handle.unref();
+  return {
+    cancel: () => {
+      clearTimeout(handle);
+    },
+  };
 }
