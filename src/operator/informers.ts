@@ -35,6 +35,28 @@ export interface InformerHandle<T extends KubeObject> {
   stop(): Promise<void>;
 }
 
+/**
+ * How many objects one page of an informer's list holds. A list comes in pages (each slimmed by
+ * `transform` before the next is asked for), so a collection of 10 000 requests is never in memory
+ * whole, as sent; 500 is client-go's page size.
+ */
+export const ListPageSize = 500;
+
+/** One page of a list: at most limit objects, after those of the page that gave the continue token. */
+export interface ListPage {
+  limit: number;
+  continue?: string;
+}
+
+/**
+ * The continue token of a list page, if more pages follow: `_continue` in client-node's typed lists,
+ * `continue` as the API server sends it (custom objects come untyped).
+ */
+function continueOf(list: k8s.KubernetesListObject<KubeObject>): string | undefined {
+  const metadata: { _continue?: string; continue?: string } | undefined = list.metadata;
+  return metadata?._continue || metadata?.continue || undefined;
+}
+
 /** Why an informer cannot sync, for logs and the fluxact_informer_sync_failing metric. */
 export type SyncFailureReason = 'Forbidden' | 'NotFound' | 'Unauthorized' | 'Unavailable' | 'Error';
 
@@ -42,7 +64,11 @@ export interface WatchOptions<T extends KubeObject> {
   kc: k8s.KubeConfig;
   /** REST path of the collection, e.g. /apis/fluxaction.io/v1alpha1/fluxactionrequests. */
   path: string;
-  list: () => Promise<k8s.KubernetesListObject<T>>;
+  /**
+   * One page of the collection (see ListPage; the API server's continue token in the answer's
+   * metadata asks for the next). A list that ignores the page and answers with everything works too.
+   */
+  list: (page: ListPage) => Promise<k8s.KubernetesListObject<T>>;
   onChange: (obj: T, event: 'add' | 'update' | 'delete') => void;
   log: Logger;
   clock: Clock;
@@ -72,6 +98,8 @@ export interface WatchOptions<T extends KubeObject> {
    * what the operator reads, so a large cache stays small (see src/kube/slim.ts). Default: as sent.
    */
   transform?: (obj: T) => T;
+  /** Objects per page of the list (default ListPageSize). */
+  pageSize?: number;
   /**
    * A second key to find objects by (e.g. a request's target name), kept up to date from the same
    * events as the cache, for `indexed`. Undefined for an object: not indexed.
@@ -95,13 +123,14 @@ export function customObjects<T extends KubeObject = KubeObject>(
     path: namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`,
     resource: `${plural}.${group}`,
     ...(namespace ? { namespace } : {}),
-    list: async () =>
-      (namespace
-        ? await custom.listNamespacedCustomObject({ group, version, namespace, plural }, bounded(undefined, ListTimeoutMs))
-        : await custom.listClusterCustomObject(
-            { group, version, plural },
-            bounded(undefined, ListTimeoutMs),
-          )) as k8s.KubernetesListObject<T>,
+    list: async (page) => {
+      const paging = { limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
+      return (
+        namespace
+          ? await custom.listNamespacedCustomObject({ group, version, namespace, plural, ...paging }, bounded(undefined, ListTimeoutMs))
+          : await custom.listClusterCustomObject({ group, version, plural, ...paging }, bounded(undefined, ListTimeoutMs))
+      ) as k8s.KubernetesListObject<T>;
+    },
   };
 }
 
@@ -192,11 +221,19 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     waiters = [];
     for (const wake of woken) wake();
   };
-  // Every successful list marks the cache synced.
+  // Every successful list marks the cache synced. Page by page, each slimmed before the next.
   const transform = options.transform;
+  const pageSize = options.pageSize ?? ListPageSize;
   const listAndMark = async (): Promise<k8s.KubernetesListObject<T>> => {
-    const listed = await list();
-    const result = transform ? { ...listed, items: listed.items.map(transform) } : listed;
+    const first = await list({ limit: pageSize });
+    const items = transform ? first.items.map(transform) : first.items;
+    // Every page is of the first one's resourceVersion: the watch starts from there.
+    for (let next = continueOf(first); next;) {
+      const page = await list({ limit: pageSize, continue: next });
+      for (const item of page.items) items.push(transform ? transform(item) : item);
+      next = continueOf(page);
+    }
+    const result: k8s.KubernetesListObject<T> = { ...first, items };
     // After the informer has stored the items (it does so right after this promise resolves).
     setImmediate(() => {
       setSync({ state: 'synced' });

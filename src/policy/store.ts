@@ -132,8 +132,11 @@ export class PolicyStore {
       log,
       clock: this.clock,
       ...(onSyncFailing ? { onSyncFailing } : {}),
-      list: async () =>
-        (await core.listNamespace({}, bounded(undefined, ListTimeoutMs))) as k8s.KubernetesListObject<k8s.V1Namespace & KubeObject>,
+      list: async (page) =>
+        (await core.listNamespace(
+          { limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) },
+          bounded(undefined, ListTimeoutMs),
+        )) as k8s.KubernetesListObject<k8s.V1Namespace & KubeObject>,
       onChange: () => undefined,
     });
     if (this.options.writeStatus ?? true) this.statusQueue.start((key, signal) => this.writeStatus(key, signal), { concurrency: 2 });

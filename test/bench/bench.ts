@@ -9,6 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { FluxSimulator, SimAnnotation } from '../simulator/flux-simulator.js';
+import { Group, Version } from '../../src/api/types.js';
 import { createFluxObject, createRequest, ensureInstalled } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, waitFor } from '../support/kube.js';
 import { measurePatchRate, type PatchRate } from './baseline.js';
@@ -282,6 +283,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const stop = await operator.stop();
   cleanup.operator = undefined;
   const logSummary = operator.logFile ? summarizeLog(operator.logFile) : undefined;
+  const restart = options.restart ? await measureRestart(options, admin, ns, cleanup) : undefined;
   const heapSeries = samples.filter((s) => s.heapUsedMiB !== undefined);
 
   const figures = {
@@ -326,6 +328,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
         problems: logSummary.problems.slice(0, 10),
       },
     },
+    restart,
     benchProcessPeakRssMiB: round(benchRssKiB / 1024),
     wallSeconds: round((performance.now() - runStarted) / 1000, 1),
   };
@@ -835,6 +838,7 @@ interface ReportFigures {
     exit: Record<string, unknown>;
     memory: { heapUsedMiB: Record<string, number | undefined>; heapGrowthMiBPerThousandRequests: number | undefined; samples: number };
   };
+  restart: RestartFigures | undefined;
   benchProcessPeakRssMiB: number | undefined;
   wallSeconds: number | undefined;
 }
@@ -970,10 +974,87 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
   const logInfo = op['log'] as { lines: number; byLevel: Record<string, number> } | undefined;
   if (logInfo) row('operator log lines by level', JSON.stringify(logInfo.byLevel));
   row('operator stop', `${s(op['stopMs'])} ms, exit ${JSON.stringify(op.exit)}`);
+  const r = f.restart;
+  if (r) {
+    row('RESTART', `a new operator on the ${r.requestsInNamespace} finished requests the load left`);
+    row('  ready, idle', `/readyz after ${r.readyMs} ms, work queue empty after ${r.idleMs} ms`);
+    row(
+      '  memory at idle',
+      `peak RSS ${s(r.peakRssMiB)} MiB, RSS ${s(r.rssAtIdleMiB)} MiB, heap used ${s(r.heapUsedMiB)} MiB; ${s(r.cpuSeconds)} s of CPU`,
+    );
+  }
   row('wall time so far', `${s(f.wallSeconds)} s`);
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(`\nflux-action-operator benchmark (Flux played by the simulator, a test double)\n`);
   for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
+}
+
+/** What a new operator needs for the namespace as the load left it (--restart). */
+interface RestartFigures {
+  requestsInNamespace: number;
+  /** From its start to /readyz (caches synced), and to its work queue staying empty. */
+  readyMs: number | undefined;
+  idleMs: number | undefined;
+  peakRssMiB: number | undefined;
+  rssAtIdleMiB: number | undefined;
+  heapUsedMiB: number | undefined;
+  cpuSeconds: number | undefined;
+}
+
+/**
+ * Starts a second operator on the namespace the load left (every request finished), waits until its
+ * work queue stays empty (three scrapes in a row, 200 ms apart), and reads its memory; then stops it.
+ */
+async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: string, cleanup: Cleanup): Promise<RestartFigures> {
+  const custom = admin.makeApiClient(k8s.CustomObjectsApi);
+  const list = (await custom.listNamespacedCustomObject({
+    group: Group,
+    version: Version,
+    namespace: ns,
+    plural: 'fluxactionrequests',
+  })) as {
+    items: unknown[];
+  };
+  say(`restart: a new operator on ${list.items.length} requests`);
+  const started = performance.now();
+  const operator = await startOperatorUnderTest({
+    mode: options.operator,
+    admin,
+    watchNamespace: ns,
+    concurrency: options.concurrency,
+    logLevel: options.operatorLogLevel,
+    startTimeoutMs: 120_000,
+    main: options.operatorMain,
+    nodeOptions: options.operatorNodeOptions,
+    logName: `operator-${ns}-restart.log`,
+  });
+  cleanup.operator = operator;
+  const readyMs = performance.now() - started;
+  let quiet = 0;
+  const metrics = await waitFor(
+    'the restarted operator to go idle',
+    async () => {
+      const m = await scrapeMetrics(operator.metricsPort);
+      quiet = m?.workqueueDepth === 0 ? quiet + 1 : 0;
+      return quiet >= 3 ? m : undefined;
+    },
+    300_000,
+    200,
+  );
+  const idleMs = performance.now() - started;
+  const memory = operator.memory();
+  const cpuSeconds = operator.cpuSeconds();
+  await operator.stop();
+  cleanup.operator = undefined;
+  return {
+    requestsInNamespace: list.items.length,
+    readyMs: round(readyMs, 0),
+    idleMs: round(idleMs, 0),
+    peakRssMiB: memory ? round(memory.peakRssKiB / 1024) : undefined,
+    rssAtIdleMiB: memory ? round(memory.rssKiB / 1024) : undefined,
+    heapUsedMiB: metrics.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
+    cpuSeconds: cpuSeconds !== undefined ? round(cpuSeconds, 2) : undefined,
+  };
 }
 
 /** The CPU rows of a phase, with a warning when other work on the machine took a large share. */

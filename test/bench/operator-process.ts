@@ -60,6 +60,8 @@ export interface OperatorStartOptions {
   nodeOptions?: readonly string[];
   /** Whether the child writes a heap snapshot on SIGUSR2 (see heapSnapshot). */
   heapSnapshots?: boolean;
+  /** The child's log file name in .cache/bench (default operator-<namespace>.log). */
+  logName?: string;
 }
 
 export interface HeapSnapshot {
@@ -110,7 +112,7 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
 
   const logDir = path.join(repoRoot, '.cache', 'bench');
   mkdirSync(logDir, { recursive: true });
-  const logFile = path.join(logDir, `operator-${options.watchNamespace}.log`);
+  const logFile = path.join(logDir, options.logName ?? `operator-${options.watchNamespace}.log`);
   const logFd = openSync(logFile, 'w');
   const metricsPort = await freePort();
   const args = [
@@ -302,6 +304,7 @@ export async function scrapeMetrics(port: number): Promise<OperatorMetricsSnapsh
         });
     return {
       workqueueRetries: values('fluxact_workqueue_retries_total')[0]?.value,
+      workqueueDepth: values('fluxact_workqueue_depth').reduce((sum, v) => sum + v.value, 0),
       requestsTotal: Object.fromEntries(values('fluxact_requests_total').map((v) => [v.labels, v.value])),
       eventLoopLagP99Seconds: values('nodejs_eventloop_lag_p99_seconds')[0]?.value,
       heapUsedBytes: values('nodejs_heap_size_used_bytes')[0]?.value,
@@ -314,6 +317,8 @@ export async function scrapeMetrics(port: number): Promise<OperatorMetricsSnapsh
 
 export interface OperatorMetricsSnapshot {
   workqueueRetries: number | undefined;
+  /** Items waiting in the operator's work queues, all queues together. */
+  workqueueDepth: number;
   requestsTotal: Record<string, number>;
   eventLoopLagP99Seconds: number | undefined;
   heapUsedBytes: number | undefined;

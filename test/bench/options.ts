@@ -61,6 +61,12 @@ export interface BenchOptions {
    * samples include (default off).
    */
   heapSnapshot: boolean;
+  /**
+   * After the load, a second operator started on the namespace as it is then (every request of the
+   * run finished, still there without a TTL): how long it takes to go idle and the memory it needs
+   * for that state, apart from the load's.
+   */
+  restart: boolean;
 }
 
 /** Who creates the load and plays Flux. */
@@ -117,6 +123,8 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       plays Flux: serviceaccount (a ServiceAccount, queued by API
                                       Priority and Fairness like the operator) or admin (the
                                       kubeconfig's user, system:masters, exempt from queueing)
+  --restart            default off    [BENCH_RESTART=1]  after the load, a new operator on the
+                                      finished requests: time to idle, its peak RSS and heap
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
@@ -140,6 +148,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'ttl-seconds': { type: 'string' },
       'load-as': { type: 'string' },
       'heap-snapshot': { type: 'boolean' },
+      restart: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -175,7 +184,15 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     throw new UsageError(`--load-as (BENCH_LOAD_AS): expected serviceaccount or admin, got "${loadAs}"`);
   const ints = options as Omit<
     BenchOptions,
-    'operator' | 'operatorLogLevel' | 'ratePercents' | 'ttlSeconds' | 'operatorMain' | 'operatorNodeOptions' | 'loadAs' | 'heapSnapshot'
+    | 'operator'
+    | 'operatorLogLevel'
+    | 'ratePercents'
+    | 'ttlSeconds'
+    | 'operatorMain'
+    | 'operatorNodeOptions'
+    | 'loadAs'
+    | 'heapSnapshot'
+    | 'restart'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -186,6 +203,8 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   const operatorMain = stringValue(values['operator-main']) ?? stringValue(env['BENCH_OPERATOR_MAIN']);
   if (operatorMain !== undefined && mode !== 'child') throw new UsageError('--operator-main needs --operator child');
   if (values['heap-snapshot'] === true && mode !== 'child') throw new UsageError('--heap-snapshot needs --operator child');
+  const restart = values['restart'] === true || env['BENCH_RESTART'] === '1';
+  if (restart && mode !== 'child') throw new UsageError('--restart needs --operator child');
   if (ratePercents.length > 0 && ints.requests === 0)
     throw new UsageError(
       '--rates needs the closed loop (--requests above 0) to measure the throughput it is a percentage of; use --rate instead',
@@ -201,6 +220,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     operatorNodeOptions,
     loadAs,
     heapSnapshot: values['heap-snapshot'] === true || env['BENCH_HEAP_SNAPSHOT'] === '1',
+    restart,
   };
 }
 

@@ -42,3 +42,15 @@ describe('the heap snapshot', () => {
     expect(() => parseBenchOptions(['--heap-snapshot', '--operator', 'in-process'], {})).toThrow('--heap-snapshot needs --operator child');
   });
 });
+
+describe('the restart phase', () => {
+  it('is off unless asked for (flag or BENCH_RESTART=1), and needs the child operator', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && byDefault.restart).toBe(false);
+    const asked = parseBenchOptions(['--restart'], {});
+    expect(asked !== 'help' && asked.restart).toBe(true);
+    const fromEnv = parseBenchOptions([], { BENCH_RESTART: '1' });
+    expect(fromEnv !== 'help' && fromEnv.restart).toBe(true);
+    expect(() => parseBenchOptions(['--restart', '--operator', 'in-process'], {})).toThrow('--restart needs --operator child');
+  });
+});
