@@ -982,6 +982,7 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
       '  memory at idle',
       `peak RSS ${s(r.peakRssMiB)} MiB, RSS ${s(r.rssAtIdleMiB)} MiB, heap used ${s(r.heapUsedMiB)} MiB; ${s(r.cpuSeconds)} s of CPU`,
     );
+    if (r.liveHeapMiB !== undefined) row('  live heap at idle', `${s(r.liveHeapMiB)} MiB (a heap snapshot, after a full collection)`);
   }
   row('wall time so far', `${s(f.wallSeconds)} s`);
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -999,6 +1000,8 @@ interface RestartFigures {
   rssAtIdleMiB: number | undefined;
   heapUsedMiB: number | undefined;
   cpuSeconds: number | undefined;
+  /** With --heap-snapshot: its live heap at idle (a snapshot, after a full collection). */
+  liveHeapMiB: number | undefined;
 }
 
 /**
@@ -1027,6 +1030,7 @@ async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: 
     main: options.operatorMain,
     nodeOptions: options.operatorNodeOptions,
     logName: `operator-${ns}-restart.log`,
+    heapSnapshots: options.heapSnapshot,
   });
   cleanup.operator = operator;
   const readyMs = performance.now() - started;
@@ -1044,6 +1048,8 @@ async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: 
   const idleMs = performance.now() - started;
   const memory = operator.memory();
   const cpuSeconds = operator.cpuSeconds();
+  // Read after the RSS: the snapshot's full collection and its writing take memory of their own.
+  const snapshot = options.heapSnapshot ? await operator.heapSnapshot().catch(() => undefined) : undefined;
   await operator.stop();
   cleanup.operator = undefined;
   return {
@@ -1054,6 +1060,7 @@ async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: 
     rssAtIdleMiB: memory ? round(memory.rssKiB / 1024) : undefined,
     heapUsedMiB: metrics.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
     cpuSeconds: cpuSeconds !== undefined ? round(cpuSeconds, 2) : undefined,
+    liveHeapMiB: snapshot ? round(snapshot.liveMiB, 1) : undefined,
   };
 }
 
