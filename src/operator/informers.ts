@@ -226,7 +226,7 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   const pageSize = options.pageSize ?? ListPageSize;
   const listAndMark = async (): Promise<k8s.KubernetesListObject<T>> => {
     const first = await list({ limit: pageSize });
-    const items = transform ? first.items.map(transform) : first.items;
+    const items = transform ? first.items.map((item) => transform(item)) : first.items;
     // Every page is of the first one's resourceVersion: the watch starts from there.
     for (let next = continueOf(first); next;) {
       const page = await list({ limit: pageSize, continue: next });

@@ -190,7 +190,7 @@ class Controllers {
       log,
       clock,
       onSyncFailing: this.onSyncFailing,
-      transform: cachedRequest,
+      transform: (obj) => cachedRequest(obj),
       // Coalescing and policies look up the requests for one target at a time.
       indexKey: requestTargetName,
       onChange: (obj) => {

@@ -1,17 +1,76 @@
 // What the operator keeps of a request in its informer's cache. A finished request stays there
 // (without a TTL, for good), and the operator reads of it only its outcome: phase, message,
 // conditions and times (its outcome Event, its TTL, rate limits, schedules' history) — not what it
-// recorded of each object it acted on.
+// recorded of each object it acted on. The strings requests carry alike are kept once.
 import { isFinished } from '../api/conditions.js';
 import type { KubeObject } from '../kube/object.js';
 import { withoutBookkeeping } from '../kube/slim.js';
+import { StringPool } from '../kube/strings.js';
 
 /** The status fields of a finished request that the operator never reads again. */
 const FinishedOnlyRecorded = ['target', 'source', 'chartSource', 'steps'] as const;
 
-/** The request without managedFields and the last-applied annotation, and, once finished, without its object records. */
-export function cachedRequest(obj: KubeObject): KubeObject {
-  const slim = withoutBookkeeping(obj);
+/** The strings requests share (see shareStrings), for every request cache of the process. */
+const requestStrings = new StringPool(4096);
+
+type Json = Record<string, unknown>;
+
+const record = (value: unknown): Json | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
+
+/** A copy of value with the string values of keys (all its keys: 'all') taken from the pool. */
+function sharing(value: Json, keys: readonly string[] | 'all', pool: StringPool): Json {
+  const copy: Json = Object.assign({}, value);
+  for (const key of keys === 'all' ? Object.keys(copy) : keys) {
+    const v = copy[key];
+    if (typeof v === 'string') copy[key] = pool.intern(v);
+  }
+  return copy;
+}
+
+/**
+ * The request with the strings many requests carry alike taken from the pool: its apiVersion and
+ * kind, namespace, annotations (who asked, their groups) and labels, action and target kind, phase,
+ * who asked as recorded in status, and conditions' type, status and reason. Names, uids, times and messages are left as they are.
+ */
+function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
+  const shared = sharing(obj, ['apiVersion', 'kind'], pool);
+  const metadata = record(shared['metadata']);
+  if (metadata) {
+    const m = sharing(metadata, ['namespace'], pool);
+    for (const key of ['annotations', 'labels']) {
+      const values = record(m[key]);
+      if (values) m[key] = sharing(values, 'all', pool);
+    }
+    shared['metadata'] = m;
+  }
+  const spec = record(shared['spec']);
+  if (spec) {
+    const s = sharing(spec, ['action'], pool);
+    const target = record(s['target']);
+    if (target) s['target'] = sharing(target, ['apiVersion', 'kind', 'namespace'], pool);
+    shared['spec'] = s;
+  }
+  const status = record(shared['status']);
+  if (status) {
+    const st = sharing(status, ['phase', 'requestedBy'], pool);
+    const conditions = st['conditions'];
+    if (Array.isArray(conditions))
+      st['conditions'] = conditions.map((c: unknown) => {
+        const condition = record(c);
+        return condition ? sharing(condition, ['type', 'status', 'reason'], pool) : c;
+      });
+    shared['status'] = st;
+  }
+  return shared;
+}
+
+/**
+ * The request without managedFields and the last-applied annotation, and, once finished, without its
+ * object records; the strings it shares with other requests pooled (pool: tests).
+ */
+export function cachedRequest(obj: KubeObject, pool: StringPool = requestStrings): KubeObject {
+  const slim = shareStrings(withoutBookkeeping(obj), pool);
   const status = slim['status'];
   if (typeof status !== 'object' || status === null) return slim;
   const record = status as Record<string, unknown>;

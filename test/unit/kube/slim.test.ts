@@ -4,6 +4,7 @@ import { project, readStatusPaths, revisionOf, slimFluxObject } from '../../../s
 import type { FluxObject } from '../../../src/api/types.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { LastAppliedAnnotation, withoutBookkeeping } from '../../../src/kube/slim.js';
+import { StringPool } from '../../../src/kube/strings.js';
 import { cachedRequest } from '../../../src/operator/request-cache.js';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:interval': {} } } }];
@@ -132,5 +133,60 @@ describe('cachedRequest', () => {
       message: 'done',
       conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }],
     });
+  });
+
+  it('pools the strings requests carry alike, not names, uids, times or messages, and changes no value', () => {
+    const pool = new StringPool(100);
+    const asked = (i: number): KubeObject => ({
+      apiVersion: 'fluxaction.io/v1alpha1',
+      kind: 'FluxActionRequest',
+      metadata: {
+        name: `r-${i}`,
+        namespace: 'apps',
+        uid: `uid-${i}`,
+        annotations: { 'fluxaction.io/requested-by': 'alice', 'fluxaction.io/requested-by-groups': 'sre,system:authenticated' },
+        labels: { 'fluxaction.io/origin': 'mcp' },
+      },
+      spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: `web-${i}` } },
+      status: {
+        phase: 'Succeeded',
+        requestedBy: 'alice',
+        completionTime: `2026-11-25T12:00:0${i}Z`,
+        message: `Kustomization apps/web-${i}: applied revision main@sha1:${i}`,
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: `m-${i}` }],
+      },
+    });
+    for (const i of [1, 2, 3]) expect(cachedRequest(asked(i), pool)).toEqual(asked(i));
+    for (const shared of [
+      'fluxaction.io/v1alpha1',
+      'FluxActionRequest',
+      'apps',
+      'alice',
+      'sre,system:authenticated',
+      'mcp',
+      'Reconcile',
+      'Kustomization',
+      'Succeeded',
+      'Ready',
+      'True',
+    ])
+      expect(pool.has(shared)).toBe(true);
+    for (const own of ['r-1', 'uid-2', 'web-3', '2026-11-25T12:00:01Z', 'm-1']) expect(pool.has(own)).toBe(false);
+    // Each value once, however many requests carry it.
+    expect(pool.size).toBe(11);
+  });
+});
+
+describe('StringPool', () => {
+  it('gives the copy it holds, and holds no more than its capacity, nor long strings', () => {
+    const pool = new StringPool(2);
+    expect(pool.intern('a')).toBe('a');
+    pool.intern('b');
+    pool.intern('c');
+    pool.intern('a');
+    expect([pool.has('a'), pool.has('b'), pool.has('c'), pool.size]).toEqual([true, true, false, 2]);
+    const roomy = new StringPool(10);
+    roomy.intern('x'.repeat(257));
+    expect(roomy.size).toBe(0);
   });
 });
