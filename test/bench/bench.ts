@@ -14,7 +14,14 @@ import { createFluxObject, createRequest, ensureInstalled } from '../support/har
 import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, waitFor } from '../support/kube.js';
 import { measurePatchRate, type PatchRate } from './baseline.js';
 import { apiServerRequestCounts, countsSince, startCpuMeasure, type CpuReport } from './host.js';
-import { scrapeMetrics, startOperatorUnderTest, summarizeLog, tail, type OperatorUnderTest } from './operator-process.js';
+import {
+  scrapeMetrics,
+  startOperatorUnderTest,
+  summarizeLog,
+  tail,
+  type OperatorStartOptions,
+  type OperatorUnderTest,
+} from './operator-process.js';
 import { parseBenchOptions, usage, type BenchOptions } from './options.js';
 import { RequestTracker } from './request-tracker.js';
 import { round, runBounded, summarize } from './stats.js';
@@ -197,17 +204,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const tracker = new RequestTracker(admin, ns, log);
   cleanup.tracker = tracker;
   await tracker.start();
-  const operator = await startOperatorUnderTest({
-    mode: options.operator,
-    admin,
-    watchNamespace: ns,
-    concurrency: options.concurrency,
-    logLevel: options.operatorLogLevel,
-    startTimeoutMs: 60_000,
-    main: options.operatorMain,
-    nodeOptions: options.operatorNodeOptions,
-    heapSnapshots: options.heapSnapshot,
-  });
+  const operator = await startOperatorUnderTest(operatorUnderTest(options, admin, ns, 60_000));
   cleanup.operator = operator;
   say(
     `operator running (${operator.mode}, pid ${operator.pid}, metrics on 127.0.0.1:${operator.metricsPort}${operator.logFile ? `, log ${operator.logFile}` : ''})`,
@@ -990,6 +987,21 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
   for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
 }
 
+/** How the bench starts the operator it measures, on its namespace, as the options say. */
+function operatorUnderTest(options: BenchOptions, admin: k8s.KubeConfig, ns: string, startTimeoutMs: number): OperatorStartOptions {
+  return {
+    mode: options.operator,
+    admin,
+    watchNamespace: ns,
+    concurrency: options.concurrency,
+    logLevel: options.operatorLogLevel,
+    startTimeoutMs,
+    main: options.operatorMain,
+    nodeOptions: options.operatorNodeOptions,
+    heapSnapshots: options.heapSnapshot,
+  };
+}
+
 /** What a new operator needs for the namespace as the load left it (--restart). */
 interface RestartFigures {
   requestsInNamespace: number;
@@ -1021,16 +1033,8 @@ async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: 
   say(`restart: a new operator on ${list.items.length} requests`);
   const started = performance.now();
   const operator = await startOperatorUnderTest({
-    mode: options.operator,
-    admin,
-    watchNamespace: ns,
-    concurrency: options.concurrency,
-    logLevel: options.operatorLogLevel,
-    startTimeoutMs: 120_000,
-    main: options.operatorMain,
-    nodeOptions: options.operatorNodeOptions,
+    ...operatorUnderTest(options, admin, ns, 120_000),
     logName: `operator-${ns}-restart.log`,
-    heapSnapshots: options.heapSnapshot,
   });
   cleanup.operator = operator;
   const readyMs = performance.now() - started;

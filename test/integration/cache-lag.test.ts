@@ -6,25 +6,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
-import { SimAnnotation, type FluxSimulator } from '../simulator/flux-simulator.js';
-import { FaultProxy, Hold } from '../support/fault-proxy.js';
+import { SimAnnotation } from '../simulator/flux-simulator.js';
+import { Hold, type FaultProxy } from '../support/fault-proxy.js';
 import {
   createFluxObject,
   createRequest,
   getRequest,
   readyReason,
-  startOperator,
-  startSimulator,
+  startProxiedEnvironment,
   waitForPhase,
-  type TestOperator,
+  type ProxiedEnvironment,
 } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
+import { waitFor } from '../support/kube.js';
 
+let env: ProxiedEnvironment;
 let admin: k8s.KubeConfig;
 let ns: string;
 let proxy: FaultProxy;
-let operator: TestOperator;
-let simulator: FluxSimulator;
 
 const KustomizationWatch = /\/kustomizations\?.*\bwatch=(true|1)\b/;
 /** Whether the operator's Kustomization watches are held; the single-object GETs it made, by path. */
@@ -32,20 +30,13 @@ let holdWatches = false;
 const reads: string[] = [];
 
 beforeAll(async () => {
-  admin = adminKubeConfig();
-  ns = await createNamespace(admin, 'cache-lag');
-  proxy = new FaultProxy({
-    admin,
-    fail: ({ method, path }) => {
-      if (method !== 'GET') return false;
-      if (holdWatches && KustomizationWatch.test(path)) return Hold;
-      if (/\/(kustomizations|gitrepositories)\/[^/?]+$/.test(path)) reads.push(path);
-      return false;
-    },
+  env = await startProxiedEnvironment('cache-lag', ({ method, path }) => {
+    if (method !== 'GET') return false;
+    if (holdWatches && KustomizationWatch.test(path)) return Hold;
+    if (/\/(kustomizations|gitrepositories)\/[^/?]+$/.test(path)) reads.push(path);
+    return false;
   });
-  const server = await proxy.start();
-  simulator = await startSimulator({ namespaces: [ns] });
-  operator = await startOperator({ watchNamespace: ns }, undefined, server);
+  ({ kc: admin, ns, proxy } = env);
   // A first request starts the operator's Kustomization informer, its cache synced and watching.
   await createFluxObject(admin, 'Kustomization', ns, 'first', { annotations: { [SimAnnotation.revision]: 'main@sha1:feed' } });
   await createRequest(admin, ns, 'first', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'first' } });
@@ -53,12 +44,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed */
-  await operator?.stop();
-  await simulator?.stop();
-  await proxy?.stop();
-  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
-  await deleteNamespace(admin, ns);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed
+  await env?.stop();
 });
 
 /**

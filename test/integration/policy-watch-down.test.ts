@@ -3,43 +3,34 @@
 // to every list and watch of FluxActionPolicies; a freeze is created, then a request it denies. The
 // request waits, Flux untouched, while the watch keeps failing, and is denied once the watch is back.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
-import { Group, Version } from '../../src/api/types.js';
-import { PolicyPlural } from '../../src/policy/types.js';
 import type { FluxSimulator } from '../simulator/flux-simulator.js';
-import { FaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import {
   createFluxObject,
+  createPolicy,
   createRequest,
   getRequest,
   readyReason,
-  startOperator,
-  startSimulator,
+  startProxiedEnvironment,
   waitForPhase,
-  type TestOperator,
+  type ProxiedEnvironment,
 } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
+import { waitFor } from '../support/kube.js';
 
+let env: ProxiedEnvironment;
 let admin: k8s.KubeConfig;
 let ns: string;
 let proxy: FaultProxy;
-let operator: TestOperator;
 let simulator: FluxSimulator;
 
 const Policies = /\/fluxactionpolicies(\?|$)/;
 let policiesDown = false;
 
 beforeAll(async () => {
-  admin = adminKubeConfig();
-  ns = await createNamespace(admin, 'policy-watch-down');
-  proxy = new FaultProxy({
-    admin,
-    fail: ({ method, path }) => policiesDown && method === 'GET' && Policies.test(path),
-  });
-  const server = await proxy.start();
-  simulator = await startSimulator({ namespaces: [ns] });
-  operator = await startOperator({ watchNamespace: ns }, undefined, server);
+  env = await startProxiedEnvironment('policy-watch-down', ({ method, path }) => policiesDown && method === 'GET' && Policies.test(path));
+  ({ kc: admin, ns, proxy, simulator } = env);
   // A first request: the operator's policies are loaded and watched.
   await createFluxObject(admin, 'Kustomization', ns, 'app');
   await createRequest(admin, ns, 'before', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
@@ -47,12 +38,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed */
-  await operator?.stop();
-  await simulator?.stop();
-  await proxy?.stop();
-  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
-  await deleteNamespace(admin, ns);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed
+  await env?.stop();
 });
 
 describe('a policy made while the watch of policies is down', () => {
@@ -62,18 +49,7 @@ describe('a policy made while the watch of policies is down', () => {
     proxy.cut(Policies);
     await waitFor('the watch of policies to fail', () => (proxy.failed > 0 ? true : undefined));
 
-    await admin.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-      group: Group,
-      version: Version,
-      plural: PolicyPlural,
-      namespace: ns,
-      body: {
-        apiVersion: `${Group}/${Version}`,
-        kind: 'FluxActionPolicy',
-        metadata: { name: 'freeze' },
-        spec: { rules: [{ name: 'freeze', match: { names: ['app'] }, effect: 'Deny', message: 'app is frozen' }] },
-      },
-    });
+    await createPolicy(admin, ns, 'freeze', [{ name: 'freeze', match: { names: ['app'] }, effect: 'Deny', message: 'app is frozen' }]);
     await createRequest(admin, ns, 'during', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
     // The informer tries again (after its backoff), the request all the while left waiting.
     const failedAtRequest = proxy.failed;

@@ -6,24 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { FailureReason } from '../../src/api/conditions.js';
-import { SimAnnotation, type FluxSimulator } from '../simulator/flux-simulator.js';
-import { FaultProxy, type Fault } from '../support/fault-proxy.js';
+import { SimAnnotation } from '../simulator/flux-simulator.js';
+import type { Fault } from '../support/fault-proxy.js';
 import {
   createFluxObject,
   createRequest,
   readyReason,
-  startOperator,
-  startSimulator,
+  startProxiedEnvironment,
   waitForPhase,
-  type TestOperator,
+  type ProxiedEnvironment,
 } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
+import { waitFor } from '../support/kube.js';
 
+let env: ProxiedEnvironment;
 let admin: k8s.KubeConfig;
 let ns: string;
-let proxy: FaultProxy;
-let operator: TestOperator;
-let simulator: FluxSimulator;
 
 /** Which lists the proxy refuses, and whether /readyz says the API server is not ready. */
 let refused: RegExp | undefined;
@@ -37,32 +34,21 @@ const forbidden = (path: string): Fault => ({
 });
 
 beforeAll(async () => {
-  admin = adminKubeConfig();
-  ns = await createNamespace(admin, 'refusal-not-ready');
-  proxy = new FaultProxy({
-    admin,
-    fail: ({ method, path }) => {
-      if (path.startsWith('/readyz')) {
-        seen.readyz += 1;
-        return notReady ? { code: 500, reason: 'InternalError', message: 'readyz check failed' } : false;
-      }
-      if (method !== 'GET' || !refused?.test(path)) return false;
-      seen.refusals += 1;
-      return forbidden(path);
-    },
+  env = await startProxiedEnvironment('refusal-not-ready', ({ method, path }) => {
+    if (path.startsWith('/readyz')) {
+      seen.readyz += 1;
+      return notReady ? { code: 500, reason: 'InternalError', message: 'readyz check failed' } : false;
+    }
+    if (method !== 'GET' || !refused?.test(path)) return false;
+    seen.refusals += 1;
+    return forbidden(path);
   });
-  const server = await proxy.start();
-  simulator = await startSimulator({ namespaces: [ns] });
-  operator = await startOperator({ watchNamespace: ns }, undefined, server);
+  ({ kc: admin, ns } = env);
 });
 
 afterAll(async () => {
-  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed */
-  await operator?.stop();
-  await simulator?.stop();
-  await proxy?.stop();
-  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
-  await deleteNamespace(admin, ns);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unassigned when beforeAll failed
+  await env?.stop();
 });
 
 describe('a 403 from the API server', () => {

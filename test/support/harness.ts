@@ -16,6 +16,7 @@ import { Operator } from '../../src/operator/manager.js';
 import type { Clock } from '../../src/runtime/clock.js';
 import type { OperatorConfig } from '../../src/runtime/config.js';
 import { FluxSimulator, type SimulatorOptions } from '../simulator/flux-simulator.js';
+import { FaultProxy, type FaultProxyOptions } from './fault-proxy.js';
 import { installProject } from './install.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, tokenKubeConfig, waitFor } from './kube.js';
 
@@ -390,6 +391,41 @@ export async function startOperatorEnvironment(prefix: string, overrides: Partia
     stop: async () => {
       await operator.stop();
       await simulator.stop();
+      await deleteNamespace(kc, ns);
+    },
+  };
+}
+
+/** An OperatorEnvironment whose operator talks to the API server through a fault proxy. */
+export interface ProxiedEnvironment extends OperatorEnvironment {
+  proxy: FaultProxy;
+}
+
+/**
+ * As startOperatorEnvironment, with the operator (not the test, not the simulator) talking to the
+ * API server through a FaultProxy that fails, holds or cuts what `fail` says.
+ */
+export async function startProxiedEnvironment(
+  prefix: string,
+  fail: FaultProxyOptions['fail'],
+  overrides: Partial<OperatorConfig> = {},
+): Promise<ProxiedEnvironment> {
+  const kc = adminKubeConfig();
+  const ns = await createNamespace(kc, prefix);
+  const proxy = new FaultProxy({ admin: kc, fail });
+  const server = await proxy.start();
+  const simulator = await startSimulator({ namespaces: [ns] });
+  const operator = await startOperator({ watchNamespace: ns, ...overrides }, undefined, server);
+  return {
+    kc,
+    ns,
+    operator,
+    simulator,
+    proxy,
+    stop: async () => {
+      await operator.stop();
+      await simulator.stop();
+      await proxy.stop();
       await deleteNamespace(kc, ns);
     },
   };
