@@ -152,7 +152,10 @@ describe('the chart installed by helm-controller from an OCI registry', () => {
     await apply(kc, ociRepository('0.1.1'));
     await apply(kc, helmRelease({ operator: { concurrency: 6 } }));
     const hr = await waitForFlux(kc, 'HelmRelease', ns, release, 'to upgrade to chart 0.1.1', released(recorded('0.1.1', digest)), 90_000);
-    expect(history(hr).map((h) => h.chartVersion?.split('+')[0])).toEqual(['0.1.1', '0.1.0']);
+    // helm-controller takes the new chart and the new values in one upgrade, or in two when it sees
+    // the new chart's artifact before the HelmRelease's new generation: 0.1.1 once or twice, after 0.1.0.
+    const versions = history(hr).map((h) => h.chartVersion?.split('+')[0]);
+    expect(versions.filter((v, i) => v !== versions[i - 1])).toEqual(['0.1.1', '0.1.0']);
 
     const deployment = await operatorDeployment();
     expect(deployment.metadata?.labels?.['helm.sh/chart']).toBe(`flux-action-operator-${recorded('0.1.1', digest).replace('+', '_')}`);
