@@ -48,6 +48,11 @@ export interface ListPage {
   continue?: string;
 }
 
+/** The query parameters of a list call for a page (client-node's names). */
+export function pageParams(page: ListPage): { limit: number; _continue?: string } {
+  return { limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
+}
+
 /**
  * The continue token of a list page, if more pages follow: `_continue` in client-node's typed lists,
  * `continue` as the API server sends it (custom objects come untyped).
@@ -124,7 +129,7 @@ export function customObjects<T extends KubeObject = KubeObject>(
     resource: `${plural}.${group}`,
     ...(namespace ? { namespace } : {}),
     list: async (page) => {
-      const paging = { limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
+      const paging = pageParams(page);
       return (
         namespace
           ? await custom.listNamespacedCustomObject({ group, version, namespace, plural, ...paging }, bounded(undefined, ListTimeoutMs))

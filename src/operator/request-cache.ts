@@ -31,7 +31,8 @@ function sharing(value: Json, keys: readonly string[] | 'all', pool: StringPool)
 /**
  * The request with the strings many requests carry alike taken from the pool: its apiVersion and
  * kind, namespace, annotations (who asked, their groups) and labels, action and target kind, phase,
- * who asked as recorded in status, and conditions' type, status and reason. Names, uids, times and messages are left as they are.
+ * who asked as recorded in status, and conditions' type, status and reason. Names, uids, times and
+ * messages are left as they are.
  */
 function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
   const shared = sharing(obj, ['apiVersion', 'kind'], pool);
@@ -71,12 +72,11 @@ function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
  */
 export function cachedRequest(obj: KubeObject, pool: StringPool = requestStrings): KubeObject {
   const slim = shareStrings(withoutBookkeeping(obj), pool);
-  const status = slim['status'];
-  if (typeof status !== 'object' || status === null) return slim;
-  const record = status as Record<string, unknown>;
-  if (!isFinished(typeof record['phase'] === 'string' ? record['phase'] : undefined)) return slim;
-  if (!FinishedOnlyRecorded.some((k) => k in record)) return slim;
-  const kept = Object.fromEntries(Object.entries(record).filter(([k]) => !(FinishedOnlyRecorded as readonly string[]).includes(k)));
+  const status = record(slim['status']);
+  if (!status) return slim;
+  if (!isFinished(typeof status['phase'] === 'string' ? status['phase'] : undefined)) return slim;
+  if (!FinishedOnlyRecorded.some((k) => k in status)) return slim;
+  const kept = Object.fromEntries(Object.entries(status).filter(([k]) => !(FinishedOnlyRecorded as readonly string[]).includes(k)));
   return { ...slim, status: kept };
 }
 

@@ -10,7 +10,7 @@ import { Group, Version } from '../api/types.js';
 import { bounded, ListTimeoutMs } from '../kube/bounded.js';
 import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound, isTransient } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
-import { customObjects, startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
+import { customObjects, pageParams, startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import { TerminalError, WorkQueue } from '../runtime/workqueue.js';
 import { appliesTo, describePolicy, loadPolicy, type LoadedPolicy } from './evaluate.js';
@@ -95,7 +95,7 @@ export class PolicyStore {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly loaded = new Map<string, Entry>();
   private readonly statusQueue: WorkQueue;
-  private informers: InformerHandle<KubeObject>[] = [];
+  private policyInformers: Partial<Record<PolicyKindName, InformerHandle<KubeObject>>> = {};
   private namespaces: InformerHandle<k8s.V1Namespace & KubeObject> | undefined;
 
   constructor(private readonly options: PolicyStoreOptions) {
@@ -124,7 +124,10 @@ export class PolicyStore {
           this.onPolicy(kind, obj, event);
         },
       });
-    this.informers = [watch(PolicyKind, PolicyPlural), watch(ClusterPolicyKind, ClusterPolicyPlural)];
+    this.policyInformers = {
+      [PolicyKind]: watch(PolicyKind, PolicyPlural),
+      [ClusterPolicyKind]: watch(ClusterPolicyKind, ClusterPolicyPlural),
+    };
     this.namespaces = startInformer<k8s.V1Namespace & KubeObject>({
       kc,
       path: '/api/v1/namespaces',
@@ -133,10 +136,9 @@ export class PolicyStore {
       clock: this.clock,
       ...(onSyncFailing ? { onSyncFailing } : {}),
       list: async (page) =>
-        (await core.listNamespace(
-          { limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) },
-          bounded(undefined, ListTimeoutMs),
-        )) as k8s.KubernetesListObject<k8s.V1Namespace & KubeObject>,
+        (await core.listNamespace(pageParams(page), bounded(undefined, ListTimeoutMs))) as k8s.KubernetesListObject<
+          k8s.V1Namespace & KubeObject
+        >,
       onChange: () => undefined,
     });
     if (this.options.writeStatus ?? true) this.statusQueue.start((key, signal) => this.writeStatus(key, signal), { concurrency: 2 });
@@ -144,12 +146,12 @@ export class PolicyStore {
 
   /** Whether every informer has loaded its list: until then policiesFor may miss policies. */
   get synced(): boolean {
-    return [...this.informers, ...(this.namespaces ? [this.namespaces] : [])].every((i) => i.hasSynced());
+    return this.watched().every(([, informer]) => informer.hasSynced());
   }
 
   /** Resolves once synced; rejects with the API's error when a list fails for good (403, 404), or with the signal's reason. */
   async whenSynced(signal?: AbortSignal): Promise<void> {
-    await Promise.all([...this.informers, ...(this.namespaces ? [this.namespaces] : [])].map((i) => i.whenSynced(true, signal)));
+    await Promise.all(this.watched().map(([, informer]) => informer.whenSynced(true, signal)));
   }
 
   /**
@@ -158,16 +160,21 @@ export class PolicyStore {
    * (the cache is kept). Undefined while every watch runs.
    */
   watchFailing(): string | undefined {
-    const watched: [string, InformerHandle<KubeObject> | undefined][] = [
-      [PolicyPlural, this.informers[0]],
-      [ClusterPolicyPlural, this.informers[1]],
-      ['namespaces', this.namespaces],
-    ];
-    for (const [resource, informer] of watched) {
-      const err = informer?.lastError();
+    for (const [resource, informer] of this.watched()) {
+      const err = informer.lastError();
       if (err !== undefined) return `the watch of ${resource} is restarting after an error: ${apiMessage(err)}`;
     }
     return undefined;
+  }
+
+  /** The informers started (none before start()), each with the resource it watches. */
+  private watched(): [string, InformerHandle<KubeObject>][] {
+    const all: [string, InformerHandle<KubeObject> | undefined][] = [
+      [PolicyPlural, this.policyInformers[PolicyKind]],
+      [ClusterPolicyPlural, this.policyInformers[ClusterPolicyKind]],
+      ['namespaces', this.namespaces],
+    ];
+    return all.filter((w): w is [string, InformerHandle<KubeObject>] => w[1] !== undefined);
   }
 
   /** Whether the namespace is in the cache (a namespace created a moment ago may not be yet). */
@@ -194,7 +201,7 @@ export class PolicyStore {
 
   /** Stops the informers and the status writer (in-flight writes get up to a few seconds). */
   async stop(): Promise<void> {
-    await Promise.all([...this.informers, ...(this.namespaces ? [this.namespaces] : [])].map((i) => i.stop()));
+    await Promise.all(this.watched().map(([, informer]) => informer.stop()));
     await this.statusQueue.shutdown({ deadlineMs: 5_000 });
   }
 
@@ -224,8 +231,7 @@ export class PolicyStore {
   /** Writes the key's Ready condition when the status does not already say it; level-triggered from the cache. */
   private async writeStatus(key: string, signal: AbortSignal): Promise<undefined> {
     const { kind, namespace, name } = parseKey(key);
-    const informer = this.informers[kind === PolicyKind ? 0 : 1];
-    const obj = informer?.get(name, namespace);
+    const obj = this.policyInformers[kind]?.get(name, namespace);
     if (!obj) return undefined;
     const policy = loadPolicy({ ...obj, kind });
     const want = readyCondition(policy);
