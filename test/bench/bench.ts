@@ -280,7 +280,10 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const stop = await operator.stop();
   cleanup.operator = undefined;
   const logSummary = operator.logFile ? summarizeLog(operator.logFile) : undefined;
-  const restart = options.restart ? await measureRestart(options, admin, ns, cleanup) : undefined;
+  const restarts: RestartFigures[] = [];
+  if (options.restart)
+    for (const [i, nodeOptions] of options.restartNodeOptions.entries())
+      restarts.push(await measureRestart(options, admin, ns, cleanup, nodeOptions, i));
   const heapSeries = samples.filter((s) => s.heapUsedMiB !== undefined);
 
   const figures = {
@@ -325,7 +328,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
         problems: logSummary.problems.slice(0, 10),
       },
     },
-    restart,
+    restarts,
     benchProcessPeakRssMiB: round(benchRssKiB / 1024),
     wallSeconds: round((performance.now() - runStarted) / 1000, 1),
   };
@@ -835,7 +838,7 @@ interface ReportFigures {
     exit: Record<string, unknown>;
     memory: { heapUsedMiB: Record<string, number | undefined>; heapGrowthMiBPerThousandRequests: number | undefined; samples: number };
   };
-  restart: RestartFigures | undefined;
+  restarts: RestartFigures[];
   benchProcessPeakRssMiB: number | undefined;
   wallSeconds: number | undefined;
 }
@@ -971,9 +974,11 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
   const logInfo = op['log'] as { lines: number; byLevel: Record<string, number> } | undefined;
   if (logInfo) row('operator log lines by level', JSON.stringify(logInfo.byLevel));
   row('operator stop', `${s(op['stopMs'])} ms, exit ${JSON.stringify(op.exit)}`);
-  const r = f.restart;
-  if (r) {
-    row('RESTART', `a new operator on the ${r.requestsInNamespace} finished requests the load left`);
+  for (const r of f.restarts) {
+    row(
+      'RESTART',
+      `a new operator on the ${r.requestsInNamespace} finished requests the load left, node ${r.nodeOptions.join(' ') || '(no options)'}`,
+    );
     row('  ready, idle', `/readyz after ${r.readyMs} ms, work queue empty after ${r.idleMs} ms`);
     row(
       '  memory at idle',
@@ -1005,6 +1010,8 @@ function operatorUnderTest(options: BenchOptions, admin: k8s.KubeConfig, ns: str
 /** What a new operator needs for the namespace as the load left it (--restart). */
 interface RestartFigures {
   requestsInNamespace: number;
+  /** The Node.js options it ran with. */
+  nodeOptions: string[];
   /** From its start to /readyz (caches synced), and to its work queue staying empty. */
   readyMs: number | undefined;
   idleMs: number | undefined;
@@ -1017,10 +1024,17 @@ interface RestartFigures {
 }
 
 /**
- * Starts a second operator on the namespace the load left (every request finished), waits until its
+ * Starts another operator (with the given Node.js options) on the namespace the load left (every request finished), waits until its
  * work queue stays empty (three scrapes in a row, 200 ms apart), and reads its memory; then stops it.
  */
-async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: string, cleanup: Cleanup): Promise<RestartFigures> {
+async function measureRestart(
+  options: BenchOptions,
+  admin: k8s.KubeConfig,
+  ns: string,
+  cleanup: Cleanup,
+  nodeOptions: string[],
+  index: number,
+): Promise<RestartFigures> {
   const custom = admin.makeApiClient(k8s.CustomObjectsApi);
   const list = (await custom.listNamespacedCustomObject({
     group: Group,
@@ -1030,11 +1044,12 @@ async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: 
   })) as {
     items: unknown[];
   };
-  say(`restart: a new operator on ${list.items.length} requests`);
+  say(`restart: a new operator on ${list.items.length} requests, node ${nodeOptions.join(' ') || '(no options)'}`);
   const started = performance.now();
   const operator = await startOperatorUnderTest({
     ...operatorUnderTest(options, admin, ns, 120_000),
-    logName: `operator-${ns}-restart.log`,
+    nodeOptions,
+    logName: `operator-${ns}-restart${index === 0 ? '' : `-${index + 1}`}.log`,
   });
   cleanup.operator = operator;
   const readyMs = performance.now() - started;
@@ -1058,6 +1073,7 @@ async function measureRestart(options: BenchOptions, admin: k8s.KubeConfig, ns: 
   cleanup.operator = undefined;
   return {
     requestsInNamespace: list.items.length,
+    nodeOptions,
     readyMs: round(readyMs, 0),
     idleMs: round(idleMs, 0),
     peakRssMiB: memory ? round(memory.peakRssKiB / 1024) : undefined,

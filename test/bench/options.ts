@@ -67,6 +67,11 @@ export interface BenchOptions {
    * for that state, apart from the load's.
    */
   restart: boolean;
+  /**
+   * The Node.js options of each restarted operator, one restart per entry, in order (default: one
+   * restart with operatorNodeOptions): several settings compared on the same finished requests.
+   */
+  restartNodeOptions: string[][];
 }
 
 /** Who creates the load and plays Flux. */
@@ -125,6 +130,11 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       kubeconfig's user, system:masters, exempt from queueing)
   --restart            default off    [BENCH_RESTART=1]  after the load, a new operator on the
                                       finished requests: time to idle, its peak RSS and heap
+  --restart-node-options  default: the operator's  [BENCH_RESTART_NODE_OPTIONS]  node options
+                                      added for each restarted operator, one restart per value,
+                                      separated by | (implies --restart). With an option's value
+                                      starting with --, use =: --restart-node-options="|--x"
+                                      restarts twice: as the operator ran, then with --x added
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
@@ -149,6 +159,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'load-as': { type: 'string' },
       'heap-snapshot': { type: 'boolean' },
       restart: { type: 'boolean' },
+      'restart-node-options': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -193,6 +204,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     | 'loadAs'
     | 'heapSnapshot'
     | 'restart'
+    | 'restartNodeOptions'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -203,7 +215,14 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   const operatorMain = stringValue(values['operator-main']) ?? stringValue(env['BENCH_OPERATOR_MAIN']);
   if (operatorMain !== undefined && mode !== 'child') throw new UsageError('--operator-main needs --operator child');
   if (values['heap-snapshot'] === true && mode !== 'child') throw new UsageError('--heap-snapshot needs --operator child');
-  const restart = values['restart'] === true || env['BENCH_RESTART'] === '1';
+  const restartVariants = stringValue(values['restart-node-options']) ?? stringValue(env['BENCH_RESTART_NODE_OPTIONS']);
+  const restartNodeOptions = (restartVariants?.split('|') ?? ['']).map((variant) => {
+    const extra = variant.split(/\s+/).filter((o) => o !== '');
+    for (const o of extra)
+      if (!o.startsWith('--')) throw new UsageError(`--restart-node-options (BENCH_RESTART_NODE_OPTIONS): "${o}" is not an option`);
+    return [...operatorNodeOptions, ...extra];
+  });
+  const restart = values['restart'] === true || env['BENCH_RESTART'] === '1' || restartVariants !== undefined;
   if (restart && mode !== 'child') throw new UsageError('--restart needs --operator child');
   if (ratePercents.length > 0 && ints.requests === 0)
     throw new UsageError(
@@ -221,6 +240,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     loadAs,
     heapSnapshot: values['heap-snapshot'] === true || env['BENCH_HEAP_SNAPSHOT'] === '1',
     restart,
+    restartNodeOptions,
   };
 }
 

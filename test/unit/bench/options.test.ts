@@ -53,4 +53,18 @@ describe('the restart phase', () => {
     expect(fromEnv !== 'help' && fromEnv.restart).toBe(true);
     expect(() => parseBenchOptions(['--restart', '--operator', 'in-process'], {})).toThrow('--restart needs --operator child');
   });
+
+  it("restarts once with the operator's node options, or once per | -separated variant added to them", () => {
+    const once = parseBenchOptions(['--restart', '--operator-node-options=--max-semi-space-size=2'], {});
+    expect(once !== 'help' && once.restartNodeOptions).toEqual([['--max-semi-space-size=2']]);
+    const variants = parseBenchOptions(['--restart-node-options=|--heap-growing-percent=20 --optimize-for-size'], {});
+    expect(variants !== 'help' && variants.restart).toBe(true);
+    expect(variants !== 'help' && variants.restartNodeOptions).toEqual([
+      ['--max-semi-space-size=1'],
+      ['--max-semi-space-size=1', '--heap-growing-percent=20', '--optimize-for-size'],
+    ]);
+    const fromEnv = parseBenchOptions([], { BENCH_RESTART_NODE_OPTIONS: '--a|--b' });
+    expect(fromEnv !== 'help' && fromEnv.restartNodeOptions.length).toBe(2);
+    expect(() => parseBenchOptions(['--restart-node-options', 'heap'], {})).toThrow('"heap" is not an option');
+  });
 });
