@@ -12,8 +12,8 @@ import { RequestService } from '../client/requests.js';
 import { bounded } from '../kube/bounded.js';
 import { apiMessage, connectionFailure, statusCode } from '../kube/errors.js';
 import { awaitsApproval } from '../policy/gate.js';
-import { ConfigError, loadKubeConfig } from '../runtime/config.js';
-import { reuseConnections } from '../runtime/kubeconfig.js';
+import { ConfigError } from '../runtime/config.js';
+import { loadKubeConfig, reuseConnections } from '../runtime/kubeconfig.js';
 import type { CliCommand, Connection, OutputFormat } from './args.js';
 import { describeRequest, liveText, requestTable, stateOf, stepLine, transitionLine } from './render.js';
 

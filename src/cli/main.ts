@@ -3,13 +3,15 @@
 // the operator and the MCP server, in one command.
 import { createRequire } from 'node:module';
 import type * as k8s from '@kubernetes/client-node';
-import { ConfigError, isHelpRequested, loadKubeConfig, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
+import { ConfigError, isHelpRequested, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
+import { operatorAccess, readKubeconfig } from '../kube/kubeconfig.js';
 import { createLogger } from '../runtime/logger.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
 import type { Identity } from '../client/requests.js';
 import { parseCli, UsageError } from './args.js';
 // Each command loads only its own modules (below, when it runs): the operator's process holds
-// neither the MCP server nor the client's, which is memory a long-running process keeps.
+// neither the MCP server nor the client's, nor @kubernetes/client-node (the operator has its own API
+// client), which is memory a long-running process keeps.
 
 const require = createRequire(import.meta.url);
 
@@ -31,7 +33,7 @@ async function runOperator(argv: string[]): Promise<number> {
   }
   const config = parseOperatorConfig(argv, process.env);
   const log = createLogger({ level: config.logLevel, component: 'operator' });
-  const kc = loadKubeConfig(config);
+  const kc = operatorAccess(readKubeconfig(config));
   const { Operator } = await import('../operator/manager.js');
   let exitCode = 0;
   let stopping: Promise<void> | undefined;
@@ -73,6 +75,7 @@ async function runMcp(argv: string[]): Promise<number> {
   }
   const config = parseMcpConfig(argv, process.env);
   const log = createLogger({ level: config.logLevel, component: 'mcp' });
+  const { loadKubeConfig } = await import('../runtime/kubeconfig.js');
   const kc = loadKubeConfig(config);
   const { createMcpServer } = await import('../mcp/server.js');
   const { serveHttp, serveStdio } = await import('../mcp/transports.js');

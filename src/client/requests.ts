@@ -1,6 +1,5 @@
 // A client's one way to act (the MCP adapter's and the command line's): create a FluxActionRequest
 // and follow it, through a watch, until it finished or the wait ran out. It never touches a Flux object.
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isFinished } from '../api/conditions.js';
 import { awaitsApproval } from '../policy/gate.js';
@@ -18,10 +17,11 @@ import {
   type FluxActionRequest,
   type RequestSpec,
 } from '../api/types.js';
-import { bounded } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { customObjectPath, kubeClient, type KubeClient, type WatchHandle } from '../kube/client.js';
 
 export interface RequestServiceOptions {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   /** ttlSecondsAfterFinished of the requests it creates (default 3600). */
   ttlSeconds?: number;
   /** Where requests that do not parse are logged. */
@@ -34,6 +34,11 @@ export interface RequestList {
   invalid: InvalidObjectError[];
 }
 
+/** A SelfSubjectReview's answer, as far as it is read. */
+interface SelfSubjectReview {
+  status?: { userInfo?: { username?: string; groups?: string[] } };
+}
+
 /** Who the client is to the API server (SelfSubjectReview). */
 export interface Identity {
   username: string;
@@ -41,11 +46,11 @@ export interface Identity {
 }
 
 export class RequestService {
-  private readonly custom: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
   private identity: Promise<Identity> | undefined;
 
   constructor(private readonly options: RequestServiceOptions) {
-    this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.client = kubeClient(options.kc);
   }
 
   /**
@@ -53,9 +58,11 @@ export class RequestService {
    * failed review is asked again next time.
    */
   whoAmI(): Promise<Identity> {
-    this.identity ??= this.options.kc
-      .makeApiClient(k8s.AuthenticationV1Api)
-      .createSelfSubjectReview({ body: {} }, bounded())
+    this.identity ??= this.client
+      .create<SelfSubjectReview>('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'SelfSubjectReview',
+      })
       .then((review) => {
         const user = review.status?.userInfo;
         if (!user?.username) throw new Error('the API server did not say who you are (SelfSubjectReview without a username)');
@@ -82,20 +89,17 @@ export class RequestService {
     );
     body.metadata.annotations[RequestedByAnnotation] = me.username;
     body.metadata.annotations[RequestedByGroupsAnnotation] = me.groups.join(',');
-    const created: unknown = await this.custom.createNamespacedCustomObject({
-      group: Group,
-      version: Version,
-      plural: Plural,
-      namespace,
+    const created: unknown = await this.client.create(
+      customObjectPath({ group: Group, version: Version, plural: Plural, namespace }),
       body,
-    });
+    );
     return this.parse(created, namespace, body.metadata.name);
   }
 
   /** Reads one request; throws an InvalidObjectError naming the bad field when it does not parse. */
   async get(namespace: string, name: string): Promise<FluxActionRequest> {
     return this.parse(
-      await this.custom.getNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace, name }),
+      await this.client.get(customObjectPath({ group: Group, version: Version, plural: Plural, namespace, name })),
       namespace,
       name,
     );
@@ -103,22 +107,9 @@ export class RequestService {
 
   /** Lists requests; one that does not parse is logged and reported in `invalid`, not dropped silently. */
   async list(namespace: string | undefined, labelSelector?: string): Promise<RequestList> {
-    const list = (
-      namespace
-        ? await this.custom.listNamespacedCustomObject({
-            group: Group,
-            version: Version,
-            plural: Plural,
-            namespace,
-            ...(labelSelector ? { labelSelector } : {}),
-          })
-        : await this.custom.listClusterCustomObject({
-            group: Group,
-            version: Version,
-            plural: Plural,
-            ...(labelSelector ? { labelSelector } : {}),
-          })
-    ) as { items: unknown[] };
+    const list = await this.client.list<unknown>(customObjectPath({ group: Group, version: Version, plural: Plural, namespace }), {
+      labelSelector,
+    });
     const requests: FluxActionRequest[] = [];
     const invalid: InvalidObjectError[] = [];
     for (const item of list.items) {
@@ -204,29 +195,28 @@ export class RequestService {
     let latest = request;
     let invalid: InvalidObjectError | undefined;
     await new Promise<void>((resolve) => {
-      let controller: AbortController | undefined;
-      let closed = false;
-      const done = (): void => {
-        closed = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        controller?.abort();
-        resolve();
-      };
       if (signal?.aborted) {
         resolve();
         return;
       }
+      let closed = false;
+      let watch: WatchHandle | undefined;
       const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        closed = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        watch?.abort();
+        resolve();
+      }
       signal?.addEventListener('abort', done);
-      const watch = new k8s.Watch(this.options.kc);
-      void watch
+      this.client
         .watch(
-          `/apis/${Group}/${Version}/namespaces/${namespace}/${Plural}`,
+          customObjectPath({ group: Group, version: Version, plural: Plural, namespace }),
           { fieldSelector: `metadata.name=${name}`, resourceVersion: request.metadata.resourceVersion ?? '' },
-          (phase: string, obj: unknown) => {
+          (type, obj) => {
             // The API server's own ERROR events (an expired resourceVersion) end the watch below.
-            if (closed || phase === 'ERROR' || phase === 'BOOKMARK') return;
+            if (closed || type === 'ERROR' || type === 'BOOKMARK') return;
             try {
               latest = this.parse(obj, namespace, name);
             } catch (err) {
@@ -237,20 +227,13 @@ export class RequestService {
             options.onUpdate?.(latest);
             if (until(latest)) done();
           },
-          () => {
-            done();
-          },
+          done,
         )
-        .then(
-          (c) => {
-            controller = c;
-            // Finished before the watch was set up: close it now.
-            if (closed) c.abort();
-          },
-          () => {
-            done();
-          },
-        );
+        .then((handle) => {
+          watch = handle;
+          // Finished before the watch was set up: close it now.
+          if (closed) handle.abort();
+        }, done);
     });
     return invalid ? { latest, invalid } : { latest };
   }
@@ -262,16 +245,11 @@ export class RequestService {
   async decide(namespace: string, name: string, decision: 'approve' | 'reject'): Promise<{ request: FluxActionRequest; by: string }> {
     const me = await this.whoAmI();
     const annotation = decision === 'approve' ? ApprovedByAnnotation : RejectedByAnnotation;
-    const patched: unknown = await this.custom.patchNamespacedCustomObject(
+    const patched: unknown = await this.client.mergePatch(
+      customObjectPath({ group: Group, version: Version, plural: Plural, namespace, name }),
       {
-        group: Group,
-        version: Version,
-        plural: Plural,
-        namespace,
-        name,
-        body: { metadata: { annotations: { [annotation]: me.username } } },
+        metadata: { annotations: { [annotation]: me.username } },
       },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded()),
     );
     return { request: this.parse(patched, namespace, name), by: me.username };
   }

@@ -1,12 +1,9 @@
-// Deadlines for API calls: a connection that stops answering must not hold whoever waits on it (a
-// worker, an informer's list, discovery) for good.
+// Deadlines for the API calls the MCP server and the CLI make through @kubernetes/client-node: a
+// connection that stops answering must not hold whoever waits on it for good. (The operator's own
+// client, src/kube/client.ts, bounds its calls itself, with the same deadline.)
 import * as k8s from '@kubernetes/client-node';
 import type { Clock, Timer } from '../runtime/clock.js';
-
-/** How long one API call may take before it is abandoned (the caller retries). */
-export const ApiCallTimeoutMs = 30_000;
-/** How long a LIST may take: a large namespace's list is longer to send than one object. */
-export const ListTimeoutMs = 60_000;
+import { ApiCallTimeoutMs } from './client.js';
 
 /**
  * Call options that abort an API call after timeoutMs (default ApiCallTimeoutMs) or when signal

@@ -1,9 +1,9 @@
 // API discovery for Flux kinds: which versions of a kind the cluster serves, preferred first, so
 // requests work on clusters with older Flux releases.
-import * as k8s from '@kubernetes/client-node';
 import type { FluxKind } from '../flux/kinds.js';
 import { fluxKinds } from '../flux/kinds.js';
-import { bounded } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { kubeClient } from '../kube/client.js';
 
 interface ServedKind {
   /** Served versions of the kind, the group's preferred version first. */
@@ -11,6 +11,14 @@ interface ServedKind {
 }
 
 export type Resolution = { apiVersion: string } | { error: string };
+
+/** The discovery documents read, as far as they are. */
+interface ApiGroupList {
+  groups?: { name: string; versions?: { version: string }[]; preferredVersion?: { version: string } }[];
+}
+interface ApiResourceList {
+  resources?: { name: string; kind: string }[];
+}
 
 /** Reads the served versions of the Flux API groups; refreshed when a lookup misses (a CRD installed later). */
 export class FluxDiscovery {
@@ -25,7 +33,7 @@ export class FluxDiscovery {
    * @param now the clock
    */
   constructor(
-    private readonly kc: k8s.KubeConfig,
+    private readonly kc: ClusterAccess,
     private readonly minRefreshMs = 10_000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -61,30 +69,29 @@ export class FluxDiscovery {
   }
 
   private async discover(): Promise<void> {
-    const apis = this.kc.makeApiClient(k8s.ApisApi);
-    const groups = await apis.getAPIVersions(bounded());
+    const client = kubeClient(this.kc);
+    const groups = await client.get<ApiGroupList>('/apis');
     const wanted = new Set(fluxKinds.map((k) => k.group));
     const served = new Map<string, ServedKind>();
-    const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
     // Every group version at once: one round trip instead of one per version in a row, so a slow API
     // server (or one that cuts long-lived connections) is far less likely to interrupt the sweep.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
+     
     const fluxGroups = (groups.groups ?? []).filter((group) => wanted.has(group.name));
     const lists = await Promise.all(
       fluxGroups.flatMap((group) => {
         const preferred = group.preferredVersion?.version;
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
+         
         const versions = (group.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
         return versions.map(async (version) => ({
           group: group.name,
           version,
-          list: await custom.getAPIResources({ group: group.name, version }, bounded()),
+          list: await client.get<ApiResourceList>(`/apis/${group.name}/${version}`),
         }));
       }),
     );
     // In the order asked for: each kind's preferred version first.
     for (const { group, version, list } of lists) {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- discovery documents off the wire
+       
       for (const resource of list.resources ?? []) {
         if (resource.name.includes('/')) continue;
         const kind = fluxKinds.find((k) => k.group === group && k.kind === resource.kind);

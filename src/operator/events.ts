@@ -1,7 +1,6 @@
 // Kubernetes Events on requests, one for each transition (AwaitingApproval, Approved, Requested,
 // Succeeded, Failed), each naming who asked and who approved, so `kubectl describe far` and
 // `kubectl events` tell a request's story.
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   ApiVersion,
@@ -12,7 +11,8 @@ import {
   type FluxActionRequest,
 } from '../api/types.js';
 import { delay, monotonicNanos, type Clock } from '../runtime/clock.js';
-import { bounded } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { kubeClient, type KubeClient, type ObjectList } from '../kube/client.js';
 import { describeError, isConflict, isForbidden, isTransient, statusCode } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 
@@ -46,11 +46,28 @@ interface UnconfirmedOutcome {
   done: () => void;
 }
 
+/** A core/v1 Event, as far as the operator writes and reads one. */
+interface CoreEvent {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; annotations?: Record<string, string> };
+  involvedObject: { apiVersion?: string; kind?: string; name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  source?: { component?: string };
+  reportingComponent?: string;
+  reportingInstance?: string;
+  firstTimestamp?: Date;
+  lastTimestamp?: Date;
+  count?: number;
+}
+
 /** Events longer than this are cut (the API server refuses messages over 1 KiB in events.k8s.io). */
 const MaxMessage = 1024;
 
 export class EventRecorder {
-  private readonly core: k8s.CoreV1Api;
+  private readonly client: KubeClient;
   /** Event names end in these: strictly increasing, so names sort in time order. */
   private readonly nanos: () => bigint;
   /** Finished requests whose outcome Event is to be looked for, by namespace. */
@@ -59,14 +76,14 @@ export class EventRecorder {
   private readonly lookups = new Map<string, Promise<void>>();
 
   constructor(
-    kc: k8s.KubeConfig,
+    kc: ClusterAccess,
     private readonly instance: string,
     private readonly clock: Clock,
     private readonly log: Logger,
     /** Whether a 403 stands (the API server is ready); without it, every 403 does. */
     private readonly refusalStands?: RefusalCheck,
   ) {
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.client = kubeClient(kc);
     this.nanos = monotonicNanos(() => clock.now());
   }
 
@@ -133,9 +150,9 @@ export class EventRecorder {
    */
   private async outcomesRecorded(namespace: string, batch: readonly UnconfirmedOutcome[]): Promise<Set<string> | undefined> {
     const found = new Set<string>();
-    const list = (fieldSelector: string, page?: string): Promise<k8s.CoreV1EventList> =>
+    const list = (fieldSelector: string, page?: string): Promise<ObjectList<CoreEvent>> =>
       this.retrying(() =>
-        this.core.listNamespacedEvent({ namespace, fieldSelector, limit: 500, ...(page ? { _continue: page } : {}) }, bounded()),
+        this.client.list<CoreEvent>(`/api/v1/namespaces/${namespace}/events`, { fieldSelector, limit: 500, continue: page }),
       );
     try {
       if (batch.length <= OutcomeLookupBatch) {
@@ -150,7 +167,7 @@ export class EventRecorder {
       do {
         const events = await list(`involvedObject.kind=${Kind}`, page);
         for (const e of events.items) found.add(`${e.involvedObject.uid ?? ''}/${e.reason ?? ''}`);
-        page = events.metadata?._continue || undefined;
+        page = events.metadata?.continue || undefined;
       } while (page);
       return found;
     } catch (err) {
@@ -199,7 +216,7 @@ export class EventRecorder {
   ): Promise<void> {
     const namespace = object.namespace ?? 'default';
     const now = new Date(this.clock.now());
-    const event: k8s.CoreV1Event = {
+    const event: CoreEvent = {
       // As client-go names events: <object>.<nanoseconds in hex>, so names sort in time order. Who
       // asked rides along as an annotation, as Flux puts its metadata on its Events.
       metadata: {
@@ -239,13 +256,13 @@ export class EventRecorder {
    * drops a call. The name is fixed before the first try, so a create that reached the server but
    * whose answer was lost comes back AlreadyExists, which is success: an Event is never doubled.
    */
-  private async create(namespace: string, event: k8s.CoreV1Event, object: string): Promise<void> {
+  private async create(namespace: string, event: CoreEvent, object: string): Promise<void> {
     let attempts = 0;
     try {
       await this.retrying(async (attempt) => {
         attempts = attempt;
         try {
-          await this.core.createNamespacedEvent({ namespace, body: event }, bounded());
+          await this.client.create(`/api/v1/namespaces/${namespace}/events`, event);
         } catch (err) {
           // The name is this Event's alone: an earlier try's answer was lost.
           if (!(attempt > 1 && isConflict(err))) throw err;

@@ -1,12 +1,13 @@
 // The Flux objects requests act on, read through one informer per kind and version, started the
 // first time a request needs that kind. A change to an object wakes the requests following it.
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { invalidObject } from '../api/parse.js';
 import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, slimFluxObject } from '../flux/objects.js';
 import { delay, type Clock } from '../runtime/clock.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { customObjectPath, kubeClient, type KubeClient } from '../kube/client.js';
 import { apiMessage, isNotFound } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
@@ -16,7 +17,7 @@ import { customObjects, newerThan, startInformer, type InformerHandle, type Sync
 export const DefaultSyncWaitMs = 5_000;
 
 export interface FluxObjectsOptions {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   log: Logger;
   clock: Clock;
   /** Restrict the informers to one namespace (default: all). */
@@ -46,10 +47,10 @@ export class FluxObjects {
   private readonly informers = new Map<string, InformerHandle<KubeObject>>();
   /** Objects we just wrote, newer than the cache until the watch delivers them. */
   private readonly fresh = new Map<string, FluxObject>();
-  private readonly custom: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
 
   constructor(private readonly options: FluxObjectsOptions) {
-    this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.client = kubeClient(options.kc);
   }
 
   /**
@@ -97,13 +98,7 @@ export class FluxObjects {
   private async readLive(kind: FluxKind, apiVersion: string, namespace: string, name: string): Promise<KubeObject | undefined> {
     const version = apiVersion.slice(apiVersion.indexOf('/') + 1);
     try {
-      const live = (await this.custom.getNamespacedCustomObject({
-        group: kind.group,
-        version,
-        namespace,
-        plural: kind.plural,
-        name,
-      })) as KubeObject;
+      const live = await this.client.get(customObjectPath({ group: kind.group, version, namespace, plural: kind.plural, name }));
       this.options.log.debug(
         { object: describeRef({ kind: kind.kind, namespace, name }) },
         'not in the cache yet, read from the API server',
@@ -178,7 +173,7 @@ export class FluxObjects {
     const plural = kind.plural;
     informer = startInformer<KubeObject>({
       kc,
-      ...customObjects(this.custom, group, version, plural, namespace),
+      ...customObjects(this.client, group, version, plural, namespace),
       log,
       clock,
       ...(onSyncFailing ? { onSyncFailing } : {}),

@@ -1,10 +1,10 @@
 // Informers: list+watch caches of requests and of the Flux kinds requests act on, restarted with
 // backoff when a watch fails. A lost watch re-lists, and the re-list re-delivers every object, so no
 // change is dropped.
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../runtime/clock.js';
-import { bounded, ListTimeoutMs } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { customObjectPath, kubeClient, type KubeClient, type ObjectList, type WatchHandle } from '../kube/client.js';
 import { apiMessage, isForbidden, isTransient, statusCode } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
@@ -48,32 +48,28 @@ export interface ListPage {
   continue?: string;
 }
 
-/** The query parameters of a list call for a page (client-node's names). */
-export function pageParams(page: ListPage): { limit: number; _continue?: string } {
-  return { limit: page.limit, ...(page.continue ? { _continue: page.continue } : {}) };
+/** The query parameters of a list call for a page. */
+export function pageParams(page: ListPage): { limit: number; continue?: string } {
+  return { limit: page.limit, ...(page.continue ? { continue: page.continue } : {}) };
 }
 
-/**
- * The continue token of a list page, if more pages follow: `_continue` in client-node's typed lists,
- * `continue` as the API server sends it (custom objects come untyped).
- */
-function continueOf(list: k8s.KubernetesListObject<KubeObject>): string | undefined {
-  const metadata: { _continue?: string; continue?: string } | undefined = list.metadata;
-  return metadata?._continue || metadata?.continue || undefined;
+/** The continue token of a list page, if more pages follow. */
+function continueOf(list: ObjectList): string | undefined {
+  return list.metadata?.continue || undefined;
 }
 
 /** Why an informer cannot sync, for logs and the fluxact_informer_sync_failing metric. */
 export type SyncFailureReason = 'Forbidden' | 'NotFound' | 'Unauthorized' | 'Unavailable' | 'Error';
 
 export interface WatchOptions<T extends KubeObject> {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   /** REST path of the collection, e.g. /apis/fluxaction.io/v1alpha1/fluxactionrequests. */
   path: string;
   /**
    * One page of the collection (see ListPage; the API server's continue token in the answer's
    * metadata asks for the next). A list that ignores the page and answers with everything works too.
    */
-  list: (page: ListPage) => Promise<k8s.KubernetesListObject<T>>;
+  list: (page: ListPage) => Promise<ObjectList<T>>;
   onChange: (obj: T, event: 'add' | 'update' | 'delete') => void;
   log: Logger;
   clock: Clock;
@@ -118,51 +114,185 @@ export interface WatchOptions<T extends KubeObject> {
  * logs and metrics.
  */
 export function customObjects<T extends KubeObject = KubeObject>(
-  custom: k8s.CustomObjectsApi,
+  client: KubeClient,
   group: string,
   version: string,
   plural: string,
   namespace?: string,
 ): Pick<WatchOptions<T>, 'path' | 'list' | 'resource' | 'namespace'> {
+  const path = customObjectPath({ group, version, plural, namespace });
   return {
-    path: namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`,
+    path,
     resource: `${plural}.${group}`,
     ...(namespace ? { namespace } : {}),
-    list: async (page) => {
-      const paging = pageParams(page);
-      return (
-        namespace
-          ? await custom.listNamespacedCustomObject({ group, version, namespace, plural, ...paging }, bounded(undefined, ListTimeoutMs))
-          : await custom.listClusterCustomObject({ group, version, plural, ...paging }, bounded(undefined, ListTimeoutMs))
-      ) as k8s.KubernetesListObject<T>;
-    },
+    list: (page) => client.list<T>(path, pageParams(page)),
   };
 }
 
-/** client-node's Watch, handing each object through `transform` before the informer caches it. */
-class TransformingWatch<T> extends k8s.Watch {
+/** What the list-and-watch loop tells the informer. */
+interface ListWatchHandlers<T> {
+  add(obj: T): void;
+  update(obj: T): void;
+  delete(obj: T): void;
+  /** The list or the watch failed; the loop stops until started again. */
+  error(err: unknown): void;
+}
+
+/**
+ * A cache kept by listing a collection and watching it from the list's resourceVersion, after
+ * client-go's reflector (and client-node's ListWatch, which it replaces). A watch the server ends is
+ * opened again from the last resourceVersion seen; one that expired (410 Gone) re-lists, and the
+ * list's difference to the cache is delivered as adds, updates and deletes. Any other failure is
+ * handed to `error`, and the loop waits for start() again (the informer's backoff decides when).
+ */
+class ListWatch<T extends KubeObject> {
+  private readonly objects = new Map<string, Map<string, T>>();
+  private resourceVersion = '';
+  private watching: WatchHandle | undefined;
+  private stopped = false;
+
   constructor(
-    kc: k8s.KubeConfig,
-    private readonly transform: (obj: T) => T,
-  ) {
-    super(kc);
+    private readonly client: KubeClient,
+    private readonly path: string,
+    private readonly listAll: () => Promise<ObjectList<T>>,
+    private readonly transform: ((obj: T) => T) | undefined,
+    private readonly on: ListWatchHandlers<T>,
+  ) {}
+
+  /** Lists (when there is no resourceVersion to watch from) and watches; resolves once the watch answered or the attempt failed. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.next(undefined);
   }
 
-  override watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    return super.watch(
-      path,
-      queryParams,
-      // ERROR and BOOKMARK events carry a Status or a bare object, not one to cache.
-      (phase, apiObj: unknown, watchObj?: unknown) => {
-        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.transform(apiObj as T) : apiObj, watchObj);
-      },
-      done,
-    );
+  stop(): void {
+    this.stopped = true;
+    this.watching?.abort();
+    this.watching = undefined;
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.objects.get(namespace ?? '')?.get(name);
+  }
+
+  list(namespace?: string): T[] {
+    if (namespace) return [...(this.objects.get(namespace)?.values() ?? [])];
+    const all: T[] = [];
+    for (const objects of this.objects.values()) all.push(...objects.values());
+    return all;
+  }
+
+  private async next(err: unknown): Promise<void> {
+    this.watching?.abort();
+    this.watching = undefined;
+    if (err !== undefined) {
+      if (statusCode(err) !== 410) {
+        this.on.error(err);
+        return;
+      }
+      this.resourceVersion = '';
+    }
+    if (this.stopped) return;
+    if (!this.resourceVersion) {
+      let list: ObjectList<T>;
+      try {
+        list = await this.listAll();
+      } catch (listErr) {
+        this.on.error(listErr);
+        return;
+      }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have been called while the list was read
+      if (this.stopped) return;
+      this.replaceAll(list.items);
+      this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    }
+    // Resolves once the watch answered, or ended first; rejects when it could not be made at all.
+    await new Promise<void>((opened, failed) => {
+      this.client
+        .watch(
+          this.path,
+          { resourceVersion: this.resourceVersion },
+          (type, object) => {
+            this.event(type, object);
+          },
+          (watchErr) => {
+            opened();
+            this.next(watchErr).catch((err: unknown) => {
+              this.on.error(err);
+            });
+          },
+          opened,
+        )
+        .then((watching) => {
+          this.watching = watching;
+          if (this.stopped) watching.abort();
+        }, failed);
+    });
+  }
+
+  private event(type: string, object: unknown): void {
+    const obj = object as T | undefined;
+    switch (type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        if (obj?.metadata) this.put(this.transform ? this.transform(obj) : obj);
+        break;
+      case 'DELETED':
+        if (obj?.metadata) this.remove(this.transform ? this.transform(obj) : obj);
+        break;
+      case 'ERROR':
+        // A Status: 410 means the resourceVersion expired; the watch ends and the next attempt re-lists.
+        if ((object as { code?: unknown } | undefined)?.code === 410) this.resourceVersion = '';
+        return;
+      default:
+        break; // BOOKMARK: only its resourceVersion counts.
+    }
+    const version = obj?.metadata?.resourceVersion;
+    if (version) this.resourceVersion = version;
+  }
+
+  /** The cache becomes the list: what is not in it is deleted, the rest added or updated. */
+  private replaceAll(items: readonly T[]): void {
+    const listed = new Map<string, Set<string>>();
+    for (const item of items) {
+      const ns = item.metadata?.namespace ?? '';
+      let names = listed.get(ns);
+      if (!names) listed.set(ns, (names = new Set<string>()));
+      names.add(item.metadata?.name ?? '');
+    }
+    for (const [ns, objects] of this.objects) {
+      const names = listed.get(ns);
+      for (const [name, obj] of objects) {
+        if (names?.has(name)) continue;
+        objects.delete(name);
+        this.on.delete(obj);
+      }
+      if (objects.size === 0) this.objects.delete(ns);
+    }
+    for (const item of items) this.put(item);
+  }
+
+  private put(obj: T): void {
+    const ns = obj.metadata?.namespace ?? '';
+    let objects = this.objects.get(ns);
+    if (!objects) this.objects.set(ns, (objects = new Map<string, T>()));
+    const name = obj.metadata?.name ?? '';
+    const found = objects.get(name);
+    if (!found) {
+      objects.set(name, obj);
+      this.on.add(obj);
+    } else if (!found.metadata?.resourceVersion || found.metadata.resourceVersion !== obj.metadata?.resourceVersion) {
+      objects.set(name, obj);
+      this.on.update(obj);
+    }
+  }
+
+  private remove(obj: T): void {
+    const ns = obj.metadata?.namespace ?? '';
+    const objects = this.objects.get(ns);
+    if (!objects?.delete(obj.metadata?.name ?? '')) return;
+    if (objects.size === 0) this.objects.delete(ns);
+    this.on.delete(obj);
   }
 }
 
@@ -229,7 +359,7 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   // Every successful list marks the cache synced. Page by page, each slimmed before the next.
   const transform = options.transform;
   const pageSize = options.pageSize ?? ListPageSize;
-  const listAndMark = async (): Promise<k8s.KubernetesListObject<T>> => {
+  const listAndMark = async (): Promise<ObjectList<T>> => {
     const first = await list({ limit: pageSize });
     const items = transform ? first.items.map((item) => transform(item)) : first.items;
     // Every page is of the first one's resourceVersion: the watch starts from there.
@@ -238,16 +368,30 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
       for (const item of page.items) items.push(transform ? transform(item) : item);
       next = continueOf(page);
     }
-    const result: k8s.KubernetesListObject<T> = { ...first, items };
     // After the informer has stored the items (it does so right after this promise resolves).
     setImmediate(() => {
       setSync({ state: 'synced' });
     });
-    return result;
+    return { ...first, items };
   };
-  const informer = transform
-    ? new k8s.ListWatch<T>(path, new TransformingWatch<T>(kc, transform), listAndMark, false)
-    : k8s.makeInformer<T>(kc, path, listAndMark);
+  const index = options.indexKey ? new SecondaryIndex(options.indexKey) : undefined;
+  const informer = new ListWatch<T>(kubeClient(kc), path, listAndMark, transform, {
+    add: (obj) => {
+      index?.set(obj);
+      onChange(obj, 'add');
+    },
+    update: (obj) => {
+      index?.set(obj);
+      onChange(obj, 'update');
+    },
+    delete: (obj) => {
+      index?.delete(obj);
+      onChange(obj, 'delete');
+    },
+    error: (err) => {
+      fail(err);
+    },
+  });
   let stopped = false;
   let failures = 0;
   /** Whether the attempt under way has failed (client-node reports a failed list as an event, not a rejection). */
@@ -322,20 +466,6 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     );
   }
 
-  const index = options.indexKey ? new SecondaryIndex(options.indexKey) : undefined;
-  informer.on('add', (obj) => {
-    index?.set(obj);
-    onChange(obj, 'add');
-  });
-  informer.on('update', (obj) => {
-    index?.set(obj);
-    onChange(obj, 'update');
-  });
-  informer.on('delete', (obj) => {
-    index?.delete(obj);
-    onChange(obj, 'delete');
-  });
-  informer.on('error', fail);
   run();
 
   const whenSynced = (failFast = true, signal?: AbortSignal): Promise<void> =>
@@ -376,10 +506,11 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
     hasSynced: () => sync.state === 'synced',
     lastError: () => lastError,
     failure: () => (sync.state === 'failed' ? sync.error : undefined),
-    stop: async () => {
+    stop: () => {
       stopped = true;
       retry?.cancel();
-      await informer.stop();
+      informer.stop();
+      return Promise.resolve();
     },
   };
 }

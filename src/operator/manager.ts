@@ -2,7 +2,6 @@
 // request informer, the Flux object informers and the work queue feeding the reconciler.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Group, Plural, Version } from '../api/types.js';
 import { FluxEventPoster } from '../audit/event-poster.js';
@@ -12,7 +11,9 @@ import { tokenMinter } from '../flux/token.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import type { OperatorConfig } from '../runtime/config.js';
 import { startHealthServer, type HealthServer } from '../runtime/http.js';
-import { LeaderElector, type StopReason } from '../runtime/leader.js';
+import { LeaderElector, leaseClient, type StopReason } from '../runtime/leader.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { kubeClient } from '../kube/client.js';
 import { createMetrics, informerSyncHook, workQueueMetricsHooks, type OperatorMetrics } from '../runtime/metrics.js';
 import { WorkQueue } from '../runtime/workqueue.js';
 import { FluxDiscovery } from './discovery.js';
@@ -31,7 +32,7 @@ import { ScheduleController } from '../schedule/controller.js';
 
 export interface OperatorOptions {
   config: OperatorConfig;
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   log: Logger;
   clock?: Clock;
   /** Called when leadership is lost: the process must stop acting (the CLI exits). */
@@ -78,7 +79,7 @@ export class Operator {
       return;
     }
     this.elector = new LeaderElector({
-      client: kc.makeApiClient(k8s.CoordinationV1Api),
+      client: leaseClient(kc),
       leaseName: config.leaseName,
       namespace: config.namespace,
       identity: this.identity,
@@ -128,7 +129,7 @@ export class Operator {
 }
 
 interface ControllersOptions {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   log: Logger;
   clock: Clock;
   metrics: OperatorMetrics;
@@ -183,10 +184,9 @@ class Controllers {
   async start(): Promise<void> {
     const { kc, log, clock, metrics, config, identity } = this.options;
     this.policies.start();
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.requests = startInformer<KubeObject>({
       kc,
-      ...customObjects(custom, Group, Version, Plural, config.watchNamespace),
+      ...customObjects(kubeClient(kc), Group, Version, Plural, config.watchNamespace),
       log,
       clock,
       onSyncFailing: this.onSyncFailing,

@@ -1,7 +1,6 @@
 // The request reconciler: the I/O around the Flux protocol. For one request key it reads what is,
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
 import { isDeepStrictEqual } from 'node:util';
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
 import { formatDuration } from '../api/duration.js';
@@ -40,7 +39,8 @@ import { pastAction, type PastAction, type PolicyDecision } from '../policy/eval
 import { subjectOf } from '../policy/decider.js';
 import { gate, needsDecision } from '../policy/gate.js';
 import type { FluxDiscovery } from './discovery.js';
-import { bounded } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { customObjectPath, kubeClient, type KubeClient } from '../kube/client.js';
 import { apiMessage, isConflict, isForbidden, isNotFound, isTransient } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { EventRecorder } from './events.js';
@@ -59,7 +59,7 @@ export const ResyncMs = 60_000;
 export const RecentOutcomeMs = 10 * 60_000;
 
 export interface ReconcilerDeps {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   requests: InformerHandle<KubeObject>;
   fluxObjects: FluxObjects;
   discovery: FluxDiscovery;
@@ -114,7 +114,7 @@ type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failur
 class StaleRequestError extends Error {}
 
 export class RequestReconciler {
-  private readonly custom: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
   /** Requests whose status we just wrote, newer than the cache until the watch delivers them. */
   private readonly fresh = new Map<string, FluxActionRequest>();
   /** Patches under way, by object and body: requests sharing a token wait for one patch, not send their own. */
@@ -135,7 +135,7 @@ export class RequestReconciler {
   private readonly mintToken: () => string;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.custom = deps.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.client = kubeClient(deps.kc);
     this.mintToken = () => {
       const token = deps.mintToken();
       const now = deps.clock.now();
@@ -272,11 +272,8 @@ export class RequestReconciler {
     try {
       let pending = this.patching.get(id);
       if (!pending) {
-        pending = this.custom
-          .patchNamespacedCustomObject(
-            { ...crdCoordinates(kind, patch.ref), name: patch.ref.name, body: patch.body },
-            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal)),
-          )
+        pending = this.client
+          .mergePatch(customObjectPath({ ...crdCoordinates(kind, patch.ref), name: patch.ref.name }), patch.body, { signal })
           .finally(() => this.patching.delete(id));
         this.patching.set(id, pending);
       }
@@ -525,16 +522,13 @@ export class RequestReconciler {
     const key = keyOf(request);
     try {
       const body = { ...request, status };
-      const updated: unknown = await this.custom.replaceNamespacedCustomObjectStatus(
-        {
-          group: Group,
-          version: Version,
-          plural: Plural,
-          namespace: request.metadata.namespace ?? '',
-          name: request.metadata.name,
-          body,
-        },
-        bounded(signal),
+      const updated: unknown = await this.client.replace(
+        customObjectPath(
+          { group: Group, version: Version, plural: Plural, namespace: request.metadata.namespace ?? '', name: request.metadata.name },
+          'status',
+        ),
+        body,
+        { signal },
       );
       const parsed = FluxActionRequestSchema.parse(updated);
       this.fresh.set(key, parsed);
@@ -747,16 +741,16 @@ export class RequestReconciler {
     const now = this.deps.clock.now();
     if (now < due) return { requeueAfter: due - now };
     try {
-      await this.custom.deleteNamespacedCustomObject(
-        {
+      await this.client.delete(
+        customObjectPath({
           group: Group,
           version: Version,
           plural: Plural,
           namespace: request.metadata.namespace ?? '',
           name: request.metadata.name,
-          body: { preconditions: { uid: request.metadata.uid ?? '' } },
-        },
-        bounded(signal),
+        }),
+        { preconditions: { uid: request.metadata.uid ?? '' } },
+        { signal },
       );
       this.deps.log.info({ request: keyOf(request), ttlSecondsAfterFinished: ttl }, 'deleted finished request after its TTL');
     } catch (err) {

@@ -2,12 +2,12 @@
 // labels ClusterFluxActionPolicies select by), the policies loaded and compiled once per change, and
 // each policy's Ready condition written to its status, so `kubectl get fap` says whether a policy is
 // in force or, when it cannot be used, why it denies everything it governs.
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ConditionStatus } from '../api/conditions.js';
 import type { Condition } from '../api/types.js';
 import { Group, Version } from '../api/types.js';
-import { bounded, ListTimeoutMs } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { customObjectPath, kubeClient, type KubeClient } from '../kube/client.js';
 import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound, isTransient } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import { customObjects, pageParams, startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
@@ -29,7 +29,7 @@ import {
 export const StatusCallTimeoutMs = 30_000;
 
 export interface PolicyStoreOptions {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   log: Logger;
   clock?: Clock;
   /** Write each policy's Ready condition (default true). Replicas that do not lead can leave it to the leader. */
@@ -92,15 +92,15 @@ export function readyCondition(policy: LoadedPolicy): Omit<Condition, 'lastTrans
  */
 export class PolicyStore {
   private readonly clock: Clock;
-  private readonly custom: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
   private readonly loaded = new Map<string, Entry>();
   private readonly statusQueue: WorkQueue;
   private policyInformers: Partial<Record<PolicyKindName, InformerHandle<KubeObject>>> = {};
-  private namespaces: InformerHandle<k8s.V1Namespace & KubeObject> | undefined;
+  private namespaces: InformerHandle<KubeObject> | undefined;
 
   constructor(private readonly options: PolicyStoreOptions) {
     this.clock = options.clock ?? realClock;
-    this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.client = kubeClient(options.kc);
     this.statusQueue = new WorkQueue({
       clock: this.clock,
       baseDelayMs: options.baseRetryDelayMs ?? 200,
@@ -112,11 +112,10 @@ export class PolicyStore {
   /** Starts the informers (and the status writer). */
   start(): void {
     const { kc, log, onSyncFailing } = this.options;
-    const core = kc.makeApiClient(k8s.CoreV1Api);
     const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> =>
       startInformer<KubeObject>({
         kc,
-        ...customObjects(this.custom, Group, Version, plural, kind === PolicyKind ? this.options.namespace : undefined),
+        ...customObjects(this.client, Group, Version, plural, kind === PolicyKind ? this.options.namespace : undefined),
         log,
         clock: this.clock,
         ...(onSyncFailing ? { onSyncFailing } : {}),
@@ -128,17 +127,14 @@ export class PolicyStore {
       [PolicyKind]: watch(PolicyKind, PolicyPlural),
       [ClusterPolicyKind]: watch(ClusterPolicyKind, ClusterPolicyPlural),
     };
-    this.namespaces = startInformer<k8s.V1Namespace & KubeObject>({
+    this.namespaces = startInformer<KubeObject>({
       kc,
       path: '/api/v1/namespaces',
       resource: 'namespaces',
       log,
       clock: this.clock,
       ...(onSyncFailing ? { onSyncFailing } : {}),
-      list: async (page) =>
-        (await core.listNamespace(pageParams(page), bounded(undefined, ListTimeoutMs))) as k8s.KubernetesListObject<
-          k8s.V1Namespace & KubeObject
-        >,
+      list: (page) => this.client.list('/api/v1/namespaces', pageParams(page)),
       onChange: () => undefined,
     });
     if (this.options.writeStatus ?? true) this.statusQueue.start((key, signal) => this.writeStatus(key, signal), { concurrency: 2 });
@@ -265,11 +261,9 @@ export class PolicyStore {
       },
     };
     const plural = kind === PolicyKind ? PolicyPlural : ClusterPolicyPlural;
-    const options = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal, StatusCallTimeoutMs));
     try {
-      if (kind === PolicyKind && namespace !== undefined)
-        await this.custom.patchNamespacedCustomObjectStatus({ group: Group, version: Version, plural, namespace, name, body }, options);
-      else await this.custom.patchClusterCustomObjectStatus({ group: Group, version: Version, plural, name, body }, options);
+      const ref = { group: Group, version: Version, plural, namespace: kind === PolicyKind ? namespace : undefined, name };
+      await this.client.mergePatch(customObjectPath(ref, 'status'), body, { signal, timeoutMs: StatusCallTimeoutMs });
       this.options.log.info({ policy: describePolicy(policy), ready: want.status, reason: want.reason }, 'policy status written');
     } catch (err) {
       if (isNotFound(err)) return undefined;

@@ -1,11 +1,8 @@
 // The operator's configuration: command-line flags, each with an environment variable as fallback
 // (flags win), checked with zod. One table drives parsing and the --help text, so they cannot drift.
-import path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
 import { parseListenAddress } from './http.js';
-import { reuseConnections } from './kubeconfig.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
 /** The operator's settings after parsing. */
@@ -389,75 +386,4 @@ export function readFlags(
   flags: readonly OperatorFlag[],
 ): <T>(name: string, schema: z.ZodType<T, string>) => T | undefined {
   return checker(rawValues(argv, env, flags));
-}
-
-/**
- * Loads the kubeconfig the operator should use: config.kubeconfig (a path, or a list of paths joined
- * with the platform's delimiter, merged as kubectl does), else client-node's default order
- * ($KUBECONFIG, ~/.kube/config, in-cluster service account). Throws a ConfigError saying in one line
- * what is wrong with a file that is missing, is not YAML, lacks a field, or names no usable cluster.
- */
-export function loadKubeConfig(config: Pick<OperatorConfig, 'kubeconfig'>): k8s.KubeConfig {
-  const kc = reuseConnections(new k8s.KubeConfig());
-  const files = (config.kubeconfig ?? '').split(path.delimiter).filter((f) => f !== '');
-  const [first, ...rest] = files;
-  const envFiles = process.env['KUBECONFIG'];
-  const source =
-    first !== undefined ? `kubeconfig ${files.join(path.delimiter)}` : envFiles ? `kubeconfig ${envFiles} ($KUBECONFIG)` : 'kubeconfig';
-  try {
-    if (first === undefined) {
-      kc.loadFromDefault();
-      // Without $KUBECONFIG, ~/.kube/config or a ServiceAccount, client-node falls back to
-      // http://localhost:8080, which only fails at the first call, with a connection error.
-      if (!envFiles && isLocalhostFallback(kc))
-        throw new ConfigError(
-          'no kubeconfig: set $KUBECONFIG or pass --kubeconfig, or create ~/.kube/config (in a pod, the ServiceAccount is used)',
-        );
-    } else {
-      loadFile(kc, first);
-      for (const file of rest) {
-        const other = new k8s.KubeConfig();
-        loadFile(other, file);
-        kc.mergeConfig(other);
-      }
-    }
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`${source}: ${firstLine(err)}`);
-  }
-  // client-node accepts a file without a usable context and fails only at the first API call.
-  const context = kc.getCurrentContext();
-  if (!context) throw new ConfigError(`${source}: no current-context is set`);
-  if (!kc.getContextObject(context)) throw new ConfigError(`${source}: current-context "${context}" is not among its contexts`);
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new ConfigError(`${source}: context "${context}" names no cluster the file defines`);
-  try {
-    new URL(cluster.server);
-  } catch {
-    throw new ConfigError(`${source}: cluster "${cluster.name}" has server ${JSON.stringify(cluster.server)}, which is not a URL`);
-  }
-  return kc;
-}
-
-/** Whether client-node filled the config with its last resort (no file, not in a pod). */
-function isLocalhostFallback(kc: k8s.KubeConfig): boolean {
-  const cluster = kc.getCurrentCluster();
-  return kc.getCurrentContext() === 'loaded-context' && cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080';
-}
-
-/** Loads one file, naming it in the error (client-node's messages do not). */
-function loadFile(kc: k8s.KubeConfig, file: string): void {
-  try {
-    kc.loadFromFile(file);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ENOENT') throw new ConfigError(`kubeconfig ${file}: no such file`);
-    if (code === 'EACCES') throw new ConfigError(`kubeconfig ${file}: not readable (permission denied)`);
-    throw new ConfigError(`kubeconfig ${file}: ${firstLine(err)}`);
-  }
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0]?.trim() || 'invalid';
 }

@@ -1,10 +1,14 @@
-// Connection reuse for @kubernetes/client-node. Its KubeConfig builds a new https.Agent for every
-// API call (kubernetes-client/javascript 1.x), so every call pays a new TCP connection and TLS
-// handshake — on both ends. One keep-alive agent per cluster and client identity fixes that.
+// @kubernetes/client-node's KubeConfig for the MCP server and the CLI: loaded from the kubeconfig
+// the operator's own loader finds and checks (so the messages are the same), with every auth
+// feature of client-node, and with connection reuse. Its KubeConfig builds a new https.Agent for
+// every API call (kubernetes-client/javascript 1.x), so every call pays a new TCP connection and
+// TLS handshake — on both ends. One keep-alive agent per cluster and client identity fixes that.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
+import { readKubeconfig } from '../kube/kubeconfig.js';
+import { ConfigError } from './config.js';
 
 type AgentFactory = (cluster: k8s.Cluster | null, options: https.AgentOptions) => http.Agent;
 
@@ -49,4 +53,43 @@ export function reuseConnections<T extends k8s.KubeConfig>(kc: T): T {
     return agent;
   };
   return kc;
+}
+
+/**
+ * Loads the kubeconfig to use, as src/kube/kubeconfig.ts finds and checks it (--kubeconfig, else
+ * $KUBECONFIG, ~/.kube/config, the in-cluster ServiceAccount), into a client-node KubeConfig that
+ * reuses connections. Several files merge as in kubectl: the first file that defines a name wins.
+ * Throws a ConfigError saying in one line what is wrong.
+ */
+export function loadKubeConfig(config: { kubeconfig?: string | undefined }): k8s.KubeConfig {
+  const loaded = readKubeconfig(config);
+  const kc = reuseConnections(new k8s.KubeConfig());
+  try {
+    if (loaded.serviceAccountDir !== undefined) {
+      kc.loadFromCluster();
+      return kc;
+    }
+    const parts = loaded.files.map((file) => {
+      const part = new k8s.KubeConfig();
+      part.loadFromFile(file);
+      return part;
+    });
+    kc.loadFromOptions({
+      clusters: firstByName(parts.flatMap((part) => part.getClusters())),
+      users: firstByName(parts.flatMap((part) => part.getUsers())),
+      contexts: firstByName(parts.flatMap((part) => part.getContexts())),
+      currentContext: loaded.currentContext,
+    });
+  } catch (err) {
+    // What client-node reads beyond the checks (a user's token-file, say) can still fail.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`${loaded.source}: ${message.split('\n')[0]?.trim() || 'invalid'}`);
+  }
+  return kc;
+}
+
+/** The entries with the first of each name, in order. */
+function firstByName<T extends { name: string }>(entries: T[]): T[] {
+  const seen = new Set<string>();
+  return entries.filter((entry) => !seen.has(entry.name) && seen.add(entry.name));
 }

@@ -9,13 +9,54 @@
 // to well within leaseDuration - renewDeadline.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import * as k8s from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
+import type { ClusterAccess } from '../kube/access.js';
+import { kubeClient } from '../kube/client.js';
 import { describeError, isConflict, isNotFound } from '../kube/errors.js';
 import { delay, realClock, type Clock } from './clock.js';
 
-/** The Lease calls the elector makes; a CoordinationV1Api satisfies it. */
-export type LeaseClient = Pick<k8s.CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;
+/**
+ * A Lease's spec. Times are RFC 3339 with microseconds as the API server sends them (a Date is
+ * read too: client-node's CoordinationV1Api gives V1MicroTime, a Date).
+ */
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string | Date;
+  renewTime?: string | Date;
+  leaseTransitions?: number;
+}
+
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: LeaseSpec;
+}
+
+/** The Lease calls the elector makes (named as client-node's CoordinationV1Api, which satisfies it too). */
+export interface LeaseClient {
+  readNamespacedLease(param: { name: string; namespace: string }): Promise<Lease>;
+  createNamespacedLease(param: { namespace: string; body: Lease }): Promise<Lease>;
+  replaceNamespacedLease(param: { name: string; namespace: string; body: Lease }): Promise<Lease>;
+}
+
+/** The LeaseClient of a cluster, each call bounded by the API client's deadline. */
+export function leaseClient(kc: ClusterAccess): LeaseClient {
+  const client = kubeClient(kc);
+  const path = (namespace: string, name?: string): string =>
+    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases${name ? `/${name}` : ''}`;
+  return {
+    readNamespacedLease: ({ name, namespace }) => client.get<Lease>(path(namespace, name)),
+    createNamespacedLease: ({ namespace, body }) => client.create<Lease>(path(namespace), body),
+    replaceNamespacedLease: ({ name, namespace, body }) => client.replace<Lease>(path(namespace, name), body),
+  };
+}
+
+/** A time as a MicroTime: RFC 3339 with six fractional digits, which the API server requires of a Lease's times. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
 
 /**
  * Why leadership ended: the Lease could not be renewed within renewDeadline, another replica was
@@ -66,9 +107,8 @@ export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 export const DEFAULT_JITTER_FACTOR = 1.2;
 
 /**
- * A Lease MicroTime as milliseconds since the epoch, or undefined when absent or unparsable.
- * client-node 1.4.0 types these fields as V1MicroTime (a Date) but does not convert them when it
- * reads a Lease, so at run time they arrive as RFC 3339 strings with microseconds; both are accepted.
+ * A Lease MicroTime as milliseconds since the epoch, or undefined when absent or unparsable: an
+ * RFC 3339 string with microseconds as the API server sends it, or a Date.
  */
 export function microTimeToMs(value: unknown): number | undefined {
   let ms: number;
@@ -82,7 +122,7 @@ export function microTimeToMs(value: unknown): number | undefined {
  * When the Lease stops being valid: renewTime + leaseDurationSeconds, in ms. Undefined when either is
  * missing, which makes the Lease free to take (no one can claim to be renewing it).
  */
-export function leaseExpiresAt(spec: k8s.V1LeaseSpec | undefined): number | undefined {
+export function leaseExpiresAt(spec: LeaseSpec | undefined): number | undefined {
   const renewedAt = microTimeToMs(spec?.renewTime);
   const seconds = spec?.leaseDurationSeconds;
   if (renewedAt === undefined || seconds === undefined) return undefined;
@@ -90,7 +130,7 @@ export function leaseExpiresAt(spec: k8s.V1LeaseSpec | undefined): number | unde
 }
 
 /** The identity holding the Lease at nowMs, or undefined when it has no holder or has expired. */
-export function activeHolder(spec: k8s.V1LeaseSpec | undefined, nowMs: number): string | undefined {
+export function activeHolder(spec: LeaseSpec | undefined, nowMs: number): string | undefined {
   const holder = spec?.holderIdentity;
   if (!holder) return undefined;
   const expiresAt = leaseExpiresAt(spec);
@@ -100,20 +140,20 @@ export function activeHolder(spec: k8s.V1LeaseSpec | undefined, nowMs: number): 
 /**
  * The spec identity writes to acquire or renew the Lease at nowMs. Renewing keeps acquireTime and
  * leaseTransitions; taking over from another holder (or a released Lease) counts a transition.
- * Times are V1MicroTime, which serializes with the microseconds the API server requires (it refuses
- * a plain Date's milliseconds with 400 BadRequest).
+ * Times are written with the microseconds the API server requires (microTime: it refuses a plain
+ * Date's milliseconds with 400 BadRequest).
  */
 export function acquiredLeaseSpec(
-  current: k8s.V1LeaseSpec | undefined,
+  current: LeaseSpec | undefined,
   identity: string,
   nowMs: number,
   leaseDurationSeconds: number,
-): k8s.V1LeaseSpec {
-  const now = new k8s.V1MicroTime(nowMs);
+): LeaseSpec {
+  const now = microTime(nowMs);
   const renewing = current?.holderIdentity === identity;
   let leaseTransitions = 0;
   if (current) leaseTransitions = renewing ? (current.leaseTransitions ?? 0) : (current.leaseTransitions ?? 0) + 1;
-  const base: k8s.V1LeaseSpec = current ?? {};
+  const base: LeaseSpec = current ?? {};
   return {
     ...base,
     holderIdentity: identity,
@@ -128,9 +168,9 @@ export function acquiredLeaseSpec(
  * The spec a holder writes to give the Lease up: no holder, and a 1 s duration so that even a
  * successor that ignores the empty holder takes over at once (as client-go's ReleaseOnCancel).
  */
-export function releasedLeaseSpec(current: k8s.V1LeaseSpec | undefined, nowMs: number): k8s.V1LeaseSpec {
-  const now = new k8s.V1MicroTime(nowMs);
-  const base: k8s.V1LeaseSpec = current ?? {};
+export function releasedLeaseSpec(current: LeaseSpec | undefined, nowMs: number): LeaseSpec {
+  const now = microTime(nowMs);
+  const base: LeaseSpec = current ?? {};
   return {
     ...base,
     holderIdentity: '',
@@ -282,7 +322,7 @@ export class LeaderElector {
   private async tryAcquireOrRenew(leading: boolean): Promise<Attempt> {
     const now = this.clock.now();
     const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
-    let lease: k8s.V1Lease;
+    let lease: Lease;
     try {
       lease = await this.client.readNamespacedLease({ name: this.leaseName, namespace: this.namespace });
     } catch (err) {
@@ -320,7 +360,7 @@ export class LeaderElector {
     );
   }
 
-  private async write(call: () => Promise<k8s.V1Lease>): Promise<Attempt> {
+  private async write(call: () => Promise<Lease>): Promise<Attempt> {
     try {
       await call();
       this.observe(this.identity);

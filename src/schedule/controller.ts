@@ -2,7 +2,6 @@
 // creates the due slot's FluxActionRequest under a deterministic name, writes the schedule's status,
 // deletes finished requests beyond the history limits, and looks again at the next slot. It runs in
 // the operator process, only on the leader.
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ConditionStatus, Phase } from '../api/conditions.js';
 import {
@@ -19,7 +18,8 @@ import {
 } from '../api/types.js';
 import { invalidObject } from '../api/parse.js';
 import type { Identity } from '../client/requests.js';
-import { bounded } from '../kube/bounded.js';
+import type { ClusterAccess } from '../kube/access.js';
+import { customObjectPath, kubeClient, type KubeClient } from '../kube/client.js';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import type { EventRecorder } from '../operator/events.js';
@@ -52,7 +52,7 @@ const Taken = Symbol('taken');
 export const MaxRequeueMs = 3_600_000;
 
 export interface ScheduleControllerOptions {
-  kc: k8s.KubeConfig;
+  kc: ClusterAccess;
   log: Logger;
   clock: Clock;
   /** The operator's request informer: the schedule's requests are read from its cache. */
@@ -100,7 +100,7 @@ function keyOf(namespace: string, name: string): string {
 /** Creates each FluxActionSchedule's requests at its slots. Call start() once, stop() once. */
 export class ScheduleController {
   private readonly queue: WorkQueue;
-  private readonly custom: k8s.CustomObjectsApi;
+  private readonly client: KubeClient;
   private schedules: InformerHandle<KubeObject> | undefined;
   /** The latest slot created per schedule uid, so a cache that has not seen our status write yet cannot run a slot twice. */
   private readonly created = new Map<string, number>();
@@ -110,7 +110,7 @@ export class ScheduleController {
 
   constructor(private readonly options: ScheduleControllerOptions) {
     this.queue = new WorkQueue({ clock: options.clock, logger: options.log });
-    this.custom = options.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.client = kubeClient(options.kc);
   }
 
   /**
@@ -122,7 +122,7 @@ export class ScheduleController {
     const { kc, log, clock, namespace, onSyncFailing } = this.options;
     this.schedules = startInformer<KubeObject>({
       kc,
-      ...customObjects(this.custom, Group, Version, SchedulePlural, namespace),
+      ...customObjects(this.client, Group, Version, SchedulePlural, namespace),
       log,
       clock,
       ...(onSyncFailing ? { onSyncFailing } : {}),
@@ -377,37 +377,34 @@ export class ScheduleController {
       spec,
     };
     try {
-      const created = (await this.custom.createNamespacedCustomObject(
-        { group: Group, version: Version, plural: Plural, namespace, body },
-        bounded(signal, CallTimeoutMs),
-      )) as KubeObject;
+      const created = await this.client.create(customObjectPath({ group: Group, version: Version, plural: Plural, namespace }), body, {
+        signal,
+        timeoutMs: CallTimeoutMs,
+      });
       this.options.log.info({ schedule: `${namespace}/${name}`, request: requestName, slot: iso(slot) }, 'created scheduled request');
       return created.metadata?.uid ?? '';
     } catch (err) {
       // 409 on create: AlreadyExists.
       if (!isConflict(err)) throw err;
       // The slot ran already. A request of that name that is not ours is a name taken by someone else.
-      const existing = (await this.custom.getNamespacedCustomObject(
-        { group: Group, version: Version, plural: Plural, namespace, name: requestName },
-        bounded(signal, CallTimeoutMs),
-      )) as KubeObject;
+      const existing = await this.client.get(
+        customObjectPath({ group: Group, version: Version, plural: Plural, namespace, name: requestName }),
+        {
+          signal,
+          timeoutMs: CallTimeoutMs,
+        },
+      );
       return existing.metadata?.ownerReferences?.some((o) => o.uid === uid) ? undefined : Taken;
     }
   }
 
   private async deleteRequest(namespace: string, request: OwnedRequest, signal: AbortSignal): Promise<void> {
     try {
-      await this.custom.deleteNamespacedCustomObject(
-        {
-          group: Group,
-          version: Version,
-          plural: Plural,
-          namespace,
-          name: request.name,
-          // Only the request the history judged, not a new one of the same name.
-          ...(request.uid ? { body: { preconditions: { uid: request.uid } } } : {}),
-        },
-        bounded(signal, CallTimeoutMs),
+      await this.client.delete(
+        customObjectPath({ group: Group, version: Version, plural: Plural, namespace, name: request.name }),
+        // Only the request the history judged, not a new one of the same name.
+        request.uid ? { preconditions: { uid: request.uid } } : undefined,
+        { signal, timeoutMs: CallTimeoutMs },
       );
     } catch (err) {
       if (isNotFound(err) || isConflict(err)) return;
@@ -465,9 +462,13 @@ export class ScheduleController {
       },
     };
     try {
-      await this.custom.patchNamespacedCustomObjectStatus(
-        { group: Group, version: Version, plural: SchedulePlural, namespace, name, body },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, bounded(signal, CallTimeoutMs)),
+      await this.client.mergePatch(
+        customObjectPath({ group: Group, version: Version, plural: SchedulePlural, namespace, name }, 'status'),
+        body,
+        {
+          signal,
+          timeoutMs: CallTimeoutMs,
+        },
       );
     } catch (err) {
       if (isNotFound(err)) return;

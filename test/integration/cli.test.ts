@@ -66,7 +66,11 @@ describe('a malformed kubeconfig', () => {
 
   describe.each(['operator', 'mcp'])('fluxact %s', (command) => {
     it.each([
-      ['is not YAML', notYaml, `kubeconfig ${notYaml}: missed comma between flow collection entries (3:3)`],
+      [
+        'is not YAML',
+        notYaml,
+        `kubeconfig ${notYaml}: invalid YAML at line 3, column 3: block collections are not allowed within flow collections`,
+      ],
       ['lacks a cluster server', noServer, `kubeconfig ${noServer}: clusters[0].cluster.server is missing`],
       ['sets no current-context', noContext, `kubeconfig ${noContext}: no current-context is set`],
       ['names a context it lacks', unknownContext, `kubeconfig ${unknownContext}: current-context "prod" is not among its contexts`],

@@ -3,7 +3,7 @@
 import https from 'node:https';
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { loadKubeConfig } from '../../src/runtime/config.js';
+import { loadKubeConfig } from '../../src/runtime/kubeconfig.js';
 import { testKubeconfigPath } from '../support/kube.js';
 
 /** How many new connections `calls` sequential API calls open. */

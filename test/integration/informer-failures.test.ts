@@ -138,7 +138,7 @@ describe('an informer whose watch cannot start', () => {
   it('logs it and restarts it, and then delivers changes', async () => {
     const core = admin.makeApiClient(k8s.CoreV1Api);
     // Listing works, but the kubeconfig the watch reads names a context that does not exist, as a
-    // credential or kubeconfig problem would: client-node's informer.start() rejects.
+    // credential problem (an exec plugin that fails) would: the watch cannot be made at all.
     const kc = adminKubeConfig();
     const context = kc.getCurrentContext();
     kc.setCurrentContext('nowhere');
@@ -161,7 +161,9 @@ describe('an informer whose watch cannot start', () => {
     await waitFor('the watch to fail to start', () =>
       lines.some((l) => l.msg === 'informer could not start its watch; restarting') ? true : undefined,
     );
-    expect(lines.find((l) => l.msg === 'informer could not start its watch; restarting')?.['err']).toBe('No currently active cluster');
+    expect(lines.find((l) => l.msg === 'informer could not start its watch; restarting')?.['err']).toBe(
+      'the kubeconfig names no current cluster',
+    );
     expect(failing).toEqual(['Error']);
     expect(clock.nextTimerIn()).toBe(500);
 

@@ -2,8 +2,9 @@
 // page reaches the cache, each page is slimmed (transform) before the next is asked for, so a large
 // collection is never held whole as sent, and the watch that follows starts where the list ended.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { kubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { customObjects, startInformer, type InformerHandle, type ListPage } from '../../src/operator/informers.js';
 import { realClock } from '../../src/runtime/clock.js';
@@ -30,7 +31,7 @@ describe('an informer on a collection larger than a page', () => {
   it('lists it page by page, slimming each page before asking for the next, then watches from there', async () => {
     const steps: string[] = [];
     const pages: ListPage[] = [];
-    const collection = customObjects(admin.makeApiClient(k8s.CustomObjectsApi), 'source.toolkit.fluxcd.io', 'v1', 'gitrepositories', ns);
+    const collection = customObjects(kubeClient(admin), 'source.toolkit.fluxcd.io', 'v1', 'gitrepositories', ns);
     informer = startInformer<KubeObject>({
       kc: admin,
       ...collection,

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import * as k8s from '@kubernetes/client-node';
+import { ApiError } from '../../../src/kube/client.js';
 import {
   LeaderElector,
   acquiredLeaseSpec,
@@ -8,7 +8,9 @@ import {
   microTimeToMs,
   releasedLeaseSpec,
   type LeaderElectorOptions,
+  type Lease,
   type LeaseClient,
+  type LeaseSpec,
   type StopReason,
 } from '../../../src/runtime/leader.js';
 import { FakeClock, settle, until } from './fake-clock.js';
@@ -17,13 +19,12 @@ const T0 = 1_700_000_000_000;
 const MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 describe('microTimeToMs', () => {
-  it('reads the RFC 3339 string with microseconds that client-node hands back for a Lease', () => {
+  it('reads the RFC 3339 string with microseconds that the API server sends for a Lease', () => {
     expect(microTimeToMs('2023-11-14T22:13:20.123456Z')).toBe(T0 + 123);
   });
 
-  it('reads a Date or V1MicroTime', () => {
+  it('reads a Date', () => {
     expect(microTimeToMs(new Date(T0))).toBe(T0);
-    expect(microTimeToMs(new k8s.V1MicroTime(T0))).toBe(T0);
   });
 
   it('gives undefined for a missing or unparsable time', () => {
@@ -34,9 +35,9 @@ describe('microTimeToMs', () => {
 });
 
 describe('lease expiry', () => {
-  const spec = (holder: string, renewedAt: number, seconds = 15): k8s.V1LeaseSpec => ({
+  const spec = (holder: string, renewedAt: number, seconds = 15): LeaseSpec => ({
     holderIdentity: holder,
-    renewTime: new Date(renewedAt).toISOString() as unknown as k8s.V1MicroTime,
+    renewTime: new Date(renewedAt).toISOString(),
     leaseDurationSeconds: seconds,
   });
 
@@ -55,7 +56,7 @@ describe('lease expiry', () => {
 
   it('has no active holder when renewTime or the duration is missing', () => {
     expect(activeHolder({ holderIdentity: 'b', leaseDurationSeconds: 15 }, T0)).toBeUndefined();
-    expect(activeHolder({ holderIdentity: 'b', renewTime: new k8s.V1MicroTime(T0) }, T0)).toBeUndefined();
+    expect(activeHolder({ holderIdentity: 'b', renewTime: new Date(T0) }, T0)).toBeUndefined();
   });
 });
 
@@ -105,35 +106,35 @@ describe('releasedLeaseSpec', () => {
  * exercised by test/integration/leader-election.test.ts.
  */
 class MemoryLeases implements LeaseClient {
-  lease: k8s.V1Lease | undefined;
+  lease: Lease | undefined;
   conflicts = 0;
   /** 'fail': calls reject as a network failure would; 'hang': calls never settle. */
   mode: 'ok' | 'fail' | 'hang' = 'ok';
   private version = 0;
 
-  async readNamespacedLease(param: k8s.CoordinationV1ApiReadNamespacedLeaseRequest): Promise<k8s.V1Lease> {
+  async readNamespacedLease(param: { name: string; namespace: string }): Promise<Lease> {
     await this.gate();
-    if (!this.lease) throw new k8s.ApiException(404, 'Not Found', `{"message":"leases \\"${param.name}\\" not found"}`, {});
+    if (!this.lease) throw new ApiError(404, { message: `leases "${param.name}" not found` });
     return wire(this.lease);
   }
 
-  async createNamespacedLease(param: k8s.CoordinationV1ApiCreateNamespacedLeaseRequest): Promise<k8s.V1Lease> {
+  async createNamespacedLease(param: { namespace: string; body: Lease }): Promise<Lease> {
     await this.gate();
     if (this.lease) {
       this.conflicts++;
-      throw new k8s.ApiException(409, 'Conflict', '{"message":"already exists"}', {});
+      throw new ApiError(409, { message: 'already exists' });
     }
     return this.store(param.body);
   }
 
-  async replaceNamespacedLease(param: k8s.CoordinationV1ApiReplaceNamespacedLeaseRequest): Promise<k8s.V1Lease> {
+  async replaceNamespacedLease(param: { name: string; namespace: string; body: Lease }): Promise<Lease> {
     await this.gate();
-    if (!this.lease) throw new k8s.ApiException(404, 'Not Found', '{}', {});
+    if (!this.lease) throw new ApiError(404, {});
     const sent = param.body.metadata?.resourceVersion;
     // Like the API server: a resourceVersion that is not the current one loses; none means unconditional.
     if (sent !== undefined && sent !== this.lease.metadata?.resourceVersion) {
       this.conflicts++;
-      throw new k8s.ApiException(409, 'Conflict', '{"message":"the object has been modified"}', {});
+      throw new ApiError(409, { message: 'the object has been modified' });
     }
     return this.store(param.body);
   }
@@ -146,13 +147,13 @@ class MemoryLeases implements LeaseClient {
     });
   }
 
-  spec(): k8s.V1LeaseSpec {
+  spec(): LeaseSpec {
     const spec = this.lease?.spec;
     if (!spec) throw new Error('no Lease stored');
     return spec;
   }
 
-  private store(body: k8s.V1Lease): k8s.V1Lease {
+  private store(body: Lease): Lease {
     const stored = wire(body);
     stored.metadata = { ...stored.metadata!, resourceVersion: String(++this.version) };
     this.lease = stored;
@@ -166,8 +167,8 @@ class MemoryLeases implements LeaseClient {
   }
 }
 
-function wire(lease: k8s.V1Lease): k8s.V1Lease {
-  return JSON.parse(JSON.stringify(lease)) as k8s.V1Lease;
+function wire(lease: Lease): Lease {
+  return JSON.parse(JSON.stringify(lease)) as Lease;
 }
 
 /** An elector on the fake clock and store, recording its callbacks. */
