@@ -75,12 +75,12 @@ export class FluxDiscovery {
     const served = new Map<string, ServedKind>();
     // Every group version at once: one round trip instead of one per version in a row, so a slow API
     // server (or one that cuts long-lived connections) is far less likely to interrupt the sweep.
-     
+
     const fluxGroups = (groups.groups ?? []).filter((group) => wanted.has(group.name));
     const lists = await Promise.all(
       fluxGroups.flatMap((group) => {
         const preferred = group.preferredVersion?.version;
-         
+
         const versions = (group.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
         return versions.map(async (version) => ({
           group: group.name,
@@ -91,7 +91,6 @@ export class FluxDiscovery {
     );
     // In the order asked for: each kind's preferred version first.
     for (const { group, version, list } of lists) {
-       
       for (const resource of list.resources ?? []) {
         if (resource.name.includes('/')) continue;
         const kind = fluxKinds.find((k) => k.group === group && k.kind === resource.kind);
