@@ -3,7 +3,7 @@
 // client, src/kube/client.ts, bounds its calls itself, with the same deadline.)
 import * as k8s from '@kubernetes/client-node';
 import type { Clock, Timer } from '../runtime/clock.js';
-import { ApiCallTimeoutMs } from './client.js';
+import { ApiCallTimeoutMs, unrefTimer } from './client.js';
 
 /**
  * Call options that abort an API call after timeoutMs (default ApiCallTimeoutMs) or when signal
@@ -38,15 +38,4 @@ export function bounded(signal?: AbortSignal, timeoutMs = ApiCallTimeoutMs, cloc
       ),
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
-
-/** As AbortSignal.timeout's timer: the deadline alone does not keep the process running. */
-function unrefTimer(fn: () => void, ms: number): Timer {
-  const handle = setTimeout(fn, ms);
-  handle.unref();
-  return {
-    cancel: () => {
-      clearTimeout(handle);
-    },
-  };
 }

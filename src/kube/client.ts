@@ -322,7 +322,7 @@ export function kubeClient(access: ClusterAccess): KubeClient {
 }
 
 /** As AbortSignal.timeout's timer: the deadline alone does not keep the process running. */
-function unrefTimer(fn: () => void, ms: number): Timer {
+export function unrefTimer(fn: () => void, ms: number): Timer {
   const handle = setTimeout(fn, ms);
   handle.unref();
   return {

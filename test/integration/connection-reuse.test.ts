@@ -1,27 +1,16 @@
 // API calls share keep-alive connections instead of a TLS handshake each (client-node builds a new
 // agent per call unless told otherwise).
-import https from 'node:https';
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/runtime/kubeconfig.js';
-import { testKubeconfigPath } from '../support/kube.js';
+import { connectionsOpenedBy, testKubeconfigPath } from '../support/kube.js';
 
 /** How many new connections `calls` sequential API calls open. */
-async function connectionsFor(kc: k8s.KubeConfig, calls: number): Promise<number> {
-  const proto = https.Agent.prototype as unknown as { createConnection: (...args: unknown[]) => unknown };
-  const original = proto.createConnection;
-  let opened = 0;
-  proto.createConnection = function (this: unknown, ...args: unknown[]) {
-    opened++;
-    return original.apply(this, args);
-  };
-  try {
-    const core = kc.makeApiClient(k8s.CoreV1Api);
+function connectionsFor(kc: k8s.KubeConfig, calls: number): Promise<number> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return connectionsOpenedBy(async () => {
     for (let i = 0; i < calls; i++) await core.listNamespace({ limit: 1 });
-  } finally {
-    proto.createConnection = original;
-  }
-  return opened;
+  });
 }
 
 describe('connection reuse', () => {

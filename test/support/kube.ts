@@ -1,5 +1,6 @@
 // Test access to the local control plane: the admin kubeconfig, namespaces per test, and waits on conditions.
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -103,4 +104,21 @@ export async function waitFor<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** How many new TLS connections calls opens (https.Agent's), for tests of connection reuse. */
+export async function connectionsOpenedBy(calls: () => Promise<void>): Promise<number> {
+  const proto = https.Agent.prototype as unknown as { createConnection: (...args: unknown[]) => unknown };
+  const original = proto.createConnection;
+  let opened = 0;
+  proto.createConnection = function (this: unknown, ...args: unknown[]) {
+    opened++;
+    return original.apply(this, args);
+  };
+  try {
+    await calls();
+  } finally {
+    proto.createConnection = original;
+  }
+  return opened;
 }

@@ -81,6 +81,13 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The Authorization header access sends with a call. */
+async function authorization(access: ReturnType<typeof operatorAccess>): Promise<unknown> {
+  const opts: https.RequestOptions = {};
+  await access.applyToHTTPSOptions(opts);
+  return (opts.headers as Record<string, unknown>)['Authorization'];
+}
+
 describe('readKubeconfig: where it looks', () => {
   const named = (server: string): string => kubeconfig({ cluster: `{server: "${server}"}` });
   const serverOf = (loaded: LoadedKubeconfig): string => loaded.cluster.cluster.server;
@@ -223,11 +230,7 @@ describe('readKubeconfig: in a pod', () => {
     const at = serviceAccount();
     let now = 1_700_000_000_000;
     const access = operatorAccess(readKubeconfig({}, pod, undefined, at), { now: () => now });
-    const token = async (): Promise<unknown> => {
-      const opts: https.RequestOptions = {};
-      await access.applyToHTTPSOptions(opts);
-      return (opts.headers as Record<string, unknown>)['Authorization'];
-    };
+    const token = (): Promise<unknown> => authorization(access);
     expect(await token()).toBe('Bearer sa-token');
     fs.writeFileSync(path.join(at, 'token'), 'rotated');
     now += FILE_REREAD_MS - 1;
@@ -384,21 +387,17 @@ describe('ClusterAccess.applyToHTTPSOptions', () => {
     fs.writeFileSync(path.join(at, 'token'), 'first\n');
     let now = 1_700_000_000_000;
     const access = operatorAccess(read(file(kubeconfig({ user: '{token-file: token}' }), 'config', at)), { now: () => now });
-    const authorization = async (): Promise<unknown> => {
-      const opts: https.RequestOptions = {};
-      await access.applyToHTTPSOptions(opts);
-      return (opts.headers as Record<string, unknown>)['Authorization'];
-    };
-    expect(await authorization()).toBe('Bearer first');
+    const sent = (): Promise<unknown> => authorization(access);
+    expect(await sent()).toBe('Bearer first');
     fs.writeFileSync(path.join(at, 'token'), 'second\n');
     now += 30_000;
-    expect(await authorization()).toBe('Bearer first');
+    expect(await sent()).toBe('Bearer first');
     now += 30_000;
-    expect(await authorization()).toBe('Bearer second');
+    expect(await sent()).toBe('Bearer second');
     // A token file that went missing keeps its last token, as client-go does.
     fs.rmSync(path.join(at, 'token'));
     now += FILE_REREAD_MS;
-    expect(await authorization()).toBe('Bearer second');
+    expect(await sent()).toBe('Bearer second');
   });
 
   it('fails in one line naming a token-file that cannot be read', async () => {
@@ -534,12 +533,6 @@ else {
   }
 
   const runs = (state: string): number => Number(fs.readFileSync(path.join(state, 'runs'), 'utf8'));
-
-  async function authorization(access: ReturnType<typeof operatorAccess>): Promise<unknown> {
-    const opts: https.RequestOptions = {};
-    await access.applyToHTTPSOptions(opts);
-    return (opts.headers as Record<string, unknown>)['Authorization'];
-  }
 
   it.each(['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'])(
     'runs the plugin with its args, its env and KUBERNETES_EXEC_INFO, and sends its token (%s)',
