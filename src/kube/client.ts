@@ -172,6 +172,8 @@ export class KubeClient {
         });
       });
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the call was being prepared (a credential plugin running): no event comes now.
+      if (options.signal?.aborted) onAbort();
       req.on('error', (err) => {
         finish();
         reject(err);
