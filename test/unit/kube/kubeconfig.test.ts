@@ -13,9 +13,9 @@ import {
   readKubeconfig,
   type AccessOptions,
   type LoadedKubeconfig,
-} from '../../src/kube/kubeconfig.js';
-import { ConfigError } from '../../src/runtime/config.js';
-import { loadKubeConfig } from '../../src/runtime/kubeconfig.js';
+} from '../../../src/kube/kubeconfig.js';
+import { ConfigError } from '../../../src/runtime/config.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 
 const dir = fs.mkdtempSync(path.join(tmpdir(), 'fluxact-kubeconfig-unit-'));
 let seq = 0;
