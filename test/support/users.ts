@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { RequestSpec } from '../../src/api/types.js';
 import { ApiVersion, Group, Kind, Plural, RequestedByAnnotation, Version } from '../../src/api/types.js';
 import { waitFor } from './kube.js';
+import { apiMessage, statusCode } from '../../src/kube/errors.js';
 import { reuseConnections } from '../../src/runtime/kubeconfig.js';
 
 /** A KubeConfig that acts as `user` through the admin's right to impersonate (system:masters). */
@@ -103,11 +104,9 @@ export async function refusal(call: Promise<unknown>): Promise<Refusal> {
   try {
     await call;
   } catch (err) {
-    if (err instanceof k8s.ApiException) {
-      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      const message = (body as { message?: unknown } | null)?.message;
-      return { code: err.code, message: typeof message === 'string' ? message : String(err.body) };
-    }
+    // client-node's ApiException and the operator's client's ApiError alike (the RequestService's).
+    const code = statusCode(err);
+    if (code !== undefined) return { code, message: apiMessage(err) };
     throw err;
   }
   throw new Error('the API server accepted what it should have refused');
