@@ -37,6 +37,8 @@ export interface OperatorOptions {
   clock?: Clock;
   /** Called when leadership is lost: the process must stop acting (the CLI exits). */
   onLostLeadership?: (reason: StopReason) => void;
+  /** Called once the controllers' caches have synced, before they act (the first time this replica leads). */
+  onSynced?: () => void;
 }
 
 /** One operator replica. start() returns once it serves health checks; it acts once it leads. */
@@ -123,6 +125,7 @@ export class Operator {
       config,
       identity: this.identity,
       ...(this.poster ? { poster: this.poster } : {}),
+      ...(this.options.onSynced ? { onSynced: this.options.onSynced } : {}),
     });
     await this.controllers.start();
   }
@@ -137,6 +140,7 @@ interface ControllersOptions {
   identity: string;
   /** Where outcomes go as Flux events (--events-addr). */
   poster?: FluxEventPoster;
+  onSynced?: () => void;
 }
 
 /** The parts that run only on the leader. */
@@ -221,6 +225,7 @@ class Controllers {
     // coalesces with what the previous leader recorded.
     reconciler.loadHeldTokens();
     this.synced = true;
+    this.options.onSynced?.();
     this.queue.start((key, signal) => reconciler.reconcile(key, signal), { concurrency: config.concurrency });
     // Schedules read their requests from the request informer's cache, synced above.
     const requestService = new RequestService({ kc });

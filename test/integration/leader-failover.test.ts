@@ -53,10 +53,14 @@ describe('leader election', () => {
     await waitForPhase(kc, ns, 'before-failover', 'Succeeded');
     expect((await leader.operator.metrics.leader.get()).values[0]?.value).toBe(1);
     expect((await standby.operator.metrics.leader.get()).values[0]?.value ?? 0).toBe(0);
+    // Only the leader's controllers started, and synced once (the heap growth limit is lifted then).
+    expect(leader.syncs()).toBe(1);
+    expect(standby.syncs()).toBe(0);
 
     await leader.stop();
     await waitFor('the standby to hold the Lease', async () => ((await holder()) === standby.operator.identity ? true : undefined), 30_000);
     await createRequest(kc, ns, 'after-failover', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
     await waitForPhase(kc, ns, 'after-failover', 'Succeeded');
+    expect(standby.syncs()).toBe(1);
   }, 60_000);
 });

@@ -55,6 +55,8 @@ export async function serviceAccountKubeConfig(
 export interface TestOperator {
   operator: Operator;
   kc: k8s.KubeConfig;
+  /** How often its controllers' caches synced (its onSynced calls). */
+  syncs(): number;
   stop(): Promise<void>;
 }
 
@@ -94,9 +96,10 @@ export async function startOperator(
     ...overrides,
   };
   const log = pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' });
-  const operator = new Operator({ config, kc, log, ...(clock ? { clock } : {}) });
+  let syncs = 0;
+  const operator = new Operator({ config, kc, log, ...(clock ? { clock } : {}), onSynced: () => (syncs += 1) });
   await operator.start();
-  return { operator, kc, stop: () => operator.stop() };
+  return { operator, kc, syncs: () => syncs, stop: () => operator.stop() };
 }
 
 /** Starts the Flux simulator (the test double for the Flux controllers). */
