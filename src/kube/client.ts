@@ -81,6 +81,36 @@ export function customObjectPath(ref: CustomObjectRef, subresource?: string): st
 
 const MergePatch = 'application/merge-patch+json';
 
+/** The TLS options that tell one client identity from another: calls alike in these may share connections. */
+const TlsFields = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'rejectUnauthorized'] as const;
+
+/**
+ * A fingerprint of the TLS identity in options, after whatever is given first (a server, a proxy):
+ * the key of the keep-alive agent its calls share, here and in client-node's KubeConfig
+ * (src/runtime/kubeconfig.ts).
+ */
+export function tlsFingerprint(options: Pick<https.AgentOptions, (typeof TlsFields)[number]>, ...first: string[]): string {
+  const hash = createHash('sha256');
+  for (const text of first) hash.update(text);
+  for (const field of TlsFields) {
+    const value = options[field];
+    hash.update('\0');
+    if (value !== undefined) hash.update(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value));
+  }
+  return hash.digest('hex');
+}
+
+/** An answer's body: its JSON, else its text (a proxy's error page, a plain-text healthz); undefined when empty. */
+function answerBody(chunks: Buffer[]): unknown {
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export class KubeClient {
   private readonly agents = new Map<string, http.Agent>();
 
@@ -159,14 +189,8 @@ export class KubeClient {
         });
         res.on('end', () => {
           finish();
-          const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
-          let body: unknown = text;
-          try {
-            body = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            // Not JSON: the text is the answer (a proxy's error page, a plain-text healthz).
-          }
+          const body = answerBody(chunks);
           if (status >= 200 && status < 300) resolve(body as T);
           else reject(new ApiError(status, body));
         });
@@ -215,14 +239,7 @@ export class KubeClient {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', end);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // The text is the answer.
-          }
-          end(new ApiError(status, body));
+          end(new ApiError(status, answerBody(chunks)));
         });
         return;
       }
@@ -283,25 +300,11 @@ export class KubeClient {
 
   /** One keep-alive agent per TLS identity (a client certificate rotated by an exec plugin gets a new one). */
   private agent(init: https.RequestOptions, plain: boolean): http.Agent {
-    const hash = createHash('sha256');
-    for (const value of [init.ca, init.cert, init.key, init.pfx, init.passphrase, init.servername, init.rejectUnauthorized]) {
-      hash.update('\0');
-      if (value !== undefined) hash.update(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value));
-    }
-    const key = `${plain ? 'http' : 'https'}:${hash.digest('hex')}`;
+    const key = `${plain ? 'http' : 'https'}:${tlsFingerprint(init)}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      const tls: https.AgentOptions = {
-        keepAlive: true,
-        ...(init.ca !== undefined ? { ca: init.ca } : {}),
-        ...(init.cert !== undefined ? { cert: init.cert } : {}),
-        ...(init.key !== undefined ? { key: init.key } : {}),
-        ...(init.pfx !== undefined ? { pfx: init.pfx } : {}),
-        ...(init.passphrase !== undefined ? { passphrase: init.passphrase } : {}),
-        ...(init.servername !== undefined ? { servername: init.servername } : {}),
-        ...(init.rejectUnauthorized !== undefined ? { rejectUnauthorized: init.rejectUnauthorized } : {}),
-      };
-      agent = plain ? new http.Agent({ keepAlive: true }) : new https.Agent(tls);
+      const tls = Object.fromEntries(TlsFields.flatMap((field) => (init[field] === undefined ? [] : [[field, init[field]]])));
+      agent = plain ? new http.Agent({ keepAlive: true }) : new https.Agent({ ...tls, keepAlive: true });
       this.agents.set(key, agent);
     }
     return agent;

@@ -216,7 +216,7 @@ function inCluster(host: string, port: string, dir: string): LoadedKubeconfig {
 }
 
 /** The entries by name, the first of each name winning. */
-function firstByName<T extends { name: string }>(entries: T[]): Map<string, T> {
+export function firstByName<T extends { name: string }>(entries: T[]): Map<string, T> {
   const byName = new Map<string, T>();
   for (const entry of entries) if (!byName.has(entry.name)) byName.set(entry.name, entry);
   return byName;
@@ -448,7 +448,8 @@ function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
-function firstLine(err: unknown): string {
+/** An error's message as one line (its first, trimmed). */
+export function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split('\n')[0]?.trim() || 'invalid';
 }

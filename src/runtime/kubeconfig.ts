@@ -3,33 +3,14 @@
 // feature of client-node, and with connection reuse. Its KubeConfig builds a new https.Agent for
 // every API call (kubernetes-client/javascript 1.x), so every call pays a new TCP connection and
 // TLS handshake — on both ends. One keep-alive agent per cluster and client identity fixes that.
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
-import { readKubeconfig } from '../kube/kubeconfig.js';
+import { tlsFingerprint } from '../kube/client.js';
+import { firstByName, firstLine, readKubeconfig } from '../kube/kubeconfig.js';
 import { ConfigError } from './config.js';
 
 type AgentFactory = (cluster: k8s.Cluster | null, options: https.AgentOptions) => http.Agent;
-
-function fingerprint(cluster: k8s.Cluster | null, options: https.AgentOptions): string {
-  const hash = createHash('sha256');
-  hash.update(cluster?.server ?? '');
-  hash.update(cluster?.proxyUrl ?? '');
-  for (const value of [
-    options.ca,
-    options.cert,
-    options.key,
-    options.pfx,
-    options.passphrase,
-    options.servername,
-    options.rejectUnauthorized,
-  ]) {
-    hash.update('\0');
-    if (value !== undefined) hash.update(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value));
-  }
-  return hash.digest('hex');
-}
 
 /**
  * Makes a KubeConfig reuse one keep-alive agent per cluster and client certificate instead of a new
@@ -41,7 +22,7 @@ export function reuseConnections<T extends k8s.KubeConfig>(kc: T): T {
   const agents = new Map<string, http.Agent>();
   target.createAgent = (cluster, options) => {
     if (cluster?.proxyUrl) return original(cluster, options);
-    const key = fingerprint(cluster, options);
+    const key = tlsFingerprint(options, cluster?.server ?? '', cluster?.proxyUrl ?? '');
     let agent = agents.get(key);
     if (!agent) {
       // No socket limit: node-fetch 2 (under client-node) misreads a chunked response as a premature
@@ -75,21 +56,14 @@ export function loadKubeConfig(config: { kubeconfig?: string | undefined }): k8s
       return part;
     });
     kc.loadFromOptions({
-      clusters: firstByName(parts.flatMap((part) => part.getClusters())),
-      users: firstByName(parts.flatMap((part) => part.getUsers())),
-      contexts: firstByName(parts.flatMap((part) => part.getContexts())),
+      clusters: [...firstByName(parts.flatMap((part) => part.getClusters())).values()],
+      users: [...firstByName(parts.flatMap((part) => part.getUsers())).values()],
+      contexts: [...firstByName(parts.flatMap((part) => part.getContexts())).values()],
       currentContext: loaded.currentContext,
     });
   } catch (err) {
     // What client-node reads beyond the checks (a user's token-file, say) can still fail.
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(`${loaded.source}: ${message.split('\n')[0]?.trim() || 'invalid'}`);
+    throw new ConfigError(`${loaded.source}: ${firstLine(err)}`);
   }
   return kc;
-}
-
-/** The entries with the first of each name, in order. */
-function firstByName<T extends { name: string }>(entries: T[]): T[] {
-  const seen = new Set<string>();
-  return entries.filter((entry) => !seen.has(entry.name) && seen.add(entry.name));
 }
