@@ -1,6 +1,6 @@
 // Informers: list+watch caches of requests and of the Flux kinds requests act on, restarted with
-// backoff when a watch fails. A lost watch re-lists, and the re-list re-delivers every object, so no
-// change is dropped.
+// backoff when a watch fails. A lost watch is opened again from the last version seen, and one too
+// old to resume (410 Gone) re-lists and delivers the difference, so no change is dropped.
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../runtime/clock.js';
 import type { ClusterAccess } from '../kube/access.js';
@@ -253,6 +253,13 @@ class ListWatch<T extends KubeObject> {
 
   /** The cache becomes the list: what is not in it is deleted, the rest added or updated. */
   private replaceAll(items: readonly T[]): void {
+    // The first list (the cache empty, as at every start) has nothing to delete.
+    if (this.objects.size > 0) this.deleteUnlisted(items);
+    for (const item of items) this.put(item);
+  }
+
+  /** Deletes from the cache what the list does not hold. */
+  private deleteUnlisted(items: readonly T[]): void {
     const listed = new Map<string, Set<string>>();
     for (const item of items) {
       const ns = item.metadata?.namespace ?? '';
@@ -269,7 +276,6 @@ class ListWatch<T extends KubeObject> {
       }
       if (objects.size === 0) this.objects.delete(ns);
     }
-    for (const item of items) this.put(item);
   }
 
   private put(obj: T): void {
@@ -394,7 +400,7 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   });
   let stopped = false;
   let failures = 0;
-  /** Whether the attempt under way has failed (client-node reports a failed list as an event, not a rejection). */
+  /** Whether the attempt under way has failed (the loop reports a failed list or watch through `error`, not as a rejection). */
   let attemptFailed = false;
   let lastError: unknown;
   let failingReason: SyncFailureReason | undefined;
