@@ -4,6 +4,7 @@
 // yardstick its throughput is measured against.
 import * as k8s from '@kubernetes/client-node';
 import { fluxKind } from '../../src/flux/kinds.js';
+import type { ApiServerCpu } from './host.js';
 import { runBounded, summarize, type Summary } from './stats.js';
 
 export interface PatchRate {
@@ -14,6 +15,8 @@ export interface PatchRate {
   patchesPerSecond: number;
   /** Per-patch latency, ms. */
   latencyMs: Summary;
+  /** The API server's CPU per patch and its share of the machine's (measured for the spread baseline). */
+  apiServerCpu?: ApiServerCpu;
 }
 
 /**

@@ -13,7 +13,7 @@ import { Group, Version } from '../../src/api/types.js';
 import { createFluxObject, createRequest, ensureInstalled } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, waitFor } from '../support/kube.js';
 import { measurePatchRate, type PatchRate } from './baseline.js';
-import { apiServerRequestCounts, countsSince, startCpuMeasure, type CpuReport } from './host.js';
+import { apiServerCpu, apiServerRequestCounts, countsSince, startCpuMeasure, type ApiServerCpu, type CpuReport } from './host.js';
 import {
   scrapeMetrics,
   startOperatorUnderTest,
@@ -22,7 +22,7 @@ import {
   type OperatorStartOptions,
   type OperatorUnderTest,
 } from './operator-process.js';
-import { parseBenchOptions, usage, type BenchOptions } from './options.js';
+import { parseBenchOptions, usage, type BenchOptions, type RestartVariant } from './options.js';
 import { RequestTracker } from './request-tracker.js';
 import { round, runBounded, summarize } from './stats.js';
 import { heapGrowthPerThousand, startMemorySampler } from './heap.js';
@@ -187,7 +187,9 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     parallel = await measurePatchRate(load.kc, ns, [BaselineObject], options.baselinePatches, P, 'par');
     say(`baseline: ${options.baselinePatches} merge patches ${P} in flight, ${parallel.patchesPerSecond.toFixed(0)}/s`);
     // The operator's patches go to M objects, not one: the same, spread round-robin over the targets.
+    const spreadCpu = startCpuMeasure();
     spread = await measurePatchRate(load.kc, ns, targets, options.baselinePatches, P, 'spread');
+    spread.apiServerCpu = apiServerCpu(spreadCpu(), spread.patches);
     say(`baseline: ${options.baselinePatches} merge patches ${P} in flight over ${M} objects, ${spread.patchesPerSecond.toFixed(0)}/s`);
   }
 
@@ -282,8 +284,8 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const logSummary = operator.logFile ? summarizeLog(operator.logFile) : undefined;
   const restarts: RestartFigures[] = [];
   if (options.restart)
-    for (const [i, nodeOptions] of options.restartNodeOptions.entries())
-      restarts.push(await measureRestart(options, admin, ns, cleanup, nodeOptions, i));
+    for (const [i, variant] of options.restartVariants.entries())
+      restarts.push(await measureRestart(options, admin, ns, cleanup, variant, i));
   const heapSeries = samples.filter((s) => s.heapUsedMiB !== undefined);
 
   const figures = {
@@ -599,6 +601,7 @@ async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefi
     ratioToParallelOverTargets: baseline.spread ? round(throughput / baseline.spread.patchesPerSecond, 3) : undefined,
     watchEventsPerRequest: roundSummary(watchEvents),
     cpu,
+    apiServerCpu: apiServerCpu(cpu, apiFigures(apiRequests).total),
     apiServerRequests: apiFigures(apiRequests),
     clean: !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0,
     ...examples,
@@ -910,6 +913,14 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
       `${s(b.ratioToSequential)} (sequential), ${s(b.ratioToParallelOverTargets)} (${options.parallelism} in flight, ${options.targets} objects)`,
     );
     row('  watch events per request', spread(b.watchEventsPerRequest));
+    const rawCpu = (over?.['apiServerCpu'] as ApiServerCpu | undefined) ?? undefined;
+    row(
+      '  API server CPU',
+      `${s(b.apiServerCpu.msPerCall)} ms per call, ${s(b.apiServerCpu.shareOfBusyPercent)}% of the CPU used on the machine` +
+        (rawCpu
+          ? ` (raw patches ${options.parallelism} in flight over ${options.targets} objects: ${s(rawCpu.msPerCall)} ms per patch, ${s(rawCpu.shareOfBusyPercent)}%)`
+          : ''),
+    );
     cpuRows(row, b.cpu);
   }
   if (f.closedLoop) {
@@ -975,10 +986,7 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
   if (logInfo) row('operator log lines by level', JSON.stringify(logInfo.byLevel));
   row('operator stop', `${s(op['stopMs'])} ms, exit ${JSON.stringify(op.exit)}`);
   for (const r of f.restarts) {
-    row(
-      'RESTART',
-      `a new operator on the ${r.requestsInNamespace} finished requests the load left, node ${r.nodeOptions.join(' ') || '(no options)'}`,
-    );
+    row('RESTART', `a new operator on the ${r.requestsInNamespace} finished requests the load left, ${describeVariant(r)}`);
     row('  ready, idle', `/readyz after ${r.readyMs} ms, work queue empty after ${r.idleMs} ms`);
     row(
       '  memory at idle',
@@ -1010,8 +1018,9 @@ function operatorUnderTest(options: BenchOptions, admin: k8s.KubeConfig, ns: str
 /** What a new operator needs for the namespace as the load left it (--restart). */
 interface RestartFigures {
   requestsInNamespace: number;
-  /** The Node.js options it ran with. */
+  /** The Node.js options it ran with, and the variables added to its environment. */
   nodeOptions: string[];
+  env: Record<string, string>;
   /** From its start to /readyz (caches synced), and to its work queue staying empty. */
   readyMs: number | undefined;
   idleMs: number | undefined;
@@ -1032,7 +1041,7 @@ async function measureRestart(
   admin: k8s.KubeConfig,
   ns: string,
   cleanup: Cleanup,
-  nodeOptions: string[],
+  variant: RestartVariant,
   index: number,
 ): Promise<RestartFigures> {
   const custom = admin.makeApiClient(k8s.CustomObjectsApi);
@@ -1044,11 +1053,12 @@ async function measureRestart(
   })) as {
     items: unknown[];
   };
-  say(`restart: a new operator on ${list.items.length} requests, node ${nodeOptions.join(' ') || '(no options)'}`);
+  say(`restart: a new operator on ${list.items.length} requests, ${describeVariant(variant)}`);
   const started = performance.now();
   const operator = await startOperatorUnderTest({
     ...operatorUnderTest(options, admin, ns, 120_000),
-    nodeOptions,
+    nodeOptions: variant.nodeOptions,
+    env: variant.env,
     logName: `operator-${ns}-restart${index === 0 ? '' : `-${index + 1}`}.log`,
   });
   cleanup.operator = operator;
@@ -1073,7 +1083,7 @@ async function measureRestart(
   cleanup.operator = undefined;
   return {
     requestsInNamespace: list.items.length,
-    nodeOptions,
+    ...variant,
     readyMs: round(readyMs, 0),
     idleMs: round(idleMs, 0),
     peakRssMiB: memory ? round(memory.peakRssKiB / 1024) : undefined,
@@ -1082,6 +1092,12 @@ async function measureRestart(
     cpuSeconds: cpuSeconds !== undefined ? round(cpuSeconds, 2) : undefined,
     liveHeapMiB: snapshot ? round(snapshot.liveMiB, 1) : undefined,
   };
+}
+
+/** A restart's settings for the report: node options, then environment variables. */
+function describeVariant(variant: RestartVariant): string {
+  const env = Object.entries(variant.env).map(([k, v]) => `${k}=${v}`);
+  return `node ${variant.nodeOptions.join(' ') || '(no options)'}${env.length > 0 ? `, ${env.join(' ')}` : ''}`;
 }
 
 /** The CPU rows of a phase, with a warning when other work on the machine took a large share. */

@@ -58,6 +58,8 @@ export interface OperatorStartOptions {
   main?: string | undefined;
   /** Node.js options of the child (default: the image's NODE_OPTIONS). */
   nodeOptions?: readonly string[];
+  /** Variables added to the child's environment. */
+  env?: Readonly<Record<string, string>>;
   /** Whether the child writes a heap snapshot on SIGUSR2 (see heapSnapshot). */
   heapSnapshots?: boolean;
   /** The child's log file name in .cache/bench (default operator-<namespace>.log). */
@@ -134,7 +136,7 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
     '--log-level',
     options.logLevel,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: repoRoot });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: repoRoot, env: { ...process.env, ...options.env } });
   closeSync(logFd);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -68,11 +68,21 @@ export interface BenchOptions {
    */
   restart: boolean;
   /**
-   * The Node.js options of each restarted operator, one restart per entry, in order (default: one
-   * restart with operatorNodeOptions): several settings compared on the same finished requests.
+   * The Node.js options and environment of each restarted operator, one restart per entry, in order
+   * (default: one restart with operatorNodeOptions): several settings compared on the same finished
+   * requests.
    */
-  restartNodeOptions: string[][];
+  restartVariants: RestartVariant[];
 }
+
+/** What one restarted operator runs with: its Node.js options, and variables added to its environment. */
+export interface RestartVariant {
+  nodeOptions: string[];
+  env: Record<string, string>;
+}
+
+/** An environment variable's assignment in a restart variant, such as MALLOC_ARENA_MAX=2. */
+const EnvAssignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/;
 
 /** Who creates the load and plays Flux. */
 export type LoadUser = 'serviceaccount' | 'admin';
@@ -134,7 +144,9 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       added for each restarted operator, one restart per value,
                                       separated by | (implies --restart). With an option's value
                                       starting with --, use =: --restart-node-options="|--x"
-                                      restarts twice: as the operator ran, then with --x added
+                                      restarts twice: as the operator ran, then with --x added;
+                                      NAME=value in a value sets an environment variable of that
+                                      restart: --restart-node-options="|MALLOC_ARENA_MAX=2"
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
@@ -204,7 +216,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     | 'loadAs'
     | 'heapSnapshot'
     | 'restart'
-    | 'restartNodeOptions'
+    | 'restartVariants'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -216,11 +228,19 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
   if (operatorMain !== undefined && mode !== 'child') throw new UsageError('--operator-main needs --operator child');
   if (values['heap-snapshot'] === true && mode !== 'child') throw new UsageError('--heap-snapshot needs --operator child');
   const restartVariants = stringValue(values['restart-node-options']) ?? stringValue(env['BENCH_RESTART_NODE_OPTIONS']);
-  const restartNodeOptions = (restartVariants?.split('|') ?? ['']).map((variant) => {
-    const extra = variant.split(/\s+/).filter((o) => o !== '');
-    for (const o of extra)
-      if (!o.startsWith('--')) throw new UsageError(`--restart-node-options (BENCH_RESTART_NODE_OPTIONS): "${o}" is not an option`);
-    return [...operatorNodeOptions, ...extra];
+  const variants = (restartVariants?.split('|') ?? ['']).map((variant): RestartVariant => {
+    const extra: string[] = [];
+    const variables: Record<string, string> = {};
+    for (const o of variant.split(/\s+/).filter((w) => w !== '')) {
+      const assignment = EnvAssignment.exec(o);
+      if (assignment) variables[assignment[1]!] = assignment[2]!;
+      else if (o.startsWith('--')) extra.push(o);
+      else
+        throw new UsageError(
+          `--restart-node-options (BENCH_RESTART_NODE_OPTIONS): "${o}" is neither an option (--name) nor an environment variable (NAME=value)`,
+        );
+    }
+    return { nodeOptions: [...operatorNodeOptions, ...extra], env: variables };
   });
   const restart = values['restart'] === true || env['BENCH_RESTART'] === '1' || restartVariants !== undefined;
   if (restart && mode !== 'child') throw new UsageError('--restart needs --operator child');
@@ -240,7 +260,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     loadAs,
     heapSnapshot: values['heap-snapshot'] === true || env['BENCH_HEAP_SNAPSHOT'] === '1',
     restart,
-    restartNodeOptions,
+    restartVariants: variants,
   };
 }
 

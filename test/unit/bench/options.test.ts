@@ -56,15 +56,25 @@ describe('the restart phase', () => {
 
   it("restarts once with the operator's node options, or once per | -separated variant added to them", () => {
     const once = parseBenchOptions(['--restart', '--operator-node-options=--max-semi-space-size=2'], {});
-    expect(once !== 'help' && once.restartNodeOptions).toEqual([['--max-semi-space-size=2']]);
+    expect(once !== 'help' && once.restartVariants).toEqual([{ nodeOptions: ['--max-semi-space-size=2'], env: {} }]);
     const variants = parseBenchOptions(['--restart-node-options=|--heap-growing-percent=20 --optimize-for-size'], {});
     expect(variants !== 'help' && variants.restart).toBe(true);
-    expect(variants !== 'help' && variants.restartNodeOptions).toEqual([
-      ['--max-semi-space-size=1'],
-      ['--max-semi-space-size=1', '--heap-growing-percent=20', '--optimize-for-size'],
+    expect(variants !== 'help' && variants.restartVariants).toEqual([
+      { nodeOptions: ['--max-semi-space-size=1'], env: {} },
+      { nodeOptions: ['--max-semi-space-size=1', '--heap-growing-percent=20', '--optimize-for-size'], env: {} },
     ]);
     const fromEnv = parseBenchOptions([], { BENCH_RESTART_NODE_OPTIONS: '--a|--b' });
-    expect(fromEnv !== 'help' && fromEnv.restartNodeOptions.length).toBe(2);
-    expect(() => parseBenchOptions(['--restart-node-options', 'heap'], {})).toThrow('"heap" is not an option');
+    expect(fromEnv !== 'help' && fromEnv.restartVariants.length).toBe(2);
+    expect(() => parseBenchOptions(['--restart-node-options', 'heap'], {})).toThrow(
+      '"heap" is neither an option (--name) nor an environment variable (NAME=value)',
+    );
+  });
+
+  it("sets a restart's environment variables from NAME=value in its variant", () => {
+    const options = parseBenchOptions(['--restart-node-options=|MALLOC_ARENA_MAX=2 --x GLIBC_TUNABLES=glibc.malloc.trim_threshold=0'], {});
+    expect(options !== 'help' && options.restartVariants).toEqual([
+      { nodeOptions: ['--max-semi-space-size=1'], env: {} },
+      { nodeOptions: ['--max-semi-space-size=1', '--x'], env: { MALLOC_ARENA_MAX: '2', GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=0' } },
+    ]);
   });
 });
