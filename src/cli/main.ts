@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import type * as k8s from '@kubernetes/client-node';
 import { ConfigError, isHelpRequested, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
 import { operatorAccess, readKubeconfig } from '../kube/kubeconfig.js';
-import { limitHeapGrowthUntilSynced } from '../runtime/heap-growth.js';
+import { limitHeapGrowthUntilSettled } from '../runtime/heap-growth.js';
 import { createLogger } from '../runtime/logger.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
 import type { Identity } from '../client/requests.js';
@@ -36,7 +36,7 @@ async function runOperator(argv: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel, component: 'operator' });
   const kc = operatorAccess(readKubeconfig(config));
   // Before the operator's modules load: their allocations count too.
-  const liftHeapGrowth = limitHeapGrowthUntilSynced();
+  const liftHeapGrowth = limitHeapGrowthUntilSettled();
   const { Operator } = await import('../operator/manager.js');
   let exitCode = 0;
   let stopping: Promise<void> | undefined;
@@ -53,7 +53,7 @@ async function runOperator(argv: string[]): Promise<number> {
     config,
     kc,
     log,
-    onSynced: liftHeapGrowth,
+    onSettled: liftHeapGrowth,
     onLostLeadership: (reason) => {
       // Never act without the Lease: exit and let the Deployment restart us as a standby.
       log.error({ reason }, 'lost leadership; exiting');

@@ -8,7 +8,7 @@ import { FluxEventPoster } from '../audit/event-poster.js';
 import { outcomeReporter, type OutcomeListener } from '../audit/outcomes.js';
 import { fluxKind } from '../flux/kinds.js';
 import { tokenMinter } from '../flux/token.js';
-import { realClock, type Clock } from '../runtime/clock.js';
+import { realClock, type Clock, type Timer } from '../runtime/clock.js';
 import type { OperatorConfig } from '../runtime/config.js';
 import { startHealthServer, type HealthServer } from '../runtime/http.js';
 import { LeaderElector, leaseClient, type StopReason } from '../runtime/leader.js';
@@ -39,7 +39,15 @@ export interface OperatorOptions {
   onLostLeadership?: (reason: StopReason) => void;
   /** Called once the controllers' caches have synced, before they act (the first time this replica leads). */
   onSynced?: () => void;
+  /**
+   * Called once after onSynced, when the controllers first have no work queued or running (every
+   * request found at start handled), or SettleWaitMs after the sync if that comes first.
+   */
+  onSettled?: () => void;
 }
+
+/** The longest wait after the sync for the work queue to empty before onSettled is called anyway. */
+export const SettleWaitMs = 20_000;
 
 /** One operator replica. start() returns once it serves health checks; it acts once it leads. */
 export class Operator {
@@ -126,6 +134,7 @@ export class Operator {
       identity: this.identity,
       ...(this.poster ? { poster: this.poster } : {}),
       ...(this.options.onSynced ? { onSynced: this.options.onSynced } : {}),
+      ...(this.options.onSettled ? { onSettled: this.options.onSettled } : {}),
     });
     await this.controllers.start();
   }
@@ -141,6 +150,7 @@ interface ControllersOptions {
   /** Where outcomes go as Flux events (--events-addr). */
   poster?: FluxEventPoster;
   onSynced?: () => void;
+  onSettled?: () => void;
 }
 
 /** The parts that run only on the leader. */
@@ -152,6 +162,8 @@ class Controllers {
   private requests: InformerHandle<KubeObject> | undefined;
   /** FluxActionSchedules: the requests they create at their slots. */
   private schedules: ScheduleController | undefined;
+  /** Calls onSettled should the work queue not empty first (see settle). */
+  private settleTimer: Timer | undefined;
   private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
   /** Whether a 403 is the API server's verdict, or it was not ready to judge (see src/kube/refusal.ts). */
   private readonly refusalStands: RefusalCheck;
@@ -227,6 +239,7 @@ class Controllers {
     this.synced = true;
     this.options.onSynced?.();
     this.queue.start((key, signal) => reconciler.reconcile(key, signal), { concurrency: config.concurrency });
+    if (this.options.onSettled) this.settle(this.options.onSettled);
     // Schedules read their requests from the request informer's cache, synced above.
     const requestService = new RequestService({ kc });
     this.schedules = new ScheduleController({
@@ -261,7 +274,22 @@ class Controllers {
     });
   }
 
+  /** Calls onSettled once: when the work queue first has nothing queued or running, or after SettleWaitMs. */
+  private settle(onSettled: () => void): void {
+    let settled = false;
+    const call = (): void => {
+      if (settled) return;
+      settled = true;
+      this.settleTimer?.cancel();
+      this.settleTimer = undefined;
+      onSettled();
+    };
+    this.settleTimer = this.options.clock.setTimer(call, SettleWaitMs);
+    void this.queue.whenIdle().then(call);
+  }
+
   async stop(): Promise<void> {
+    this.settleTimer?.cancel();
     await this.schedules?.stop();
     await this.queue.shutdown();
     await this.requests?.stop();

@@ -2,11 +2,12 @@
 // allocates far more than the caches keep, and V8 grows its heap rather than collect while it may:
 // a restart on 10 000 finished requests peaked at 181–183 MiB RSS with V8's own heuristics and at
 // 133–154 MiB with the growth limited to 20% between full collections (README, Performance). The
-// limit costs capacity under load (11–21% in the benchmark), so it holds only until the caches have
-// synced; then V8's heuristics are back.
+// limit costs capacity under load (11–21% in the benchmark), so it holds only while the operator
+// settles: until the caches have synced and the requests found at start have been looked at once
+// (the Operator's onSettled); then V8's heuristics are back.
 import v8 from 'node:v8';
 
-/** How much V8 may grow the heap between full collections while the caches sync, in percent. */
+/** How much V8 may grow the heap between full collections while the operator settles, in percent. */
 export const SyncHeapGrowingPercent = 20;
 
 /**
@@ -14,7 +15,7 @@ export const SyncHeapGrowingPercent = 20;
  * the command line sets --heap-growing-percent itself, that setting stands: nothing is limited or
  * lifted.
  */
-export function limitHeapGrowthUntilSynced(
+export function limitHeapGrowthUntilSettled(
   execArgv: readonly string[] = process.execArgv,
   setFlags: (flags: string) => void = (flags) => {
     v8.setFlagsFromString(flags);

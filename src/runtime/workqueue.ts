@@ -212,6 +212,16 @@ export class WorkQueue {
     return this.active;
   }
 
+  /**
+   * Resolves once no key is queued and none is being processed: at once when that is so now, else
+   * when the last worker finishes (keys waiting for addAfter do not count). Keys queued before
+   * start() keep it waiting until they are handled; shutdown() resolves it.
+   */
+  whenIdle(): Promise<void> {
+    if (this.active === 0 && (this.queue.length === 0 || this.shuttingDown)) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** True once shutdown() has been called. */
   isShuttingDown(): boolean {
     return this.shuttingDown;
@@ -248,7 +258,10 @@ export class WorkQueue {
       this.emitDepth();
       this.abort.abort();
     }
-    if (this.active === 0) return Promise.resolve(true);
+    if (this.active === 0) {
+      this.wakeIdleWaiters();
+      return Promise.resolve(true);
+    }
     return new Promise((resolve) => {
       const timer = this.clock.setTimer(() => {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== onIdle);
@@ -304,12 +317,15 @@ export class WorkQueue {
         this.emitDepth();
       }
       this.dispatch();
-      if (this.active === 0 && this.idleWaiters.length > 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
+      if (this.active === 0) this.wakeIdleWaiters();
     }
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   private emitDepth(): void {

@@ -52,11 +52,19 @@ export async function serviceAccountKubeConfig(
   return tokenKubeConfig(admin, token, `system:serviceaccount:${namespace}:${name}`);
 }
 
+/** An Operator's onSynced or onSettled call, with its work queue's depth (fluxact_workqueue_depth) then. */
+export interface StartupHook {
+  hook: 'synced' | 'settled';
+  depth?: number;
+}
+
 export interface TestOperator {
   operator: Operator;
   kc: k8s.KubeConfig;
   /** How often its controllers' caches synced (its onSynced calls). */
   syncs(): number;
+  /** Its onSynced and onSettled calls in order, each with its work queue's depth then (once read). */
+  startup: StartupHook[];
   stop(): Promise<void>;
 }
 
@@ -97,9 +105,28 @@ export async function startOperator(
   };
   const log = pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' });
   let syncs = 0;
-  const operator = new Operator({ config, kc, log, ...(clock ? { clock } : {}), onSynced: () => (syncs += 1) });
+  const startup: StartupHook[] = [];
+  const record = (hook: StartupHook['hook']): void => {
+    const entry: StartupHook = { hook };
+    startup.push(entry);
+    // The gauge's get() resolves in a microtask, before the queue can move on.
+    void operator.metrics.workqueueDepth.get().then((m) => (entry.depth = m.values[0]?.value ?? 0));
+  };
+  const operator: Operator = new Operator({
+    config,
+    kc,
+    log,
+    ...(clock ? { clock } : {}),
+    onSynced: () => {
+      syncs += 1;
+      record('synced');
+    },
+    onSettled: () => {
+      record('settled');
+    },
+  });
   await operator.start();
-  return { operator, kc, syncs: () => syncs, stop: () => operator.stop() };
+  return { operator, kc, syncs: () => syncs, startup, stop: () => operator.stop() };
 }
 
 /** Starts the Flux simulator (the test double for the Flux controllers). */

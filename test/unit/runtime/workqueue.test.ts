@@ -374,6 +374,50 @@ describe('WorkQueue', () => {
     });
   });
 
+  describe('whenIdle', () => {
+    it('resolves only once the keys queued before start and those they requeue at once are handled', async () => {
+      const { queue, calls, call, start } = setup();
+      queue.add('a');
+      queue.add('b');
+      let idle = false;
+      void queue.whenIdle().then(() => (idle = true));
+      await settle();
+      expect(idle).toBe(false);
+      start(1);
+      await until('call 0', () => calls.length === 1);
+      call(0).resolve();
+      await until('call 1', () => calls.length === 2);
+      queue.add('c');
+      call(1).resolve();
+      await until('call 2', () => calls.length === 3);
+      expect(idle).toBe(false);
+      call(2).resolve();
+      await until('idle', () => idle);
+      expect(calls.map((c) => c.key)).toEqual(['a', 'b', 'c']);
+    });
+
+    it('does not wait for keys due later, and resolves at once on an idle queue', async () => {
+      const { queue, calls, call, start } = setup();
+      start(1);
+      await expect(queue.whenIdle()).resolves.toBeUndefined();
+      queue.add('a');
+      await until('call 0', () => calls.length === 1);
+      let idle = false;
+      void queue.whenIdle().then(() => (idle = true));
+      call(0).resolve({ requeueAfter: 60_000 });
+      await until('idle', () => idle);
+    });
+
+    it('resolves on shutdown, with keys still queued', async () => {
+      const { queue } = setup();
+      queue.add('a');
+      let idle = false;
+      void queue.whenIdle().then(() => (idle = true));
+      await queue.shutdown();
+      await until('idle', () => idle);
+    });
+  });
+
   describe('shutdown', () => {
     it('resolves true only after the in-flight handlers have finished', async () => {
       const { queue, calls, call, start } = setup();
