@@ -37,9 +37,38 @@ export function eventRetryWaitMs(attempt: number): number {
  */
 export const OutcomeLookupBatch = 5;
 
+/** What an Event on a request needs of it: the object it is about, and who asked and decided. */
+interface EventSubject {
+  object: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    namespace?: string | undefined;
+    uid?: string | undefined;
+    resourceVersion?: string | undefined;
+  };
+  requestedBy: string | undefined;
+  approvedBy: string | undefined;
+  rejectedBy: string | undefined;
+}
+
+/**
+ * The request's EventSubject: a few of its strings, not the request, so an outcome waiting for its
+ * lookup (an operator that starts finds thousands at once) holds no copy of its request.
+ */
+function eventSubject(request: FluxActionRequest): EventSubject {
+  const { name, namespace, uid, resourceVersion } = request.metadata;
+  return {
+    object: { apiVersion: ApiVersion, kind: Kind, name, namespace, uid, resourceVersion },
+    requestedBy: request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation],
+    approvedBy: request.status?.approval?.approvedBy,
+    rejectedBy: request.status?.approval?.rejectedBy,
+  };
+}
+
 /** A finished request whose outcome Event may be missing, with the Event it should have. */
 interface UnconfirmedOutcome {
-  request: FluxActionRequest;
+  subject: EventSubject;
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
@@ -88,10 +117,12 @@ export class EventRecorder {
   }
 
   /** Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the request. */
-  async record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const requestedBy = request.status?.requestedBy ?? request.metadata.annotations?.[RequestedByAnnotation];
-    const approvedBy = request.status?.approval?.approvedBy;
-    const rejectedBy = request.status?.approval?.rejectedBy;
+  record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    return this.recordAbout(eventSubject(request), type, reason, message);
+  }
+
+  private async recordAbout(subject: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const { requestedBy, approvedBy, rejectedBy } = subject;
     const annotations: Record<string, string> = {};
     if (requestedBy) annotations[RequestedByAnnotation] = requestedBy;
     if (approvedBy) annotations[ApprovedByAnnotation] = approvedBy;
@@ -99,7 +130,7 @@ export class EventRecorder {
     // Who asked and who approved, in the message too: `kubectl events` shows no annotations.
     const who = [requestedBy && `requested by ${requestedBy}`, approvedBy && `approved by ${approvedBy}`].filter(Boolean).join(', ');
     const full = who && !message.includes(who) ? `${message} (${who})` : message;
-    await this.recordOn({ apiVersion: ApiVersion, kind: Kind, ...request.metadata }, type, reason, full, annotations);
+    await this.recordOn(subject.object, type, reason, full, annotations);
   }
 
   /**
@@ -116,7 +147,7 @@ export class EventRecorder {
     const namespace = request.metadata.namespace ?? 'default';
     return new Promise((done) => {
       const waiting = this.unconfirmed.get(namespace) ?? [];
-      waiting.push({ request, type, reason, message, done });
+      waiting.push({ subject: eventSubject(request), type, reason, message, done });
       this.unconfirmed.set(namespace, waiting);
       if (!this.lookups.has(namespace)) this.lookups.set(namespace, this.lookForOutcomes(namespace));
     });
@@ -132,8 +163,8 @@ export class EventRecorder {
         const recorded = await this.outcomesRecorded(namespace, batch);
         await Promise.all(
           batch.map(async (o) => {
-            if (recorded && !recorded.has(`${o.request.metadata.uid ?? ''}/${o.reason}`))
-              await this.record(o.request, o.type, o.reason, o.message);
+            if (recorded && !recorded.has(`${o.subject.object.uid ?? ''}/${o.reason}`))
+              await this.recordAbout(o.subject, o.type, o.reason, o.message);
             o.done();
           }),
         );
@@ -157,7 +188,7 @@ export class EventRecorder {
     try {
       if (batch.length <= OutcomeLookupBatch) {
         for (const o of batch) {
-          const uid = o.request.metadata.uid ?? '';
+          const uid = o.subject.object.uid ?? '';
           const existing = await list(`involvedObject.uid=${uid},reason=${o.reason}`);
           if (existing.items.length > 0) found.add(`${uid}/${o.reason}`);
         }
@@ -172,7 +203,7 @@ export class EventRecorder {
       return found;
     } catch (err) {
       this.log.warn(
-        { namespace, requests: batch.map((o) => o.request.metadata.name), err: describeError(err) },
+        { namespace, requests: batch.map((o) => o.subject.object.name), err: describeError(err) },
         'could not look for the outcome events',
       );
       return undefined;

@@ -153,6 +153,8 @@ export class RequestReconciler {
   /** Loads the tokens every unfinished request recorded, from the request cache (at start). */
   loadHeldTokens(): void {
     for (const raw of this.deps.requests.list()) {
+      // A finished request holds no token: not parsed (an operator may start on thousands).
+      if (isFinished((raw as { status?: { phase?: string } }).status?.phase)) continue;
       const parsed = FluxActionRequestSchema.safeParse(raw);
       if (parsed.success) this.deps.index.holdFrom(keyOf(parsed.data), parsed.data);
     }

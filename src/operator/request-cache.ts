@@ -31,8 +31,9 @@ function sharing(value: Json, keys: readonly string[] | 'all', pool: StringPool)
 /**
  * The request with the strings many requests carry alike taken from the pool: its apiVersion and
  * kind, namespace, annotations (who asked, their groups) and labels, action and target kind, phase,
- * who asked as recorded in status, and conditions' type, status and reason. Names, uids, times and
- * messages are left as they are.
+ * who asked as recorded in status, and conditions' type, status and reason. Within the request, equal
+ * times and a condition's message equal to the status message are kept once. Names, uids and the
+ * other times and messages are left as they are.
  */
 function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
   const shared = sharing(obj, ['apiVersion', 'kind'], pool);
@@ -55,11 +56,29 @@ function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
   const status = record(shared['status']);
   if (status) {
     const st = sharing(status, ['phase', 'requestedBy'], pool);
+    // Times of one request often fall in one second: one string for equal ones.
+    const times = new Map<string, string>();
+    const time = (holder: Json, key: string): void => {
+      const v = holder[key];
+      if (typeof v !== 'string') return;
+      const seen = times.get(v);
+      if (seen === undefined) times.set(v, v);
+      else holder[key] = seen;
+    };
+    if (metadata && typeof metadata['creationTimestamp'] === 'string')
+      times.set(metadata['creationTimestamp'], metadata['creationTimestamp']);
+    time(st, 'startTime');
+    time(st, 'completionTime');
     const conditions = st['conditions'];
     if (Array.isArray(conditions))
       st['conditions'] = conditions.map((c: unknown) => {
         const condition = record(c);
-        return condition ? sharing(condition, ['type', 'status', 'reason'], pool) : c;
+        if (!condition) return c;
+        const shared = sharing(condition, ['type', 'status', 'reason'], pool);
+        // The Ready condition's message is the status message: kept once.
+        if (typeof st['message'] === 'string' && shared['message'] === st['message']) shared['message'] = st['message'];
+        time(shared, 'lastTransitionTime');
+        return shared;
       });
     shared['status'] = st;
   }

@@ -175,6 +175,30 @@ describe('cachedRequest', () => {
     // Each value once, however many requests carry it.
     expect(pool.size).toBe(11);
   });
+
+  it("keeps a request's equal times and its condition's copy of the status message once, changing no value", () => {
+    const at = (s: number): string => `2026-11-25T12:00:0${s}Z`;
+    // As the watch delivers it: creationTimestamp a string.
+    const asked = (conditionMessage: string, completion: string): KubeObject => ({
+      metadata: { name: 'r', namespace: 'apps', creationTimestamp: at(0) as unknown as Date },
+      spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'web' } },
+      status: {
+        phase: 'Failed',
+        startTime: at(0),
+        completionTime: completion,
+        message: 'Kustomization apps/web: build failed',
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'FluxFailed', message: conditionMessage, lastTransitionTime: completion },
+          { type: 'Approved', status: 'True', reason: 'Approved', message: 'approved by bob', lastTransitionTime: at(1) },
+        ],
+      },
+    });
+    for (const [message, completion] of [
+      ['Kustomization apps/web: build failed', at(0)],
+      ['another message', at(2)],
+    ] as const)
+      expect(cachedRequest(asked(message, completion), new StringPool(10))).toEqual(asked(message, completion));
+  });
 });
 
 describe('StringPool', () => {
