@@ -36,6 +36,8 @@ export interface CallOptions {
   timeoutMs?: number | undefined;
   /** The clock the deadline runs on (tests); by default an unref'd timer. */
   clock?: Clock | undefined;
+  /** A 2xx answer's body is read but not parsed: the call resolves with undefined (a refusal's still is). */
+  ignoreAnswer?: boolean | undefined;
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -182,17 +184,20 @@ export class KubeClient {
       };
       const req = transport.request(url, init, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const status = res.statusCode ?? 0;
+        const keep = !(options.ignoreAnswer && status >= 200 && status < 300);
+        res.on('data', (chunk: Buffer) => {
+          if (keep) chunks.push(chunk);
+        });
         res.on('error', (err) => {
           finish();
           reject(err);
         });
         res.on('end', () => {
           finish();
-          const status = res.statusCode ?? 0;
-          const body = answerBody(chunks);
-          if (status >= 200 && status < 300) resolve(body as T);
-          else reject(new ApiError(status, body));
+          if (!keep) resolve(undefined as T);
+          else if (status >= 200 && status < 300) resolve(answerBody(chunks) as T);
+          else reject(new ApiError(status, answerBody(chunks)));
         });
       });
       options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -293,7 +293,8 @@ export class EventRecorder {
       await this.retrying(async (attempt) => {
         attempts = attempt;
         try {
-          await this.client.create(`/api/v1/namespaces/${namespace}/events`, event);
+          // The Event as created is not read: not parsed either.
+          await this.client.create(`/api/v1/namespaces/${namespace}/events`, event, { ignoreAnswer: true });
         } catch (err) {
           // The name is this Event's alone: an earlier try's answer was lost.
           if (!(attempt > 1 && isConflict(err))) throw err;

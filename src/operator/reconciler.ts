@@ -1,6 +1,5 @@
 // The request reconciler: the I/O around the Flux protocol. For one request key it reads what is,
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
-import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
 import { formatDuration } from '../api/duration.js';
@@ -117,6 +116,12 @@ export class RequestReconciler {
   private readonly client: KubeClient;
   /** Requests whose status we just wrote, newer than the cache until the watch delivers them. */
   private readonly fresh = new Map<string, FluxActionRequest>();
+  /**
+   * Unfinished requests as parsed from the cache's objects, by object: the cache replaces an object
+   * on every change, so a request is parsed once per version however often it is looked at. Not the
+   * finished ones, which are looked at rarely and would double what the cache holds of them.
+   */
+  private readonly parsed = new WeakMap<object, FluxActionRequest>();
   /** Patches under way, by object and body: requests sharing a token wait for one patch, not send their own. */
   private readonly patching = new Map<string, Promise<unknown>>();
   /**
@@ -500,7 +505,7 @@ export class RequestReconciler {
     const [namespace, name] = splitKey(key);
     const cached = this.deps.requests.get(name, namespace);
     const fresh = this.fresh.get(key);
-    let raw: unknown = cached;
+    let raw: object | undefined = cached;
     if (
       fresh &&
       cached &&
@@ -510,11 +515,15 @@ export class RequestReconciler {
       raw = fresh;
     else this.fresh.delete(key);
     if (!raw) return undefined;
+    if (raw === fresh) return fresh;
+    const known = this.parsed.get(raw);
+    if (known) return known;
     const parsed = FluxActionRequestSchema.safeParse(raw);
     if (!parsed.success) {
       this.deps.log.error({ request: key, issues: parsed.error.issues }, 'request does not parse; the CRD should have refused it');
       return undefined;
     }
+    if (!isFinished(parsed.data.status?.phase)) this.parsed.set(raw, parsed.data);
     return parsed.data;
   }
 
@@ -776,7 +785,26 @@ export class RequestReconciler {
  * back has its keys in another order than the one built) and undefined fields dropped.
  */
 export function sameStatus(a: RequestStatus, b: RequestStatus): boolean {
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+  return sameJson(a, b);
+}
+
+/**
+ * Whether two values are equal once written as JSON: object keys in any order, a field set to
+ * undefined as one left out, undefined in an array as null. Compared in place, without the copies a
+ * round trip through JSON.stringify and JSON.parse would make on every status write.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v: unknown, i) => sameJson(v ?? null, b[i] ?? null));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x).filter((k) => x[k] !== undefined);
+  if (keys.length !== Object.keys(y).filter((k) => y[k] !== undefined).length) return false;
+  return keys.every((k) => Object.hasOwn(y, k) && sameJson(x[k], y[k]));
 }
 
 /** The record of an object in a request's status that holds `token` (status.target, a source, a chain step). */

@@ -824,6 +824,7 @@ function roundRate(r: PatchRate): Record<string, unknown> {
     seconds: round(r.seconds, 2),
     patchesPerSecond: round(r.patchesPerSecond),
     latencyMs: roundSummary(r.latencyMs),
+    ...(r.apiServerCpu ? { apiServerCpu: r.apiServerCpu } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { Group, Plural, Version } from '../../src/api/types.js';
 import { ApiCallTimeoutMs } from '../../src/kube/client.js';
 import { SettleWaitMs } from '../../src/operator/manager.js';
 import { FaultProxy, Hold } from '../support/fault-proxy.js';
-import { createFluxObject, createRequest, startOperator, type TestOperator } from '../support/harness.js';
+import { createRequest, startOperator, type TestOperator } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
 import { FakeClock, settle } from '../unit/runtime/fake-clock.js';
 
@@ -19,9 +19,19 @@ const namespaces: string[] = [];
 let operator: TestOperator | undefined;
 let proxy: FaultProxy | undefined;
 
-async function finishByHand(ns: string, name: string): Promise<void> {
-  const created = await createRequest(admin, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-  const at = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+/** Creates a request and writes a Succeeded status to it, completed at completedMs, with a TTL when given. */
+async function finishByHand(
+  ns: string,
+  name: string,
+  completedMs = Date.now() - 3600_000,
+  ttlSecondsAfterFinished?: number,
+): Promise<void> {
+  const created = await createRequest(admin, ns, name, {
+    action: 'Reconcile',
+    target: { kind: 'Kustomization', name: 'app' },
+    ...(ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished } : {}),
+  });
+  const at = new Date(completedMs).toISOString().replace(/\.\d+Z$/, 'Z');
   const ready = { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'applied', lastTransitionTime: at };
   await admin.makeApiClient(k8s.CustomObjectsApi).replaceNamespacedCustomObjectStatus({
     group: Group,
@@ -63,18 +73,18 @@ describe('an operator settling after its start', () => {
     expect(SettleWaitMs).toBeLessThan(ApiCallTimeoutMs);
     const ns = await createNamespace(admin, 'settle-busy');
     namespaces.push(ns);
-    await createFluxObject(admin, 'Kustomization', ns, 'app');
-    await createRequest(admin, ns, 'held', { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-    // The request's first status write gets no answer: its worker waits for the call's deadline.
+    const clock = new FakeClock();
+    // Finished an hour before the operator's (fake) now, with a TTL of a minute: its first look deletes
+    // it, with no policy to consult first. The delete gets no answer: the worker waits for its deadline.
+    await finishByHand(ns, 'held', clock.now() - 3600_000, 60);
     proxy = new FaultProxy({
       admin,
-      fail: ({ method, path }) => (method === 'PUT' && path.endsWith(`/namespaces/${ns}/fluxactionrequests/held/status`) ? Hold : false),
+      fail: ({ method, path }) => (method === 'DELETE' && path.endsWith(`/namespaces/${ns}/fluxactionrequests/held`) ? Hold : false),
     });
     const server = await proxy.start();
-    const clock = new FakeClock();
     operator = await startOperator({ watchNamespace: ns }, undefined, server, clock);
     const held = proxy;
-    await waitFor('the status write to be held', () => (held.holding === 1 ? true : undefined));
+    await waitFor('the delete to be held', () => (held.holding === 1 ? true : undefined));
     clock.advance(SettleWaitMs - 1);
     await settle();
     expect(operator.startup.map((h) => h.hook)).toEqual(['synced']);
@@ -82,7 +92,7 @@ describe('an operator settling after its start', () => {
     const startup = operator.startup;
     await waitFor('the operator to settle', () => (startup.length === 2 ? true : undefined));
     expect(startup.map((h) => h.hook)).toEqual(['synced', 'settled']);
-    // Settled by the wait, not by an idle queue: the write is still held.
+    // Settled by the wait, not by an idle queue: the delete is still held.
     expect(held.holding).toBe(1);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { FluxActionRequestSchema, type FluxActionRequest, type FluxObject } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
 import { decide } from '../../src/flux/protocol.js';
-import { sameStatus } from '../../src/operator/reconciler.js';
+import { sameJson, sameStatus } from '../../src/operator/reconciler.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 const kind = fluxKind('Kustomization')!;
@@ -54,5 +54,40 @@ describe('sameStatus', () => {
   it('tells a changed status apart', () => {
     expect(sameStatus({ phase: 'Running', message: 'a' }, { phase: 'Running', message: 'b' })).toBe(false);
     expect(sameStatus({ phase: 'Running' }, { phase: 'Running', token: undefined })).toBe(true);
+  });
+});
+
+describe('sameJson', () => {
+  // Every pair is checked against what a round trip through JSON says.
+  const viaJson = (a: unknown, b: unknown): boolean => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+  const sortKeys = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map((e: unknown) => sortKeys(e ?? null))
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([, e]) => e !== undefined)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, e]) => [k, sortKeys(e)]),
+          )
+        : v;
+  const pairs: [unknown, unknown, boolean][] = [
+    [{ a: 1, b: { c: [1, 2] } }, { b: { c: [1, 2] }, a: 1 }, true],
+    [{ a: 1, b: undefined }, { a: 1 }, true],
+    [{ a: 1 }, { a: 1, b: undefined, c: undefined }, true],
+    [{ a: 1, b: undefined }, { a: 1, c: 2 }, false],
+    [[1, undefined], [1, null], true],
+    [[1, 2], [2, 1], false],
+    [[1], [1, 1], false],
+    [{ a: [] }, { a: {} }, false],
+    [{ a: null }, { a: undefined }, false],
+    [{ a: '1' }, { a: 1 }, false],
+    [{ c: [{ t: 'Ready', m: 'x' }] }, { c: [{ m: 'x', t: 'Ready' }] }, true],
+    [{ c: [{ t: 'Ready', m: 'x' }] }, { c: [{ m: 'y', t: 'Ready' }] }, false],
+  ];
+  it.each(pairs)('%j and %j: %s, as JSON says', (a, b, same) => {
+    expect(sameJson(a, b)).toBe(same);
+    expect(sameJson(b, a)).toBe(same);
+    expect(viaJson(a, b)).toBe(same);
   });
 });

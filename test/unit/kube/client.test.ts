@@ -87,6 +87,22 @@ describe('a call', () => {
       body: '{"spec":{"x":null}}',
     });
   });
+
+  it('told to ignore the answer resolves with nothing for a 2xx, and still reads a refusal', async () => {
+    let status = 201;
+    handler = (_req, res) => {
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(status === 201 ? '{"kind":"Event","metadata":{"name":"e"}}' : '{"kind":"Status","message":"no"}');
+    };
+    const client = new KubeClient(access());
+    await expect(client.create('/api/v1/namespaces/n/events', {}, { ignoreAnswer: true })).resolves.toBeUndefined();
+    await expect(client.create('/api/v1/namespaces/n/events', {})).resolves.toEqual({ kind: 'Event', metadata: { name: 'e' } });
+    status = 409;
+    await expect(client.create('/api/v1/namespaces/n/events', {}, { ignoreAnswer: true })).rejects.toMatchObject({
+      code: 409,
+      body: { kind: 'Status', message: 'no' },
+    });
+  });
 });
 
 describe('a watch', () => {
