@@ -37,16 +37,19 @@ export function eventRetryWaitMs(attempt: number): number {
  */
 export const OutcomeLookupBatch = 5;
 
+/** The object an Event is about, as far as the Event names it. */
+interface EventObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string | undefined;
+  uid?: string | undefined;
+  resourceVersion?: string | undefined;
+}
+
 /** What an Event on a request needs of it: the object it is about, and who asked and decided. */
 interface EventSubject {
-  object: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    namespace?: string | undefined;
-    uid?: string | undefined;
-    resourceVersion?: string | undefined;
-  };
+  object: EventObject;
   requestedBy: string | undefined;
   approvedBy: string | undefined;
   rejectedBy: string | undefined;
@@ -232,14 +235,7 @@ export class EventRecorder {
    * is retried, then logged.
    */
   async recordOn(
-    object: {
-      apiVersion: string;
-      kind: string;
-      name: string;
-      namespace?: string | undefined;
-      uid?: string | undefined;
-      resourceVersion?: string | undefined;
-    },
+    object: EventObject,
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,

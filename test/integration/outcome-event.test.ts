@@ -5,10 +5,18 @@
 // again, and one finished long ago gets none.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { Group, Kind, Plural, Version } from '../../src/api/types.js';
+import { Kind } from '../../src/api/types.js';
 import type { FluxSimulator } from '../simulator/flux-simulator.js';
 import { FaultProxy, LoseAnswer } from '../support/fault-proxy.js';
-import { createFluxObject, createRequest, startOperator, startSimulator, waitForPhase, type TestOperator } from '../support/harness.js';
+import {
+  createFluxObject,
+  createRequest,
+  finishRequestByHand,
+  startOperator,
+  startSimulator,
+  waitForPhase,
+  type TestOperator,
+} from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
 
 let admin: k8s.KubeConfig;
@@ -24,22 +32,6 @@ async function eventsOf(name: string): Promise<k8s.CoreV1Event[]> {
     .makeApiClient(k8s.CoreV1Api)
     .listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name},involvedObject.kind=${Kind}` });
   return list.items;
-}
-
-/** Creates a request and writes a Succeeded status to it, as an operator that died right after would have. */
-async function finishByHand(name: string, completion: Date): Promise<void> {
-  const custom = admin.makeApiClient(k8s.CustomObjectsApi);
-  const created = await createRequest(admin, ns, name, { action: 'Reconcile', target: { kind: 'Kustomization', name: 'app' } });
-  const at = completion.toISOString().replace(/\.\d+Z$/, 'Z');
-  const ready = { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'Kustomization applied by hand', lastTransitionTime: at };
-  await custom.replaceNamespacedCustomObjectStatus({
-    group: Group,
-    version: Version,
-    plural: Plural,
-    namespace: ns,
-    name,
-    body: { ...created, status: { phase: 'Succeeded', message: ready.message, startTime: at, completionTime: at, conditions: [ready] } },
-  });
 }
 
 const reasons = async (name: string): Promise<string[]> => (await eventsOf(name)).map((e) => e.reason ?? '').sort();
@@ -83,8 +75,8 @@ describe("a request's outcome Event", () => {
     await operator?.stop();
     operator = undefined;
     const now = Date.now();
-    await finishByHand('orphan', new Date(now - 60_000));
-    await finishByHand('history', new Date(now - 3_600_000));
+    await finishRequestByHand(admin, ns, 'orphan', new Date(now - 60_000));
+    await finishRequestByHand(admin, ns, 'history', new Date(now - 3_600_000));
     operator = await startOperator({ watchNamespace: ns });
     await waitFor('the orphan outcome Event', async () => ((await reasons('orphan')).includes('Succeeded') ? true : undefined));
     expect(await eventsOf('orphan')).toEqual([

@@ -2,12 +2,11 @@
 // has been looked at (its work queue empty), or SettleWaitMs after the sync when work keeps it busy.
 // The process lifts its start-up heap limit then (src/runtime/heap-growth.ts).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as k8s from '@kubernetes/client-node';
-import { Group, Plural, Version } from '../../src/api/types.js';
+import type * as k8s from '@kubernetes/client-node';
 import { ApiCallTimeoutMs } from '../../src/kube/client.js';
 import { SettleWaitMs } from '../../src/operator/manager.js';
 import { FaultProxy, Hold } from '../support/fault-proxy.js';
-import { createRequest, startOperator, type TestOperator } from '../support/harness.js';
+import { finishRequestByHand, startOperator, type TestOperator } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
 import { FakeClock, settle } from '../unit/runtime/fake-clock.js';
 
@@ -18,30 +17,6 @@ let admin: k8s.KubeConfig;
 const namespaces: string[] = [];
 let operator: TestOperator | undefined;
 let proxy: FaultProxy | undefined;
-
-/** Creates a request and writes a Succeeded status to it, completed at completedMs, with a TTL when given. */
-async function finishByHand(
-  ns: string,
-  name: string,
-  completedMs = Date.now() - 3600_000,
-  ttlSecondsAfterFinished?: number,
-): Promise<void> {
-  const created = await createRequest(admin, ns, name, {
-    action: 'Reconcile',
-    target: { kind: 'Kustomization', name: 'app' },
-    ...(ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished } : {}),
-  });
-  const at = new Date(completedMs).toISOString().replace(/\.\d+Z$/, 'Z');
-  const ready = { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'applied', lastTransitionTime: at };
-  await admin.makeApiClient(k8s.CustomObjectsApi).replaceNamespacedCustomObjectStatus({
-    group: Group,
-    version: Version,
-    plural: Plural,
-    namespace: ns,
-    name,
-    body: { ...created, status: { phase: 'Succeeded', message: ready.message, startTime: at, completionTime: at, conditions: [ready] } },
-  });
-}
 
 beforeAll(() => {
   admin = adminKubeConfig();
@@ -57,7 +32,9 @@ describe('an operator settling after its start', () => {
   it('settles once its work queue has handled every request found at the sync', async () => {
     const ns = await createNamespace(admin, 'settle');
     namespaces.push(ns);
-    await Promise.all(Array.from({ length: Finished }, (_, i) => finishByHand(ns, `done-${i}`)));
+    await Promise.all(
+      Array.from({ length: Finished }, (_, i) => finishRequestByHand(admin, ns, `done-${i}`, new Date(Date.now() - 3600_000))),
+    );
     operator = await startOperator({ watchNamespace: ns });
     const startup = operator.startup;
     await waitFor('the operator to settle', () => (startup.length === 2 && startup.every((h) => h.depth !== undefined) ? true : undefined));
@@ -76,7 +53,7 @@ describe('an operator settling after its start', () => {
     const clock = new FakeClock();
     // Finished an hour before the operator's (fake) now, with a TTL of a minute: its first look deletes
     // it, with no policy to consult first. The delete gets no answer: the worker waits for its deadline.
-    await finishByHand(ns, 'held', clock.now() - 3600_000, 60);
+    await finishRequestByHand(admin, ns, 'held', new Date(clock.now() - 3600_000), { ttlSecondsAfterFinished: 60 });
     proxy = new FaultProxy({
       admin,
       fail: ({ method, path }) => (method === 'DELETE' && path.endsWith(`/namespaces/${ns}/fluxactionrequests/held`) ? Hold : false),

@@ -296,6 +296,35 @@ export function readyReason(request: FluxActionRequest): string | undefined {
   return request.status?.conditions?.find((c) => c.type === ReadyCondition)?.reason;
 }
 
+/**
+ * Creates a Reconcile request for the Kustomization `app` (spec: more of its spec) and writes a
+ * Succeeded status to it as the admin, completed at `completion`: what an operator that died right
+ * after finishing it leaves behind.
+ */
+export async function finishRequestByHand(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  completion: Date,
+  spec: Partial<RequestSpec> = {},
+): Promise<void> {
+  const created = await createRequest(kc, namespace, name, {
+    action: 'Reconcile',
+    target: { kind: 'Kustomization', name: 'app' },
+    ...spec,
+  });
+  const at = completion.toISOString().replace(/\.\d+Z$/, 'Z');
+  const ready = { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'Kustomization applied by hand', lastTransitionTime: at };
+  await kc.makeApiClient(k8s.CustomObjectsApi).replaceNamespacedCustomObjectStatus({
+    group: Group,
+    version: Version,
+    plural: Plural,
+    namespace,
+    name,
+    body: { ...created, status: { phase: 'Succeeded', message: ready.message, startTime: at, completionTime: at, conditions: [ready] } },
+  });
+}
+
 /** Replaces a request's status as the admin (to set up the state a crashed operator leaves behind). */
 export async function writeRequestStatus(
   kc: k8s.KubeConfig,
