@@ -162,7 +162,7 @@ class Controllers {
   private requests: InformerHandle<KubeObject> | undefined;
   /** FluxActionSchedules: the requests they create at their slots. */
   private schedules: ScheduleController | undefined;
-  /** Calls onSettled should the work queue not empty first (see settle). */
+  /** Set until onSettled is called (see settle), and cleared by stop(): it calls onSettled should the work queue not empty first. */
   private settleTimer: Timer | undefined;
   private readonly onSyncFailing: (resource: string, reason: string | undefined) => void;
   /** Whether a 403 is the API server's verdict, or it was not ready to judge (see src/kube/refusal.ts). */
@@ -276,11 +276,9 @@ class Controllers {
 
   /** Calls onSettled once: when the work queue first has nothing queued or running, or after SettleWaitMs. */
   private settle(onSettled: () => void): void {
-    let settled = false;
     const call = (): void => {
-      if (settled) return;
-      settled = true;
-      this.settleTimer?.cancel();
+      if (!this.settleTimer) return;
+      this.settleTimer.cancel();
       this.settleTimer = undefined;
       onSettled();
     };
@@ -289,7 +287,9 @@ class Controllers {
   }
 
   async stop(): Promise<void> {
+    // Not settled by the shutdown's empty queue.
     this.settleTimer?.cancel();
+    this.settleTimer = undefined;
     await this.schedules?.stop();
     await this.queue.shutdown();
     await this.requests?.stop();

@@ -560,6 +560,7 @@ async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefi
   const unwritten = succeeded.filter((r) => !r.f.token || !simulator.record('Kustomization', ns, r.c.target).acks.has(r.f.token));
   const watchEvents = summarize(ok.map((c) => tracker.events.get(c.name) ?? 0));
   const writes = writeFigures(apiRequests, finishedResults.length);
+  const calls = apiFigures(apiRequests);
   // The API server's write rate the run achieved, as a share of its raw merge-patch rate.
   const share = (perRequest: number | undefined, rate: PatchRate | undefined): number | undefined =>
     perRequest !== undefined && rate ? round((throughput * perRequest) / rate.patchesPerSecond, 3) : undefined;
@@ -601,8 +602,8 @@ async function runBurst(ctx: LoadContext, baseline: { spread: PatchRate | undefi
     ratioToParallelOverTargets: baseline.spread ? round(throughput / baseline.spread.patchesPerSecond, 3) : undefined,
     watchEventsPerRequest: roundSummary(watchEvents),
     cpu,
-    apiServerCpu: apiServerCpu(cpu, apiFigures(apiRequests).total),
-    apiServerRequests: apiFigures(apiRequests),
+    apiServerCpu: apiServerCpu(cpu, calls.total),
+    apiServerRequests: calls,
     clean: !timedOut && createErrors.length === 0 && failed.length === 0 && unwritten.length === 0,
     ...examples,
   };
@@ -914,7 +915,7 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
       `${s(b.ratioToSequential)} (sequential), ${s(b.ratioToParallelOverTargets)} (${options.parallelism} in flight, ${options.targets} objects)`,
     );
     row('  watch events per request', spread(b.watchEventsPerRequest));
-    const rawCpu = (over?.['apiServerCpu'] as ApiServerCpu | undefined) ?? undefined;
+    const rawCpu = over?.['apiServerCpu'] as ApiServerCpu | undefined;
     row(
       '  API server CPU',
       `${s(b.apiServerCpu.msPerCall)} ms per call, ${s(b.apiServerCpu.shareOfBusyPercent)}% of the CPU used on the machine` +

@@ -53,7 +53,7 @@ describe('leader election', () => {
     await waitForPhase(kc, ns, 'before-failover', 'Succeeded');
     expect((await leader.operator.metrics.leader.get()).values[0]?.value).toBe(1);
     expect((await standby.operator.metrics.leader.get()).values[0]?.value ?? 0).toBe(0);
-    // Only the leader's controllers started, and synced once (the heap growth limit is lifted then).
+    // Only the leader's controllers started, and synced once.
     expect(leader.syncs()).toBe(1);
     expect(standby.syncs()).toBe(0);
 

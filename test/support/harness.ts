@@ -104,7 +104,6 @@ export async function startOperator(
     ...overrides,
   };
   const log = pino({ level: process.env.FLUXACT_TEST_LOG_LEVEL ?? 'silent' });
-  let syncs = 0;
   const startup: StartupHook[] = [];
   const record = (hook: StartupHook['hook']): void => {
     const entry: StartupHook = { hook };
@@ -118,7 +117,6 @@ export async function startOperator(
     log,
     ...(clock ? { clock } : {}),
     onSynced: () => {
-      syncs += 1;
       record('synced');
     },
     onSettled: () => {
@@ -126,7 +124,7 @@ export async function startOperator(
     },
   });
   await operator.start();
-  return { operator, kc, syncs: () => syncs, startup, stop: () => operator.stop() };
+  return { operator, kc, syncs: () => startup.filter((h) => h.hook === 'synced').length, startup, stop: () => operator.stop() };
 }
 
 /** Starts the Flux simulator (the test double for the Flux controllers). */
