@@ -994,6 +994,10 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
       '  memory at idle',
       `peak RSS ${s(r.peakRssMiB)} MiB, RSS ${s(r.rssAtIdleMiB)} MiB, heap used ${s(r.heapUsedMiB)} MiB; ${s(r.cpuSeconds)} s of CPU`,
     );
+    row(
+      '  of that RSS',
+      `${s(r.rssAnonMiB)} MiB anonymous (V8's heap: ${s(r.heapTotalMiB)} MiB allocated; external ${s(r.externalMiB)} MiB), ${s(r.rssFileMiB)} MiB of files`,
+    );
     if (r.liveHeapMiB !== undefined) row('  live heap at idle', `${s(r.liveHeapMiB)} MiB (a heap snapshot, after a full collection)`);
   }
   row('wall time so far', `${s(f.wallSeconds)} s`);
@@ -1028,7 +1032,13 @@ interface RestartFigures {
   idleMs: number | undefined;
   peakRssMiB: number | undefined;
   rssAtIdleMiB: number | undefined;
+  /** That RSS's anonymous pages and pages of files (RssAnon, RssFile). */
+  rssAnonMiB: number | undefined;
+  rssFileMiB: number | undefined;
   heapUsedMiB: number | undefined;
+  /** V8's heap as allocated (used or not), and the memory outside it that V8 tracks (buffers). */
+  heapTotalMiB: number | undefined;
+  externalMiB: number | undefined;
   cpuSeconds: number | undefined;
   /** With --heap-snapshot: its live heap at idle (a snapshot, after a full collection). */
   liveHeapMiB: number | undefined;
@@ -1090,7 +1100,11 @@ async function measureRestart(
     idleMs: round(idleMs, 0),
     peakRssMiB: memory ? round(memory.peakRssKiB / 1024) : undefined,
     rssAtIdleMiB: memory ? round(memory.rssKiB / 1024) : undefined,
+    rssAnonMiB: memory ? round(memory.anonKiB / 1024) : undefined,
+    rssFileMiB: memory ? round(memory.fileKiB / 1024) : undefined,
     heapUsedMiB: metrics.heapUsedBytes !== undefined ? round(metrics.heapUsedBytes / 2 ** 20) : undefined,
+    heapTotalMiB: metrics.heapTotalBytes !== undefined ? round(metrics.heapTotalBytes / 2 ** 20) : undefined,
+    externalMiB: metrics.externalBytes !== undefined ? round(metrics.externalBytes / 2 ** 20) : undefined,
     cpuSeconds: cpuSeconds !== undefined ? round(cpuSeconds, 2) : undefined,
     liveHeapMiB: snapshot ? round(snapshot.liveMiB, 1) : undefined,
   };

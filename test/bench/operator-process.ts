@@ -17,6 +17,10 @@ export interface ProcessMemory {
   peakRssKiB: number;
   /** Resident set size now (VmRSS), KiB. */
   rssKiB: number;
+  /** Of it, anonymous pages (RssAnon: the heaps, V8's and the C library's, and stacks), KiB. */
+  anonKiB: number;
+  /** Of it, pages of mapped files (RssFile: node's binary above all), KiB. */
+  fileKiB: number;
 }
 
 export interface StopResult {
@@ -266,12 +270,12 @@ export function tail(file: string, lines: number): string {
   }
 }
 
-/** VmHWM and VmRSS of a process, from /proc/<pid>/status. */
+/** VmHWM, VmRSS, RssAnon and RssFile of a process, from /proc/<pid>/status. */
 function readMemory(pid: number): ProcessMemory | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { peakRssKiB: field('VmHWM'), rssKiB: field('VmRSS') };
+    return { peakRssKiB: field('VmHWM'), rssKiB: field('VmRSS'), anonKiB: field('RssAnon'), fileKiB: field('RssFile') };
   } catch {
     return undefined;
   }
@@ -310,6 +314,7 @@ export async function scrapeMetrics(port: number): Promise<OperatorMetricsSnapsh
       requestsTotal: Object.fromEntries(values('fluxact_requests_total').map((v) => [v.labels, v.value])),
       eventLoopLagP99Seconds: values('nodejs_eventloop_lag_p99_seconds')[0]?.value,
       heapUsedBytes: values('nodejs_heap_size_used_bytes')[0]?.value,
+      heapTotalBytes: values('nodejs_heap_size_total_bytes')[0]?.value,
       externalBytes: values('nodejs_external_memory_bytes')[0]?.value,
     };
   } catch {
@@ -324,6 +329,8 @@ export interface OperatorMetricsSnapshot {
   requestsTotal: Record<string, number>;
   eventLoopLagP99Seconds: number | undefined;
   heapUsedBytes: number | undefined;
+  /** V8's heap as allocated from the system (used or not). */
+  heapTotalBytes: number | undefined;
   externalBytes: number | undefined;
 }
 

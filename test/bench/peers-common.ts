@@ -306,3 +306,44 @@ export function intFlag(name: string, raw: string, min: number, max: number): nu
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} ${raw}: expected an integer from ${min} to ${max}`);
   return n;
 }
+
+/**
+ * A process's memory from /proc/PID/status, the highest of each figure seen while it ran, KiB:
+ * VmHWM (peak RSS), RssAnon (its private pages: heap, stacks) and RssFile (pages of files it
+ * maps, its executable's above all, which every process of the same binary shares).
+ */
+export interface ProcessMemory {
+  peakRssKiB: number;
+  anonKiB: number;
+  fileKiB: number;
+}
+
+/** A "Name:   1234 kB" line of /proc/PID/status or /proc/meminfo, KiB (0 when absent). */
+export function procKiB(text: string, name: string): number {
+  return Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/**
+ * How many flux processes fit in 3/4 of the memory available: each holds its private pages; the
+ * pages of the flux binary are resident once, whatever the number of processes.
+ */
+export function fluxProcessesThatFit(availableKiB: number, one: ProcessMemory): number {
+  return Math.max(0, Math.floor((availableKiB * 0.75 - one.fileKiB) / Math.max(one.anonKiB, 1)));
+}
+
+/**
+ * The step a flux process that failed was on, from its output: its last progress line (► annotating,
+ * ◎ waiting, ✔ done) before the ✗ line, without the object's name and revision, so that the steps of
+ * many processes can be counted; "(none)" when it failed before its first (reading the object).
+ */
+export function fluxStep(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim());
+  const end = lines.findIndex((l) => l.startsWith('✗'));
+  const step = lines
+    .slice(0, end === -1 ? lines.length : end)
+    .filter((l) => /^[►◎✔]/.test(l))
+    .pop();
+  if (step === undefined) return '(none)';
+  if (step.startsWith('► annotating ')) return step.split(' ').slice(0, 3).join(' ');
+  return step.replace(/ revision .*$/, ' revision');
+}

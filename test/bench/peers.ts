@@ -27,12 +27,15 @@ import { startOperatorUnderTest, type OperatorUnderTest } from './operator-proce
 import {
   apiRequestTotal,
   connectFluxOperatorMcp,
+  fluxProcessesThatFit,
+  fluxStep,
   formatReconciles,
   helpRequested,
   idleApiRate,
   intFlag,
   machine,
   peerBinaries,
+  procKiB,
   readyMessage,
   reconcilesSince,
   say,
@@ -42,6 +45,7 @@ import {
   table,
   versions,
   type Fixture,
+  type ProcessMemory,
   type ReconcileCounts,
 } from './peers-common.js';
 import { RequestTracker } from './request-tracker.js';
@@ -51,7 +55,7 @@ const usage = `npm run bench:peers -- [options]
   --sizes 10,100,1000     simultaneous reconciles per load step (BENCH_PEERS_SIZES)
   --flux-timeout 60       seconds: flux reconcile --timeout, kubectl wait --timeout and the MCP waits (BENCH_PEERS_FLUX_TIMEOUT)
   --load-timeout 300      seconds: the same for the simultaneous reconciles (BENCH_PEERS_LOAD_TIMEOUT)
-  --max-flux-processes N  most flux processes started at once (default: what free memory allows, from the RSS measured at the first size)
+  --max-flux-processes N  most flux processes started at once (default: as many as fit in 3/4 of the available memory: one flux process's private memory, measured at the first size, each, and its binary's pages once)
   --poll-seconds 2        how often the agent reads the object after the Flux Operator MCP server's reconcile (BENCH_PEERS_POLL_SECONDS)
   --no-load               only the single reconciles`;
 
@@ -159,35 +163,39 @@ interface ProcessResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** Peak resident set size (VmHWM), KiB, last read while it ran. */
-  peakRssKiB: number | undefined;
+  /** What it held in memory, read while it ran (undefined when not sampled). */
+  memory: ProcessMemory | undefined;
 }
 
-/** Runs a program to its end; samples its VmHWM every 200 ms. */
-function runProcess(bin: string, args: string[], input?: string): Promise<ProcessResult> {
+/** Runs a program to its end; with `sample`, reads its memory every 200 ms. */
+function runProcess(bin: string, args: string[], input?: string, sample = true): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    let peakRssKiB: number | undefined;
+    let memory: ProcessMemory | undefined;
     child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    const sample = (): void => {
+    const read = (): void => {
       try {
-        const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakRssKiB = Number(m[1]);
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const m = memory ?? { peakRssKiB: 0, anonKiB: 0, fileKiB: 0 };
+        m.peakRssKiB = Math.max(m.peakRssKiB, procKiB(status, 'VmHWM'));
+        m.anonKiB = Math.max(m.anonKiB, procKiB(status, 'RssAnon'));
+        m.fileKiB = Math.max(m.fileKiB, procKiB(status, 'RssFile'));
+        memory = m;
       } catch {
         // Exited between samples.
       }
     };
-    const timer = setInterval(sample, 200);
+    const timer = sample ? setInterval(read, 200) : undefined;
     child.once('error', (err) => {
       clearInterval(timer);
       reject(err);
     });
     child.once('close', (code) => {
       clearInterval(timer);
-      resolve({ code, stdout, stderr, peakRssKiB });
+      resolve({ code, stdout, stderr, memory });
     });
     if (input !== undefined) child.stdin?.end(input);
   });
@@ -250,7 +258,7 @@ async function viaKubectl(ctx: Context, target: string): Promise<{ outcome: stri
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     const done = new Promise<ProcessResult>((resolve) =>
       child.once('close', (code) => {
-        resolve({ code, stdout, stderr: '', peakRssKiB: undefined });
+        resolve({ code, stdout, stderr: '', memory: undefined });
       }),
     );
     return { done, kill: () => child.kill('SIGTERM') };
@@ -298,14 +306,40 @@ async function single(ctx: Context): Promise<Row[]> {
 }
 
 /** N flux processes at once; resolves with the outcome tally and the largest peak RSS seen. */
-async function fluxBurst(ctx: Context, targets: string[]): Promise<{ outcome: string; peakRssKiB: number }> {
-  const results = await Promise.all(targets.map((t) => runProcess(ctx.flux, fluxArgs(ctx, t, ctx.options.loadTimeoutSeconds))));
+/** How many of a burst's flux processes have their memory read (reading all would load the machine). */
+const SampledProcesses = 10;
+
+const memAvailableKiB = (): number => procKiB(readFileSync('/proc/meminfo', 'utf8'), 'MemAvailable');
+
+interface BurstMemory extends ProcessMemory {
+  /** How far the machine's available memory fell below where it was at the start, at most, KiB. */
+  machineKiB: number;
+}
+
+async function fluxBurst(ctx: Context, targets: string[]): Promise<{ outcome: string; memory: BurstMemory }> {
+  const before = memAvailableKiB();
+  let lowest = before;
+  const timer = setInterval(() => {
+    lowest = Math.min(lowest, memAvailableKiB());
+  }, 1000);
+  const results = await Promise.all(
+    targets.map((t, i) => runProcess(ctx.flux, fluxArgs(ctx, t, ctx.options.loadTimeoutSeconds), undefined, i < SampledProcesses)),
+  ).finally(() => {
+    clearInterval(timer);
+  });
   const outcomes = results.map((r) =>
     r.code === 0 ? 'Succeeded' : /deadline exceeded|timed out|timeout/i.test(fluxVerdict(r)) ? 'timed out' : 'failed',
   );
   const failed = results.find((r) => r.code !== 0);
-  const peak = Math.max(0, ...results.map((r) => r.peakRssKiB ?? 0));
-  return { outcome: `${tally(outcomes)}${failed ? ` (e.g. ${fluxVerdict(failed).slice(0, 120)})` : ''}`, peakRssKiB: peak };
+  const steps = tally(results.filter((r) => r.code !== 0).map((r) => `at "${fluxStep(`${r.stdout}\n${r.stderr}`)}"`));
+  const highest = (f: (m: ProcessMemory) => number): number => Math.max(0, ...results.map((r) => (r.memory ? f(r.memory) : 0)));
+  const memory = {
+    peakRssKiB: highest((m) => m.peakRssKiB),
+    anonKiB: highest((m) => m.anonKiB),
+    fileKiB: highest((m) => m.fileKiB),
+    machineKiB: before - lowest,
+  };
+  return { outcome: `${tally(outcomes)}${failed ? ` (e.g. ${fluxVerdict(failed).slice(0, 120)}; failed ${steps})` : ''}`, memory };
 }
 
 /** N FluxActionRequests created at once (64 creates in flight), followed by one watch. */
@@ -340,28 +374,40 @@ async function requestBurst(ctx: Context, targets: string[]): Promise<{ outcome:
   return { outcome: tally(outcomes) };
 }
 
+const mib = (kib: number): number => Math.round(kib / 1024);
+
 async function load(ctx: Context): Promise<Row[]> {
   const rows: Row[] = [];
-  const freeKiB = Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
-  let fluxRssKiB: number | undefined;
+  const availableKiB = memAvailableKiB();
+  let one: ProcessMemory | undefined;
   for (const n of ctx.options.sizes) {
     for (const shape of ['distinct', 'one'] as const) {
       const targets = shape === 'distinct' ? ctx.fixture.distinct.slice(0, n) : Array.from({ length: n }, () => ctx.fixture.good);
       const scenario = `${n} at once, ${shape === 'distinct' ? `${n} Kustomizations` : 'one Kustomization'}`;
-      // Memory: flux processes are started only as many as fit in 3/4 of the memory free at the start.
-      const allowed = ctx.options.maxFluxProcesses ?? (fluxRssKiB ? Math.floor((freeKiB * 0.75) / fluxRssKiB) : Infinity);
+      // Memory: flux processes are started only as many as fit in 3/4 of the memory available at the start.
+      const allowed = ctx.options.maxFluxProcesses ?? (one ? fluxProcessesThatFit(availableKiB, one) : Infinity);
       if (n <= allowed) {
         rows.push(
           await measure(ctx, scenario, 'flux CLI processes', n, async () => {
             const r = await fluxBurst(ctx, targets);
-            fluxRssKiB = Math.max(fluxRssKiB ?? 0, r.peakRssKiB);
-            return { outcome: r.outcome, note: `peak RSS of one flux process ${Math.round(r.peakRssKiB / 1024)} MiB` };
+            const m = r.memory;
+            one = {
+              peakRssKiB: Math.max(one?.peakRssKiB ?? 0, m.peakRssKiB),
+              anonKiB: Math.max(one?.anonKiB ?? 0, m.anonKiB),
+              fileKiB: Math.max(one?.fileKiB ?? 0, m.fileKiB),
+            };
+            return {
+              outcome: r.outcome,
+              note:
+                `one flux process: peak RSS ${mib(m.peakRssKiB)} MiB, ${mib(m.anonKiB)} MiB of it private; ` +
+                `the machine's available memory fell by ${mib(m.machineKiB)} MiB at most`,
+            };
           }),
         );
       } else {
         const why = ctx.options.maxFluxProcesses
           ? `--max-flux-processes ${ctx.options.maxFluxProcesses}`
-          : `${n} × ${Math.round((fluxRssKiB ?? 0) / 1024)} MiB (one flux process's peak RSS) > 3/4 of the ${Math.round(freeKiB / 1024)} MiB available`;
+          : `${n} × ${mib(one?.anonKiB ?? 0)} MiB private + ${mib(one?.fileKiB ?? 0)} MiB shared (one flux process) > 3/4 of the ${mib(availableKiB)} MiB available`;
         say(`${scenario} via flux CLI processes: not run: ${why}`);
         rows.push({
           scenario,
