@@ -164,10 +164,16 @@ export class EventRecorder {
         if (!batch?.length) return;
         this.unconfirmed.delete(namespace);
         const recorded = await this.outcomesRecorded(namespace, batch);
+        // Those with their Event (most, after a restart: thousands) are done at once; only the
+        // missing ones wait for a create.
+        const missing: UnconfirmedOutcome[] = [];
+        for (const o of batch) {
+          if (recorded && !recorded.has(`${o.subject.object.uid ?? ''}/${o.reason}`)) missing.push(o);
+          else o.done();
+        }
         await Promise.all(
-          batch.map(async (o) => {
-            if (recorded && !recorded.has(`${o.subject.object.uid ?? ''}/${o.reason}`))
-              await this.recordAbout(o.subject, o.type, o.reason, o.message);
+          missing.map(async (o) => {
+            await this.recordAbout(o.subject, o.type, o.reason, o.message);
             o.done();
           }),
         );
