@@ -13,6 +13,7 @@ import {
 import { delay, monotonicNanos, type Clock } from '../runtime/clock.js';
 import type { ClusterAccess } from '../kube/access.js';
 import { kubeClient, type KubeClient, type ObjectList } from '../kube/client.js';
+import { ListPageSize } from './informers.js';
 import { describeError, isConflict, isForbidden, isTransient, statusCode } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 
@@ -192,7 +193,7 @@ export class EventRecorder {
     const found = new Set<string>();
     const list = (fieldSelector: string, page?: string): Promise<ObjectList<CoreEvent>> =>
       this.retrying(() =>
-        this.client.list<CoreEvent>(`/api/v1/namespaces/${namespace}/events`, { fieldSelector, limit: 500, continue: page }),
+        this.client.list<CoreEvent>(`/api/v1/namespaces/${namespace}/events`, { fieldSelector, limit: ListPageSize, continue: page }),
       );
     try {
       if (batch.length <= OutcomeLookupBatch) {

@@ -38,9 +38,12 @@ export interface InformerHandle<T extends KubeObject> {
 /**
  * How many objects one page of an informer's list holds. A list comes in pages (each slimmed by
  * `transform` before the next is asked for), so a collection of 10 000 requests is never in memory
- * whole, as sent; 500 is client-go's page size.
+ * whole, as sent. 100, not client-go's 500: a page of 100 requests, as sent and as parsed, is
+ * garbage before V8's young generation fills and is collected there, where a page of 500 outlives
+ * it and stays in the old generation until a full collection. A restart on 10 000 finished requests
+ * peaked 19–28 MiB lower (three restarts each, alternating), for 0.3–0.4 s more until ready.
  */
-export const ListPageSize = 500;
+export const ListPageSize = 100;
 
 /** One page of a list: at most limit objects, after those of the page that gave the continue token. */
 export interface ListPage {
