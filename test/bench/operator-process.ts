@@ -9,7 +9,7 @@ import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig, startOperator } from '../support/harness.js';
 import { repoRoot, waitFor } from '../support/kube.js';
-import { processCpuSeconds } from './host.js';
+import { procKiB, processCpuSeconds } from './host.js';
 import { ImageNodeOptions, type OperatorMode } from './options.js';
 
 export interface ProcessMemory {
@@ -274,8 +274,12 @@ export function tail(file: string, lines: number): string {
 function readMemory(pid: number): ProcessMemory | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { peakRssKiB: field('VmHWM'), rssKiB: field('VmRSS'), anonKiB: field('RssAnon'), fileKiB: field('RssFile') };
+    return {
+      peakRssKiB: procKiB(status, 'VmHWM'),
+      rssKiB: procKiB(status, 'VmRSS'),
+      anonKiB: procKiB(status, 'RssAnon'),
+      fileKiB: procKiB(status, 'RssFile'),
+    };
   } catch {
     return undefined;
   }

@@ -318,9 +318,13 @@ export interface ProcessMemory {
   fileKiB: number;
 }
 
-/** A "Name:   1234 kB" line of /proc/PID/status or /proc/meminfo, KiB (0 when absent). */
-export function procKiB(text: string, name: string): number {
-  return Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+/** The highest of each of two readings' figures (a missing one counts as nothing). */
+export function highestMemory(a: ProcessMemory | undefined, b: ProcessMemory): ProcessMemory {
+  return {
+    peakRssKiB: Math.max(a?.peakRssKiB ?? 0, b.peakRssKiB),
+    anonKiB: Math.max(a?.anonKiB ?? 0, b.anonKiB),
+    fileKiB: Math.max(a?.fileKiB ?? 0, b.fileKiB),
+  };
 }
 
 /**

@@ -29,13 +29,13 @@ import {
   connectFluxOperatorMcp,
   fluxProcessesThatFit,
   fluxStep,
+  highestMemory,
   formatReconciles,
   helpRequested,
   idleApiRate,
   intFlag,
   machine,
   peerBinaries,
-  procKiB,
   readyMessage,
   reconcilesSince,
   say,
@@ -48,6 +48,7 @@ import {
   type ProcessMemory,
   type ReconcileCounts,
 } from './peers-common.js';
+import { procKiB } from './host.js';
 import { RequestTracker } from './request-tracker.js';
 import { runBounded } from './stats.js';
 
@@ -179,11 +180,11 @@ function runProcess(bin: string, args: string[], input?: string, sample = true):
     const read = (): void => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const m = memory ?? { peakRssKiB: 0, anonKiB: 0, fileKiB: 0 };
-        m.peakRssKiB = Math.max(m.peakRssKiB, procKiB(status, 'VmHWM'));
-        m.anonKiB = Math.max(m.anonKiB, procKiB(status, 'RssAnon'));
-        m.fileKiB = Math.max(m.fileKiB, procKiB(status, 'RssFile'));
-        memory = m;
+        memory = highestMemory(memory, {
+          peakRssKiB: procKiB(status, 'VmHWM'),
+          anonKiB: procKiB(status, 'RssAnon'),
+          fileKiB: procKiB(status, 'RssFile'),
+        });
       } catch {
         // Exited between samples.
       }
@@ -305,7 +306,6 @@ async function single(ctx: Context): Promise<Row[]> {
   return rows;
 }
 
-/** N flux processes at once; resolves with the outcome tally and the largest peak RSS seen. */
 /** How many of a burst's flux processes have their memory read (reading all would load the machine). */
 const SampledProcesses = 10;
 
@@ -316,6 +316,10 @@ interface BurstMemory extends ProcessMemory {
   machineKiB: number;
 }
 
+/**
+ * N flux processes at once; resolves with the outcome tally (and where failed ones stopped) and the
+ * highest memory figures of the processes read.
+ */
 async function fluxBurst(ctx: Context, targets: string[]): Promise<{ outcome: string; memory: BurstMemory }> {
   const before = memAvailableKiB();
   let lowest = before;
@@ -332,11 +336,9 @@ async function fluxBurst(ctx: Context, targets: string[]): Promise<{ outcome: st
   );
   const failed = results.find((r) => r.code !== 0);
   const steps = tally(results.filter((r) => r.code !== 0).map((r) => `at "${fluxStep(`${r.stdout}\n${r.stderr}`)}"`));
-  const highest = (f: (m: ProcessMemory) => number): number => Math.max(0, ...results.map((r) => (r.memory ? f(r.memory) : 0)));
+  const none = { peakRssKiB: 0, anonKiB: 0, fileKiB: 0 };
   const memory = {
-    peakRssKiB: highest((m) => m.peakRssKiB),
-    anonKiB: highest((m) => m.anonKiB),
-    fileKiB: highest((m) => m.fileKiB),
+    ...results.reduce<ProcessMemory>((m, r) => (r.memory ? highestMemory(m, r.memory) : m), none),
     machineKiB: before - lowest,
   };
   return { outcome: `${tally(outcomes)}${failed ? ` (e.g. ${fluxVerdict(failed).slice(0, 120)}; failed ${steps})` : ''}`, memory };
@@ -391,11 +393,7 @@ async function load(ctx: Context): Promise<Row[]> {
           await measure(ctx, scenario, 'flux CLI processes', n, async () => {
             const r = await fluxBurst(ctx, targets);
             const m = r.memory;
-            one = {
-              peakRssKiB: Math.max(one?.peakRssKiB ?? 0, m.peakRssKiB),
-              anonKiB: Math.max(one?.anonKiB ?? 0, m.anonKiB),
-              fileKiB: Math.max(one?.fileKiB ?? 0, m.fileKiB),
-            };
+            one = highestMemory(one, m);
             return {
               outcome: r.outcome,
               note:

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { fluxProcessesThatFit, fluxStep, procKiB } from '../../bench/peers-common.js';
+import { procKiB } from '../../bench/host.js';
+import { fluxProcessesThatFit, fluxStep, highestMemory } from '../../bench/peers-common.js';
 
 // A flux process's /proc/PID/status, cut to the lines read.
 const status = `Name:\tflux
@@ -62,5 +63,17 @@ describe('fluxStep', () => {
 
   it('is (none) when it failed before printing a step', () => {
     expect(fluxStep(out('✗ Timeout: request did not complete within requested timeout - context deadline exceeded'))).toBe('(none)');
+  });
+});
+
+describe('highestMemory', () => {
+  it('keeps the highest of each figure, counting a missing reading as nothing', () => {
+    const a = { peakRssKiB: 60_000, anonKiB: 12_000, fileKiB: 46_000 };
+    expect(highestMemory(undefined, a)).toEqual(a);
+    expect(highestMemory(a, { peakRssKiB: 59_000, anonKiB: 13_000, fileKiB: 45_000 })).toEqual({
+      peakRssKiB: 60_000,
+      anonKiB: 13_000,
+      fileKiB: 46_000,
+    });
   });
 });
