@@ -2,14 +2,7 @@
 // Succeeded, Failed), each naming who asked and who approved, so `kubectl describe far` and
 // `kubectl events` tell a request's story.
 import type { Logger } from 'pino';
-import {
-  ApiVersion,
-  ApprovedByAnnotation,
-  Kind,
-  RejectedByAnnotation,
-  RequestedByAnnotation,
-  type FluxActionRequest,
-} from '../api/types.js';
+import { ApiVersion, ApprovedByAnnotation, Kind, RejectedByAnnotation, RequestedByAnnotation, type FinishedRequest } from '../api/types.js';
 import { delay, monotonicNanos, type Clock } from '../runtime/clock.js';
 import type { ClusterAccess } from '../kube/access.js';
 import { kubeClient, type KubeClient, type ObjectList } from '../kube/client.js';
@@ -56,11 +49,14 @@ interface EventSubject {
   rejectedBy: string | undefined;
 }
 
+/** As much of a request as an Event about it names: a whole request, or a finished one as the reconciler reads it. */
+export type EventSource = Pick<FinishedRequest, 'metadata' | 'status'>;
+
 /**
  * The request's EventSubject: a few of its strings, not the request, so an outcome waiting for its
  * lookup (an operator that starts finds thousands at once) holds no copy of its request.
  */
-function eventSubject(request: FluxActionRequest): EventSubject {
+function eventSubject(request: EventSource): EventSubject {
   const { name, namespace, uid, resourceVersion } = request.metadata;
   return {
     object: { apiVersion: ApiVersion, kind: Kind, name, namespace, uid, resourceVersion },
@@ -121,7 +117,7 @@ export class EventRecorder {
   }
 
   /** Records an Event on a request. Best effort: a failure is retried, then logged; it never fails the request. */
-  record(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  record(request: EventSource, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     return this.recordAbout(eventSubject(request), type, reason, message);
   }
 
@@ -147,7 +143,7 @@ export class EventRecorder {
    * finished recently at once). A lookup is tried again like a create (EventAttempts tries); when the
    * Events still cannot be listed it records nothing: an Event missing is better than one doubled.
    */
-  recordOutcome(request: FluxActionRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  recordOutcome(request: EventSource, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
     return new Promise((done) => {
       const waiting = this.unconfirmed.get(namespace) ?? [];
@@ -155,6 +151,14 @@ export class EventRecorder {
       this.unconfirmed.set(namespace, waiting);
       if (!this.lookups.has(namespace)) this.lookups.set(namespace, this.lookForOutcomes(namespace));
     });
+  }
+
+  /**
+   * Resolves once no outcome-Event lookup is running (at once when none is), including lookups that
+   * start while it waits. A lookup ends: its list calls are bounded and tried EventAttempts times.
+   */
+  async outcomesLookedFor(): Promise<void> {
+    while (this.lookups.size > 0) await Promise.allSettled(this.lookups.values());
   }
 
   /** Looks for the outcome Events of the namespace's unconfirmed requests until none is left. */

@@ -41,12 +41,13 @@ export interface OperatorOptions {
   onSynced?: () => void;
   /**
    * Called once after onSynced, when the controllers first have no work queued or running (every
-   * request found at start handled), or SettleWaitMs after the sync if that comes first.
+   * request found at start handled) and the outcome Events of the requests that finished recently
+   * have been looked for, or SettleWaitMs after the sync if that comes first.
    */
   onSettled?: () => void;
 }
 
-/** The longest wait after the sync for the work queue to empty before onSettled is called anyway. */
+/** The longest wait after the sync for the work queue to empty (and the outcome lookups to end) before onSettled is called anyway. */
 export const SettleWaitMs = 20_000;
 
 /** One operator replica. start() returns once it serves health checks; it acts once it leads. */
@@ -239,7 +240,7 @@ class Controllers {
     this.synced = true;
     this.options.onSynced?.();
     this.queue.start((key, signal) => reconciler.reconcile(key, signal), { concurrency: config.concurrency });
-    if (this.options.onSettled) this.settle(this.options.onSettled);
+    if (this.options.onSettled) this.settle(this.options.onSettled, () => recorder.outcomesLookedFor());
     // Schedules read their requests from the request informer's cache, synced above.
     const requestService = new RequestService({ kc });
     this.schedules = new ScheduleController({
@@ -274,8 +275,11 @@ class Controllers {
     });
   }
 
-  /** Calls onSettled once: when the work queue first has nothing queued or running, or after SettleWaitMs. */
-  private settle(onSettled: () => void): void {
+  /**
+   * Calls onSettled once: when the work queue first has nothing queued or running and then the
+   * outcome-Event lookups its looks started have ended (lookups), or after SettleWaitMs.
+   */
+  private settle(onSettled: () => void, lookups: () => Promise<void>): void {
     const call = (): void => {
       if (!this.settleTimer) return;
       this.settleTimer.cancel();
@@ -283,7 +287,7 @@ class Controllers {
       onSettled();
     };
     this.settleTimer = this.options.clock.setTimer(call, SettleWaitMs);
-    void this.queue.whenIdle().then(call);
+    void this.queue.whenIdle().then(lookups).then(call);
   }
 
   async stop(): Promise<void> {

@@ -5,11 +5,14 @@ import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js'
 import { formatDuration } from '../api/duration.js';
 import { InvalidObjectError } from '../api/parse.js';
 import {
+  FinishedRequestSchema,
   FluxActionRequestSchema,
   Group,
+  isFinishedRequest,
   Plural,
   Version,
   targetOf,
+  type FinishedRequest,
   type FluxActionRequest,
   StepRole,
   type FluxObject,
@@ -107,6 +110,8 @@ interface Joined {
 }
 
 type Failure = { reason: FailureReason; message: string };
+/** A request as readRequest read it: in full while it has work left, else only what a finished one needs. */
+type RequestRead = { request: FluxActionRequest; finished?: undefined } | { finished: FinishedRequest; request?: undefined };
 type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: Failure };
 
 /** Thrown when the request changed under us; the queue retries with the fresh copy. */
@@ -181,22 +186,23 @@ export class RequestReconciler {
   private async reconcileKey(key: string, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
     const { index, clock } = this.deps;
     // Fetch.
-    const request = this.readRequest(key);
-    if (!request) {
+    const read = this.readRequest(key);
+    if (!read) {
       index.forget(key);
       this.starting.delete(key);
       this.announced.delete(key);
       this.joined.delete(key);
       return;
     }
-    if (request.status?.startTime) this.starting.delete(key);
+    if ((read.request ?? read.finished).status?.startTime) this.starting.delete(key);
     // Finished already? Only its TTL is left to honour, and its outcome Event if it may be missing.
-    if (isFinished(request.status?.phase)) {
+    if (read.finished) {
       index.forget(key);
       this.joined.delete(key);
-      this.announceOutcome(request, undefined);
-      return this.expire(request, signal);
+      this.announceOutcome(read.finished, undefined);
+      return this.expire(read.finished, signal);
     }
+    const request = read.request;
     if (request.metadata.deletionTimestamp) return;
     const log = this.deps.log.child({ request: key, action: request.spec.action, target: describeRef(targetOf(request)) });
 
@@ -473,7 +479,7 @@ export class RequestReconciler {
    * restart between the write and the Event): the Event is recorded unless the request has it. Only
    * for recent outcomes: a restart does not re-announce history.
    */
-  private announceOutcome(request: FluxActionRequest, written: Plan['event'] | undefined): void {
+  private announceOutcome(request: FinishedRequest, written: Plan['event'] | undefined): void {
     const uid = request.metadata.uid;
     const key = keyOf(request);
     if (!uid || this.announced.get(key) === uid) return;
@@ -500,8 +506,11 @@ export class RequestReconciler {
     return this.expire(request, signal);
   }
 
-  /** The request from the cache, or the copy we just wrote when the cache has not caught up. */
-  private readRequest(key: string): FluxActionRequest | undefined {
+  /**
+   * The request from the cache, or the copy we just wrote when the cache has not caught up. A
+   * finished one is only checked as far as its outcome Event and its TTL read it (FinishedRequest).
+   */
+  private readRequest(key: string): RequestRead | undefined {
     const [namespace, name] = splitKey(key);
     const cached = this.deps.requests.get(name, namespace);
     const fresh = this.fresh.get(key);
@@ -515,16 +524,23 @@ export class RequestReconciler {
       raw = fresh;
     else this.fresh.delete(key);
     if (!raw) return undefined;
-    if (raw === fresh) return fresh;
+    if (raw === fresh) return isFinished(fresh.status?.phase) ? { finished: fresh } : { request: fresh };
+    if (isFinished((raw as { status?: { phase?: string } }).status?.phase)) {
+      // The cached object itself, checked in place (read-only): a restart looks at thousands at once.
+      if (isFinishedRequest(raw)) return { finished: raw };
+      const { error } = FinishedRequestSchema.safeParse(raw);
+      this.deps.log.error({ request: key, issues: error?.issues }, 'request does not parse; the CRD should have refused it');
+      return undefined;
+    }
     const known = this.parsed.get(raw);
-    if (known) return known;
+    if (known) return { request: known };
     const parsed = FluxActionRequestSchema.safeParse(raw);
     if (!parsed.success) {
       this.deps.log.error({ request: key, issues: parsed.error.issues }, 'request does not parse; the CRD should have refused it');
       return undefined;
     }
-    if (!isFinished(parsed.data.status?.phase)) this.parsed.set(raw, parsed.data);
-    return parsed.data;
+    this.parsed.set(raw, parsed.data);
+    return { request: parsed.data };
   }
 
   /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
@@ -744,7 +760,7 @@ export class RequestReconciler {
   }
 
   /** Deletes a finished request once its ttlSecondsAfterFinished has passed, else looks again then. */
-  private async expire(request: FluxActionRequest, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
+  private async expire(request: FinishedRequest, signal?: AbortSignal): Promise<ReconcileResult | undefined> {
     const ttl = request.spec.ttlSecondsAfterFinished;
     const completion = request.status?.completionTime;
     if (ttl === undefined || !completion) return;

@@ -3,8 +3,9 @@
 // a restart on 10 000 finished requests peaked at 181–183 MiB RSS with V8's own heuristics and at
 // 133–154 MiB with the growth limited to 20% between full collections (README, Performance). The
 // limit costs capacity under load (11–21% in the benchmark), so it holds only while the operator
-// settles: until the caches have synced and the requests found at start have been looked at once
-// (the Operator's onSettled); then V8's heuristics are back.
+// settles: until the caches have synced, the requests found at start have been looked at once and
+// the outcome Events of those that finished recently looked for (the Operator's onSettled); then
+// V8's heuristics are back.
 import v8 from 'node:v8';
 
 /** How much V8 may grow the heap between full collections while the operator settles, in percent. */

@@ -21,11 +21,6 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** A "Name:   1234 kB" line of /proc/PID/status or /proc/meminfo, KiB (0 when absent). */
-export function procKiB(text: string, name: string): number {
-  return Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-}
-
 interface MachineTimes {
   busy: number;
   total: number;

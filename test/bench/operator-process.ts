@@ -9,7 +9,8 @@ import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig, startOperator } from '../support/harness.js';
 import { repoRoot, waitFor } from '../support/kube.js';
-import { procKiB, processCpuSeconds } from './host.js';
+import { processCpuSeconds } from './host.js';
+import { procKiB, processStatus } from '../support/proc.js';
 import { ImageNodeOptions, type OperatorMode } from './options.js';
 
 export interface ProcessMemory {
@@ -272,17 +273,14 @@ export function tail(file: string, lines: number): string {
 
 /** VmHWM, VmRSS, RssAnon and RssFile of a process, from /proc/<pid>/status. */
 function readMemory(pid: number): ProcessMemory | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return {
-      peakRssKiB: procKiB(status, 'VmHWM'),
-      rssKiB: procKiB(status, 'VmRSS'),
-      anonKiB: procKiB(status, 'RssAnon'),
-      fileKiB: procKiB(status, 'RssFile'),
-    };
-  } catch {
-    return undefined;
-  }
+  const status = processStatus(pid);
+  if (status === undefined) return undefined;
+  return {
+    peakRssKiB: procKiB(status, 'VmHWM'),
+    rssKiB: procKiB(status, 'VmRSS'),
+    anonKiB: procKiB(status, 'RssAnon'),
+    fileKiB: procKiB(status, 'RssFile'),
+  };
 }
 
 /** A free TCP port on loopback (released before the operator binds it). */

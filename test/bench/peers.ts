@@ -48,7 +48,7 @@ import {
   type ProcessMemory,
   type ReconcileCounts,
 } from './peers-common.js';
-import { procKiB } from './host.js';
+import { procKiB, processStatus } from '../support/proc.js';
 import { RequestTracker } from './request-tracker.js';
 import { runBounded } from './stats.js';
 
@@ -178,16 +178,14 @@ function runProcess(bin: string, args: string[], input?: string, sample = true):
     child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     const read = (): void => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        memory = highestMemory(memory, {
-          peakRssKiB: procKiB(status, 'VmHWM'),
-          anonKiB: procKiB(status, 'RssAnon'),
-          fileKiB: procKiB(status, 'RssFile'),
-        });
-      } catch {
-        // Exited between samples.
-      }
+      // Undefined once it exited between samples.
+      const status = child.pid === undefined ? undefined : processStatus(child.pid);
+      if (status === undefined) return;
+      memory = highestMemory(memory, {
+        peakRssKiB: procKiB(status, 'VmHWM'),
+        anonKiB: procKiB(status, 'RssAnon'),
+        fileKiB: procKiB(status, 'RssFile'),
+      });
     };
     const timer = sample ? setInterval(read, 200) : undefined;
     child.once('error', (err) => {

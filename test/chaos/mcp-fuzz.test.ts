@@ -2,12 +2,12 @@
 // random arguments for every tool (often of the declared type, sometimes anything), unknown tools and
 // other requests. The server must answer every call (a result, or a JSON-RPC error) within 60 s,
 // never exit, and keep its memory bounded.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { randomSuffix } from '../support/kube.js';
 import { connectStdio, startHttpMcp, type HttpMcp, type McpConnection } from '../support/mcp.js';
+import { procKiB, processStatus } from '../support/proc.js';
 import { printFigures, sizes } from './support/sizes.js';
 
 let stdio: McpConnection | undefined;
@@ -34,13 +34,8 @@ afterAll(async () => {
 });
 
 function memoryKiB(pid: number): { rss: number; peak: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    return { rss: field('VmRSS'), peak: field('VmHWM') };
-  } catch {
-    return undefined;
-  }
+  const status = processStatus(pid);
+  return status === undefined ? undefined : { rss: procKiB(status, 'VmRSS'), peak: procKiB(status, 'VmHWM') };
 }
 
 type PropertySchema = { type?: unknown; enum?: unknown[] };

@@ -46,6 +46,42 @@ describe('an operator settling after its start', () => {
     operator = undefined;
   });
 
+  it('settles only once the outcome Events of the requests that finished recently have been looked for', async () => {
+    const ns = await createNamespace(admin, 'settle-lookup');
+    namespaces.push(ns);
+    // Finished just now: the operator looks for each one's outcome Event at start (RecentOutcomeMs).
+    await Promise.all(Array.from({ length: Finished }, (_, i) => finishRequestByHand(admin, ns, `recent-${i}`, new Date())));
+    let holdLookups = true;
+    const eventLists = `/api/v1/namespaces/${ns}/events?`;
+    proxy = new FaultProxy({
+      admin,
+      fail: ({ method, path }) => (holdLookups && method === 'GET' && path.startsWith(eventLists) ? Hold : false),
+    });
+    const server = await proxy.start();
+    operator = await startOperator({ watchNamespace: ns }, undefined, server);
+    const { startup, operator: running } = operator;
+    const held = proxy;
+    await waitFor('the first lookup to be held', () => (held.holding === 1 ? true : undefined));
+    // Every request has been looked at: nothing is queued, the held lookup is all that is left.
+    await waitFor('the work queue to empty', async () =>
+      (await running.metrics.workqueueDepth.get()).values[0]?.value === 0 ? true : undefined,
+    );
+    await settle();
+    expect(startup.map((h) => h.hook)).toEqual(['synced']);
+    holdLookups = false;
+    held.release();
+    // The cut list is tried again (EventRetryMs later), then the rest of the batch is looked for.
+    await waitFor('the operator to settle', () => (startup.length === 2 && startup[1]?.depth !== undefined ? true : undefined));
+    expect(startup).toEqual([
+      { hook: 'synced', depth: Finished },
+      { hook: 'settled', depth: 0 },
+    ]);
+    await operator.stop();
+    operator = undefined;
+    await proxy.stop();
+    proxy = undefined;
+  });
+
   it('settles SettleWaitMs after the sync when a request keeps a worker busy', async () => {
     expect(SettleWaitMs).toBeLessThan(ApiCallTimeoutMs);
     const ns = await createNamespace(admin, 'settle-busy');

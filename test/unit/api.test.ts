@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { FailureReason } from '../../src/api/conditions.js';
 import { DefaultTimeout, DefaultTimeoutMs, formatDuration, parseDuration } from '../../src/api/duration.js';
 import { fluxKinds } from '../../src/flux/kinds.js';
 import { isHandled, tokenTime } from '../../src/flux/token.js';
 import { RequestIndex } from '../../src/operator/request-index.js';
-import type { FluxActionRequest } from '../../src/api/types.js';
+import { FinishedRequestSchema, FluxActionRequestSchema, isFinishedRequest, type FluxActionRequest } from '../../src/api/types.js';
+import { outcomeEvent } from '../../src/flux/protocol.js';
 import { repoRoot } from '../support/kube.js';
 
 interface Schema {
@@ -179,5 +181,152 @@ describe('RequestIndex', () => {
     expect([...index.followersOf(key)].sort()).toEqual(['apps/a', 'apps/b']);
     index.follow('apps/a', ['g/K/apps/src']);
     expect(index.followersOf(key)).toEqual(['apps/b']);
+  });
+});
+
+describe('FinishedRequestSchema', () => {
+  const finished = {
+    apiVersion: 'fluxaction.io/v1alpha1',
+    kind: 'FluxActionRequest',
+    metadata: {
+      name: 'deploy-apps',
+      namespace: 'team-a',
+      uid: 'u-1',
+      resourceVersion: '42',
+      labels: { 'fluxaction.io/origin': 'mcp' },
+      annotations: { 'fluxaction.io/requested-by': 'alice', 'fluxaction.io/requested-by-groups': 'sre,dev', note: 'x'.repeat(200) },
+    },
+    spec: {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'apps' },
+      withSource: true,
+      timeout: '5m',
+      ttlSecondsAfterFinished: 600,
+    },
+    status: {
+      phase: 'Failed',
+      token: '2026-11-29T10:00:00.000000001Z',
+      startTime: '2026-11-29T10:00:00Z',
+      completionTime: '2026-11-29T10:00:02Z',
+      requestedBy: 'alice',
+      message: 'kustomize build failed',
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'TargetFailed',
+          message: 'kustomize build failed',
+          lastTransitionTime: '2026-11-29T10:00:02Z',
+        },
+      ],
+      target: { kind: 'Kustomization', name: 'apps', namespace: 'team-a', token: 't', message: 'y'.repeat(500) },
+      source: { kind: 'GitRepository', name: 'apps', namespace: 'team-a', token: 't' },
+      approval: { approvedBy: 'bob', expiresAt: '2026-11-29T11:00:00Z' },
+    },
+  };
+
+  it('keeps what the outcome Event and the TTL need, and the Event is the one the full request makes', () => {
+    const narrow = FinishedRequestSchema.parse(finished);
+    const full = FluxActionRequestSchema.parse(finished);
+    expect(outcomeEvent(narrow.status ?? {})).toEqual(outcomeEvent(full.status ?? {}));
+    expect(narrow.spec.ttlSecondsAfterFinished).toBe(600);
+    expect(narrow.status?.completionTime).toBe('2026-11-29T10:00:02Z');
+    expect(narrow.metadata).toEqual({
+      name: 'deploy-apps',
+      namespace: 'team-a',
+      uid: 'u-1',
+      resourceVersion: '42',
+      annotations: { 'fluxaction.io/requested-by': 'alice' },
+    });
+    expect(narrow.status?.approval).toEqual({ approvedBy: 'bob' });
+  });
+
+  it('drops the spec, the objects followed and the conditions’ messages', () => {
+    const narrow = FinishedRequestSchema.parse(finished);
+    expect(narrow.spec).toEqual({ ttlSecondsAfterFinished: 600 });
+    expect(Object.keys(narrow.status ?? {}).sort()).toEqual([
+      'approval',
+      'completionTime',
+      'conditions',
+      'message',
+      'phase',
+      'requestedBy',
+      'startTime',
+    ]);
+    expect(narrow.status?.conditions).toEqual([{ type: 'Ready', status: 'False', reason: 'TargetFailed' }]);
+  });
+});
+
+describe('isFinishedRequest', () => {
+  /** A field's value: one the schema takes, or one of a wrong type, or none. */
+  const value = <T>(good: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+    fc.oneof(
+      { weight: 60, arbitrary: good },
+      fc.constant(undefined),
+      fc.constant(null),
+      fc.integer(),
+      fc.double(),
+      fc.string(),
+      fc.constant([]),
+      fc.constant({}),
+    );
+  const optionalString = value(fc.string());
+  const record = (fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> => value(fc.record(fields, { requiredKeys: [] }));
+  const condition = record({
+    type: optionalString,
+    status: value(fc.constantFrom('True', 'False', 'Unknown', 'Maybe')),
+    reason: optionalString,
+    message: value(fc.string()),
+  });
+  const request = record({
+    apiVersion: value(fc.constant('fluxaction.io/v1alpha1')),
+    metadata: record({
+      name: optionalString,
+      namespace: optionalString,
+      uid: optionalString,
+      resourceVersion: optionalString,
+      annotations: record({ 'fluxaction.io/requested-by': optionalString, other: optionalString }),
+      labels: value(fc.dictionary(fc.string(), fc.string())),
+    }),
+    spec: record({
+      action: value(fc.constant('Reconcile')),
+      ttlSecondsAfterFinished: value(fc.oneof(fc.integer({ min: 0 }), fc.constant(2 ** 60))),
+    }),
+    status: record({
+      phase: value(fc.constantFrom('Succeeded', 'Failed', 'Running', 'Done')),
+      startTime: optionalString,
+      completionTime: optionalString,
+      requestedBy: optionalString,
+      message: optionalString,
+      conditions: value(fc.array(condition, { maxLength: 3 })),
+      approval: record({ approvedBy: optionalString, rejectedBy: optionalString, expiresAt: optionalString }),
+      target: value(fc.object()),
+    }),
+  });
+
+  it('says of any object what FinishedRequestSchema says', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(request, (raw) => {
+        const parsed = FinishedRequestSchema.safeParse(raw).success;
+        if (parsed) accepted += 1;
+        expect(isFinishedRequest(raw)).toBe(parsed);
+      }),
+      { numRuns: 5000, seed: 1129 },
+    );
+    // Both verdicts came up often enough for the agreement to mean something.
+    expect(accepted).toBeGreaterThan(100);
+    expect(accepted).toBeLessThan(4900);
+  });
+
+  it('reads the cached object itself, with no copy', () => {
+    const raw: unknown = {
+      metadata: { name: 'r', namespace: 'ns' },
+      spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: 'apps' } },
+      status: { phase: 'Succeeded', completionTime: '2026-11-29T10:00:02Z' },
+    };
+    expect(isFinishedRequest(raw)).toBe(true);
+    if (!isFinishedRequest(raw)) return;
+    expect(raw.status?.completionTime).toBe('2026-11-29T10:00:02Z');
   });
 });

@@ -9,6 +9,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { tail } from '../../bench/operator-process.js';
 import { ensureInstalled, OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig } from '../../support/harness.js';
 import { adminKubeConfig, repoRoot, waitFor } from '../../support/kube.js';
+import { procKiB, processStatus } from '../../support/proc.js';
 
 export const chaosDir = path.join(repoRoot, '.cache', 'chaos');
 
@@ -111,11 +112,8 @@ export async function startChaosOperator(options: ChaosOperatorOptions): Promise
     done: () => exit !== undefined,
     kill: (signal) => void child.kill(signal),
     rssKiB: () => {
-      try {
-        return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-      } catch {
-        return undefined;
-      }
+      const status = processStatus(pid);
+      return status === undefined ? undefined : procKiB(status, 'VmRSS');
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { procKiB } from '../../bench/host.js';
+import { procKiB } from '../../support/proc.js';
 import { fluxProcessesThatFit, fluxStep, highestMemory } from '../../bench/peers-common.js';
 
 // A flux process's /proc/PID/status, cut to the lines read.
