@@ -1,6 +1,7 @@
 // The FluxActionRequest API (fluxaction.io/v1alpha1) and the parts of Flux objects the operator reads,
 // as zod schemas that parse what comes off the wire.
 import { z } from 'zod';
+import { isRecord } from '../kube/object.js';
 import { ConditionStatus, Phase } from './conditions.js';
 
 export const Group = 'fluxaction.io';
@@ -230,10 +231,6 @@ export function isFinishedRequest(raw: unknown): raw is FinishedRequest {
 
 const Phases: ReadonlySet<string> = new Set(Object.values(Phase));
 const ConditionStatuses: ReadonlySet<string> = new Set(Object.values(ConditionStatus));
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isOptionalString(value: unknown): boolean {
   return value === undefined || typeof value === 'string';

@@ -4,7 +4,7 @@ import type { Condition, FluxObject } from '../api/types.js';
 import { ConditionSchema } from '../api/types.js';
 import type { FluxKind } from './kinds.js';
 import { fluxKind, fluxKinds, groupOf } from './kinds.js';
-import type { KubeObject } from '../kube/object.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 import { withoutBookkeeping } from '../kube/slim.js';
 
 /** Flux's reconcile request annotations (fluxcd/pkg apis/meta). */
@@ -37,7 +37,7 @@ export function refOf(obj: FluxObject): ObjectRef {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 function str(value: unknown): string | undefined {

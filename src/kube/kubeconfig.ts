@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parse, YAMLError } from 'yaml';
 import { ConfigError } from '../runtime/config.js';
 import type { AccessCluster, ClusterAccess } from './access.js';
+import { isRecord } from './object.js';
 
 /** Where a pod's ServiceAccount token, CA certificate and namespace are mounted. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -171,7 +172,7 @@ export function operatorAccess(loaded: LoadedKubeconfig, options: AccessOptions 
   const user = loaded.user;
   const provider: unknown = user?.user['auth-provider'];
   if (user && provider !== undefined && provider !== null) {
-    const providerName = isMapping(provider) && typeof provider.name === 'string' ? provider.name : '';
+    const providerName = isRecord(provider) && typeof provider.name === 'string' ? provider.name : '';
     throw new ConfigError(
       `${loaded.source}: user "${user.name}" uses auth-provider "${providerName}", which the operator does not support: use an exec credential plugin (client.authentication.k8s.io)`,
     );
@@ -301,11 +302,11 @@ function checkFields(entry: object, fields: Record<string, FieldType>, fail: (pr
 function checkUser(user: KubeconfigUser, fail: (problem: string) => never): void {
   checkFields(user, userFields, fail);
   const extra: unknown = user['as-user-extra'];
-  if (extra !== undefined && extra !== null && !(isMapping(extra) && Object.values(extra).every(isStrings)))
+  if (extra !== undefined && extra !== null && !(isRecord(extra) && Object.values(extra).every(isStrings)))
     fail('as-user-extra must map each key to a list of strings');
   const exec: unknown = user.exec;
   if (exec === undefined || exec === null) return;
-  if (!isMapping(exec)) return fail('exec must be a mapping');
+  if (!isRecord(exec)) return fail('exec must be a mapping');
   checkFields(exec, execFields, fail, 'exec.');
   if (!exec.command) fail('exec.command is missing');
   if (typeof exec.apiVersion !== 'string' || !EXEC_API_VERSIONS.includes(exec.apiVersion))
@@ -314,7 +315,7 @@ function checkUser(user: KubeconfigUser, fail: (problem: string) => never): void
   if (
     env !== undefined &&
     env !== null &&
-    !(Array.isArray(env) && env.every((e) => isMapping(e) && typeof e.name === 'string' && typeof e.value === 'string'))
+    !(Array.isArray(env) && env.every((e) => isRecord(e) && typeof e.name === 'string' && typeof e.value === 'string'))
   )
     fail('exec.env must be a list of {name, value}');
 }
@@ -337,7 +338,7 @@ function parseFile(file: string, label: string): ParsedFile {
     throw new ConfigError(`${label}: ${problem}`);
   };
   doc ??= {};
-  if (!isMapping(doc)) return fail('not a kubeconfig (its top level is not a mapping)');
+  if (!isRecord(doc)) return fail('not a kubeconfig (its top level is not a mapping)');
   const dir = path.dirname(path.resolve(file));
   const current = doc['current-context'];
   if (current !== undefined && current !== null && typeof current !== 'string') fail('current-context must be a string');
@@ -364,12 +365,12 @@ function parseFile(file: string, label: string): ParsedFile {
   });
   const users = listOf(doc.users).map((entry, i) => {
     const name = nameOf(entry, `users[${i}]`, fail);
-    const raw = isMapping(entry) ? entry.user : undefined;
-    if (raw !== undefined && raw !== null && !isMapping(raw)) fail(`users[${i}].user must be a mapping`);
-    const user = resolvePaths(isMapping(raw) ? raw : {}, ['client-certificate', 'client-key', 'token-file'], dir);
+    const raw = isRecord(entry) ? entry.user : undefined;
+    if (raw !== undefined && raw !== null && !isRecord(raw)) fail(`users[${i}].user must be a mapping`);
+    const user = resolvePaths(isRecord(raw) ? raw : {}, ['client-certificate', 'client-key', 'token-file'], dir);
     // kubectl resolves the exec command only when it is a path, not a name looked up in $PATH.
     const exec = user.exec;
-    if (isMapping(exec) && typeof exec.command === 'string' && exec.command.includes(path.sep))
+    if (isRecord(exec) && typeof exec.command === 'string' && exec.command.includes(path.sep))
       user.exec = resolvePaths(exec, ['command'], dir);
     return { name, user };
   });
@@ -382,16 +383,16 @@ function listOf(value: unknown): unknown[] {
 }
 
 function nameOf(entry: unknown, at: string, fail: (problem: string) => never): string {
-  const name = isMapping(entry) ? entry.name : undefined;
+  const name = isRecord(entry) ? entry.name : undefined;
   if (name === undefined || name === null || name === '') return fail(`${at}.name is missing`);
   if (typeof name !== 'string') return fail(`${at}.name must be a string`);
   return name;
 }
 
 function fieldOf(entry: unknown, field: string, at: string, fail: (problem: string) => never): Mapping {
-  const value = isMapping(entry) ? entry[field] : undefined;
+  const value = isRecord(entry) ? entry[field] : undefined;
   if (value === undefined || value === null) return fail(`${at}.${field} is missing`);
-  if (!isMapping(value)) return fail(`${at}.${field} must be a mapping`);
+  if (!isRecord(value)) return fail(`${at}.${field} must be a mapping`);
   return value;
 }
 
@@ -403,10 +404,6 @@ function resolvePaths(entry: Mapping, fields: string[], dir: string): Mapping {
     if (typeof value === 'string' && value !== '' && !path.isAbsolute(value)) copy[field] = path.resolve(dir, value);
   }
   return copy;
-}
-
-function isMapping(value: unknown): value is Mapping {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isStrings(value: unknown): value is string[] {
@@ -585,13 +582,13 @@ function parseExecCredential(stdout: string, apiVersion: string, plugin: string)
   } catch (err) {
     throw new Error(`${plugin} printed no ExecCredential JSON: ${firstLine(err)}`, { cause: err });
   }
-  if (!isMapping(doc) || doc.kind !== 'ExecCredential') throw new Error(`${plugin} printed no ExecCredential JSON`);
+  if (!isRecord(doc) || doc.kind !== 'ExecCredential') throw new Error(`${plugin} printed no ExecCredential JSON`);
   if (doc.apiVersion !== apiVersion)
     throw new Error(
       `${plugin} returned apiVersion ${JSON.stringify(doc.apiVersion ?? null)}, configured for ${JSON.stringify(apiVersion)}`,
     );
   const status = doc.status;
-  if (!isMapping(status)) throw new Error(`${plugin} returned no status`);
+  if (!isRecord(status)) throw new Error(`${plugin} returned no status`);
   const text = (field: string): string | undefined => {
     const value = status[field];
     return typeof value === 'string' && value !== '' ? value : undefined;

@@ -10,3 +10,8 @@ import type * as k8s from '@kubernetes/client-node';
 export interface KubeObject extends k8s.KubernetesObject {
   [field: string]: unknown;
 }
+
+/** Whether a value read off the wire is a JSON object: not null, not an array. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

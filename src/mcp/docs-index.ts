@@ -4,6 +4,7 @@
 // Nothing is copied into the project: the text is read from the cluster (and the directory) at run
 // time, and the index is rebuilt when the CRDs change.
 import MiniSearch, { type SearchResult } from 'minisearch';
+import { isRecord } from '../kube/object.js';
 import type { FluxCrd } from './flux-crds.js';
 
 export interface DocsDocument {
@@ -48,10 +49,6 @@ export function referenceLink(group: string, kind: string, plural: string): stri
   if (component) return `https://fluxcd.io/flux/components/${component}/${plural}/`;
   if (operatorDocumented.has(group)) return `https://fluxoperator.dev/docs/crd/${kind.toLowerCase()}/`;
   return '';
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A schema node's type as Go and kubectl explain write it: []string, map[string]string, int-or-string. */

@@ -1,6 +1,7 @@
 // How the MCP adapter shows Kubernetes objects to a model: YAML, without managedFields or the
 // last-applied annotation, with Secret values masked, and capped in size with a note saying so.
 import { stringify } from 'yaml';
+import { isRecord } from '../kube/object.js';
 
 /** The annotation kubectl apply leaves behind: noise to a model, and it may repeat a Secret's data. */
 const LastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -10,10 +11,6 @@ export const Masked = '***';
 export const DefaultMaxOutput = 50_000;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * A copy of an object as the adapter shows it: metadata.managedFields and the last-applied

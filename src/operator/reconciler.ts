@@ -49,7 +49,7 @@ import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
 import type { KubeObject } from '../kube/object.js';
 import { newerThan, type InformerHandle } from './informers.js';
-import { requestTargetName } from './request-cache.js';
+import { requestPhase, requestTargetName } from './request-cache.js';
 import type { RequestIndex } from './request-index.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
@@ -164,7 +164,7 @@ export class RequestReconciler {
   loadHeldTokens(): void {
     for (const raw of this.deps.requests.list()) {
       // A finished request holds no token: not parsed (an operator may start on thousands).
-      if (isFinished((raw as { status?: { phase?: string } }).status?.phase)) continue;
+      if (isFinished(requestPhase(raw))) continue;
       const parsed = FluxActionRequestSchema.safeParse(raw);
       if (parsed.success) this.deps.index.holdFrom(keyOf(parsed.data), parsed.data);
     }
@@ -525,7 +525,7 @@ export class RequestReconciler {
     else this.fresh.delete(key);
     if (!raw) return undefined;
     if (raw === fresh) return isFinished(fresh.status?.phase) ? { finished: fresh } : { request: fresh };
-    if (isFinished((raw as { status?: { phase?: string } }).status?.phase)) {
+    if (isFinished(requestPhase(raw))) {
       // The cached object itself, checked in place (read-only): a restart looks at thousands at once.
       if (isFinishedRequest(raw)) return { finished: raw };
       const { error } = FinishedRequestSchema.safeParse(raw);

@@ -3,7 +3,7 @@
 // conditions and times (its outcome Event, its TTL, rate limits, schedules' history) — not what it
 // recorded of each object it acted on. The strings requests carry alike are kept once.
 import { isFinished } from '../api/conditions.js';
-import type { KubeObject } from '../kube/object.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 import { withoutBookkeeping } from '../kube/slim.js';
 import { StringPool } from '../kube/strings.js';
 
@@ -15,8 +15,7 @@ const requestStrings = new StringPool(4096);
 
 type Json = Record<string, unknown>;
 
-const record = (value: unknown): Json | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
+const record = (value: unknown): Json | undefined => (isRecord(value) ? value : undefined);
 
 /** A copy of value with the string values of keys (all its keys: 'all') taken from the pool. */
 function sharing(value: Json, keys: readonly string[] | 'all', pool: StringPool): Json {
@@ -93,10 +92,16 @@ export function cachedRequest(obj: KubeObject, pool: StringPool = requestStrings
   const slim = shareStrings(withoutBookkeeping(obj), pool);
   const status = record(slim['status']);
   if (!status) return slim;
-  if (!isFinished(typeof status['phase'] === 'string' ? status['phase'] : undefined)) return slim;
+  if (!isFinished(requestPhase(slim))) return slim;
   if (!FinishedOnlyRecorded.some((k) => k in status)) return slim;
   const kept = Object.fromEntries(Object.entries(status).filter(([k]) => !(FinishedOnlyRecorded as readonly string[]).includes(k)));
   return { ...slim, status: kept };
+}
+
+/** The phase a cached request's status records (unparsed), if any. */
+export function requestPhase(obj: object): string | undefined {
+  const phase = (obj as { status?: { phase?: unknown } }).status?.phase;
+  return typeof phase === 'string' ? phase : undefined;
 }
 
 /** The name of the object a cached request targets (unparsed: the cache's index key), if it names one. */

@@ -7,7 +7,7 @@ import { ConditionStatus, ReadyCondition } from '../../api/conditions.js';
 import { FluxObjectSchema, type Condition, type FluxObject } from '../../api/types.js';
 import { conditionsOf, findCondition, isSuspendedAnyKind, valueAt } from '../../flux/objects.js';
 import { isForbidden } from '../../kube/errors.js';
-import type { KubeObject } from '../../kube/object.js';
+import { isRecord, type KubeObject } from '../../kube/object.js';
 import { listFluxCrds, preferredVersion, type FluxCrd } from '../flux-crds.js';
 import { KubeReader, resourcePath } from '../kube-reader.js';
 import { registerTool, describeFailure, type ToolContext } from '../tool.js';
@@ -73,10 +73,6 @@ export interface FluxHealth {
   controllers: Controller[];
   crds: CrdSummary[];
   kinds: KindCounts[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function readyCondition(obj: FluxObject): Condition | undefined {
