@@ -6,9 +6,9 @@ import yargs, { type Argv } from 'yargs';
 import { parseDuration, MaxTimeoutMs } from '../api/duration.js';
 import { Action } from '../api/types.js';
 import { firstWords, nounList, nouns, resolveNoun, UnknownNounError } from './nouns.js';
+import { UsageError } from './usage.js';
 
-/** A mistake in the command line: one line on stderr, exit code 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Output formats of -o. */
 export type OutputFormat = 'json' | 'yaml';

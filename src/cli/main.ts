@@ -9,10 +9,11 @@ import { limitHeapGrowthUntilSettled } from '../runtime/heap-growth.js';
 import { createLogger } from '../runtime/logger.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
 import type { Identity } from '../client/requests.js';
-import { parseCli, UsageError } from './args.js';
+import { UsageError } from './usage.js';
 // Each command loads only its own modules (below, when it runs): the operator's process holds
-// neither the MCP server nor the client's, nor @kubernetes/client-node (the operator has its own API
-// client), which is memory a long-running process keeps.
+// neither the MCP server nor the client's, nor the client's argument parser (yargs, whose
+// terminal-width code reads ICU's data as it loads), nor @kubernetes/client-node (the operator has
+// its own API client), which is memory a long-running process keeps.
 
 const require = createRequire(import.meta.url);
 
@@ -141,6 +142,11 @@ async function runMcp(argv: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  // The operator and the MCP server parse their own flags.
+  if (first === 'operator') return runOperator(rest);
+  if (first === 'mcp') return runMcp(rest);
+  const { parseCli } = await import('./args.js');
   const cmd = await parseCli(argv);
   switch (cmd.command) {
     case 'operator':
