@@ -66,13 +66,16 @@ function eventSubject(request: EventSource): EventSubject {
   };
 }
 
-/** A finished request whose outcome Event may be missing, with the Event it should have. */
+/**
+ * A finished request whose outcome Event may be missing, with the Event it should have. It holds the
+ * request it was given (the cache's object, not a copy) and strings it already has: an operator that
+ * starts queues thousands at once.
+ */
 interface UnconfirmedOutcome {
-  subject: EventSubject;
+  request: EventSource;
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
-  done: () => void;
 }
 
 /** A core/v1 Event, as far as the operator writes and reads one. */
@@ -145,12 +148,17 @@ export class EventRecorder {
    */
   recordOutcome(request: EventSource, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = request.metadata.namespace ?? 'default';
-    return new Promise((done) => {
-      const waiting = this.unconfirmed.get(namespace) ?? [];
-      waiting.push({ subject: eventSubject(request), type, reason, message, done });
-      this.unconfirmed.set(namespace, waiting);
-      if (!this.lookups.has(namespace)) this.lookups.set(namespace, this.lookForOutcomes(namespace));
-    });
+    const waiting = this.unconfirmed.get(namespace) ?? [];
+    waiting.push({ request, type, reason, message });
+    this.unconfirmed.set(namespace, waiting);
+    // One promise for all the namespace's outcomes: the lookup ends only once it has looked for
+    // every outcome queued while it ran, this one included.
+    let lookup = this.lookups.get(namespace);
+    if (!lookup) {
+      lookup = this.lookForOutcomes(namespace);
+      this.lookups.set(namespace, lookup);
+    }
+    return lookup;
   }
 
   /**
@@ -163,25 +171,17 @@ export class EventRecorder {
 
   /** Looks for the outcome Events of the namespace's unconfirmed requests until none is left. */
   private async lookForOutcomes(namespace: string): Promise<void> {
+    // The first look waits for the current turn to end: what else it queues is looked for with it.
+    await Promise.resolve();
     try {
       for (;;) {
         const batch = this.unconfirmed.get(namespace);
         if (!batch?.length) return;
         this.unconfirmed.delete(namespace);
-        const recorded = await this.outcomesRecorded(namespace, batch);
         // Those with their Event (most, after a restart: thousands) are done at once; only the
         // missing ones wait for a create.
-        const missing: UnconfirmedOutcome[] = [];
-        for (const o of batch) {
-          if (recorded && !recorded.has(`${o.subject.object.uid ?? ''}/${o.reason}`)) missing.push(o);
-          else o.done();
-        }
-        await Promise.all(
-          missing.map(async (o) => {
-            await this.recordAbout(o.subject, o.type, o.reason, o.message);
-            o.done();
-          }),
-        );
+        const missing = await this.outcomesMissing(namespace, batch);
+        await Promise.all(missing.map((o) => this.record(o.request, o.type, o.reason, o.message)));
       }
     } finally {
       // Synchronously after the last look at the map: a request added later starts a new lookup.
@@ -190,37 +190,42 @@ export class EventRecorder {
   }
 
   /**
-   * `uid/reason` of the batch's requests' Events with their outcome's reason (one list per request for
-   * a small batch, one list of the namespace's request Events otherwise); undefined when listing failed.
+   * The batch's outcomes whose request has no Event with the outcome's reason (one list per request
+   * for a small batch, one list of the namespace's request Events otherwise), each once; none when
+   * listing failed. Only the batch is kept while the Events are read, by uid, not the Events.
    */
-  private async outcomesRecorded(namespace: string, batch: readonly UnconfirmedOutcome[]): Promise<Set<string> | undefined> {
-    const found = new Set<string>();
+  private async outcomesMissing(namespace: string, batch: readonly UnconfirmedOutcome[]): Promise<UnconfirmedOutcome[]> {
+    // A request's outcome is final: one outcome Event per request, however often it was queued.
+    const wanted = new Map<string, UnconfirmedOutcome>();
+    for (const o of batch) if (!wanted.has(o.request.metadata.uid ?? '')) wanted.set(o.request.metadata.uid ?? '', o);
     const list = (fieldSelector: string, page?: string): Promise<ObjectList<CoreEvent>> =>
       this.retrying(() =>
         this.client.list<CoreEvent>(`/api/v1/namespaces/${namespace}/events`, { fieldSelector, limit: ListPageSize, continue: page }),
       );
     try {
-      if (batch.length <= OutcomeLookupBatch) {
-        for (const o of batch) {
-          const uid = o.subject.object.uid ?? '';
+      if (wanted.size <= OutcomeLookupBatch) {
+        for (const [uid, o] of wanted) {
           const existing = await list(`involvedObject.uid=${uid},reason=${o.reason}`);
-          if (existing.items.length > 0) found.add(`${uid}/${o.reason}`);
+          if (existing.items.length > 0) wanted.delete(uid);
         }
-        return found;
+        return [...wanted.values()];
       }
       let page: string | undefined;
       do {
         const events = await list(`involvedObject.kind=${Kind}`, page);
-        for (const e of events.items) found.add(`${e.involvedObject.uid ?? ''}/${e.reason ?? ''}`);
+        for (const e of events.items) {
+          const uid = e.involvedObject.uid ?? '';
+          if (wanted.get(uid)?.reason === e.reason) wanted.delete(uid);
+        }
         page = events.metadata?.continue || undefined;
       } while (page);
-      return found;
+      return [...wanted.values()];
     } catch (err) {
       this.log.warn(
-        { namespace, requests: batch.map((o) => o.subject.object.name), err: describeError(err) },
+        { namespace, requests: batch.map((o) => o.request.metadata.name), err: describeError(err) },
         'could not look for the outcome events',
       );
-      return undefined;
+      return [];
     }
   }
 
