@@ -47,7 +47,7 @@ import { apiMessage, isConflict, isForbidden, isNotFound, isTransient } from '..
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
-import type { KubeObject } from '../kube/object.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 import { newerThan, type InformerHandle } from './informers.js';
 import { requestPhase, requestTargetName } from './request-cache.js';
 import type { RequestIndex } from './request-index.js';
@@ -81,10 +81,10 @@ export interface ReconcilerDeps {
   /**
    * The policies' decision for a request that has not started (FluxActionPolicy,
    * ClusterFluxActionPolicy), given the actions already carried out on its target (for rate
-   * limits). Throws while the policies cannot be known (not synced): the request waits, within its
-   * timeout. Absent: every request is allowed.
+   * limits; read only when a rule that limits the rate matches). Throws while the policies cannot
+   * be known (not synced): the request waits, within its timeout. Absent: every request is allowed.
    */
-  policy?: (request: FluxActionRequest, history: readonly PastAction[], now: number) => PolicyDecision;
+  policy?: (request: FluxActionRequest, history: () => readonly PastAction[], now: number) => PolicyDecision;
   /** Told once about each request that reached its outcome (the audit trail); must return at once. */
   outcomes?: { finished(request: FluxActionRequest): void };
 }
@@ -419,15 +419,15 @@ export class RequestReconciler {
     // Only requests naming the same object are looked at (the cache's index by target name).
     for (const raw of this.deps.requests.indexed(ref.name)) {
       if (requestTargetName(raw) !== ref.name) continue;
-      const parsed = FluxActionRequestSchema.safeParse(raw);
-      if (!parsed.success) continue;
-      const request = parsed.data;
+      // Only a request with no status yet can join: the others (most, once a target has a history) are not parsed.
+      if (hasStatus(raw)) continue;
+      const request = this.parse(raw);
+      if (!request) continue;
       const key = keyOf(request);
       const spec = request.spec;
       const target = targetOf(request);
       const namespace = request.metadata.namespace ?? '';
       if (key === keyOf(leader) || this.active.has(key) || this.joined.has(key)) continue;
-      if (request.status && Object.keys(request.status).length > 0) continue;
       if (request.metadata.deletionTimestamp || !request.metadata.uid) continue;
       if (spec.action !== 'Reconcile' || spec.withSource || spec.withDependencies || spec.withDependents || spec.wait === false) continue;
       if ((spec.force ?? false) !== force || (spec.reset ?? false) !== reset) continue;
@@ -532,15 +532,23 @@ export class RequestReconciler {
       this.deps.log.error({ request: key, issues: error?.issues }, 'request does not parse; the CRD should have refused it');
       return undefined;
     }
-    const known = this.parsed.get(raw);
-    if (known) return { request: known };
-    const parsed = FluxActionRequestSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.deps.log.error({ request: key, issues: parsed.error.issues }, 'request does not parse; the CRD should have refused it');
+    const request = this.parse(raw);
+    if (!request) {
+      const { error } = FluxActionRequestSchema.safeParse(raw);
+      this.deps.log.error({ request: key, issues: error?.issues }, 'request does not parse; the CRD should have refused it');
       return undefined;
     }
+    return { request };
+  }
+
+  /** An unfinished request from the cache, parsed once per version (see parsed); undefined when it does not parse. */
+  private parse(raw: object): FluxActionRequest | undefined {
+    const known = this.parsed.get(raw);
+    if (known) return known;
+    const parsed = FluxActionRequestSchema.safeParse(raw);
+    if (!parsed.success) return undefined;
     this.parsed.set(raw, parsed.data);
-    return { request: parsed.data };
+    return parsed.data;
   }
 
   /** Writes the status when it changed, with optimistic concurrency: a conflict retries from fresh state. */
@@ -570,6 +578,11 @@ export class RequestReconciler {
 
   /** Asks the policies about a request that has not started, with the actions already carried out on its target. */
   private decidePolicy(policy: NonNullable<ReconcilerDeps['policy']>, request: FluxActionRequest): PolicyDecision {
+    return policy(request, () => this.pastActions(request), this.deps.clock.now());
+  }
+
+  /** The actions carried out on the request's target by other requests: those started, from the cache, and those starting. */
+  private pastActions(request: FluxActionRequest): PastAction[] {
     const key = keyOf(request);
     const target = targetOf(request);
     const onTarget = (t: PastAction['target']): boolean =>
@@ -589,7 +602,7 @@ export class RequestReconciler {
     for (const [other, action] of this.starting) {
       if (other !== key && onTarget(action.target) && !history.has(other)) history.set(other, action);
     }
-    return policy(request, [...history.values()], this.deps.clock.now());
+    return [...history.values()];
   }
 
   /** Resolves the target and, for withSource, its sources, or a chain's steps; a failure ends the request. */
@@ -869,4 +882,10 @@ export function keyOf(request: { metadata: { namespace?: string | undefined; nam
 function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/');
   return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+/** Whether a cached request has a status with anything in it (it started, or a policy held it). */
+function hasStatus(raw: object): boolean {
+  const status = (raw as { status?: unknown }).status;
+  return isRecord(status) && Object.keys(status).length > 0;
 }

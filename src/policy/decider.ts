@@ -38,7 +38,7 @@ export function subjectOf(request: FluxActionRequest): PolicySubject {
  */
 export function policyDecider(
   store: PolicySource,
-): (request: FluxActionRequest, history: readonly PastAction[], now: number) => PolicyDecision {
+): (request: FluxActionRequest, history: () => readonly PastAction[], now: number) => PolicyDecision {
   return (request, history, now) => {
     const namespace = request.metadata.namespace ?? '';
     if (!store.synced)

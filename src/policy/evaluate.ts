@@ -130,8 +130,11 @@ export interface EvaluateInput {
   now: number;
   /** The ClusterFluxActionPolicies that select the request's namespace and the namespace's FluxActionPolicies. */
   policies: readonly LoadedPolicy[];
-  /** Actions carried out (on any target; only the request's target's count). */
-  history: readonly PastAction[];
+  /**
+   * Actions carried out (on any target; only the request's target's count). Called only when a rule
+   * that matches limits the rate, at most once: the operator reads them from its cache of requests.
+   */
+  history: () => readonly PastAction[];
 }
 
 /**
@@ -140,7 +143,9 @@ export interface EvaluateInput {
  * that cannot be used denies (fail closed) where it stands in that order.
  */
 export function evaluate(input: EvaluateInput): PolicyDecision {
-  const { request, now, history } = input;
+  const { request, now } = input;
+  let past: readonly PastAction[] | undefined;
+  const history = (): readonly PastAction[] => (past ??= input.history());
   for (const policy of inOrder(input.policies)) {
     if (policy.invalid) {
       return {
@@ -188,7 +193,7 @@ function decide(
   rule: CompiledRule,
   request: PolicySubject,
   now: number,
-  history: readonly PastAction[],
+  history: () => readonly PastAction[],
 ): PolicyDecision | undefined {
   if (!matches(rule, request)) return undefined;
   let windowNote = '';
@@ -206,7 +211,7 @@ function decide(
   if (rule.rateLimit) {
     const { count, per, perMs } = rule.rateLimit;
     const t = request.target;
-    const recent = history
+    const recent = history()
       .filter((a) => a.at > now - perMs && a.at <= now)
       .filter((a) => a.target.kind === t.kind && a.target.namespace === t.namespace && a.target.name === t.name)
       // Only what the rule governs counts: a limit on agents' actions ignores a person's.

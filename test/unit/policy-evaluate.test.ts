@@ -39,7 +39,7 @@ function cluster(name: string, rules: Rule[]): LoadedPolicy {
 
 function run(policies: LoadedPolicy[], over: Partial<PolicySubject> = {}, now = NOW, history: PastAction[] = []): PolicyDecision {
   for (const p of policies) if (p.invalid) throw new Error(`test policy ${p.name} is invalid: ${p.reason}`);
-  return evaluate({ request: subject(over), now, policies, history });
+  return evaluate({ request: subject(over), now, policies, history: () => history });
 }
 
 /** One rule that decides with effect when its match holds: Allow if the request got past it. */
@@ -371,6 +371,31 @@ describe('rate limits', () => {
     expect(limit([at(10_000)])).toEqual({ effect: 'Allow' });
   });
 
+  it('reads the history only for a matching rule that limits the rate, and once', () => {
+    let reads = 0;
+    const history = (): PastAction[] => {
+      reads += 1;
+      return [at(10_000)];
+    };
+    const limited = (name: string, match: Rule['match']): Rule => ({
+      name,
+      rateLimit: { count: 5, per: '1h' },
+      ...(match ? { match } : {}),
+    });
+    // No rule limits the rate, or the one that does matches other targets: the cache is not read.
+    evaluate({
+      request: subject(),
+      now: NOW,
+      policies: [namespaced('p', [{ name: 'deny-helm', effect: 'Deny', match: { kinds: ['HelmRelease'] } }])],
+      history,
+    });
+    evaluate({ request: subject(), now: NOW, policies: [namespaced('p', [limited('helm', { kinds: ['HelmRelease'] })])], history });
+    expect(reads).toBe(0);
+    // Two rules that limit the rate and match: read once for both.
+    evaluate({ request: subject(), now: NOW, policies: [namespaced('p', [limited('a', undefined), limited('b', undefined)])], history });
+    expect(reads).toBe(1);
+  });
+
   it('denies with RateLimited at the limit, naming count, per and when the next slot frees up', () => {
     expect(limit([at(10 * 60_000), at(40 * 60_000)])).toEqual({
       effect: 'Deny',
@@ -455,7 +480,7 @@ describe('invalid policies', () => {
   });
 
   it('deny every request they govern, saying which policy and why (fail closed)', () => {
-    expect(evaluate({ request: subject(), now: NOW, policies: [broken], history: [] })).toEqual({
+    expect(evaluate({ request: subject(), now: NOW, policies: [broken], history: () => [] })).toEqual({
       effect: 'Deny',
       reason: 'PolicyDenied',
       message:
@@ -466,12 +491,12 @@ describe('invalid policies', () => {
 
   it('take their place in the order: a cluster policy that allows first still decides', () => {
     const allow = cluster('platform', [{ name: 'all', effect: 'Allow' }]);
-    expect(evaluate({ request: subject(), now: NOW, policies: [broken, allow], history: [] }).effect).toBe('Allow');
+    expect(evaluate({ request: subject(), now: NOW, policies: [broken, allow], history: () => [] }).effect).toBe('Allow');
   });
 
   it('deny before a later valid policy that would allow', () => {
     const later = namespaced('zz-allow', [{ name: 'all', effect: 'Allow' }]);
-    expect(evaluate({ request: subject(), now: NOW, policies: [later, broken], history: [] })).toMatchObject({
+    expect(evaluate({ request: subject(), now: NOW, policies: [later, broken], history: () => [] })).toMatchObject({
       effect: 'Deny',
       policy: { name: 'broken' },
     });
