@@ -1,7 +1,8 @@
 // The operator's API client (src/kube/client.ts) against a local HTTP server that answers as the
 // test says: what the real API server does not do on demand. A call aborted while its credential was
-// being fetched sends nothing; an answer that is not JSON is kept as text; a watch's events split
-// across chunks (mid-line, mid-character) arrive whole; a line that is not JSON ends the watch.
+// being fetched sends nothing; an answer split mid-character arrives whole; an answer that is not
+// JSON is kept as text; a watch's events split across chunks (mid-line, mid-character) arrive
+// whole; a line that is not JSON ends the watch.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -66,6 +67,22 @@ describe('a call', () => {
     const refused = await new KubeClient(access()).get('/api/v1/namespaces').catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ApiError);
     expect(refused).toMatchObject({ code: 502, body: 'bad gateway', message: 'HTTP 502' });
+  });
+
+  it('reads an answer split across chunks, mid-character, whole', async () => {
+    const bytes = Buffer.from(JSON.stringify({ metadata: { name: 'café' }, items: ['ü'.repeat(3)] }));
+    // Cut inside the two bytes of é and inside those of the second ü.
+    const cuts = [bytes.indexOf(Buffer.from('é')) + 1, bytes.indexOf(Buffer.from('ü')) + 3];
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      let from = 0;
+      for (const cut of [...cuts, bytes.length]) {
+        res.write(bytes.subarray(from, cut));
+        from = cut;
+      }
+      res.end();
+    };
+    await expect(new KubeClient(access()).get('/api/v1/namespaces/n')).resolves.toEqual({ metadata: { name: 'café' }, items: ['üüü'] });
   });
 
   it('sends its query and its JSON body with the identity the access gives', async () => {
