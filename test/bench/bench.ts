@@ -34,6 +34,8 @@ const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n
 const log = pino({ level: 'warn' }, pino.destination(2));
 
 const BaselineObject = 'baseline';
+/** How long a run waits for a namespace an earlier run left terminating. */
+const TerminatingWaitMs = 600_000;
 const WarmupObject = 'warmup';
 /** The request --restart adds, which waits on BaselineObject while the restarts are measured. */
 const RestartWaitingRequest = 'restart-waiting';
@@ -156,11 +158,33 @@ async function main(): Promise<number> {
   }
 }
 
+/** Waits, up to TerminatingWaitMs, until no namespace is terminating; says how long it waited. */
+async function waitForTerminatingNamespaces(admin: k8s.KubeConfig): Promise<void> {
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  const terminating = async (): Promise<string[]> =>
+    (await core.listNamespace()).items.filter((n) => n.status?.phase === 'Terminating').map((n) => n.metadata?.name ?? '');
+  const first = await terminating();
+  if (first.length === 0) return;
+  say(`waiting for namespace ${first.join(', ')} to be deleted first`);
+  const started = performance.now();
+  await waitFor(
+    'no namespace to be terminating',
+    async () => ((await terminating()).length === 0 ? true : undefined),
+    TerminatingWaitMs,
+    1000,
+  );
+  say(`waited ${((performance.now() - started) / 1000).toFixed(1)} s for it`);
+}
+
 async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string, cleanup: Cleanup, runStarted: number): Promise<number> {
   const { requests: N, targets: M, parallelism: P } = options;
   say(
     `cluster ${server}; ${N} requests over ${M} Kustomizations; operator ${options.operator}, concurrency ${options.concurrency}; simulator delay ${options.simDelayMs} ms; ${P} creates in flight`,
   );
+
+  // A namespace an earlier run left terminating (an interrupted run's, whose thousands of requests
+  // and Events the namespace controller deletes) would take the API server's CPU from this one.
+  await waitForTerminatingNamespaces(admin);
 
   // Install, then the namespace and its Kustomizations (and the baseline's object, which the
   // simulator is told to ignore).
