@@ -46,6 +46,17 @@ function access(credential: Promise<void> = Promise.resolve()): ClusterAccess {
   };
 }
 
+/** Answers 200 with bytes, written in pieces cut at the given offsets. */
+function answerInPieces(res: ServerResponse, bytes: Buffer, cuts: readonly number[]): void {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    res.write(bytes.subarray(from, cut));
+    from = cut;
+  }
+  res.end();
+}
+
 describe('a call', () => {
   it('aborted while its credential is being fetched rejects with the reason and sends nothing', async () => {
     seen.length = 0;
@@ -74,13 +85,7 @@ describe('a call', () => {
     // Cut inside the two bytes of é and inside those of the second ü.
     const cuts = [bytes.indexOf(Buffer.from('é')) + 1, bytes.indexOf(Buffer.from('ü')) + 3];
     handler = (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      let from = 0;
-      for (const cut of [...cuts, bytes.length]) {
-        res.write(bytes.subarray(from, cut));
-        from = cut;
-      }
-      res.end();
+      answerInPieces(res, bytes, cuts);
     };
     await expect(new KubeClient(access()).get('/api/v1/namespaces/n')).resolves.toEqual({ metadata: { name: 'café' }, items: ['üüü'] });
   });
@@ -132,13 +137,7 @@ describe('a watch', () => {
     handler = (req, res) => {
       expect(req.url).toContain('watch=true');
       expect(req.url).toContain('allowWatchBookmarks=true');
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      let from = 0;
-      for (const cut of [...cuts, bytes.length]) {
-        res.write(bytes.subarray(from, cut));
-        from = cut;
-      }
-      res.end();
+      answerInPieces(res, bytes, cuts);
     };
     const events: string[] = [];
     const ended = await new Promise<unknown>((resolve) => {
