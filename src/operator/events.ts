@@ -52,10 +52,7 @@ interface EventSubject {
 /** As much of a request as an Event about it names: a whole request, or a finished one as the reconciler reads it. */
 export type EventSource = Pick<FinishedRequest, 'metadata' | 'status'>;
 
-/**
- * The request's EventSubject: a few of its strings, not the request, so an outcome waiting for its
- * lookup (an operator that starts finds thousands at once) holds no copy of its request.
- */
+/** The request's EventSubject: the object an Event names, and who asked and decided. */
 function eventSubject(request: EventSource): EventSubject {
   const { name, namespace, uid, resourceVersion } = request.metadata;
   return {
@@ -178,8 +175,8 @@ export class EventRecorder {
         const batch = this.unconfirmed.get(namespace);
         if (!batch?.length) return;
         this.unconfirmed.delete(namespace);
-        // Those with their Event (most, after a restart: thousands) are done at once; only the
-        // missing ones wait for a create.
+        // Those with their Event (most, after a restart: thousands) need nothing more; only the
+        // missing ones are created.
         const missing = await this.outcomesMissing(namespace, batch);
         await Promise.all(missing.map((o) => this.record(o.request, o.type, o.reason, o.message)));
       }

@@ -1,6 +1,7 @@
 // The request reconciler: the I/O around the Flux protocol. For one request key it reads what is,
 // asks the protocol what to do, writes the request's status, and only then touches Flux objects.
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { FailureReason, ReadyCondition, isFinished } from '../api/conditions.js';
 import { formatDuration } from '../api/duration.js';
 import { InvalidObjectError } from '../api/parse.js';
@@ -47,9 +48,9 @@ import { apiMessage, isConflict, isForbidden, isNotFound, isTransient } from '..
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { EventRecorder } from './events.js';
 import { DefaultSyncWaitMs, type FluxObjects, type ReadOptions } from './flux-objects.js';
-import { isRecord, type KubeObject } from '../kube/object.js';
+import type { KubeObject } from '../kube/object.js';
 import { newerThan, type InformerHandle } from './informers.js';
-import { requestPhase, requestTargetName } from './request-cache.js';
+import { requestHasStatus, requestPhase, requestTargetName } from './request-cache.js';
 import type { RequestIndex } from './request-index.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
@@ -420,7 +421,7 @@ export class RequestReconciler {
     for (const raw of this.deps.requests.indexed(ref.name)) {
       if (requestTargetName(raw) !== ref.name) continue;
       // Only a request with no status yet can join: the others (most, once a target has a history) are not parsed.
-      if (hasStatus(raw)) continue;
+      if (requestHasStatus(raw)) continue;
       const request = this.parse(raw);
       if (!request) continue;
       const key = keyOf(request);
@@ -528,17 +529,19 @@ export class RequestReconciler {
     if (isFinished(requestPhase(raw))) {
       // The cached object itself, checked in place (read-only): a restart looks at thousands at once.
       if (isFinishedRequest(raw)) return { finished: raw };
-      const { error } = FinishedRequestSchema.safeParse(raw);
-      this.deps.log.error({ request: key, issues: error?.issues }, 'request does not parse; the CRD should have refused it');
+      this.logUnparsable(key, FinishedRequestSchema, raw);
       return undefined;
     }
     const request = this.parse(raw);
-    if (!request) {
-      const { error } = FluxActionRequestSchema.safeParse(raw);
-      this.deps.log.error({ request: key, issues: error?.issues }, 'request does not parse; the CRD should have refused it');
-      return undefined;
-    }
-    return { request };
+    if (request) return { request };
+    this.logUnparsable(key, FluxActionRequestSchema, raw);
+    return undefined;
+  }
+
+  /** Logs why a cached request does not parse (the schema's issues), which the CRD should have refused. */
+  private logUnparsable(key: string, schema: z.ZodType, raw: object): void {
+    const { error } = schema.safeParse(raw);
+    this.deps.log.error({ request: key, issues: error?.issues }, 'request does not parse; the CRD should have refused it');
   }
 
   /** An unfinished request from the cache, parsed once per version (see parsed); undefined when it does not parse. */
@@ -882,10 +885,4 @@ export function keyOf(request: { metadata: { namespace?: string | undefined; nam
 function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/');
   return [key.slice(0, slash), key.slice(slash + 1)];
-}
-
-/** Whether a cached request has a status with anything in it (it started, or a policy held it). */
-function hasStatus(raw: object): boolean {
-  const status = (raw as { status?: unknown }).status;
-  return isRecord(status) && Object.keys(status).length > 0;
 }

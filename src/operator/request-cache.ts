@@ -104,6 +104,12 @@ export function requestPhase(obj: object): string | undefined {
   return typeof phase === 'string' ? phase : undefined;
 }
 
+/** Whether a cached request has a status with anything in it (unparsed): it started, or a policy held it. */
+export function requestHasStatus(obj: object): boolean {
+  const status = (obj as { status?: unknown }).status;
+  return isRecord(status) && Object.keys(status).length > 0;
+}
+
 /** The name of the object a cached request targets (unparsed: the cache's index key), if it names one. */
 export function requestTargetName(obj: KubeObject): string | undefined {
   const name = (obj as { spec?: { target?: { name?: unknown } } }).spec?.target?.name;
