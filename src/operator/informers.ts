@@ -8,6 +8,7 @@ import { customObjectPath, kubeClient, type KubeClient, type ObjectList, type Wa
 import { apiMessage, isForbidden, isTransient, statusCode } from '../kube/errors.js';
 import type { RefusalCheck } from '../kube/refusal.js';
 import type { KubeObject } from '../kube/object.js';
+import { ByName } from './by-name.js';
 
 export interface InformerHandle<T extends KubeObject> {
   get(name: string, namespace?: string): T | undefined;
@@ -38,13 +39,14 @@ export interface InformerHandle<T extends KubeObject> {
 /**
  * How many objects one page of an informer's list holds. A list comes in pages (each slimmed by
  * `transform` before the next is asked for), so a collection of 10 000 requests is never in memory
- * whole, as sent. 100, not client-go's 500: a page of 100 requests, as sent and as parsed, is
- * garbage before V8's young generation fills and is collected there, where a page of 500 outlives
- * it and stays in the old generation until a full collection. A restart on 10 000 finished requests
- * peaked 19–28 MiB lower (three restarts each, alternating), for up to 0.7 s more until ready
- * (100 list calls instead of 20).
+ * whole, as sent. 40, not client-go's 500: a page of 500 requests, as sent and as parsed, outlives
+ * V8's young generation and stays in the old one until a full collection; a page of 100 (a restart
+ * on 10 000 finished requests peaked 19–28 MiB lower than with 500) is still 140–270 KB of JSON
+ * for requests, Kustomizations and Events: above 128 KB, where V8 puts a string in its large-object
+ * space and the C library gives a buffer an mmap of its own. Pages of 40 (55–110 KB) peaked about
+ * 5 MiB lower again (medians of ten restarts each), all of it memory outside V8's heap.
  */
-export const ListPageSize = 100;
+export const ListPageSize = 40;
 
 /** One page of a list: at most limit objects, after those of the page that gave the continue token. */
 export interface ListPage {
@@ -525,41 +527,53 @@ export function startInformer<T extends KubeObject>(options: WatchOptions<T>): I
   };
 }
 
-/** Cache keys (namespace, name) by a second key of the object, and each key's current value. */
+/**
+ * Cache keys (namespace, name) by a second key of the object, and each key's current value. Held by
+ * namespace and name, the strings the cached objects hold already: an entry costs no string of its
+ * own (a cache of 10 000 requests holds 10 000 of them).
+ */
 class SecondaryIndex<T extends KubeObject> {
-  private readonly byValue = new Map<string, Map<string, [string | undefined, string]>>();
-  private readonly valueOf = new Map<string, string>();
+  /** value -> namespace ('' for none) -> names. */
+  private readonly byValue = new Map<string, Map<string, Set<string>>>();
+  /** namespace ('' for none), name -> value. */
+  private readonly valueOf = new ByName<string>();
 
   constructor(private readonly indexKey: (obj: T) => string | undefined) {}
 
   set(obj: T): void {
     const value = this.indexKey(obj);
-    const key = SecondaryIndex.keyOf(obj);
-    if (this.valueOf.get(key) === value) return;
+    const namespace = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name;
+    if (!name) return;
+    if (this.valueOf.get(namespace, name) === value) return;
     this.delete(obj);
-    if (value === undefined || !obj.metadata?.name) return;
-    let keys = this.byValue.get(value);
-    if (!keys) this.byValue.set(value, (keys = new Map<string, [string | undefined, string]>()));
-    keys.set(key, [obj.metadata.namespace, obj.metadata.name]);
-    this.valueOf.set(key, value);
+    if (value === undefined) return;
+    let namespaces = this.byValue.get(value);
+    if (!namespaces) this.byValue.set(value, (namespaces = new Map<string, Set<string>>()));
+    let names = namespaces.get(namespace);
+    if (!names) namespaces.set(namespace, (names = new Set<string>()));
+    names.add(name);
+    this.valueOf.set(namespace, name, value);
   }
 
   delete(obj: T): void {
-    const key = SecondaryIndex.keyOf(obj);
-    const value = this.valueOf.get(key);
-    if (value === undefined) return;
-    this.valueOf.delete(key);
-    const keys = this.byValue.get(value);
-    keys?.delete(key);
-    if (keys?.size === 0) this.byValue.delete(value);
+    const namespace = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name;
+    const value = name === undefined ? undefined : this.valueOf.get(namespace, name);
+    if (name === undefined || value === undefined) return;
+    this.valueOf.delete(namespace, name);
+    const namespaces = this.byValue.get(value);
+    const names = namespaces?.get(namespace);
+    names?.delete(name);
+    if (names?.size === 0) namespaces?.delete(namespace);
+    if (namespaces?.size === 0) this.byValue.delete(value);
   }
 
+  /** The (namespace, name) of the objects whose second key is value. */
   keys(value: string): [string | undefined, string][] {
-    return [...(this.byValue.get(value)?.values() ?? [])];
-  }
-
-  private static keyOf(obj: KubeObject): string {
-    return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    const out: [string | undefined, string][] = [];
+    for (const [namespace, names] of this.byValue.get(value) ?? []) for (const name of names) out.push([namespace || undefined, name]);
+    return out;
   }
 }
 

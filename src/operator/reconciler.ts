@@ -52,6 +52,7 @@ import type { KubeObject } from '../kube/object.js';
 import { newerThan, type InformerHandle } from './informers.js';
 import { requestHasStatus, requestPhase, requestTargetName } from './request-cache.js';
 import type { RequestIndex } from './request-index.js';
+import { ByName } from './by-name.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
 export const ResyncMs = 60_000;
@@ -135,8 +136,8 @@ export class RequestReconciler {
    * counts them even when two workers decide on the same target before either status is written.
    */
   private readonly starting = new Map<string, PastAction>();
-  /** The uid of each finished request whose outcome Event this process recorded, by key (see announceOutcome). */
-  private readonly announced = new Map<string, string>();
+  /** The uid of each finished request whose outcome Event this process recorded, by namespace and name (see announceOutcome). */
+  private readonly announced = new ByName<string>();
   /** Tokens this process minted whose first patch is not sent yet, with when they were minted. */
   private readonly unsent = new Map<string, number>();
   /** Requests that joined a token sent after they were created (see Joined), by key. */
@@ -191,7 +192,7 @@ export class RequestReconciler {
     if (!read) {
       index.forget(key);
       this.starting.delete(key);
-      this.announced.delete(key);
+      this.announced.delete(...splitKey(key));
       this.joined.delete(key);
       return;
     }
@@ -482,11 +483,11 @@ export class RequestReconciler {
    */
   private announceOutcome(request: FinishedRequest, written: Plan['event'] | undefined): void {
     const uid = request.metadata.uid;
-    const key = keyOf(request);
-    if (!uid || this.announced.get(key) === uid) return;
+    const { namespace = '', name } = request.metadata;
+    if (!uid || this.announced.get(namespace, name) === uid) return;
     const completion = Date.parse(request.status?.completionTime ?? '');
     if (!written && !(this.deps.clock.now() - completion <= RecentOutcomeMs)) return;
-    this.announced.set(key, uid);
+    this.announced.set(namespace, name, uid);
     if (written) {
       void this.deps.recorder.record(request, written.type, written.reason, written.message);
       return;

@@ -1,82 +1,84 @@
 // What the operator keeps of a request in its informer's cache. A finished request stays there
 // (without a TTL, for good), and the operator reads of it only its outcome: phase, message,
 // conditions and times (its outcome Event, its TTL, rate limits, schedules' history) — not what it
-// recorded of each object it acted on. The strings requests carry alike are kept once.
+// recorded of each object it acted on. The strings requests carry alike are kept once, and so are
+// the times, tokens and messages of requests made together.
 import { isFinished } from '../api/conditions.js';
 import { isRecord, type KubeObject } from '../kube/object.js';
 import { withoutBookkeeping } from '../kube/slim.js';
-import { StringPool } from '../kube/strings.js';
+import { RecentStrings, StringPool } from '../kube/strings.js';
 
-/** The status fields of a finished request that the operator never reads again. */
-const FinishedOnlyRecorded = ['target', 'source', 'chartSource', 'steps'] as const;
+/** The pools a request's strings are taken from (see shareStrings). */
+export interface RequestStringPools {
+  /** Values of low cardinality: kinds, namespaces, who asked, phases, reasons. */
+  alike: StringPool;
+  /** Values requests made together share: times, tokens, messages. */
+  recent: RecentStrings;
+}
 
-/** The strings requests share (see shareStrings), for every request cache of the process. */
-const requestStrings = new StringPool(4096);
+/** The pools of every request cache of the process. */
+const requestStrings: RequestStringPools = { alike: new StringPool(4096), recent: new RecentStrings(4096) };
 
 type Json = Record<string, unknown>;
 
 const record = (value: unknown): Json | undefined => (isRecord(value) ? value : undefined);
 
-/** A copy of value with the string values of keys (all its keys: 'all') taken from the pool. */
-function sharing(value: Json, keys: readonly string[] | 'all', pool: StringPool): Json {
-  const copy: Json = Object.assign({}, value);
-  for (const key of keys === 'all' ? Object.keys(copy) : keys) {
-    const v = copy[key];
-    if (typeof v === 'string') copy[key] = pool.intern(v);
+/** Takes the string values of keys in holder, a copy of our own, from the pool. */
+function intern(holder: Json, keys: readonly string[], pool: StringPool | RecentStrings): void {
+  for (const key of keys) {
+    const v = holder[key];
+    if (typeof v === 'string') holder[key] = pool.intern(v);
   }
+}
+
+/**
+ * A copy of value with the string values of keys (all its keys: 'all') taken from the pool. A spread
+ * copy, not Object.assign: it keeps the original's layout, every field inside the object.
+ */
+function sharing(value: Json, keys: readonly string[] | 'all', pool: StringPool): Json {
+  const copy: Json = { ...value };
+  intern(copy, keys === 'all' ? Object.keys(copy) : keys, pool);
   return copy;
 }
 
 /**
- * The request with the strings many requests carry alike taken from the pool: its apiVersion and
- * kind, namespace, annotations (who asked, their groups) and labels, action and target kind, phase,
- * who asked as recorded in status, and conditions' type, status and reason. Within the request, equal
- * times and a condition's message equal to the status message are kept once. Names, uids and the
- * other times and messages are left as they are.
+ * The request with the strings many requests carry alike taken from the alike pool: its apiVersion
+ * and kind, namespace, annotations (who asked, their groups) and labels, action and target kind,
+ * phase, who asked as recorded in status, and conditions' type, status and reason. Its times, token
+ * and messages are taken from the recent pool. Names, uids and resourceVersions are left as they are.
  */
-function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
-  const shared = sharing(obj, ['apiVersion', 'kind'], pool);
+function shareStrings(obj: KubeObject, { alike, recent }: RequestStringPools): KubeObject {
+  const shared = sharing(obj, ['apiVersion', 'kind'], alike);
   const metadata = record(shared['metadata']);
   if (metadata) {
-    const m = sharing(metadata, ['namespace'], pool);
+    const m = sharing(metadata, ['namespace'], alike);
+    intern(m, ['creationTimestamp'], recent);
     for (const key of ['annotations', 'labels']) {
       const values = record(m[key]);
-      if (values) m[key] = sharing(values, 'all', pool);
+      if (values) m[key] = sharing(values, 'all', alike);
     }
     shared['metadata'] = m;
   }
   const spec = record(shared['spec']);
   if (spec) {
-    const s = sharing(spec, ['action'], pool);
+    const s = sharing(spec, ['action'], alike);
     const target = record(s['target']);
-    if (target) s['target'] = sharing(target, ['apiVersion', 'kind', 'namespace'], pool);
+    if (target) s['target'] = sharing(target, ['apiVersion', 'kind', 'namespace'], alike);
     shared['spec'] = s;
   }
   const status = record(shared['status']);
   if (status) {
-    const st = sharing(status, ['phase', 'requestedBy'], pool);
-    // Times of one request often fall in one second: one string for equal ones.
-    const times = new Map<string, string>();
-    const time = (holder: Json, key: string): void => {
-      const v = holder[key];
-      if (typeof v !== 'string') return;
-      const seen = times.get(v);
-      if (seen === undefined) times.set(v, v);
-      else holder[key] = seen;
-    };
-    if (metadata && typeof metadata['creationTimestamp'] === 'string')
-      times.set(metadata['creationTimestamp'], metadata['creationTimestamp']);
-    time(st, 'startTime');
-    time(st, 'completionTime');
+    const st = sharing(status, ['phase', 'requestedBy'], alike);
+    intern(st, ['startTime', 'completionTime', 'token', 'message'], recent);
     const conditions = st['conditions'];
     if (Array.isArray(conditions))
       st['conditions'] = conditions.map((c: unknown) => {
         const condition = record(c);
         if (!condition) return c;
-        const shared = sharing(condition, ['type', 'status', 'reason'], pool);
-        // The Ready condition's message is the status message: kept once.
+        const shared = sharing(condition, ['type', 'status', 'reason'], alike);
+        intern(shared, ['message', 'lastTransitionTime'], recent);
+        // The Ready condition's message is the status message, however long: kept once.
         if (typeof st['message'] === 'string' && shared['message'] === st['message']) shared['message'] = st['message'];
-        time(shared, 'lastTransitionTime');
         return shared;
       });
     shared['status'] = st;
@@ -85,17 +87,28 @@ function shareStrings(obj: KubeObject, pool: StringPool): KubeObject {
 }
 
 /**
- * The request without managedFields and the last-applied annotation, and, once finished, without its
- * object records; the strings it shares with other requests pooled (pool: tests).
+ * A finished request without its object records (status target, source, chartSource and steps), which
+ * the operator never reads again; the same object when it is unfinished or has none.
  */
-export function cachedRequest(obj: KubeObject, pool: StringPool = requestStrings): KubeObject {
-  const slim = shareStrings(withoutBookkeeping(obj), pool);
-  const status = record(slim['status']);
-  if (!status) return slim;
-  if (!isFinished(requestPhase(slim))) return slim;
-  if (!FinishedOnlyRecorded.some((k) => k in status)) return slim;
-  const kept = Object.fromEntries(Object.entries(status).filter(([k]) => !(FinishedOnlyRecorded as readonly string[]).includes(k)));
-  return { ...slim, status: kept };
+function withoutRecords(obj: KubeObject): KubeObject {
+  const status = record(obj['status']);
+  if (!status) return obj;
+  const { target, source, chartSource, steps, ...kept } = status;
+  if (target === undefined && source === undefined && chartSource === undefined && steps === undefined) return obj;
+  return { ...obj, status: kept };
+}
+
+/**
+ * The request without managedFields and the last-applied annotation, and, once finished, without its
+ * object records; its strings pooled (pools: tests). A finished request, held for good, is laid out
+ * again as JSON.parse lays out an object: an object copied without some of its fields keeps those
+ * past the fourth outside itself, in an array of their own (V8), 50 bytes more for each of its
+ * metadata and status.
+ */
+export function cachedRequest(obj: KubeObject, pools: RequestStringPools = requestStrings): KubeObject {
+  const slim = withoutBookkeeping(obj);
+  if (!isFinished(requestPhase(slim))) return shareStrings(slim, pools);
+  return shareStrings(JSON.parse(JSON.stringify(withoutRecords(slim))) as KubeObject, pools);
 }
 
 /** The phase a cached request's status records (unparsed), if any. */

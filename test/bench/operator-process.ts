@@ -11,7 +11,7 @@ import { OperatorNamespace, OperatorServiceAccount, serviceAccountKubeConfig, st
 import { repoRoot, waitFor } from '../support/kube.js';
 import { processCpuSeconds } from './host.js';
 import { procKiB, processStatus } from '../support/proc.js';
-import { ImageNodeOptions, type OperatorMode } from './options.js';
+import { ImageNodeOptions, operatorEnv, type OperatorMode } from './options.js';
 
 export interface ProcessMemory {
   /** Peak resident set size (VmHWM), KiB. */
@@ -141,7 +141,11 @@ async function startChild(options: OperatorStartOptions): Promise<OperatorUnderT
     '--log-level',
     options.logLevel,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: repoRoot, env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', logFd, logFd],
+    cwd: repoRoot,
+    env: operatorEnv(process.env, options.env ?? {}),
+  });
   closeSync(logFd);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -113,6 +113,17 @@ const intSettings: IntSetting[] = [
 /** The container image's NODE_OPTIONS (the Dockerfile's ENV), which the child operator runs with unless told otherwise. */
 export const ImageNodeOptions = '--max-semi-space-size=1';
 
+/**
+ * The child operator's environment: the bench's, as the container image has it. NODE_ENV as the
+ * Dockerfile sets it; without NODE_OPTIONS (the image's are passed as arguments) and without
+ * NODE_EXTRA_CA_CERTS, which the image does not set (node would load the certificates it names into
+ * the operator's memory; the operator trusts its kubeconfig's CA). extra: a restart's variables.
+ */
+export function operatorEnv(env: NodeJS.ProcessEnv, extra: Record<string, string>): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _options, NODE_EXTRA_CA_CERTS: _extraCerts, ...kept } = env;
+  return { ...kept, NODE_ENV: 'production', ...extra };
+}
+
 export const usage = `npm run bench [-- flags]   (or: node dist/test/bench/bench.js [flags])
 
 Benchmarks the operator against the test cluster ($KUBECONFIG, else .cache/cluster/kubeconfig):

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { isTransient } from '../../src/kube/errors.js';
 import { backoffDelay, describeSyncFailure, syncFailureReason } from '../../src/operator/informers.js';
+import { ByName } from '../../src/operator/by-name.js';
 
 describe('isTransient', () => {
   it('waits through what the API server asks to retry: 429 and 5xx', () => {
@@ -65,5 +66,25 @@ describe('describeSyncFailure', () => {
     expect(syncFailureReason(new k8s.ApiException(503, 'unavailable', '', {}))).toBe('Unavailable');
     expect(syncFailureReason(new k8s.ApiException(401, 'unauthorized', '', {}))).toBe('Unauthorized');
     expect(syncFailureReason(new Error('connect ECONNREFUSED 127.0.0.1:6443'))).toBe('Error');
+  });
+});
+
+describe('ByName', () => {
+  it('keeps a value per namespace and name, apart across namespaces, until deleted', () => {
+    const byName = new ByName<string>();
+    byName.set('apps', 'r-1', 'a');
+    byName.set('web', 'r-1', 'b');
+    byName.set('', 'r-1', 'c');
+    expect([byName.get('apps', 'r-1'), byName.get('web', 'r-1'), byName.get('', 'r-1'), byName.get('apps', 'r-2')]).toEqual([
+      'a',
+      'b',
+      'c',
+      undefined,
+    ]);
+    byName.set('apps', 'r-1', 'd');
+    expect([byName.get('apps', 'r-1'), byName.size]).toEqual(['d', 3]);
+    byName.delete('apps', 'r-1');
+    byName.delete('apps', 'r-9');
+    expect([byName.get('apps', 'r-1'), byName.get('web', 'r-1'), byName.size]).toEqual([undefined, 'b', 2]);
   });
 });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ImageNodeOptions, parseBenchOptions } from '../../bench/options.js';
+import { ImageNodeOptions, operatorEnv, parseBenchOptions } from '../../bench/options.js';
 import { repoRoot } from '../../support/kube.js';
 
 describe('the child operator', () => {
@@ -11,6 +11,17 @@ describe('the child operator', () => {
     expect(/^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1]).toBe(ImageNodeOptions);
     const options = parseBenchOptions([], {});
     expect(options !== 'help' && options.operatorNodeOptions).toEqual(ImageNodeOptions.split(' '));
+  });
+
+  it("runs in the bench's environment as the image has it: NODE_ENV from the Dockerfile, no NODE_OPTIONS or extra CA certificates", () => {
+    const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const env = operatorEnv(
+      { PATH: '/bin', HOME: '/home/u', NODE_OPTIONS: '--inspect', NODE_EXTRA_CA_CERTS: '/etc/ca.pem', NODE_ENV: 'test' },
+      { MALLOC_ARENA_MAX: '2' },
+    );
+    expect(env).toEqual({ PATH: '/bin', HOME: '/home/u', NODE_ENV: /^ENV NODE_ENV=(.*)$/m.exec(dockerfile)?.[1], MALLOC_ARENA_MAX: '2' });
+    // A restart's variant may still set them.
+    expect(operatorEnv({}, { NODE_EXTRA_CA_CERTS: '/etc/ca.pem' })['NODE_EXTRA_CA_CERTS']).toBe('/etc/ca.pem');
   });
 
   it('runs with other node options, or none, when told', () => {

@@ -4,7 +4,7 @@ import { project, readStatusPaths, revisionOf, slimFluxObject } from '../../../s
 import type { FluxObject } from '../../../src/api/types.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { LastAppliedAnnotation, withoutBookkeeping } from '../../../src/kube/slim.js';
-import { StringPool } from '../../../src/kube/strings.js';
+import { RecentStrings, StringPool } from '../../../src/kube/strings.js';
 import { cachedRequest } from '../../../src/operator/request-cache.js';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:interval': {} } } }];
@@ -135,8 +135,9 @@ describe('cachedRequest', () => {
     });
   });
 
-  it('pools the strings requests carry alike, not names, uids, times or messages, and changes no value', () => {
+  it('pools the strings requests carry alike, and their times and messages apart, not names or uids, and changes no value', () => {
     const pool = new StringPool(100);
+    const recent = new RecentStrings(100);
     const asked = (i: number): KubeObject => ({
       apiVersion: 'fluxaction.io/v1alpha1',
       kind: 'FluxActionRequest',
@@ -156,7 +157,7 @@ describe('cachedRequest', () => {
         conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: `m-${i}` }],
       },
     });
-    for (const i of [1, 2, 3]) expect(cachedRequest(asked(i), pool)).toEqual(asked(i));
+    for (const i of [1, 2, 3]) expect(cachedRequest(asked(i), { alike: pool, recent })).toEqual(asked(i));
     for (const shared of [
       'fluxaction.io/v1alpha1',
       'FluxActionRequest',
@@ -174,6 +175,10 @@ describe('cachedRequest', () => {
     for (const own of ['r-1', 'uid-2', 'web-3', '2026-11-25T12:00:01Z', 'm-1']) expect(pool.has(own)).toBe(false);
     // Each value once, however many requests carry it.
     expect(pool.size).toBe(11);
+    for (const together of ['2026-11-25T12:00:01Z', 'Kustomization apps/web-2: applied revision main@sha1:2', 'm-3'])
+      expect(recent.has(together)).toBe(true);
+    for (const own of ['r-1', 'uid-2', 'web-3', 'alice']) expect(recent.has(own)).toBe(false);
+    expect(recent.size).toBe(9);
   });
 
   it("keeps a request's equal times and its condition's copy of the status message once, changing no value", () => {
@@ -197,7 +202,24 @@ describe('cachedRequest', () => {
       ['Kustomization apps/web: build failed', at(0)],
       ['another message', at(2)],
     ] as const)
-      expect(cachedRequest(asked(message, completion), new StringPool(10))).toEqual(asked(message, completion));
+      expect(cachedRequest(asked(message, completion), { alike: new StringPool(10), recent: new RecentStrings(10) })).toEqual(
+        asked(message, completion),
+      );
+  });
+});
+
+describe('RecentStrings', () => {
+  it('keeps the strings of its last two generations, moving one seen again to the current, and no long ones', () => {
+    const recent = new RecentStrings(2);
+    for (const value of ['a', 'b', 'c']) recent.intern(value);
+    // Generations: [a, b] then [c].
+    expect(['a', 'b', 'c'].map((v) => recent.has(v))).toEqual([true, true, true]);
+    recent.intern('a'); // found in the previous generation: now in the current one too, [c, a]
+    recent.intern('d'); // the current one full: [c, a] becomes the previous one, [a, b] is forgotten
+    expect(['a', 'b', 'c', 'd'].map((v) => recent.has(v))).toEqual([true, false, true, true]);
+    expect(recent.size).toBe(3);
+    recent.intern('x'.repeat(513));
+    expect(recent.has('x'.repeat(513))).toBe(false);
   });
 });
 
