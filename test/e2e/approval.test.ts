@@ -22,7 +22,7 @@ import {
   type Outcome,
 } from '../support/e2e.js';
 import { getFluxObject, OperatorNamespace, requestEvents, serviceAccountKubeConfig, waitForPhase } from '../support/harness.js';
-import { randomSuffix } from '../support/kube.js';
+import { randomSuffix, waitFor } from '../support/kube.js';
 import { McpServiceAccount, textOf } from '../support/mcp.js';
 import { deploymentTemplate, type HelmRepo } from '../support/sources.js';
 import { bindRole, impersonatedKubeConfig, refusal } from '../support/users.js';
@@ -173,7 +173,11 @@ describe('an agent’s HelmRelease reconcile under a policy that requires approv
       revision: '0.2.0',
     });
     // The story in Events: held, approved, carried out.
-    const reasons = (await requestEvents(env.kc, namespace, name)).map((e) => e.reason);
+    // The outcome Event follows the status write that the MCP answer above read.
+    const reasons = await waitFor('the outcome event', async () => {
+      const list = (await requestEvents(env.kc, namespace, name)).map((e) => e.reason);
+      return list.includes(EventReason.Succeeded) ? list : undefined;
+    });
     expect(reasons).toEqual(
       expect.arrayContaining([EventReason.AwaitingApproval, EventReason.Approved, EventReason.Requested, EventReason.Succeeded]),
     );

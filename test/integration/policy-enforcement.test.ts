@@ -145,7 +145,11 @@ describe('a rule that requires approval', () => {
     expect(Date.parse(done.status?.startTime ?? '')).toBeGreaterThanOrEqual(Date.parse(String(done.metadata.creationTimestamp)));
     expect(simulator.record('HelmRelease', ns, 'web').requestedAt).toEqual([done.status?.token]);
 
-    const events = await requestEvents(admin, ns, 'agent-reconciles-web');
+    // The outcome Event follows the status write that the wait above saw.
+    const events = await waitFor('the outcome event', async () => {
+      const list = await requestEvents(admin, ns, 'agent-reconciles-web');
+      return list.some((e) => e.reason === SuccessReason.Succeeded) ? list : undefined;
+    });
     expect(events.map((e) => e.reason)).toEqual(['AwaitingApproval', 'Approved', 'Requested', 'Succeeded']);
     expect(events.at(-1)?.message).toContain(`(requested by ${aliceName}, approved by ${bobName})`);
     expect(events.at(-1)?.metadata.annotations).toMatchObject({
