@@ -6,7 +6,7 @@ import yargs, { type Argv } from 'yargs';
 import { parseDuration, MaxTimeoutMs } from '../api/duration.js';
 import { Action } from '../api/types.js';
 import { firstWords, nounList, nouns, resolveNoun, UnknownNounError } from './nouns.js';
-import { UsageError } from './usage.js';
+import { serverCommand, UsageError } from './usage.js';
 
 export { UsageError };
 
@@ -134,9 +134,9 @@ function parser(argv: readonly string[]): Argv {
  * completion output; throws a UsageError with a one-line message for a mistake (exit code 2).
  */
 export async function parseCli(argv: readonly string[]): Promise<CliCommand> {
+  const server = serverCommand(argv);
+  if (server) return server;
   const [first, ...rest] = argv;
-  // The operator and the MCP server parse their own flags.
-  if (first === 'operator' || first === 'mcp') return { command: first, argv: rest };
   if (first === '--version') return { command: 'version' };
   // The completion script asks with the words typed so far, the program's name first.
   if (first === '--get-yargs-completions')

@@ -9,7 +9,7 @@ import { limitHeapGrowthUntilSettled } from '../runtime/heap-growth.js';
 import { createLogger } from '../runtime/logger.js';
 import { mcpHelp, parseMcpConfig } from '../mcp/config.js';
 import type { Identity } from '../client/requests.js';
-import { UsageError } from './usage.js';
+import { serverCommand, UsageError } from './usage.js';
 // Each command loads only its own modules (below, when it runs): the operator's process holds
 // neither the MCP server nor the client's, nor the client's argument parser (yargs, whose
 // terminal-width code reads ICU's data as it loads), nor @kubernetes/client-node (the operator has
@@ -142,12 +142,8 @@ async function runMcp(argv: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  // The operator and the MCP server parse their own flags.
-  if (first === 'operator') return runOperator(rest);
-  if (first === 'mcp') return runMcp(rest);
-  const { parseCli } = await import('./args.js');
-  const cmd = await parseCli(argv);
+  // The operator and the MCP server parse their own flags: the client's parser is loaded only for the client's commands.
+  const cmd = serverCommand(argv) ?? (await (await import('./args.js')).parseCli(argv));
   switch (cmd.command) {
     case 'operator':
       return runOperator(cmd.argv);

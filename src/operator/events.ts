@@ -194,7 +194,10 @@ export class EventRecorder {
   private async outcomesMissing(namespace: string, batch: readonly UnconfirmedOutcome[]): Promise<UnconfirmedOutcome[]> {
     // A request's outcome is final: one outcome Event per request, however often it was queued.
     const wanted = new Map<string, UnconfirmedOutcome>();
-    for (const o of batch) if (!wanted.has(o.request.metadata.uid ?? '')) wanted.set(o.request.metadata.uid ?? '', o);
+    for (const o of batch) {
+      const uid = o.request.metadata.uid ?? '';
+      if (!wanted.has(uid)) wanted.set(uid, o);
+    }
     const list = (fieldSelector: string, page?: string): Promise<ObjectList<CoreEvent>> =>
       this.retrying(() =>
         this.client.list<CoreEvent>(`/api/v1/namespaces/${namespace}/events`, { fieldSelector, limit: ListPageSize, continue: page }),

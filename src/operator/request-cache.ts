@@ -87,8 +87,9 @@ function shareStrings(obj: KubeObject, { alike, recent }: RequestStringPools): K
 }
 
 /**
- * A finished request without its object records (status target, source, chartSource and steps), which
- * the operator never reads again; the same object when it is unfinished or has none.
+ * The request without its object records (status target, source, chartSource and steps), which the
+ * operator never reads again once it finished (for finished requests only); the same object when it
+ * has none.
  */
 function withoutRecords(obj: KubeObject): KubeObject {
   const status = record(obj['status']);
