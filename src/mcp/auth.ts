@@ -25,7 +25,9 @@ export function callerKubeConfig(base: k8s.KubeConfig, token: string): k8s.KubeC
 }
 
 /** A token the API server did not accept (401): the client must get a new one. */
-export class InvalidTokenError extends Error {}
+export class InvalidTokenError extends Error {
+  override readonly name = 'InvalidTokenError';
+}
 
 /** The SHA-256 of a token: what a session and the cache keep instead of the token itself. */
 export function tokenHash(token: string): string {

@@ -270,6 +270,8 @@ export const MaxBodyBytes = 4 * 1024 * 1024;
 
 /** A request body the server refuses: 413 when too large, 400 when not JSON, with its JSON-RPC error code. */
 class BodyError extends Error {
+  override readonly name = 'BodyError';
+
   constructor(
     readonly status: 400 | 413,
     readonly rpcCode: number,

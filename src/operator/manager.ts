@@ -8,7 +8,7 @@ import { FluxEventPoster } from '../audit/event-poster.js';
 import { outcomeReporter, type OutcomeListener } from '../audit/outcomes.js';
 import { fluxKind } from '../flux/kinds.js';
 import { tokenMinter } from '../flux/token.js';
-import { realClock, type Clock, type Timer } from '../runtime/clock.js';
+import { delay, realClock, type Clock, type Timer } from '../runtime/clock.js';
 import type { OperatorConfig } from '../runtime/config.js';
 import { startHealthServer, type HealthServer } from '../runtime/http.js';
 import { LeaderElector, leaseClient, type StopReason } from '../runtime/leader.js';
@@ -46,6 +46,13 @@ export interface OperatorOptions {
    */
   onSettled?: () => void;
 }
+
+/**
+ * The longest the work queue waits, once the requests are loaded, for the policies that decide them
+ * (and the namespaces' labels) before it starts anyway; the requests then wait for the policies one
+ * by one, within their timeouts.
+ */
+export const PoliciesWaitMs = 30_000;
 
 /** The longest wait after the sync for the work queue to empty (and the outcome lookups to end) before onSettled is called anyway. */
 export const SettleWaitMs = 20_000;
@@ -170,19 +177,22 @@ class Controllers {
   private readonly refusalStands: RefusalCheck;
   /** FluxActionPolicies, ClusterFluxActionPolicies and namespaces' labels: what decides a request before it starts. */
   private readonly policies: PolicyStore;
+  /** Aborted by stop(): ends the wait for the policies, after which start() does not start the queue. */
+  private readonly stopped = new AbortController();
 
   constructor(private readonly options: ControllersOptions) {
     const { kc, log, clock, metrics, config } = options;
     this.queue = new WorkQueue({ clock, logger: log, hooks: workQueueMetricsHooks(metrics) });
     this.onSyncFailing = informerSyncHook(metrics);
+    this.refusalStands = refusalCheck(kc);
     this.policies = new PolicyStore({
       kc,
       log,
       clock,
       onSyncFailing: this.onSyncFailing,
+      refusalStands: this.refusalStands,
       ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
     });
-    this.refusalStands = refusalCheck(kc);
     this.fluxObjects = new FluxObjects({
       kc,
       log,
@@ -234,6 +244,10 @@ class Controllers {
       ...(this.options.poster ? { outcomes: this.outcomeReporter(this.options.poster) } : {}),
     });
     await this.requests.whenSynced(false);
+    // Every request that has not started is decided by the policies: acting before they are loaded
+    // would send each one through a retry (an error line apiece after a restart) to no purpose.
+    await this.policiesLoaded();
+    if (this.stopped.signal.aborted) return;
     // Tokens held by unfinished requests are known before any request is reconciled, so a restart
     // coalesces with what the previous leader recorded.
     reconciler.loadHeldTokens();
@@ -255,6 +269,29 @@ class Controllers {
     });
     this.schedules.start();
     log.info({ requests: this.requests.list().length, concurrency: config.concurrency }, 'controllers started');
+  }
+
+  /**
+   * Resolves when the policy store can decide requests (see PolicyStore.whenReady), when one of its lists fails for good (the policies'
+   * CRD missing, a refusal that stands: each request then says so), after PoliciesWaitMs, or on stop().
+   */
+  private async policiesLoaded(): Promise<void> {
+    const ended = new AbortController();
+    const onStop = (): void => {
+      ended.abort();
+    };
+    this.stopped.signal.addEventListener('abort', onStop, { once: true });
+    try {
+      await Promise.race([this.policies.whenReady(ended.signal), delay(this.options.clock, PoliciesWaitMs, ended.signal)]);
+    } catch {
+      // A lasting failure or stop(): the decider reports the first to each request, and start() checks the second.
+    } finally {
+      this.stopped.signal.removeEventListener('abort', onStop);
+      // Cancels the timer, or forgets the store's wait, whichever lost the race.
+      ended.abort();
+    }
+    if ((!this.policies.synced || this.policies.watchFailing() !== undefined) && !this.stopped.signal.aborted)
+      this.options.log.warn('acting before the policies are loaded: the requests that have not started wait for them');
   }
 
   /** Posts each outcome as a Flux event, with the target's event annotations read from the cache. */
@@ -291,6 +328,7 @@ class Controllers {
   }
 
   async stop(): Promise<void> {
+    this.stopped.abort();
     // Not settled by the shutdown's empty queue.
     this.settleTimer?.cancel();
     this.settleTimer = undefined;

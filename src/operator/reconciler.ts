@@ -117,7 +117,9 @@ type RequestRead = { request: FluxActionRequest; finished?: undefined } | { fini
 type Resolved = { steps: Step[]; failure?: undefined } | { steps: Step[]; failure: Failure };
 
 /** Thrown when the request changed under us; the queue retries with the fresh copy. */
-class StaleRequestError extends Error {}
+class StaleRequestError extends Error {
+  override readonly name = 'StaleRequestError';
+}
 
 export class RequestReconciler {
   private readonly client: KubeClient;

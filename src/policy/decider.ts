@@ -12,7 +12,9 @@ export interface PolicySource {
 }
 
 /** Thrown while the policies cannot be known yet: the request waits (within its timeout) instead of being decided blind. */
-export class PoliciesNotLoadedError extends Error {}
+export class PoliciesNotLoadedError extends Error {
+  override readonly name = 'PoliciesNotLoadedError';
+}
 
 /** The request as policies see it: its target, origin label, and who asked (annotations checked at admission). */
 export function subjectOf(request: FluxActionRequest): PolicySubject {

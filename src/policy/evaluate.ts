@@ -313,7 +313,9 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** Something wrong with a policy, found while compiling it. */
-class PolicyError extends Error {}
+class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+}
 
 const fiveFields = /^\s*\S+(\s+\S+){4}\s*$/;
 

@@ -10,6 +10,7 @@ import type { ClusterAccess } from '../kube/access.js';
 import { customObjectPath, kubeClient, type KubeClient } from '../kube/client.js';
 import { apiMessage, isConflict, isForbidden, isInvalid, isNotFound, isTransient } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
+import type { RefusalCheck } from '../kube/refusal.js';
 import { customObjects, pageParams, startInformer, type InformerHandle, type SyncFailureReason } from '../operator/informers.js';
 import { realClock, type Clock } from '../runtime/clock.js';
 import { TerminalError, WorkQueue } from '../runtime/workqueue.js';
@@ -40,6 +41,8 @@ export interface PolicyStoreOptions {
   maxRetryDelayMs?: number;
   /** Told when an informer starts or stops failing to sync (see startInformer). */
   onSyncFailing?: (resource: string, reason: SyncFailureReason | undefined) => void;
+  /** Whether a 403 is the API server's verdict (see src/kube/refusal.ts): one given before its RBAC is loaded does not end whenSynced. */
+  refusalStands?: RefusalCheck;
   /**
    * Only the FluxActionPolicies of this namespace (an operator's --watch-namespace): a policy governs
    * the requests of its own namespace, so the others are not this operator's to load or to write the
@@ -97,6 +100,8 @@ export class PolicyStore {
   private readonly statusQueue: WorkQueue;
   private policyInformers: Partial<Record<PolicyKindName, InformerHandle<KubeObject>>> = {};
   private namespaces: InformerHandle<KubeObject> | undefined;
+  /** Called when an informer starts or stops failing (see whenReady). */
+  private failingChanged: (() => void)[] = [];
 
   constructor(private readonly options: PolicyStoreOptions) {
     this.clock = options.clock ?? realClock;
@@ -111,14 +116,19 @@ export class PolicyStore {
 
   /** Starts the informers (and the status writer). */
   start(): void {
-    const { kc, log, onSyncFailing } = this.options;
+    const { kc, log, refusalStands } = this.options;
+    const onSyncFailing = (resource: string, reason: SyncFailureReason | undefined): void => {
+      this.options.onSyncFailing?.(resource, reason);
+      for (const wake of this.failingChanged.splice(0)) wake();
+    };
     const watch = (kind: PolicyKindName, plural: string): InformerHandle<KubeObject> =>
       startInformer<KubeObject>({
         kc,
         ...customObjects(this.client, Group, Version, plural, kind === PolicyKind ? this.options.namespace : undefined),
         log,
         clock: this.clock,
-        ...(onSyncFailing ? { onSyncFailing } : {}),
+        onSyncFailing,
+        ...(refusalStands ? { refusalStands } : {}),
         onChange: (obj, event) => {
           this.onPolicy(kind, obj, event);
         },
@@ -133,7 +143,8 @@ export class PolicyStore {
       resource: 'namespaces',
       log,
       clock: this.clock,
-      ...(onSyncFailing ? { onSyncFailing } : {}),
+      onSyncFailing,
+      ...(refusalStands ? { refusalStands } : {}),
       list: (page) => this.client.list('/api/v1/namespaces', pageParams(page)),
       onChange: () => undefined,
     });
@@ -148,6 +159,30 @@ export class PolicyStore {
   /** Resolves once synced; rejects with the API's error when a list fails for good (403, 404), or with the signal's reason. */
   async whenSynced(signal?: AbortSignal): Promise<void> {
     await Promise.all(this.watched().map(([, informer]) => informer.whenSynced(true, signal)));
+  }
+
+  /**
+   * Resolves once the store can decide requests, as policyDecider asks: synced, and no watch
+   * restarting after an error (a list can succeed before its watch is answered). Rejects as whenSynced.
+   */
+  async whenReady(signal?: AbortSignal): Promise<void> {
+    await this.whenSynced(signal);
+    while (this.watchFailing() !== undefined) {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.failingChanged = this.failingChanged.filter((w) => w !== wake);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own abort reason, as whenSynced rejects with it
+          reject(signal?.reason);
+        };
+        const wake = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.failingChanged.push(wake);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
   }
 
   /**

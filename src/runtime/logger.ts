@@ -25,7 +25,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       // Level names ("info") rather than numbers, which is what people grep for.
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
+      serializers: { err: serializeError },
     },
     destination,
   );
+}
+
+/**
+ * pino's error serializer, with the error's name as its type: pino takes the constructor's name,
+ * which the image's minified bundle shortens to a letter or two; this project's errors name themselves.
+ */
+export function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  return { ...pino.stdSerializers.err(err), type: err.name };
 }

@@ -5,7 +5,7 @@
 // - A key is never processed by two workers at once: added while being processed, it is marked dirty
 //   and queued again when the handler finishes, so the handler sees the latest state.
 // - A failure requeues the key with per-key exponential backoff; success forgets the failures. A
-//   RetryWithinError caps that backoff at its own deadline.
+//   RetryWithinError caps that backoff at its own deadline, and is logged as a wait (a warning, no stack).
 // - A TerminalError is logged and not retried; a requeueAfter result schedules the next look.
 import { pino, type Logger } from 'pino';
 import { realClock, type Clock, type Timer } from './clock.js';
@@ -20,7 +20,8 @@ export class TerminalError extends Error {
 
 /**
  * A failure to retry with backoff, but no later than withinMs from now: the key has a deadline of its
- * own (a request's timeout) that a long backoff must not overshoot.
+ * own (a request's timeout) that a long backoff must not overshoot. It is a wait the handler expects
+ * to end (a cache not loaded yet), logged as a warning with its message, without a stack trace.
  */
 export class RetryWithinError extends Error {
   override readonly name = 'RetryWithinError';
@@ -305,7 +306,10 @@ export class WorkQueue {
         this.hooks.onTerminalError?.(key, err);
       } else {
         const delayMs = this.addRateLimited(key, err instanceof RetryWithinError ? err.withinMs : undefined);
-        this.logger.error({ key, err, retryInMs: delayMs }, 'reconcile failed; retrying');
+        // A wait the handler expects to end (a cache not loaded yet) is told in a line, without a stack trace.
+        if (err instanceof RetryWithinError)
+          this.logger.warn({ key, reason: err.message, retryInMs: delayMs }, 'reconcile waits; retrying');
+        else this.logger.error({ key, err, retryInMs: delayMs }, 'reconcile failed; retrying');
         this.hooks.onRetry?.(key, err, delayMs);
       }
     } finally {

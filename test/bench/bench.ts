@@ -6,14 +6,23 @@
 // the Flux simulator (a TEST DOUBLE for the Flux controllers) restricted to that namespace; the
 // operator (a child process by default) watching only that namespace; N requests created with
 // bounded parallelism and followed through a watch; the report; the namespace deleted.
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { FluxSimulator, SimAnnotation } from '../simulator/flux-simulator.js';
 import { Group, Version } from '../../src/api/types.js';
 import { createFluxObject, createRequest, ensureInstalled } from '../support/harness.js';
-import { adminKubeConfig, createNamespace, deleteNamespace, testKubeconfigPath, waitFor } from '../support/kube.js';
+import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, testKubeconfigPath, waitFor } from '../support/kube.js';
 import { measurePatchRate, type PatchRate } from './baseline.js';
-import { apiServerCpu, apiServerRequestCounts, countsSince, startCpuMeasure, type ApiServerCpu, type CpuReport } from './host.js';
+import {
+  apiServerCpu,
+  apiServerProfile,
+  apiServerRequestCounts,
+  countsSince,
+  startCpuMeasure,
+  type ApiServerCpu,
+  type CpuReport,
+} from './host.js';
 import {
   scrapeMetrics,
   startOperatorUnderTest,
@@ -259,8 +268,18 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   );
   const cpuBefore = operator.cpuSeconds() ?? 0;
 
-  // The burst: N requests, round-robin over the targets, P creates in flight.
+  // The burst: N requests, round-robin over the targets, P creates in flight; with
+  // --apiserver-profile-seconds, where kube-apiserver's CPU goes from its start.
+  const profiling =
+    N > 0 && options.apiserverProfileSeconds > 0
+      ? apiServerProfile(admin, options.apiserverProfileSeconds, path.join(repoRoot, '.cache', 'bench', `apiserver-burst-${ns}.pprof`))
+      : undefined;
   const burst = N > 0 ? await runBurst(ctx, { spread, sequential }) : undefined;
+  const profile = await profiling;
+  if (profile)
+    say(
+      'file' in profile ? `kube-apiserver CPU profile of the burst: ${profile.file} (go tool pprof -top ${profile.file})` : profile.error,
+    );
   // The capacity for load that cannot be coalesced (one request per target at a time), which the
   // open-loop phases are shares of: the burst's throughput owes much to requests joining a token.
   const closedLoop = options.ratePercents.length > 0 && N > 0 ? await runClosedLoop(ctx, 'c-', N) : undefined;
@@ -335,6 +354,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       parallel: parallel && roundRate(parallel),
       parallelOverTargets: spread && roundRate(spread),
     },
+    apiServerProfile: profile,
     unfinished: { count: unfinished.length, byPhase: countBy(unfinished.map((r) => r.status?.phase ?? '(no status)')) },
     operator: {
       mode: operator.mode,
@@ -872,6 +892,8 @@ interface ReportFigures {
     parallel?: Record<string, unknown> | undefined;
     parallelOverTargets?: Record<string, unknown> | undefined;
   };
+  /** With --apiserver-profile-seconds: the profile's file, or why there is none. */
+  apiServerProfile: { file: string } | { error: string } | undefined;
   unfinished: { count: number; byPhase: Record<string, number> };
   operator: Record<string, unknown> & {
     exit: Record<string, unknown>;

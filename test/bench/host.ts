@@ -2,7 +2,7 @@
 // cluster is this clone's local control plane, its etcd and kube-apiserver (their pid files); and
 // what the API server was asked (its apiserver_request_total). Every component shares the same
 // cores, so an API server that is slow because it is busy shows here.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -146,4 +146,32 @@ export function countsSince(before: Map<string, number> | undefined, after: Map<
     .map(([k, v]): [string, number] => [k, v - (before.get(k) ?? 0)])
     .filter(([, v]) => v > 0)
     .sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * Takes `seconds` of kube-apiserver CPU profile (/debug/pprof/profile, which `cluster.sh up
+ * --profiling` turns on) and writes it to `file`. Resolves with the file, or with why there is none.
+ */
+export async function apiServerProfile(kc: k8s.KubeConfig, seconds: number, file: string): Promise<{ file: string } | { error: string }> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) return { error: 'the kubeconfig names no server' };
+  const options: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  return new Promise((resolve) => {
+    const req = https.get(`${server}/debug/pprof/profile?seconds=${seconds}`, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        if (res.statusCode !== 200) {
+          resolve({ error: `GET /debug/pprof/profile: ${res.statusCode} (start the local control plane with cluster.sh up --profiling)` });
+          return;
+        }
+        writeFileSync(file, Buffer.concat(chunks));
+        resolve({ file });
+      });
+    });
+    req.on('error', (err) => {
+      resolve({ error: `GET /debug/pprof/profile: ${err.message}` });
+    });
+  });
 }

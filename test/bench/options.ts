@@ -38,6 +38,11 @@ export interface BenchOptions {
   rate: number;
   /** How long each open-loop phase creates requests, in seconds (default 20). */
   rateSeconds: number;
+  /**
+   * Seconds of kube-apiserver CPU profile taken from the burst's start (default 0: none), written to
+   * .cache/bench for `go tool pprof`; the API server must serve /debug/pprof (`cluster.sh up --profiling`).
+   */
+  apiserverProfileSeconds: number;
   /** ttlSecondsAfterFinished of the requests (default: none, so they stay). */
   ttlSeconds: number | undefined;
   /** How often the operator's heap is sampled from its /metrics, in seconds (default 5). */
@@ -108,6 +113,7 @@ const intSettings: IntSetting[] = [
   { flag: 'rate', name: 'rate', env: 'BENCH_RATE', def: 0, min: 0, max: 1000 },
   { flag: 'rateSeconds', name: 'rate-seconds', env: 'BENCH_RATE_SECONDS', def: 20, min: 1, max: 7200 },
   { flag: 'heapSampleSeconds', name: 'heap-sample-seconds', env: 'BENCH_HEAP_SAMPLE_SECONDS', def: 5, min: 1, max: 600 },
+  { flag: 'apiserverProfileSeconds', name: 'apiserver-profile-seconds', env: 'BENCH_APISERVER_PROFILE_SECONDS', def: 0, min: 0, max: 120 },
 ];
 
 /** The container image's NODE_OPTIONS (the Dockerfile's ENV), which the child operator runs with unless told otherwise. */
@@ -161,6 +167,9 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
+  (--apiserver-profile-seconds N, above: N seconds of kube-apiserver CPU profile from the burst's
+                                      start, in .cache/bench, to read with go tool pprof; the local
+                                      control plane serves it after cluster.sh up --profiling)
   --help
 `;
 

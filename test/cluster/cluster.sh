@@ -10,8 +10,10 @@
 # source-controller, kustomize-controller, helm-controller and flux-operator,
 # as processes under their own ServiceAccounts in flux-system.
 #
-#   cluster.sh up [--with-nodes] [--with-flux] [--timeout SECONDS]
-#                                      start (building binaries if needed); idempotent
+#   cluster.sh up [--with-nodes] [--with-flux] [--profiling] [--timeout SECONDS]
+#                                      start (building binaries if needed); idempotent;
+#                                      --profiling: kube-apiserver serves /debug/pprof
+#                                      (the bench's --apiserver-profile-seconds reads it)
 #   cluster.sh down [--purge]          stop; --purge also deletes the cluster data
 #   cluster.sh status                  what runs, where
 #   cluster.sh env                     export lines for a shell (eval "$(cluster.sh env)")
@@ -236,6 +238,7 @@ write_env() {
     cat <<EOF
 NODES=${WITH_NODES:-0}
 FLUX=${WITH_FLUX:-0}
+PROFILING=${WITH_PROFILING:-0}
 FLUX_VERSION=$FLUX_VERSION
 FLUX_NAMESPACE=$FLUX_NAMESPACE
 APISERVER_URL=https://127.0.0.1:${ports[2]}
@@ -424,7 +427,7 @@ start_apiserver() {
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --kubelet-certificate-authority="$PKI_DIR/ca.crt" \
     --kubelet-preferred-address-types=InternalIP \
-    --allow-privileged=true --profiling=false \
+    --allow-privileged=true --profiling="$([[ $(env_value PROFILING) == 1 ]] && echo true || echo false)" \
     "${ADMISSION_POLICY_FLAGS[@]}"
   wait_ready kube-apiserver "https://127.0.0.1:$port/readyz" --cacert "$PKI_DIR/ca.crt" \
     --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key"
@@ -732,6 +735,7 @@ cmd_up() {
     case $1 in
       --with-nodes) WITH_NODES=1; shift ;;
       --with-flux) WITH_FLUX=1; shift ;;
+      --profiling) WITH_PROFILING=1; shift ;;
       --timeout) START_TIMEOUT=$2; shift 2 ;;
       *) die "up: unknown argument $1" ;;
     esac
@@ -750,6 +754,8 @@ cmd_up() {
       log "running without nodes; restarting with them"
     elif [[ -n $WITH_FLUX && $(env_value FLUX) != 1 ]]; then
       log "running without the Flux controllers; restarting with them"
+    elif [[ -n $WITH_PROFILING && $(env_value PROFILING) != 1 ]]; then
+      log "kube-apiserver runs without profiling; restarting with it"
     else
       # A start that asks for no Flux controllers (make test, make dev) gets
       # none: the Flux simulator stands in for them and would compete with
@@ -875,6 +881,7 @@ main() {
   [[ $WITH_NODES == 0 ]] && WITH_NODES=
   WITH_FLUX=${FLUXACT_CLUSTER_FLUX:-}
   [[ $WITH_FLUX == 0 ]] && WITH_FLUX=
+  WITH_PROFILING=
   local cmd=${1:-}
   shift || true
   case $cmd in

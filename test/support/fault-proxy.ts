@@ -89,6 +89,8 @@ export class FaultProxy {
             return;
           }
           res.writeHead(answer.statusCode ?? 502, answer.headers);
+          // As the API server does: a watch is answered before its first event (Node.js would hold the headers until then).
+          res.flushHeaders();
           this.open.set(res, path);
           res.on('close', () => this.open.delete(res));
           answer.pipe(res);

@@ -86,6 +86,18 @@ export async function startOperator(
   server?: string,
   clock?: Clock,
 ): Promise<TestOperator> {
+  const operator = await newOperator(overrides, serviceAccount, server, clock);
+  await operator.operator.start();
+  return operator;
+}
+
+/** An operator as startOperator makes it, not started yet: for a test that watches what start() does meanwhile. */
+export async function newOperator(
+  overrides: Partial<OperatorConfig> = {},
+  serviceAccount = OperatorServiceAccount,
+  server?: string,
+  clock?: Clock,
+): Promise<TestOperator> {
   await ensureInstalled();
   const admin = adminKubeConfig();
   const token = await serviceAccountToken(admin, OperatorNamespace, serviceAccount);
@@ -123,7 +135,6 @@ export async function startOperator(
       record('settled');
     },
   });
-  await operator.start();
   return { operator, kc, syncs: () => startup.filter((h) => h.hook === 'synced').length, startup, stop: () => operator.stop() };
 }
 

@@ -41,4 +41,16 @@ describe('createLogger', () => {
     const stream = Reflect.get(logger, pino.symbols.streamSym) as { fd?: unknown };
     expect(stream.fd).toBe(2);
   });
+
+  it("gives an error's own name as its type, not its constructor's (which a minified bundle shortens)", () => {
+    const out = capture();
+    // What esbuild's minifier makes of `class RetryWithinError extends Error { name = 'RetryWithinError' }`.
+    class pt extends Error {
+      override readonly name = 'RetryWithinError';
+    }
+    createLogger({ destination: out.stream }).error({ err: new pt('not loaded yet') }, 'failed');
+    expect(out.lines()[0]?.['err']).toEqual(
+      expect.objectContaining({ type: 'RetryWithinError', message: 'not loaded yet', stack: expect.any(String) }),
+    );
+  });
 });

@@ -263,6 +263,34 @@ describe('WorkQueue', () => {
       );
     });
 
+    it('logs a RetryWithinError as a wait: a warning with its message, no stack trace', async () => {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      });
+      const { queue, calls, call, start } = setup({ logger: pino({ level: 'info' }, sink) });
+      start();
+      queue.add('ns/a');
+      await until('call 0', () => calls.length === 1);
+      call(0).reject(
+        new RetryWithinError('the policies are not loaded yet', 60_000, { cause: new Error('the policies are not loaded yet') }),
+      );
+      await settle();
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+        expect.objectContaining({
+          level: 40,
+          key: 'ns/a',
+          reason: 'the policies are not loaded yet',
+          retryInMs: 50,
+          msg: 'reconcile waits; retrying',
+        }),
+      ]);
+      expect(lines.join('')).not.toContain('stack');
+    });
+
     it('retries any other error with backoff and reports it to onRetry', async () => {
       const retried: Array<[string, number]> = [];
       const { clock, queue, calls, call, start } = setup({ hooks: { onRetry: (key, _err, ms) => retried.push([key, ms]) } });
