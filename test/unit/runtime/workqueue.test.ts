@@ -14,6 +14,18 @@ interface Call {
 }
 
 /** A queue on a fake clock with a handler whose calls stay open until the test settles them. */
+/** A pino destination keeping the lines written to it. */
+function logLines(): { lines: string[]; sink: Writable } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  return { lines, sink };
+}
+
 function setup(options: WorkQueueOptions = {}) {
   const clock = new FakeClock();
   const queue = new WorkQueue({ clock, ...options });
@@ -234,13 +246,7 @@ describe('WorkQueue', () => {
 
   describe('handler results', () => {
     it('does not retry a TerminalError, and logs it', async () => {
-      const lines: string[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString());
-          cb();
-        },
-      });
+      const { lines, sink } = logLines();
       const terminal: string[] = [];
       const { clock, queue, calls, call, start } = setup({
         logger: pino({ level: 'info' }, sink),
@@ -264,13 +270,7 @@ describe('WorkQueue', () => {
     });
 
     it('logs a RetryWithinError as a wait: a warning with its message, no stack trace', async () => {
-      const lines: string[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString());
-          cb();
-        },
-      });
+      const { lines, sink } = logLines();
       const { queue, calls, call, start } = setup({ logger: pino({ level: 'info' }, sink) });
       start();
       queue.add('ns/a');
