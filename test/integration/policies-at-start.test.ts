@@ -11,6 +11,7 @@ import { FaultProxy } from '../support/fault-proxy.js';
 import {
   createFluxObject,
   createRequest,
+  ensureInstalled,
   getRequest,
   newOperator,
   startSimulator,
@@ -31,6 +32,8 @@ let operator: TestOperator | undefined;
 
 beforeAll(async () => {
   admin = adminKubeConfig();
+  // The CRDs, before the requests that wait for the operator (which would install them only as it starts).
+  await ensureInstalled();
   ns = await createNamespace(admin, 'policies-at-start');
   proxy = new FaultProxy({ admin, fail: ({ method, path }) => policiesDown && method === 'GET' && Policies.test(path) });
   server = await proxy.start();
