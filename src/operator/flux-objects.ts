@@ -5,7 +5,7 @@ import { invalidObject } from '../api/parse.js';
 import { FluxObjectSchema, type FluxObject } from '../api/types.js';
 import type { FluxKind } from '../flux/kinds.js';
 import { describeRef, objectKey, slimFluxObject } from '../flux/objects.js';
-import { delay, type Clock } from '../runtime/clock.js';
+import { waitAtMost, type Clock } from '../runtime/clock.js';
 import type { ClusterAccess } from '../kube/access.js';
 import { customObjectPath, kubeClient, type KubeClient } from '../kube/client.js';
 import { apiMessage, isNotFound } from '../kube/errors.js';
@@ -123,27 +123,8 @@ export class FluxObjects {
     if (failing !== undefined) {
       throw new CacheNotSyncedError(`the cache of ${resource} has not synced: listing keeps failing: ${apiMessage(failing)}`);
     }
-    const ended = new AbortController();
-    const onAbort = (): void => {
-      ended.abort();
-    };
-    read.signal?.addEventListener('abort', onAbort, { once: true });
-    let outcome: 'synced' | 'ended';
-    try {
-      outcome = await Promise.race([
-        informer.whenSynced(true, ended.signal).then(() => 'synced' as const),
-        delay(this.options.clock, timeoutMs, ended.signal).then(() => 'ended' as const),
-      ]);
-    } catch (err) {
-      // The list failed for good (a 403): the caller reports it. An abort shows as 'ended' below.
-      if (!ended.signal.aborted) throw err;
-      outcome = 'ended';
-    } finally {
-      read.signal?.removeEventListener('abort', onAbort);
-      // Cancels the timer, or forgets the informer wait, whichever lost the race.
-      ended.abort();
-    }
-    if (outcome === 'synced') return;
+    // A list that failed for good (a 403) rejects: the caller reports it.
+    if (await waitAtMost(this.options.clock, timeoutMs, read.signal, (signal) => informer.whenSynced(true, signal))) return;
     const last = informer.lastError();
     const why = last === undefined ? 'no list has completed yet' : `listing keeps failing: ${apiMessage(last)}`;
     if (read.signal?.aborted) throw new CacheNotSyncedError(`stopped waiting for the cache of ${resource}: ${why}`);

@@ -8,7 +8,7 @@ import { FluxEventPoster } from '../audit/event-poster.js';
 import { outcomeReporter, type OutcomeListener } from '../audit/outcomes.js';
 import { fluxKind } from '../flux/kinds.js';
 import { tokenMinter } from '../flux/token.js';
-import { delay, realClock, type Clock, type Timer } from '../runtime/clock.js';
+import { realClock, waitAtMost, type Clock, type Timer } from '../runtime/clock.js';
 import type { OperatorConfig } from '../runtime/config.js';
 import { startHealthServer, type HealthServer } from '../runtime/http.js';
 import { LeaderElector, leaseClient, type StopReason } from '../runtime/leader.js';
@@ -272,25 +272,15 @@ class Controllers {
   }
 
   /**
-   * Resolves when the policy store can decide requests (see PolicyStore.whenReady), when one of its lists fails for good (the policies'
-   * CRD missing, a refusal that stands: each request then says so), after PoliciesWaitMs, or on stop().
+   * Resolves when the policy store can decide requests (see PolicyStore.whenReady), when one of its
+   * lists fails for good (the policies' CRD missing, a refusal that stands: each request then says so),
+   * after PoliciesWaitMs, or on stop().
    */
   private async policiesLoaded(): Promise<void> {
-    const ended = new AbortController();
-    const onStop = (): void => {
-      ended.abort();
-    };
-    this.stopped.signal.addEventListener('abort', onStop, { once: true });
-    try {
-      await Promise.race([this.policies.whenReady(ended.signal), delay(this.options.clock, PoliciesWaitMs, ended.signal)]);
-    } catch {
-      // A lasting failure or stop(): the decider reports the first to each request, and start() checks the second.
-    } finally {
-      this.stopped.signal.removeEventListener('abort', onStop);
-      // Cancels the timer, or forgets the store's wait, whichever lost the race.
-      ended.abort();
-    }
-    if ((!this.policies.synced || this.policies.watchFailing() !== undefined) && !this.stopped.signal.aborted)
+    const wait = (signal: AbortSignal): Promise<void> => this.policies.whenReady(signal);
+    // A list that failed for good counts as not ready: the decider reports it to each request.
+    const ready = await waitAtMost(this.options.clock, PoliciesWaitMs, this.stopped.signal, wait).catch(() => false);
+    if (!ready && !this.stopped.signal.aborted)
       this.options.log.warn('acting before the policies are loaded: the requests that have not started wait for them');
   }
 

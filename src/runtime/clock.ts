@@ -61,3 +61,31 @@ export function delay(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Waits for wait (which stops when the signal it is given aborts), at most ms on clock and no longer
+ * than signal allows. True when wait resolved; false when the time ran out or signal aborted; rejects
+ * with wait's own error otherwise. Either way the loser is cancelled: the timer, or wait.
+ */
+export async function waitAtMost(
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal | undefined,
+  wait: (signal: AbortSignal) => Promise<void>,
+): Promise<boolean> {
+  const ended = new AbortController();
+  const onAbort = (): void => {
+    ended.abort();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([wait(ended.signal).then(() => true), delay(clock, ms, ended.signal).then(() => false)]);
+  } catch (err) {
+    // Aborted by signal, wait rejects with the abort's reason: that is an end like the timer's.
+    if (ended.signal.aborted) return false;
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    ended.abort();
+  }
+}

@@ -108,25 +108,33 @@ export function apiServerCpu(cpu: CpuReport, calls: number): ApiServerCpu {
   };
 }
 
-/** apiserver_request_total summed by "VERB resource[/subresource] code", from the API server's /metrics. */
-export async function apiServerRequestCounts(kc: k8s.KubeConfig): Promise<Map<string, number> | undefined> {
+/** GETs path from kc's API server as kc's user: the answer's status and body, or why there was none. */
+async function apiServerGet(kc: k8s.KubeConfig, path: string): Promise<{ status: number | undefined; body: Buffer } | { error: string }> {
   const server = kc.getCurrentCluster()?.server;
-  if (!server) return undefined;
+  if (!server) return { error: 'the kubeconfig names no server' };
   const options: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(options);
-  const text = await new Promise<string>((resolve, reject) => {
-    const req = https.get(`${server}/metrics`, options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
+  return new Promise((resolve) => {
+    const req = https.get(`${server}${path}`, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+      });
       res.on('end', () => {
-        if (res.statusCode === 200) resolve(body);
-        else reject(new Error(`GET /metrics: ${res.statusCode}`));
+        resolve({ status: res.statusCode, body: Buffer.concat(chunks) });
       });
     });
-    req.on('error', reject);
-  }).catch(() => undefined);
-  if (text === undefined) return undefined;
+    req.on('error', (err) => {
+      resolve({ error: err.message });
+    });
+  });
+}
+
+/** apiserver_request_total summed by "VERB resource[/subresource] code", from the API server's /metrics. */
+export async function apiServerRequestCounts(kc: k8s.KubeConfig): Promise<Map<string, number> | undefined> {
+  const got = await apiServerGet(kc, '/metrics');
+  if ('error' in got || got.status !== 200) return undefined;
+  const text = got.body.toString('utf8');
   const counts = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
@@ -153,25 +161,10 @@ export function countsSince(before: Map<string, number> | undefined, after: Map<
  * --profiling` turns on) and writes it to `file`. Resolves with the file, or with why there is none.
  */
 export async function apiServerProfile(kc: k8s.KubeConfig, seconds: number, file: string): Promise<{ file: string } | { error: string }> {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) return { error: 'the kubeconfig names no server' };
-  const options: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(options);
-  return new Promise((resolve) => {
-    const req = https.get(`${server}/debug/pprof/profile?seconds=${seconds}`, options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          resolve({ error: `GET /debug/pprof/profile: ${res.statusCode} (start the local control plane with cluster.sh up --profiling)` });
-          return;
-        }
-        writeFileSync(file, Buffer.concat(chunks));
-        resolve({ file });
-      });
-    });
-    req.on('error', (err) => {
-      resolve({ error: `GET /debug/pprof/profile: ${err.message}` });
-    });
-  });
+  const got = await apiServerGet(kc, `/debug/pprof/profile?seconds=${seconds}`);
+  if ('error' in got) return { error: `GET /debug/pprof/profile: ${got.error}` };
+  if (got.status !== 200)
+    return { error: `GET /debug/pprof/profile: ${got.status} (start the local control plane with cluster.sh up --profiling)` };
+  writeFileSync(file, got.body);
+  return { file };
 }

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { delay, realClock } from '../../../src/runtime/clock.js';
+import { delay, realClock, waitAtMost } from '../../../src/runtime/clock.js';
 import { FakeClock, settle, until } from './fake-clock.js';
 
 describe('FakeClock', () => {
@@ -74,5 +74,76 @@ describe('realClock', () => {
     );
     expect(fired).toBe(1);
     expect(Math.abs(realClock.now() - Date.now())).toBeLessThan(1000);
+  });
+});
+
+describe('waitAtMost', () => {
+  /** A wait that resolves or rejects when told, and rejects with the reason of the signal it is given. */
+  function controlled(): {
+    wait: (signal: AbortSignal) => Promise<void>;
+    resolve: () => void;
+    reject: (err: Error) => void;
+    aborted: () => boolean;
+  } {
+    let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    let given: AbortSignal | undefined;
+    const wait = (signal: AbortSignal): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        given = signal;
+        settle = { resolve, reject };
+        signal.addEventListener('abort', () => {
+          reject(signal.reason as Error);
+        });
+      });
+    return {
+      wait,
+      resolve: () => {
+        settle?.resolve();
+      },
+      reject: (err) => {
+        settle?.reject(err);
+      },
+      aborted: () => given?.aborted === true,
+    };
+  }
+
+  it('is true when the wait ends first, and cancels the timer', async () => {
+    const clock = new FakeClock(0);
+    const w = controlled();
+    const result = waitAtMost(clock, 1000, undefined, w.wait);
+    w.resolve();
+    await expect(result).resolves.toBe(true);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('is false when the time runs out, and ends the wait', async () => {
+    const clock = new FakeClock(0);
+    const w = controlled();
+    const result = waitAtMost(clock, 1000, undefined, w.wait);
+    clock.advance(999);
+    await settle();
+    clock.advance(1);
+    await expect(result).resolves.toBe(false);
+    expect(w.aborted()).toBe(true);
+  });
+
+  it('is false when the signal aborts, and cancels the timer', async () => {
+    const clock = new FakeClock(0);
+    const w = controlled();
+    const stop = new AbortController();
+    const result = waitAtMost(clock, 1000, stop.signal, w.wait);
+    stop.abort();
+    await expect(result).resolves.toBe(false);
+    expect(w.aborted()).toBe(true);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("rejects with the wait's own error", async () => {
+    const clock = new FakeClock(0);
+    const w = controlled();
+    const result = waitAtMost(clock, 1000, undefined, w.wait);
+    w.reject(new Error('forbidden'));
+    await expect(result).rejects.toThrow('forbidden');
+    expect(clock.pendingTimers()).toBe(0);
   });
 });
