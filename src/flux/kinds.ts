@@ -31,6 +31,14 @@ export interface RevisionColumn {
    * the other status fields, so Ready=True may be seen before the applied revision).
    */
   attemptedPath?: FieldPath;
+  /**
+   * For kinds that apply their source's artifact as it is (a Kustomization): how the controller's
+   * Reconciling condition names the revision of an attempt, its first capture group. With it, a
+   * withSource request counts Flux's verdict only for the revision the source step fetched: the
+   * controller reads the source from its own cache, which may not have the new artifact yet when
+   * it handles the request, and then reconciles again when the artifact arrives.
+   */
+  attemptInReconciling?: RegExp;
 }
 
 /** A spec field whose value makes an object static: Flux has nothing to reconcile for it. */
@@ -119,7 +127,13 @@ export const fluxKinds: readonly FluxKind[] = [
     withSource: true,
     sourceRefs: [sourceRef],
     dependsOn: true,
-    revision: { paths: [['status', 'lastAppliedRevision']], verb: 'applied', attemptedPath: ['status', 'lastAttemptedRevision'] },
+    revision: {
+      paths: [['status', 'lastAppliedRevision']],
+      verb: 'applied',
+      attemptedPath: ['status', 'lastAttemptedRevision'],
+      // kustomize-controller's progress messages: "Building manifests for revision main@sha1:… with a timeout of 5m0s".
+      attemptInReconciling: /\bfor revision (\S+) with a timeout\b/,
+    },
   }),
   row({
     kind: 'HelmRelease',

@@ -150,13 +150,15 @@ export function decide(input: DecideInput): Plan {
   // status.target mirrors the chain's target step, also when that step is done and not looked at again.
   if (targetEntry?.token) status = { ...status, target: objectStatusOf(targetEntry), token: targetEntry.token };
   const slots = input.steps.map((s) => s.slot);
+  const sourceRevision = chain || !request.spec.withSource ? undefined : revisionToApply(input.steps, status);
   for (const [index, step] of input.steps.entries()) {
     // A chain's step is done for good once Succeeded; a source, once the next object got its token.
     if (
       step.chain ? status.steps?.[step.chain.index]?.phase === Phase.Succeeded : slots.slice(index + 1).some((slot) => status[slot]?.token)
     )
       continue;
-    const result = runStep(step, recordOf(status, step), options, input, status.phase === Phase.Running);
+    const expected = roleOf(step) === StepRole.Target ? sourceRevision : undefined;
+    const result = runStep(step, recordOf(status, step), options, input, status.phase === Phase.Running, expected);
     if (result.snapshot && result.type !== 'act' && step.object) {
       // Finished with this object: show the lastHandledReconcileAt Flux reports now.
       const live = lastHandledReconcileAt(step.object);
@@ -177,6 +179,15 @@ export function decide(input: DecideInput): Plan {
     return running(request, status, now, deadline, result, step.ref);
   }
   return finishRequest(request, status, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
+}
+
+/**
+ * The source revision a withSource request's target must apply: the source's artifact as it is now
+ * (a commit that arrived since the source step is followed too), else as the source step recorded it.
+ */
+function revisionToApply(steps: readonly Step[], status: RequestStatus): string | undefined {
+  const source = steps.find((s) => s.slot === 'source');
+  return (source?.object ? revisionOf(source.object, source.kind) : undefined) ?? status.source?.revision;
 }
 
 /** The part a step plays: its chain role, else a source or the target by its slot. */
@@ -247,7 +258,14 @@ function revisionPhrase(kind: FluxKind, revision: string | undefined): string {
 }
 
 /** Decides one object: suspension, token, patch, and Flux's verdict once it handled the token. */
-function runStep(step: Step, previous: ObjectStatus | undefined, options: Options, input: DecideInput, running: boolean): StepResult {
+function runStep(
+  step: Step,
+  previous: ObjectStatus | undefined,
+  options: Options,
+  input: DecideInput,
+  running: boolean,
+  sourceRevision: string | undefined,
+): StepResult {
   const role = roleOf(step);
   const isTarget = role === StepRole.Target;
   const isSource = role === StepRole.Source;
@@ -364,6 +382,14 @@ function runStep(step: Step, previous: ObjectStatus | undefined, options: Option
   // Flux handled the token: judge its verdict for this generation.
   const verdict = judge(obj, step.kind);
   if (verdict.state === 'progressing') return { type: 'act', snapshot, reason: progress, message: `${name}: ${verdict.message}` };
+  const stale = sourceRevision === undefined ? undefined : staleAttempt(obj, step.kind, verdict.state, sourceRevision);
+  if (stale !== undefined)
+    return {
+      type: 'act',
+      snapshot,
+      reason: progress,
+      message: `${name}: Flux reconciled revision ${stale}, not the source's ${sourceRevision}; waiting for it to apply ${sourceRevision}`,
+    };
   if (verdict.state === 'failed') {
     const reason = isTarget ? FailureReason.ReconciliationFailed : isSource ? FailureReason.SourceFailed : FailureReason.DependencyFailed;
     return { type: 'fail', reason, message: `${part}${name}: ${verdict.message}`, snapshot };
@@ -471,6 +497,23 @@ function appliedRecorded(obj: FluxObject, kind: FluxKind): boolean {
   if (!attemptedPath || !paths[0]) return true;
   const attempted = valueAt(obj, attemptedPath);
   return attempted === undefined || attempted === valueAt(obj, paths[0]);
+}
+
+/**
+ * The revision of the attempt Flux judged, when it is not `expected`, the source's: the controller
+ * handled our token with the artifact its cache held, which had not caught up with the source step
+ * yet. It reconciles again when its cache sees the new artifact (kustomize-controller watches its
+ * sources' revisions), so the request follows that attempt rather than report this one. A success
+ * names its revision in the attempted field; a failure in the Reconciling condition Flux keeps
+ * beside it (a failure before any attempt names none, and is reported as it is).
+ */
+export function staleAttempt(obj: FluxObject, kind: FluxKind, state: 'ready' | 'failed', expected: string): string | undefined {
+  const { attemptInReconciling, attemptedPath } = kind.revision;
+  if (!attemptInReconciling) return undefined;
+  let attempt: unknown;
+  if (state === 'ready') attempt = attemptedPath ? valueAt(obj, attemptedPath) : undefined;
+  else attempt = attemptInReconciling.exec(findCondition(conditionsOf(obj), ReconcilingCondition)?.message ?? '')?.[1];
+  return typeof attempt === 'string' && attempt !== expected ? attempt : undefined;
 }
 
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */

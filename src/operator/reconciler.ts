@@ -631,8 +631,13 @@ export class RequestReconciler {
     if ('failure' in target) return failed(target.failure.reason, target.failure.message);
     if (isChain && target.object) return this.resolveChain(request, target, requestNs, read);
     const steps: Step[] = [target];
-    if (spec.action !== 'Reconcile' || !spec.withSource || !target.object || request.status?.target?.token) return { steps };
+    if (spec.action !== 'Reconcile' || !spec.withSource || !target.object) return { steps };
+    const started = request.status?.target?.token !== undefined;
+    // Once the target has its token the sources are done: they are read again only for the
+    // revision a kind that applies its source's artifact must apply (protocol.ts staleAttempt).
+    if (started && !kind.revision.attemptInReconciling) return { steps };
     const sources = await this.resolveSources(target, requestNs, read);
+    if (started) return { steps: 'failure' in sources ? steps : [...sources, target] };
     if ('failure' in sources) return failed(sources.failure.reason, sources.failure.message);
     return { steps: [...sources, target] };
   }

@@ -5,11 +5,14 @@ import {
   createFluxObject,
   createRequest,
   getFluxObject,
+  getRequest,
+  patchFluxObject,
   readyReason,
   waitForPhase,
   startOperatorEnvironment,
   type OperatorEnvironment,
 } from '../support/harness.js';
+import { waitFor } from '../support/kube.js';
 
 let env: OperatorEnvironment;
 
@@ -49,6 +52,43 @@ describe('Reconcile withSource', () => {
     expect(tokensOf('Kustomization', 'app')).toEqual([done.status?.token]);
     // The source was handled before the target was asked.
     expect(done.status!.source!.token! < done.status!.token!).toBe(true);
+  });
+
+  it("waits for the source step's revision when Flux handles the token with an older view of the source", async () => {
+    // kustomize-controller reads the source from its cache: when that has not seen the artifact the
+    // source step fetched, it handles the token with the previous one, then reconciles again.
+    const [A, B] = ['main@sha1:a1a1', 'main@sha1:b2b2'];
+    await createFluxObject(env.kc, 'GitRepository', env.ns, 'moving', { annotations: { [SimAnnotation.revision]: A } });
+    await createFluxObject(env.kc, 'Kustomization', env.ns, 'follower', { spec: { sourceRef: { kind: 'GitRepository', name: 'moving' } } });
+    await waitFor('the Kustomization to apply the first revision', async () =>
+      (await getFluxObject(env.kc, 'Kustomization', env.ns, 'follower')).status?.['lastAppliedRevision'] === A ? true : undefined,
+    );
+    // The next fetch gives B, which the Kustomization does not see until the view is released.
+    await patchFluxObject(env.kc, 'GitRepository', env.ns, 'moving', {
+      metadata: { annotations: { [SimAnnotation.revision]: B, [SimAnnotation.staleView]: 'true' } },
+    });
+    await createRequest(env.kc, env.ns, 'stale-view', {
+      action: 'Reconcile',
+      target: { kind: 'Kustomization', name: 'follower' },
+      withSource: true,
+    });
+    const handled = await waitFor('the request to see Flux handle its token with A, or to finish', async () => {
+      const request = await getRequest(env.kc, env.ns, 'stale-view');
+      return request.status?.completionTime !== undefined || request.status?.message?.includes('not the source') ? request : undefined;
+    });
+    expect(handled.status?.phase).toBe('Running');
+    expect(handled.status?.message).toBe(
+      `Kustomization ${env.ns}/follower: Flux reconciled revision ${A}, not the source's ${B}; waiting for it to apply ${B}`,
+    );
+    const follower = await getFluxObject(env.kc, 'Kustomization', env.ns, 'follower');
+    expect(follower.status?.lastHandledReconcileAt).toBe(handled.status?.token);
+
+    await patchFluxObject(env.kc, 'GitRepository', env.ns, 'moving', { metadata: { annotations: { [SimAnnotation.staleView]: null } } });
+    const done = await waitForPhase(env.kc, env.ns, 'stale-view', 'Succeeded');
+    expect(done.status?.message).toBe(`Kustomization ${env.ns}/follower: applied revision ${B}`);
+    expect(done.status?.source?.revision).toBe(B);
+    // One token on the Kustomization: Flux's second reconcile came from the source, not from us.
+    expect(tokensOf('Kustomization', 'follower')).toEqual([done.status?.token]);
   });
 
   it('reconciles a HelmRelease after its OCIRepository (spec.chartRef)', async () => {

@@ -11,6 +11,13 @@
 //   simulator.fluxaction.io/message   the Ready message (default "Applied revision: <revision>")
 //   simulator.fluxaction.io/revision  the revision to report (default main@sha1:<generation-based>)
 //   simulator.fluxaction.io/delay-ms  how long a reconcile takes (default: the simulator's delayMs)
+//   simulator.fluxaction.io/stale-view  on a source: Kustomizations go on reading the source as it was
+//                                     when this appeared, as from a controller cache that lags; the
+//                                     view catches up when it is removed
+//
+// A Kustomization applies its source's artifact revision, as the simulator last saw it (unless it
+// carries a revision annotation), names it in its Reconciling message as kustomize-controller does,
+// and is reconciled again when that revision changes (kustomize-controller's source watch).
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -35,7 +42,11 @@ export const SimAnnotation = {
   message: 'simulator.fluxaction.io/message',
   revision: 'simulator.fluxaction.io/revision',
   delayMs: 'simulator.fluxaction.io/delay-ms',
+  staleView: 'simulator.fluxaction.io/stale-view',
 } as const;
+
+/** The kinds a Kustomization's spec.sourceRef names: their artifact is what it applies. */
+const ArtifactSources = new Set(['GitRepository', 'OCIRepository', 'Bucket']);
 
 export interface SimulatorOptions {
   kc: k8s.KubeConfig;
@@ -79,6 +90,12 @@ export class FluxSimulator {
   private readonly busy = new Map<string, { requestedAt: string | undefined; generation: number | undefined }>();
   private readonly again = new Set<string>();
   private readonly records = new Map<string, ObjectRecord>();
+  /** Sources as a Kustomization reads them: the last seen, unless held (stale-view); by key. */
+  private readonly sourceView = new Map<string, SimObject>();
+  /** Kustomizations as last seen, by key, to find those a source's new revision concerns. */
+  private readonly kustomizations = new Map<string, { kind: SimKind; obj: SimObject }>();
+  /** Kustomizations whose source's revision changed since their last attempt: reconciled again. */
+  private readonly sourceMoved = new Set<string>();
   /** Reconciles waiting for a worker, in the order their objects were seen. */
   private readonly waiting: (() => Promise<void>)[] = [];
   private running = 0;
@@ -184,6 +201,8 @@ export class FluxSimulator {
     const key = `${kind.kind}/${ns}/${obj.metadata.name}`;
     const record = this.records.get(key) ?? { requestedAt: [], reconciles: 0, acks: new Map<string, Ack>() };
     this.records.set(key, record);
+    if (kind.kind === 'Kustomization') this.kustomizations.set(key, { kind, obj });
+    if (ArtifactSources.has(kind.kind)) this.viewSource(key, obj);
     const requestedAt = requestToken(obj);
     if (requestedAt && !record.acks.has(requestedAt)) {
       record.requestedAt.push(requestedAt);
@@ -193,12 +212,38 @@ export class FluxSimulator {
     const running = this.busy.get(key);
     if (running) {
       // Like Flux's predicates: only a new request or a new generation queues another reconcile.
-      if (running.requestedAt !== requestedAt || running.generation !== obj.metadata.generation) this.again.add(key);
+      if (running.requestedAt !== requestedAt || running.generation !== obj.metadata.generation || this.sourceMoved.has(key))
+        this.again.add(key);
       return;
     }
     this.busy.set(key, { requestedAt, generation: obj.metadata.generation });
     this.waiting.push(() => this.reconcile(kind, obj, key, record));
     this.work();
+  }
+
+  /**
+   * A source as Kustomizations read it. When its artifact revision changes, the Kustomizations that
+   * apply it and attempted another revision are reconciled again, as kustomize-controller's watch
+   * of its sources does.
+   */
+  private viewSource(key: string, obj: SimObject): void {
+    const seen = this.sourceView.get(key);
+    if (seen && obj.metadata.annotations?.[SimAnnotation.staleView] !== undefined) return;
+    this.sourceView.set(key, obj);
+    const revision = artifactRevision(obj);
+    if (revision === undefined || (seen && artifactRevision(seen) === revision)) return;
+    for (const [ksKey, { kind, obj: ks }] of this.kustomizations) {
+      if (sourceKeyOf(ks) !== key || ks.status?.['lastAttemptedRevision'] === revision) continue;
+      this.sourceMoved.add(ksKey);
+      this.observe(kind, ks);
+    }
+  }
+
+  /** The artifact revision a Kustomization applies: its source's, as the simulator last saw the source. */
+  private sourceRevision(obj: SimObject): string | undefined {
+    const key = sourceKeyOf(obj);
+    const source = key === undefined ? undefined : this.sourceView.get(key);
+    return source ? artifactRevision(source) : undefined;
   }
 
   /** Starts waiting reconciles while a worker is free. */
@@ -216,6 +261,7 @@ export class FluxSimulator {
   private needsReconcile(kind: SimKind, obj: SimObject): boolean {
     if (!kind.reconciled || staticSource(obj, kind) || suspended(obj, kind) || obj.metadata.deletionTimestamp) return false;
     if (obj.metadata.annotations?.[SimAnnotation.outcome] === 'Ignore') return false;
+    if (this.sourceMoved.has(`${kind.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`)) return true;
     const requestedAt = requestToken(obj);
     if (requestedAt !== undefined && requestedAt !== lastHandledToken(obj)) return true;
     // Not every kind has status.observedGeneration (flux-operator's don't); Ready's is always there.
@@ -229,13 +275,24 @@ export class FluxSimulator {
       const a = obj.metadata.annotations ?? {};
       const generation = obj.metadata.generation ?? 1;
       const requestedAt = requestToken(obj);
+      this.sourceMoved.delete(key);
+      // Like the controllers, the source is read at the start of the reconcile.
+      const revision =
+        a[SimAnnotation.revision] ??
+        (kind.kind === 'Kustomization' ? this.sourceRevision(obj) : undefined) ??
+        defaultRevision(kind, key, generation);
+      // kustomize-controller names the revision it works on; the others say little.
+      const progress =
+        kind.kind === 'Kustomization'
+          ? `Building manifests for revision ${revision} with a timeout of 5m0s`
+          : `Reconciliation in progress for generation ${generation}`;
       const conditions = (obj.status?.['conditions'] as unknown[] | undefined) ?? [];
       const ours: string[] = ['Reconciling', 'Ready', 'Stalled'];
       const keep = conditions.filter((c) => !ours.includes((c as { type?: string }).type ?? ''));
       await this.patchStatus(kind, obj, {
         conditions: [
           ...keep,
-          condition('Reconciling', 'True', 'Progressing', `Reconciliation in progress for generation ${generation}`, generation),
+          condition('Reconciling', 'True', 'Progressing', progress, generation),
           condition('Ready', 'Unknown', 'Progressing', 'Reconciliation in progress', generation),
         ],
       });
@@ -245,7 +302,6 @@ export class FluxSimulator {
       if (this.stopped) return;
 
       const outcome = a[SimAnnotation.outcome] ?? 'Ready';
-      const revision = a[SimAnnotation.revision] ?? defaultRevision(kind, key, generation);
       // Like the controllers, observedGeneration moves only when the reconcile succeeded.
       const status: Record<string, unknown> = outcome === 'Ready' ? { observedGeneration: generation } : {};
       if (requestedAt !== undefined) status['lastHandledReconcileAt'] = requestedAt;
@@ -275,7 +331,7 @@ export class FluxSimulator {
                 'Reconciling',
                 'True',
                 'ProgressingWithRetry',
-                `Reconciliation failed for generation ${generation}; retrying`,
+                kind.kind === 'Kustomization' ? progress : `Reconciliation failed for generation ${generation}; retrying`,
                 generation,
               ),
           condition('Ready', 'False', reason, message, generation),
@@ -331,6 +387,18 @@ export class FluxSimulator {
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
   }
+}
+
+/** The `Kind/namespace/name` of a Kustomization's spec.sourceRef. */
+function sourceKeyOf(obj: SimObject): string | undefined {
+  const ref = obj.spec?.['sourceRef'] as { kind?: string; name?: string; namespace?: string } | undefined;
+  if (!ref?.kind || !ref.name) return undefined;
+  return `${ref.kind}/${ref.namespace ?? obj.metadata.namespace ?? ''}/${ref.name}`;
+}
+
+function artifactRevision(obj: SimObject): string | undefined {
+  const revision = (obj.status?.['artifact'] as { revision?: unknown } | undefined)?.revision;
+  return typeof revision === 'string' ? revision : undefined;
 }
 
 function condition(type: string, status: string, reason: string, message: string, observedGeneration: number): Record<string, unknown> {

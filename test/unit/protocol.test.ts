@@ -423,6 +423,77 @@ describe('Reconcile withSource', () => {
     expect(plan.status.phase).toBe(Phase.Running);
   });
 
+  describe('a target that handled the token with an older view of its source', () => {
+    const A = 'main@sha1:aaa';
+    const B = 'main@sha1:bbb';
+    const source = git({ status: handledStatus(T0, [ready('True', 'Succeeded', 'stored artifact')], { artifact: { revision: B } }) });
+    const started = (): FluxActionRequest => req({ ...running(T1), source: { token: T0, revision: B } });
+    const appliedAt = (revision: string): FluxObject =>
+      ks({
+        annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+        status: handledStatus(T1, [ready('True', 'ReconciliationSucceeded', `Applied revision: ${revision}`)], {
+          lastAppliedRevision: revision,
+          lastAttemptedRevision: revision,
+        }),
+      });
+    const failedAt = (revision: string): FluxObject =>
+      ks({
+        annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+        status: handledStatus(
+          T1,
+          [
+            ready('False', 'BuildFailed', 'kustomize build failed'),
+            {
+              type: 'Reconciling',
+              status: 'True',
+              reason: 'ProgressingWithRetry',
+              message: `Building manifests for revision ${revision} with a timeout of 5m0s`,
+            },
+          ],
+          { lastAppliedRevision: A, lastAttemptedRevision: revision },
+        ),
+      });
+
+    it("keeps following a success with the previous revision until Flux applies the source's", () => {
+      const stale = run(started(), [step('source', source), step('target', appliedAt(A))]);
+      expect(stale.status.phase).toBe(Phase.Running);
+      expect(stale.status.message).toBe(
+        `Kustomization apps/podinfo: Flux reconciled revision ${A}, not the source's ${B}; waiting for it to apply ${B}`,
+      );
+      const done = run(started(), [step('source', source), step('target', appliedAt(B))]);
+      expect(done.status.phase).toBe(Phase.Succeeded);
+      expect(done.status.message).toBe(`Kustomization apps/podinfo: applied revision ${B}`);
+    });
+
+    it('keeps following a failure of the previous revision, and reports one of the source revision', () => {
+      expect(run(started(), [step('source', source), step('target', failedAt(A))]).status.phase).toBe(Phase.Running);
+      const failed = run(started(), [step('source', source), step('target', failedAt(B))]);
+      expect(failed.status.phase).toBe(Phase.Failed);
+      expect(failed.status.message).toBe('Kustomization apps/podinfo: BuildFailed: kustomize build failed');
+    });
+
+    it('reports a failure that names no attempt (before Flux fetched the artifact) as it is', () => {
+      const target = ks({
+        annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+        status: handledStatus(T1, [ready('False', 'ArtifactFailed', 'kustomization path not found')], { lastAttemptedRevision: A }),
+      });
+      expect(run(started(), [step('source', source), step('target', target)]).status.phase).toBe(Phase.Failed);
+    });
+
+    it('follows the revision the source has now, and the one recorded when the source is not read again', () => {
+      const moved = git({ status: handledStatus(T0, [ready('True')], { artifact: { revision: 'main@sha1:ccc' } }) });
+      const newer = run(started(), [step('source', moved), step('target', appliedAt('main@sha1:ccc'))]);
+      expect(newer.status.message).toBe('Kustomization apps/podinfo: applied revision main@sha1:ccc');
+      expect(run(started(), [step('target', appliedAt(A))]).status.phase).toBe(Phase.Running);
+      expect(run(started(), [step('target', appliedAt(B))]).status.phase).toBe(Phase.Succeeded);
+    });
+
+    it('does not apply to a request without withSource', () => {
+      const plain = request({}, { ...running(T1), source: { token: T0, revision: B } });
+      expect(run(plain, [step('target', appliedAt(A))]).status.phase).toBe(Phase.Succeeded);
+    });
+  });
+
   it('skips a static OCI HelmRepository in a HelmChart chain', () => {
     const repo = obj('HelmRepository', 'charts', { spec: { type: 'oci' } });
     const chart = obj('HelmChart', 'apps-podinfo');

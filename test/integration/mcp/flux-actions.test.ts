@@ -34,7 +34,7 @@ beforeAll(async () => {
   await leaveOutOfFillingIn(kc, ns);
   operator = await startOperator({ watchNamespace: ns });
   simulator = await startSimulator({ namespaces: [ns] });
-  await createFluxObject(kc, 'GitRepository', ns, 'repo');
+  await createFluxObject(kc, 'GitRepository', ns, 'repo', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'Kustomization', ns, 'broken', {
     annotations: {

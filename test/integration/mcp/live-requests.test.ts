@@ -24,7 +24,7 @@ const updated: string[] = [];
 beforeAll(async () => {
   env = await startOperatorEnvironment('mcp-live');
   ({ kc, ns } = env);
-  await createFluxObject(kc, 'GitRepository', ns, 'repo', { annotations: { [SimAnnotation.revision]: 'main@sha1:feed' } });
+  await createFluxObject(kc, 'GitRepository', ns, 'repo', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'Kustomization', ns, 'app', { annotations: { [SimAnnotation.revision]: 'main@sha1:cafe' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'held', { annotations: { [SimAnnotation.revision]: '1.2.3' } });
   await createFluxObject(kc, 'HelmRelease', ns, 'waits');
@@ -75,7 +75,7 @@ describe('progress notifications', () => {
     expect(out.structured).toMatchObject({ phase: 'Succeeded', revision: 'main@sha1:cafe' });
     const messages = out.progress.map((p) => p.message ?? '');
     expect(messages[0]).toBe(`created FluxActionRequest ${String(out.structured['request'])}`);
-    expect(messages.some((m) => m.includes('source GitRepository/repo ready, revision main@sha1:feed'))).toBe(true);
+    expect(messages.some((m) => m.includes('source GitRepository/repo ready, revision main@sha1:cafe'))).toBe(true);
     expect(messages.some((m) => m.includes('target Kustomization/app') && m.includes('revision main@sha1:cafe'))).toBe(true);
     // (The SDK's client drops a progress notification it reads together with the response, so the
     // last line, Succeeded, is not asserted here: the result says it.)
