@@ -32,6 +32,7 @@ import {
   lastHandledResetAt,
   objectKey,
   revisionOf,
+  sourceRefOf,
   valueAt,
   type ObjectRef,
 } from './objects.js';
@@ -150,14 +151,13 @@ export function decide(input: DecideInput): Plan {
   // status.target mirrors the chain's target step, also when that step is done and not looked at again.
   if (targetEntry?.token) status = { ...status, target: objectStatusOf(targetEntry), token: targetEntry.token };
   const slots = input.steps.map((s) => s.slot);
-  const sourceRevision = chain || !request.spec.withSource ? undefined : revisionToApply(input.steps, status);
   for (const [index, step] of input.steps.entries()) {
     // A chain's step is done for good once Succeeded; a source, once the next object got its token.
     if (
       step.chain ? status.steps?.[step.chain.index]?.phase === Phase.Succeeded : slots.slice(index + 1).some((slot) => status[slot]?.token)
     )
       continue;
-    const expected = roleOf(step) === StepRole.Target ? sourceRevision : undefined;
+    const expected = request.spec.withSource && roleOf(step) !== StepRole.Source ? revisionToApply(step, input.steps, status) : undefined;
     const result = runStep(step, recordOf(status, step), options, input, status.phase === Phase.Running, expected);
     if (result.snapshot && result.type !== 'act' && step.object) {
       // Finished with this object: show the lastHandledReconcileAt Flux reports now.
@@ -182,12 +182,21 @@ export function decide(input: DecideInput): Plan {
 }
 
 /**
- * The source revision a withSource request's target must apply: the source's artifact as it is now
- * (a commit that arrived since the source step is followed too), else as the source step recorded it.
+ * The revision a withSource request's object must apply, for a kind that applies its source's
+ * artifact as it is: its source step's artifact as it is now (so a commit that arrived since the
+ * source step counts too), else as the step recorded it.
  */
-function revisionToApply(steps: readonly Step[], status: RequestStatus): string | undefined {
-  const source = steps.find((s) => s.slot === 'source');
-  return (source?.object ? revisionOf(source.object, source.kind) : undefined) ?? status.source?.revision;
+function revisionToApply(step: Step, steps: readonly Step[], status: RequestStatus): string | undefined {
+  if (!step.object || !step.kind.revision.attemptInReconciling) return undefined;
+  const ref = sourceRefOf(step.object, step.kind);
+  if ('error' in ref) return undefined;
+  const names = (o: { kind?: string; name?: string; namespace?: string } | undefined): boolean =>
+    o?.kind === ref.kind && o.name === ref.name && o.namespace === ref.namespace;
+  const source = steps.find((s) => roleOf(s) === StepRole.Source && names(s.ref));
+  const live = source?.object ? revisionOf(source.object, source.kind) : undefined;
+  if (live !== undefined) return live;
+  const recorded = source?.chain ? status.steps?.[source.chain.index] : status.source;
+  return names(recorded) ? recorded?.revision : undefined;
 }
 
 /** The part a step plays: its chain role, else a source or the target by its slot. */
@@ -388,7 +397,7 @@ function runStep(
       type: 'act',
       snapshot,
       reason: progress,
-      message: `${name}: Flux reconciled revision ${stale}, not the source's ${sourceRevision}; waiting for it to apply ${sourceRevision}`,
+      message: `${part}${name}: Flux reconciled revision ${stale}, not the source's ${sourceRevision}; waiting for it to apply ${sourceRevision}`,
     };
   if (verdict.state === 'failed') {
     const reason = isTarget ? FailureReason.ReconciliationFailed : isSource ? FailureReason.SourceFailed : FailureReason.DependencyFailed;

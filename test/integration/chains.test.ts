@@ -153,8 +153,10 @@ describe('Reconcile withDependencies', () => {
   it('with withSource reconciles a GitRepository shared by every step once, before the first step', async () => {
     await createFluxObject(env.kc, 'GitRepository', env.ns, 'shared-repo', { annotations: { [SimAnnotation.revision]: 'main@sha1:feed' } });
     const spec = { sourceRef: { kind: 'GitRepository', name: 'shared-repo' } };
-    await ks('src', 'infra', [], {}, spec);
-    await ks('src', 'app', ['infra'], {}, spec);
+    // Each applies the source's revision, as kustomize-controller does.
+    const applies = { [SimAnnotation.revision]: 'main@sha1:feed' };
+    await ks('src', 'infra', [], applies, spec);
+    await ks('src', 'app', ['infra'], applies, spec);
     await createRequest(env.kc, env.ns, 'src-chain', {
       action: 'Reconcile',
       target: { kind: 'Kustomization', name: 'src-app' },
@@ -164,8 +166,8 @@ describe('Reconcile withDependencies', () => {
     const done = await waitForPhase(env.kc, env.ns, 'src-chain', 'Succeeded');
     expect(steps(done)).toEqual([
       'Source shared-repo Succeeded main@sha1:feed',
-      'Dependency src-infra Succeeded main@sha1:infra',
-      'Target src-app Succeeded main@sha1:app',
+      'Dependency src-infra Succeeded main@sha1:feed',
+      'Target src-app Succeeded main@sha1:feed',
     ]);
     expect(tokensOf('shared-repo', 'GitRepository')).toHaveLength(1);
   });

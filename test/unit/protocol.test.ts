@@ -427,9 +427,12 @@ describe('Reconcile withSource', () => {
     const A = 'main@sha1:aaa';
     const B = 'main@sha1:bbb';
     const source = git({ status: handledStatus(T0, [ready('True', 'Succeeded', 'stored artifact')], { artifact: { revision: B } }) });
-    const started = (): FluxActionRequest => req({ ...running(T1), source: { token: T0, revision: B } });
+    const recorded = { kind: 'GitRepository', name: 'podinfo', namespace: 'apps', token: T0, revision: B };
+    const started = (): FluxActionRequest => req({ ...running(T1), source: recorded });
+    const spec = { sourceRef: { kind: 'GitRepository', name: 'podinfo' } };
     const appliedAt = (revision: string): FluxObject =>
       ks({
+        spec,
         annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
         status: handledStatus(T1, [ready('True', 'ReconciliationSucceeded', `Applied revision: ${revision}`)], {
           lastAppliedRevision: revision,
@@ -438,6 +441,7 @@ describe('Reconcile withSource', () => {
       });
     const failedAt = (revision: string): FluxObject =>
       ks({
+        spec,
         annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
         status: handledStatus(
           T1,
@@ -474,6 +478,7 @@ describe('Reconcile withSource', () => {
 
     it('reports a failure that names no attempt (before Flux fetched the artifact) as it is', () => {
       const target = ks({
+        spec,
         annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
         status: handledStatus(T1, [ready('False', 'ArtifactFailed', 'kustomization path not found')], { lastAttemptedRevision: A }),
       });
@@ -489,7 +494,7 @@ describe('Reconcile withSource', () => {
     });
 
     it('does not apply to a request without withSource', () => {
-      const plain = request({}, { ...running(T1), source: { token: T0, revision: B } });
+      const plain = request({}, { ...running(T1), source: recorded });
       expect(run(plain, [step('target', appliedAt(A))]).status.phase).toBe(Phase.Succeeded);
     });
   });

@@ -341,3 +341,44 @@ describe('decide over a chain (withDependents, withSource)', () => {
     expect(failed.status.message).toBe('source GitRepository apps/repo: HealthCheckFailed: auth failed; 1 later step was not started');
   });
 });
+
+describe('decide over a chain withSource: a step handled with an older view of its source', () => {
+  /** A Kustomization of the chain whose source is `repo`, that Flux answered with `revision`. */
+  const applying = (name: string, revision: string): FluxObject => {
+    const o = obj(name, { requestedAt: T1, handled: T1 });
+    return {
+      ...o,
+      spec: { sourceRef: { kind: 'GitRepository', name: 'repo' } },
+      status: { ...o.status, lastAppliedRevision: revision, lastAttemptedRevision: revision },
+    };
+  };
+  const status = (): RequestStatus =>
+    chainStatus(
+      entry('repo', StepRole.Source, Phase.Succeeded, T0, { kind: 'GitRepository', revision: 'main@sha1:repo' }),
+      entry('infra', StepRole.Dependency, Phase.Running, T1),
+      entry('app', StepRole.Target, Phase.Pending),
+    );
+  const steps = (infra: FluxObject, repo: FluxObject | undefined): Step[] => [
+    step(0, StepRole.Source, repo, 'repo', 'GitRepository'),
+    step(1, StepRole.Dependency, infra),
+    step(2, StepRole.Target, obj('app')),
+  ];
+  const repo = obj('repo', { kind: 'GitRepository', requestedAt: T0, handled: T0 });
+
+  it("keeps the step Running until Flux applied the source step's revision, then moves on", () => {
+    const stale = run(request(status(), { withSource: true }), steps(applying('infra', 'main@sha1:old'), repo));
+    expect(stale.status.steps?.[1]?.phase).toBe(Phase.Running);
+    expect(stale.status.message).toBe(
+      "dependency Kustomization apps/infra: Flux reconciled revision main@sha1:old, not the source's main@sha1:repo; waiting for it to apply main@sha1:repo",
+    );
+    expect(stale.patch).toBeUndefined();
+    const applied = run(request(status(), { withSource: true }), steps(applying('infra', 'main@sha1:repo'), repo));
+    expect(applied.status.steps?.[1]).toMatchObject({ phase: Phase.Succeeded, revision: 'main@sha1:repo' });
+    expect(applied.patch?.ref.name).toBe('app');
+  });
+
+  it('uses the revision the source step recorded when the source is not there to read', () => {
+    const stale = run(request(status(), { withSource: true }), steps(applying('infra', 'main@sha1:old'), undefined));
+    expect(stale.status.steps?.[1]?.phase).toBe(Phase.Running);
+  });
+});
