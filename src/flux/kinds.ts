@@ -32,13 +32,31 @@ export interface RevisionColumn {
    */
   attemptedPath?: FieldPath;
   /**
-   * For kinds that apply their source's artifact as it is (a Kustomization): how the controller's
-   * Reconciling condition names the revision of an attempt, its first capture group. With it, a
-   * withSource request counts Flux's verdict only for the revision the source step fetched: the
-   * controller reads the source from its own cache, which may not have the new artifact yet when
-   * it handles the request, and then reconciles again when the artifact arrives.
+   * For kinds that apply their source's artifact: how to tell which artifact an attempt used. With
+   * it, a withSource request counts Flux's verdict only for the revision its source step fetched:
+   * the controller reads the source from its own cache, which may not hold the new artifact yet
+   * when it handles the request, and reconciles again when it does.
    */
-  attemptInReconciling?: RegExp;
+  sourceAttempt?: SourceAttempt;
+}
+
+/**
+ * Where a kind records the source artifact its last attempt used, the way its controller tells
+ * whether an object is up to date with its source (kustomize-controller's and helm-controller's
+ * watches of their sources).
+ */
+export interface SourceAttempt {
+  /**
+   * By the source's kind ('*': any): the status field naming the artifact a success used, and how
+   * the source's artifact revision reads in it ('digest': its part after '@', as helm-controller's
+   * lastAttemptedRevisionDigest holds an OCI artifact's).
+   */
+  fields: Readonly<Record<string, { path: FieldPath; as?: 'digest' }>>;
+  /**
+   * How the Reconciling condition Flux keeps beside a failure names the revision of the attempt,
+   * its first capture group. Without it, a failure is reported as it is.
+   */
+  failureIn?: RegExp;
 }
 
 /** A spec field whose value makes an object static: Flux has nothing to reconcile for it. */
@@ -131,8 +149,11 @@ export const fluxKinds: readonly FluxKind[] = [
       paths: [['status', 'lastAppliedRevision']],
       verb: 'applied',
       attemptedPath: ['status', 'lastAttemptedRevision'],
-      // kustomize-controller's progress messages: "Building manifests for revision main@sha1:… with a timeout of 5m0s".
-      attemptInReconciling: /\bfor revision (\S+) with a timeout\b/,
+      sourceAttempt: {
+        fields: { '*': { path: ['status', 'lastAttemptedRevision'] } },
+        // kustomize-controller's progress messages: "Building manifests for revision main@sha1:… with a timeout of 5m0s".
+        failureIn: /\bfor revision (\S+) with a timeout\b/,
+      },
     },
   }),
   row({
@@ -155,6 +176,15 @@ export const fluxKinds: readonly FluxKind[] = [
         ['status', 'lastAttemptedRevision'],
       ],
       verb: 'applied',
+      // helm-controller's watches: a HelmChart's revision is the chart version; an OCIRepository's
+      // is tag@digest, and the release records the digest. A failure may come before the chart
+      // was loaded (the field then names the one before): it is reported as it is.
+      sourceAttempt: {
+        fields: {
+          HelmChart: { path: ['status', 'lastAttemptedRevision'] },
+          OCIRepository: { path: ['status', 'lastAttemptedRevisionDigest'], as: 'digest' },
+        },
+      },
     },
   }),
   row({

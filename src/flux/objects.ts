@@ -57,11 +57,17 @@ export function valueAt(root: unknown, path: readonly string[]): unknown {
 
 /**
  * The status fields the operator reads of a kind: conditions, observedGeneration, the lastHandled
- * values, and where the kind's revision (and attempted revision) is. A cache keeps only these.
+ * values, and where the kind's revision (and attempted revision, and the source artifact an attempt
+ * used) is. A cache keeps only these.
  */
 export function readStatusPaths(kind: FluxKind): string[][] {
   const paths = [['conditions'], ['observedGeneration'], ['lastHandledReconcileAt'], ['lastHandledForceAt'], ['lastHandledResetAt']];
-  const fromKind = [...kind.revision.paths, ...(kind.revision.attemptedPath ? [kind.revision.attemptedPath] : [])];
+  const { attemptedPath, sourceAttempt } = kind.revision;
+  const fromKind = [
+    ...kind.revision.paths,
+    ...(attemptedPath ? [attemptedPath] : []),
+    ...Object.values(sourceAttempt?.fields ?? {}).map((f) => f.path),
+  ];
   if (kind.staticWhen) fromKind.push(kind.staticWhen.path);
   for (const path of fromKind) if (path[0] === 'status' && path.length > 1) paths.push(path.slice(1));
   return paths;

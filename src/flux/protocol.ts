@@ -181,22 +181,28 @@ export function decide(input: DecideInput): Plan {
   return finishRequest(request, status, now, FailureReason.TargetNotFound, `${describeRef(request.spec.target)} was not resolved`);
 }
 
+/** A source's kind and artifact revision: what a withSource request's object must apply. */
+export interface SourceArtifact {
+  kind: string;
+  revision: string;
+}
+
 /**
- * The revision a withSource request's object must apply, for a kind that applies its source's
- * artifact as it is: its source step's artifact as it is now (so a commit that arrived since the
- * source step counts too), else as the step recorded it.
+ * The artifact a withSource request's object must apply, for a kind that applies its source's
+ * artifact: its source step's as it is now (so a commit that arrived since the source step counts
+ * too), else as the step recorded it.
  */
-function revisionToApply(step: Step, steps: readonly Step[], status: RequestStatus): string | undefined {
-  if (!step.object || !step.kind.revision.attemptInReconciling) return undefined;
+function revisionToApply(step: Step, steps: readonly Step[], status: RequestStatus): SourceArtifact | undefined {
+  if (!step.object || !step.kind.revision.sourceAttempt) return undefined;
   const ref = sourceRefOf(step.object, step.kind);
   if ('error' in ref) return undefined;
   const names = (o: { kind?: string; name?: string; namespace?: string } | undefined): boolean =>
     o?.kind === ref.kind && o.name === ref.name && o.namespace === ref.namespace;
   const source = steps.find((s) => roleOf(s) === StepRole.Source && names(s.ref));
   const live = source?.object ? revisionOf(source.object, source.kind) : undefined;
-  if (live !== undefined) return live;
+  if (live !== undefined) return { kind: ref.kind, revision: live };
   const recorded = source?.chain ? status.steps?.[source.chain.index] : status.source;
-  return names(recorded) ? recorded?.revision : undefined;
+  return names(recorded) && recorded?.revision !== undefined ? { kind: ref.kind, revision: recorded.revision } : undefined;
 }
 
 /** The part a step plays: its chain role, else a source or the target by its slot. */
@@ -273,7 +279,7 @@ function runStep(
   options: Options,
   input: DecideInput,
   running: boolean,
-  sourceRevision: string | undefined,
+  source: SourceArtifact | undefined,
 ): StepResult {
   const role = roleOf(step);
   const isTarget = role === StepRole.Target;
@@ -391,14 +397,12 @@ function runStep(
   // Flux handled the token: judge its verdict for this generation.
   const verdict = judge(obj, step.kind);
   if (verdict.state === 'progressing') return { type: 'act', snapshot, reason: progress, message: `${name}: ${verdict.message}` };
-  const stale = sourceRevision === undefined ? undefined : staleAttempt(obj, step.kind, verdict.state, sourceRevision);
-  if (stale !== undefined)
-    return {
-      type: 'act',
-      snapshot,
-      reason: progress,
-      message: `${part}${name}: Flux reconciled revision ${stale}, not the source's ${sourceRevision}; waiting for it to apply ${sourceRevision}`,
-    };
+  const stale = source && staleAttempt(obj, step.kind, verdict.state, source);
+  if (source && stale !== undefined) {
+    const wanted = source.revision;
+    const message = `${part}${name}: Flux reconciled revision ${stale}, not the source's ${wanted}; waiting for it to apply ${wanted}`;
+    return { type: 'act', snapshot, reason: progress, message };
+  }
   if (verdict.state === 'failed') {
     const reason = isTarget ? FailureReason.ReconciliationFailed : isSource ? FailureReason.SourceFailed : FailureReason.DependencyFailed;
     return { type: 'fail', reason, message: `${part}${name}: ${verdict.message}`, snapshot };
@@ -509,20 +513,27 @@ function appliedRecorded(obj: FluxObject, kind: FluxKind): boolean {
 }
 
 /**
- * The revision of the attempt Flux judged, when it is not `expected`, the source's: the controller
- * handled our token with the artifact its cache held, which had not caught up with the source step
- * yet. It reconciles again when its cache sees the new artifact (kustomize-controller watches its
- * sources' revisions), so the request follows that attempt rather than report this one. A success
- * names its revision in the attempted field; a failure in the Reconciling condition Flux keeps
- * beside it (a failure before any attempt names none, and is reported as it is).
+ * What the attempt Flux judged used, when it is not the source's artifact: the controller handled
+ * our token with the artifact its cache held, which had not caught up with the source step yet. It
+ * reconciles again when its cache sees the new artifact (kustomize-controller and helm-controller
+ * watch their sources' revisions), so the request follows that attempt rather than report this
+ * one. A success names its artifact in a status field (src/flux/kinds.ts sourceAttempt); a failure
+ * only in the Reconciling condition kustomize-controller keeps beside it (a failure before any
+ * attempt names none, and is reported as it is).
  */
-export function staleAttempt(obj: FluxObject, kind: FluxKind, state: 'ready' | 'failed', expected: string): string | undefined {
-  const { attemptInReconciling, attemptedPath } = kind.revision;
-  if (!attemptInReconciling) return undefined;
+export function staleAttempt(obj: FluxObject, kind: FluxKind, state: 'ready' | 'failed', source: SourceArtifact): string | undefined {
+  const rule = kind.revision.sourceAttempt;
+  const field = rule?.fields[source.kind] ?? rule?.fields['*'];
+  if (!rule || !field) return undefined;
   let attempt: unknown;
-  if (state === 'ready') attempt = attemptedPath ? valueAt(obj, attemptedPath) : undefined;
-  else attempt = attemptInReconciling.exec(findCondition(conditionsOf(obj), ReconcilingCondition)?.message ?? '')?.[1];
-  return typeof attempt === 'string' && attempt !== expected ? attempt : undefined;
+  let expected = source.revision;
+  if (state === 'ready') {
+    attempt = valueAt(obj, field.path);
+    if (field.as === 'digest') expected = expected.slice(expected.indexOf('@') + 1);
+  } else if (rule.failureIn) {
+    attempt = rule.failureIn.exec(findCondition(conditionsOf(obj), ReconcilingCondition)?.message ?? '')?.[1];
+  }
+  return typeof attempt === 'string' && attempt !== '' && attempt !== expected ? attempt : undefined;
 }
 
 /** Flux's verdict on an object that handled our token, read the way kstatus reads Flux objects. */

@@ -635,7 +635,7 @@ export class RequestReconciler {
     const started = request.status?.target?.token !== undefined;
     // Once the target has its token the sources are done: they are read again only for the
     // revision a kind that applies its source's artifact must apply (protocol.ts staleAttempt).
-    if (started && !kind.revision.attemptInReconciling) return { steps };
+    if (started && !kind.revision.sourceAttempt) return { steps };
     const sources = await this.resolveSources(target, requestNs, read);
     if (started) return { steps: 'failure' in sources ? steps : [...sources, target] };
     if ('failure' in sources) return failed(sources.failure.reason, sources.failure.message);

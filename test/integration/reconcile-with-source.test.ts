@@ -54,42 +54,62 @@ describe('Reconcile withSource', () => {
     expect(done.status!.source!.token! < done.status!.token!).toBe(true);
   });
 
-  it("waits for the source step's revision when Flux handles the token with an older view of the source", async () => {
-    // kustomize-controller reads the source from its cache: when that has not seen the artifact the
-    // source step fetched, it handles the token with the previous one, then reconciles again.
-    const [A, B] = ['main@sha1:a1a1', 'main@sha1:b2b2'];
-    await createFluxObject(env.kc, 'GitRepository', env.ns, 'moving', { annotations: { [SimAnnotation.revision]: A } });
-    await createFluxObject(env.kc, 'Kustomization', env.ns, 'follower', { spec: { sourceRef: { kind: 'GitRepository', name: 'moving' } } });
-    await waitFor('the Kustomization to apply the first revision', async () =>
-      (await getFluxObject(env.kc, 'Kustomization', env.ns, 'follower')).status?.['lastAppliedRevision'] === A ? true : undefined,
-    );
-    // The next fetch gives B, which the Kustomization does not see until the view is released.
-    await patchFluxObject(env.kc, 'GitRepository', env.ns, 'moving', {
-      metadata: { annotations: { [SimAnnotation.revision]: B, [SimAnnotation.staleView]: 'true' } },
-    });
-    await createRequest(env.kc, env.ns, 'stale-view', {
-      action: 'Reconcile',
-      target: { kind: 'Kustomization', name: 'follower' },
-      withSource: true,
-    });
-    const handled = await waitFor('the request to see Flux handle its token with A, or to finish', async () => {
-      const request = await getRequest(env.kc, env.ns, 'stale-view');
-      return request.status?.completionTime !== undefined || request.status?.message?.includes('not the source') ? request : undefined;
-    });
-    expect(handled.status?.phase).toBe('Running');
-    expect(handled.status?.message).toBe(
-      `Kustomization ${env.ns}/follower: Flux reconciled revision ${A}, not the source's ${B}; waiting for it to apply ${B}`,
-    );
-    const follower = await getFluxObject(env.kc, 'Kustomization', env.ns, 'follower');
-    expect(follower.status?.lastHandledReconcileAt).toBe(handled.status?.token);
+  // The controllers read the source from their caches: when that has not seen the artifact the
+  // source step fetched, they handle the token with the previous one, then reconcile again.
+  it.each([
+    {
+      target: 'Kustomization',
+      source: 'GitRepository',
+      sourceName: 'moving-git',
+      recordedIn: 'lastAttemptedRevision',
+      spec: { sourceRef: { kind: 'GitRepository', name: 'moving-git' } },
+      revisions: ['main@sha1:a1a1', 'main@sha1:b2b2'],
+      // What Flux records of the first attempt, and what the request reports in the end.
+      attempted: 'main@sha1:a1a1',
+      applied: 'main@sha1:b2b2',
+    },
+    {
+      target: 'HelmRelease',
+      source: 'OCIRepository',
+      sourceName: 'moving-oci',
+      recordedIn: 'lastAttemptedRevisionDigest',
+      spec: { chartRef: { kind: 'OCIRepository', name: 'moving-oci' } },
+      revisions: ['6.5.0@sha256:a1a1a1a1a1a1', '6.5.1@sha256:b2b2b2b2b2b2'],
+      attempted: 'sha256:a1a1a1a1a1a1',
+      applied: '6.5.1',
+    },
+  ])(
+    "a $target waits for the source step's revision when Flux handles the token with an older view of its $source",
+    async ({ target, source, sourceName, spec, recordedIn, revisions: [A, B], attempted, applied }) => {
+      const [name, request] = [`follower-${target.toLowerCase()}`, `stale-${target.toLowerCase()}`];
+      await createFluxObject(env.kc, source, env.ns, sourceName, { annotations: { [SimAnnotation.revision]: A! } });
+      await createFluxObject(env.kc, target, env.ns, name, { spec });
+      await waitFor(`the ${target} to apply the first revision`, async () =>
+        (await getFluxObject(env.kc, target, env.ns, name)).status?.[recordedIn] === attempted ? true : undefined,
+      );
+      // The next fetch gives B, which the target does not see until the view is released.
+      await patchFluxObject(env.kc, source, env.ns, sourceName, {
+        metadata: { annotations: { [SimAnnotation.revision]: B!, [SimAnnotation.staleView]: 'true' } },
+      });
+      await createRequest(env.kc, env.ns, request, { action: 'Reconcile', target: { kind: target, name }, withSource: true });
+      const handled = await waitFor('the request to see Flux handle its token with A, or to finish', async () => {
+        const r = await getRequest(env.kc, env.ns, request);
+        return r.status?.completionTime !== undefined || r.status?.message?.includes('not the source') ? r : undefined;
+      });
+      expect(handled.status?.phase).toBe('Running');
+      expect(handled.status?.message).toBe(
+        `${target} ${env.ns}/${name}: Flux reconciled revision ${attempted}, not the source's ${B}; waiting for it to apply ${B}`,
+      );
+      expect((await getFluxObject(env.kc, target, env.ns, name)).status?.lastHandledReconcileAt).toBe(handled.status?.token);
 
-    await patchFluxObject(env.kc, 'GitRepository', env.ns, 'moving', { metadata: { annotations: { [SimAnnotation.staleView]: null } } });
-    const done = await waitForPhase(env.kc, env.ns, 'stale-view', 'Succeeded');
-    expect(done.status?.message).toBe(`Kustomization ${env.ns}/follower: applied revision ${B}`);
-    expect(done.status?.source?.revision).toBe(B);
-    // One token on the Kustomization: Flux's second reconcile came from the source, not from us.
-    expect(tokensOf('Kustomization', 'follower')).toEqual([done.status?.token]);
-  });
+      await patchFluxObject(env.kc, source, env.ns, sourceName, { metadata: { annotations: { [SimAnnotation.staleView]: null } } });
+      const done = await waitForPhase(env.kc, env.ns, request, 'Succeeded');
+      expect(done.status?.message).toBe(`${target} ${env.ns}/${name}: applied revision ${applied}`);
+      expect(done.status?.source?.revision).toBe(B);
+      // One token on the target: Flux's second reconcile came from the source, not from us.
+      expect(tokensOf(target, name)).toEqual([done.status?.token]);
+    },
+  );
 
   it('reconciles a HelmRelease after its OCIRepository (spec.chartRef)', async () => {
     await createFluxObject(env.kc, 'OCIRepository', env.ns, 'chart-oci', {

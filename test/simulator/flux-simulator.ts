@@ -15,9 +15,11 @@
 //                                     when this appeared, as from a controller cache that lags; the
 //                                     view catches up when it is removed
 //
-// A Kustomization applies its source's artifact revision, as the simulator last saw it (unless it
-// carries a revision annotation), names it in its Reconciling message as kustomize-controller does,
-// and is reconciled again when that revision changes (kustomize-controller's source watch).
+// A Kustomization or a HelmRelease applies its source's artifact revision, as the simulator last
+// saw the source (unless it carries a revision annotation), and is reconciled again when that
+// revision changes (the controllers' watches of their sources). A Kustomization names the revision
+// in its Reconciling message as kustomize-controller does; a HelmRelease of an OCIRepository records
+// the tag as its chart version and the digest in lastAttemptedRevisionDigest, as helm-controller.
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -45,8 +47,10 @@ export const SimAnnotation = {
   staleView: 'simulator.fluxaction.io/stale-view',
 } as const;
 
-/** The kinds a Kustomization's spec.sourceRef names: their artifact is what it applies. */
-const ArtifactSources = new Set(['GitRepository', 'OCIRepository', 'Bucket']);
+/** The sources whose artifact a Kustomization or a HelmRelease applies. */
+const ArtifactSources = new Set(['GitRepository', 'OCIRepository', 'Bucket', 'HelmChart']);
+/** The kinds that apply their source's artifact. */
+const Appliers = new Set(['Kustomization', 'HelmRelease']);
 
 export interface SimulatorOptions {
   kc: k8s.KubeConfig;
@@ -90,11 +94,11 @@ export class FluxSimulator {
   private readonly busy = new Map<string, { requestedAt: string | undefined; generation: number | undefined }>();
   private readonly again = new Set<string>();
   private readonly records = new Map<string, ObjectRecord>();
-  /** Sources as a Kustomization reads them: the last seen, unless held (stale-view); by key. */
+  /** Sources as their Kustomizations and HelmReleases read them: the last seen, unless held (stale-view); by key. */
   private readonly sourceView = new Map<string, SimObject>();
-  /** Kustomizations as last seen, by key, to find those a source's new revision concerns. */
-  private readonly kustomizations = new Map<string, { kind: SimKind; obj: SimObject }>();
-  /** Kustomizations whose source's revision changed since their last attempt: reconciled again. */
+  /** Kustomizations and HelmReleases as last seen, by key, to find those a source's new revision concerns. */
+  private readonly appliers = new Map<string, { kind: SimKind; obj: SimObject }>();
+  /** Kustomizations and HelmReleases whose source's revision changed since their last attempt: reconciled again. */
   private readonly sourceMoved = new Set<string>();
   /** Reconciles waiting for a worker, in the order their objects were seen. */
   private readonly waiting: (() => Promise<void>)[] = [];
@@ -201,7 +205,7 @@ export class FluxSimulator {
     const key = `${kind.kind}/${ns}/${obj.metadata.name}`;
     const record = this.records.get(key) ?? { requestedAt: [], reconciles: 0, acks: new Map<string, Ack>() };
     this.records.set(key, record);
-    if (kind.kind === 'Kustomization') this.kustomizations.set(key, { kind, obj });
+    if (Appliers.has(kind.kind)) this.appliers.set(key, { kind, obj });
     if (ArtifactSources.has(kind.kind)) this.viewSource(key, obj);
     const requestedAt = requestToken(obj);
     if (requestedAt && !record.acks.has(requestedAt)) {
@@ -222,9 +226,9 @@ export class FluxSimulator {
   }
 
   /**
-   * A source as Kustomizations read it. When its artifact revision changes, the Kustomizations that
-   * apply it and attempted another revision are reconciled again, as kustomize-controller's watch
-   * of its sources does.
+   * A source as its Kustomizations and HelmReleases read it. When its artifact revision changes,
+   * those that apply it and attempted another are reconciled again, as the controllers' watches of
+   * their sources do.
    */
   private viewSource(key: string, obj: SimObject): void {
     const seen = this.sourceView.get(key);
@@ -232,18 +236,20 @@ export class FluxSimulator {
     this.sourceView.set(key, obj);
     const revision = artifactRevision(obj);
     if (revision === undefined || (seen && artifactRevision(seen) === revision)) return;
-    for (const [ksKey, { kind, obj: ks }] of this.kustomizations) {
-      if (sourceKeyOf(ks) !== key || ks.status?.['lastAttemptedRevision'] === revision) continue;
-      this.sourceMoved.add(ksKey);
-      this.observe(kind, ks);
+    const source = { kind: obj.kind, revision };
+    for (const [applierKey, { kind, obj: applier }] of this.appliers) {
+      if (sourceKeyOf(applier) !== key || attempted(applier, source)) continue;
+      this.sourceMoved.add(applierKey);
+      this.observe(kind, applier);
     }
   }
 
-  /** The artifact revision a Kustomization applies: its source's, as the simulator last saw the source. */
-  private sourceRevision(obj: SimObject): string | undefined {
+  /** The artifact a Kustomization or a HelmRelease applies: its source's, as the simulator last saw the source. */
+  private sourceArtifact(obj: SimObject): SourceArtifact | undefined {
     const key = sourceKeyOf(obj);
     const source = key === undefined ? undefined : this.sourceView.get(key);
-    return source ? artifactRevision(source) : undefined;
+    const revision = source ? artifactRevision(source) : undefined;
+    return source && revision !== undefined ? { kind: source.kind, revision } : undefined;
   }
 
   /** Starts waiting reconciles while a worker is free. */
@@ -277,10 +283,9 @@ export class FluxSimulator {
       const requestedAt = requestToken(obj);
       this.sourceMoved.delete(key);
       // Like the controllers, the source is read at the start of the reconcile.
-      const revision =
-        a[SimAnnotation.revision] ??
-        (kind.kind === 'Kustomization' ? this.sourceRevision(obj) : undefined) ??
-        defaultRevision(kind, key, generation);
+      const source = Appliers.has(kind.kind) ? this.sourceArtifact(obj) : undefined;
+      const applied = source && appliedFrom(kind.kind, source);
+      const revision = a[SimAnnotation.revision] ?? applied?.revision ?? defaultRevision(kind, key, generation);
       // kustomize-controller names the revision it works on; the others say little.
       const progress =
         kind.kind === 'Kustomization'
@@ -314,6 +319,7 @@ export class FluxSimulator {
       }
       if (outcome === 'Ready') {
         Object.assign(status, revisionFields(kind, revision, obj.status ?? {}));
+        if (kind.kind === 'HelmRelease' && applied?.digest !== undefined) status['lastAttemptedRevisionDigest'] = applied.digest;
         status['conditions'] = [
           ...keep,
           condition('Ready', 'True', readyReason(kind, obj), a[SimAnnotation.message] ?? readyMessage(kind, obj, revision), generation),
@@ -389,11 +395,47 @@ export class FluxSimulator {
   }
 }
 
-/** The `Kind/namespace/name` of a Kustomization's spec.sourceRef. */
+interface SourceArtifact {
+  kind: string;
+  revision: string;
+}
+
+type Ref = { kind?: string; name?: string; namespace?: string } | undefined;
+
+/**
+ * The `Kind/namespace/name` of the source an object applies: a Kustomization's spec.sourceRef; a
+ * HelmRelease's spec.chartRef, or the HelmChart helm-controller makes for spec.chart
+ * (`<namespace>-<name>`, in the chart's sourceRef namespace).
+ */
 function sourceKeyOf(obj: SimObject): string | undefined {
-  const ref = obj.spec?.['sourceRef'] as { kind?: string; name?: string; namespace?: string } | undefined;
+  const ns = obj.metadata.namespace ?? '';
+  if (obj.kind === 'HelmRelease') {
+    const chartRef = obj.spec?.['chartRef'] as Ref;
+    if (chartRef?.kind && chartRef.name) return `${chartRef.kind}/${chartRef.namespace ?? ns}/${chartRef.name}`;
+    const chart = (obj.spec?.['chart'] as { spec?: { sourceRef?: Ref } } | undefined)?.spec;
+    if (!chart) return undefined;
+    return `HelmChart/${chart.sourceRef?.namespace ?? ns}/${ns}-${obj.metadata.name}`;
+  }
+  const ref = obj.spec?.['sourceRef'] as Ref;
   if (!ref?.kind || !ref.name) return undefined;
-  return `${ref.kind}/${ref.namespace ?? obj.metadata.namespace ?? ''}/${ref.name}`;
+  return `${ref.kind}/${ref.namespace ?? ns}/${ref.name}`;
+}
+
+/**
+ * What an object records of the artifact it applies: the revision as it is, but for a HelmRelease
+ * of an OCIRepository the tag as the chart version and the digest apart (helm-controller).
+ */
+function appliedFrom(kind: string, source: SourceArtifact): { revision: string; digest?: string } {
+  if (kind !== 'HelmRelease' || source.kind !== 'OCIRepository') return { revision: source.revision };
+  const at = source.revision.indexOf('@');
+  return at < 0 ? { revision: source.revision } : { revision: source.revision.slice(0, at), digest: source.revision.slice(at + 1) };
+}
+
+/** Whether an object's last attempt used the source's artifact, as its controller's source watch tells. */
+function attempted(obj: SimObject, source: SourceArtifact): boolean {
+  const applied = appliedFrom(obj.kind, source);
+  if (applied.digest !== undefined) return obj.status?.['lastAttemptedRevisionDigest'] === applied.digest;
+  return obj.status?.['lastAttemptedRevision'] === applied.revision;
 }
 
 function artifactRevision(obj: SimObject): string | undefined {

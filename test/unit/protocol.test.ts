@@ -499,6 +499,61 @@ describe('Reconcile withSource', () => {
     });
   });
 
+  describe('a HelmRelease that handled the token with an older view of its chart', () => {
+    const hrReq = (sourceKind: string, revision: string): FluxActionRequest =>
+      request(
+        { withSource: true, target: { kind: 'HelmRelease', name: 'podinfo' } },
+        { ...running(T1), source: { kind: sourceKind, name: 'chart', namespace: 'apps', token: T0, revision } },
+      );
+    const release = (sourceKind: string, attempted: Record<string, string>, readyStatus: 'True' | 'False' = 'True'): FluxObject =>
+      obj('HelmRelease', 'podinfo', {
+        spec: { chartRef: { kind: sourceKind, name: 'chart' } },
+        annotations: { 'reconcile.fluxcd.io/requestedAt': T1 },
+        status: handledStatus(T1, [ready(readyStatus, readyStatus === 'True' ? 'UpgradeSucceeded' : 'UpgradeFailed', 'Helm upgrade')], {
+          history: [{ chartVersion: attempted['lastAttemptedRevision'] }],
+          ...attempted,
+        }),
+      });
+    const chart = (kind: string, revision: string): Step =>
+      step('source', obj(kind, 'chart', { status: handledStatus(T0, [ready('True', 'Succeeded')], { artifact: { revision } }) }));
+
+    it("waits while the release's chart version is not the HelmChart's, as helm-controller compares them", () => {
+      const stale = run(hrReq('HelmChart', '6.5.1'), [
+        chart('HelmChart', '6.5.1'),
+        step('target', release('HelmChart', { lastAttemptedRevision: '6.5.0' })),
+      ]);
+      expect(stale.status.phase).toBe(Phase.Running);
+      expect(stale.status.message).toBe(
+        "HelmRelease apps/podinfo: Flux reconciled revision 6.5.0, not the source's 6.5.1; waiting for it to apply 6.5.1",
+      );
+      const done = run(hrReq('HelmChart', '6.5.1'), [
+        chart('HelmChart', '6.5.1'),
+        step('target', release('HelmChart', { lastAttemptedRevision: '6.5.1' })),
+      ]);
+      expect(done.status.message).toBe('HelmRelease apps/podinfo: applied revision 6.5.1');
+    });
+
+    it("compares an OCIRepository's digest with the release's lastAttemptedRevisionDigest", () => {
+      const oci = '6.5.1@sha256:bbbbbbbbbbbbbbbb';
+      const at = (digest: string): Step =>
+        step('target', release('OCIRepository', { lastAttemptedRevision: '6.5.1', lastAttemptedRevisionDigest: digest }));
+      expect(run(hrReq('OCIRepository', oci), [chart('OCIRepository', oci), at('sha256:aaaaaaaaaaaaaaaa')]).status.phase).toBe(
+        Phase.Running,
+      );
+      expect(run(hrReq('OCIRepository', oci), [chart('OCIRepository', oci), at('sha256:bbbbbbbbbbbbbbbb')]).status.phase).toBe(
+        Phase.Succeeded,
+      );
+    });
+
+    it('reports a failure as it is: helm-controller may fail before it loads the new chart', () => {
+      const failed = run(hrReq('HelmChart', '6.5.1'), [
+        chart('HelmChart', '6.5.1'),
+        step('target', release('HelmChart', { lastAttemptedRevision: '6.5.0' }, 'False')),
+      ]);
+      expect(failed.status.phase).toBe(Phase.Failed);
+    });
+  });
+
   it('skips a static OCI HelmRepository in a HelmChart chain', () => {
     const repo = obj('HelmRepository', 'charts', { spec: { type: 'oci' } });
     const chart = obj('HelmChart', 'apps-podinfo');

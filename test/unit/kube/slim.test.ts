@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { fluxKind } from '../../../src/flux/kinds.js';
+import { fluxKind, fluxKinds } from '../../../src/flux/kinds.js';
 import { project, readStatusPaths, revisionOf, slimFluxObject } from '../../../src/flux/objects.js';
 import type { FluxObject } from '../../../src/api/types.js';
 import type { KubeObject } from '../../../src/kube/object.js';
@@ -99,6 +99,14 @@ describe('slimFluxObject', () => {
       const kind = fluxKind(name)!;
       for (const path of kind.revision.paths) expect(readStatusPaths(kind)).toContainEqual(path.slice(1));
     }
+  });
+
+  it('keeps where a kind records the source artifact an attempt used (withSource reads it)', () => {
+    for (const kind of fluxKinds) {
+      for (const field of Object.values(kind.revision.sourceAttempt?.fields ?? {}))
+        expect(readStatusPaths(kind)).toContainEqual(field.path.slice(1));
+    }
+    expect(readStatusPaths(fluxKind('HelmRelease')!)).toContainEqual(['lastAttemptedRevisionDigest']);
   });
 });
 
