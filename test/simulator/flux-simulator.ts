@@ -11,9 +11,9 @@
 //   simulator.fluxaction.io/message   the Ready message (default "Applied revision: <revision>")
 //   simulator.fluxaction.io/revision  the revision to report (default main@sha1:<generation-based>)
 //   simulator.fluxaction.io/delay-ms  how long a reconcile takes (default: the simulator's delayMs)
-//   simulator.fluxaction.io/stale-view  on a source: Kustomizations go on reading the source as it was
-//                                     when this appeared, as from a controller cache that lags; the
-//                                     view catches up when it is removed
+//   simulator.fluxaction.io/stale-view  on a source: its Kustomizations and HelmReleases go on
+//                                     reading it as it was when this appeared, as from a controller
+//                                     cache that lags; the view catches up when it is removed
 //
 // A Kustomization or a HelmRelease applies its source's artifact revision, as the simulator last
 // saw the source (unless it carries a revision annotation), and is reconciled again when that
@@ -212,7 +212,7 @@ export class FluxSimulator {
       record.requestedAt.push(requestedAt);
       record.acks.set(requestedAt, { seenAt: performance.now() });
     }
-    if (!this.needsReconcile(kind, obj)) return;
+    if (!this.needsReconcile(kind, obj, key)) return;
     const running = this.busy.get(key);
     if (running) {
       // Like Flux's predicates: only a new request or a new generation queues another reconcile.
@@ -264,10 +264,10 @@ export class FluxSimulator {
     }
   }
 
-  private needsReconcile(kind: SimKind, obj: SimObject): boolean {
+  private needsReconcile(kind: SimKind, obj: SimObject, key: string): boolean {
     if (!kind.reconciled || staticSource(obj, kind) || suspended(obj, kind) || obj.metadata.deletionTimestamp) return false;
     if (obj.metadata.annotations?.[SimAnnotation.outcome] === 'Ignore') return false;
-    if (this.sourceMoved.has(`${kind.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`)) return true;
+    if (this.sourceMoved.has(key)) return true;
     const requestedAt = requestToken(obj);
     if (requestedAt !== undefined && requestedAt !== lastHandledToken(obj)) return true;
     // Not every kind has status.observedGeneration (flux-operator's don't); Ready's is always there.
