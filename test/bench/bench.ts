@@ -223,9 +223,11 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     say(`baseline: ${options.baselinePatches} merge patches ${P} in flight, ${parallel.patchesPerSecond.toFixed(0)}/s`);
     // The operator's patches go to M objects, not one: the same, spread round-robin over the targets.
     const spreadCpu = startCpuMeasure();
-    spread = await measurePatchRate(load.kc, ns, targets, options.baselinePatches, P, 'spread');
+    spread = await measurePatchRate(load.kc, ns, targets, options.baselinePatches, P, 'spread', options.baselineRounds);
     spread.apiServerCpu = apiServerCpu(spreadCpu(), spread.patches);
-    say(`baseline: ${options.baselinePatches} merge patches ${P} in flight over ${M} objects, ${spread.patchesPerSecond.toFixed(0)}/s`);
+    say(
+      `baseline: ${spread.patches} merge patches ${P} in flight over ${M} objects, ${spread.patchesPerSecond.toFixed(0)}/s${roundsNote(spread.rounds)}`,
+    );
   }
 
   // The Flux simulator, restricted to the namespace; wait until it has made every target Ready.
@@ -871,6 +873,14 @@ function roundSummary(s: ReturnType<typeof summarize>): Record<string, number | 
   };
 }
 
+type Rounds = NonNullable<PatchRate['rounds']>;
+
+/** ", in 10 rounds of 312–655/s" for a baseline measured in rounds, else nothing. */
+function roundsNote(rounds: Rounds | undefined): string {
+  if (!rounds) return '';
+  return `, in ${rounds.count} rounds of ${rounds.minPerSecond.toFixed(0)}–${rounds.maxPerSecond.toFixed(0)}/s`;
+}
+
 function roundRate(r: PatchRate): Record<string, unknown> {
   return {
     patches: r.patches,
@@ -879,6 +889,9 @@ function roundRate(r: PatchRate): Record<string, unknown> {
     seconds: round(r.seconds, 2),
     patchesPerSecond: round(r.patchesPerSecond),
     latencyMs: roundSummary(r.latencyMs),
+    ...(r.rounds
+      ? { rounds: { count: r.rounds.count, minPerSecond: round(r.rounds.minPerSecond), maxPerSecond: round(r.rounds.maxPerSecond) } }
+      : {}),
     ...(r.apiServerCpu ? { apiServerCpu: r.apiServerCpu } : {}),
   };
 }
@@ -939,7 +952,9 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
   );
   row(
     `raw merge patches, ${options.parallelism} in flight, ${options.targets} objects`,
-    over ? `${s(over['patchesPerSecond'])} patches/s (${s(over['patches'])} patches, ${s(over['errors'])} errors)` : '-',
+    over
+      ? `${s(over['patchesPerSecond'])} patches/s (${s(over['patches'])} patches, ${s(over['errors'])} errors${roundsNote(over['rounds'] as Rounds | undefined)})`
+      : '-',
   );
   const b = f.burst;
   if (b) {

@@ -19,6 +19,11 @@ export interface BenchOptions {
   /** Merge patches per baseline run (default 500). */
   baselinePatches: number;
   /**
+   * Rounds of baselinePatches for the baseline over the targets, the one the write ratio is measured
+   * against (default 10): its rate is that of all rounds together.
+   */
+  baselineRounds: number;
+  /**
    * Requests run (one after another, on a Kustomization of their own) after the operator starts and
    * before the timed load, so the load meets a warm operator (default 0: the load meets a cold one).
    */
@@ -108,6 +113,7 @@ const intSettings: IntSetting[] = [
   { flag: 'simDelayMs', name: 'sim-delay-ms', env: 'BENCH_SIM_DELAY_MS', def: 0, min: 0, max: 60_000 },
   { flag: 'parallelism', name: 'parallelism', env: 'BENCH_PARALLELISM', def: 32, min: 1, max: 256 },
   { flag: 'baselinePatches', name: 'baseline-patches', env: 'BENCH_BASELINE_PATCHES', def: 500, min: 0, max: 100_000 },
+  { flag: 'baselineRounds', name: 'baseline-rounds', env: 'BENCH_BASELINE_ROUNDS', def: 10, min: 1, max: 100 },
   { flag: 'warmup', name: 'warmup', env: 'BENCH_WARMUP', def: 0, min: 0, max: 100 },
   { flag: 'timeoutSeconds', name: 'timeout-seconds', env: 'BENCH_TIMEOUT_SECONDS', def: 300, min: 1, max: 3600 },
   { flag: 'rate', name: 'rate', env: 'BENCH_RATE', def: 0, min: 0, max: 1000 },

@@ -89,3 +89,17 @@ describe('the restart phase', () => {
     ]);
   });
 });
+
+describe('the baseline the write ratio is measured against', () => {
+  it('is measured in 10 rounds unless told otherwise, and in at least one', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && [byDefault.baselinePatches, byDefault.baselineRounds]).toEqual([500, 10]);
+    const one = parseBenchOptions(['--baseline-rounds', '1'], {});
+    expect(one !== 'help' && one.baselineRounds).toBe(1);
+    const fromEnv = parseBenchOptions([], { BENCH_BASELINE_ROUNDS: '4' });
+    expect(fromEnv !== 'help' && fromEnv.baselineRounds).toBe(4);
+    expect(() => parseBenchOptions(['--baseline-rounds', '0'], {})).toThrow(
+      '--baseline-rounds (BENCH_BASELINE_ROUNDS): expected an integer from 1 to 100, got "0"',
+    );
+  });
+});
