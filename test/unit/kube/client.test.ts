@@ -2,7 +2,7 @@
 // test says: what the real API server does not do on demand. A call aborted while its credential was
 // being fetched sends nothing; an answer split mid-character arrives whole; an answer that is not
 // JSON is kept as text; a watch's events split across chunks (mid-line, mid-character) arrive
-// whole; a line that is not JSON ends the watch.
+// whole; a line that is not JSON ends the watch; calls share a connection per TLS identity.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -124,6 +124,36 @@ describe('a call', () => {
       code: 409,
       body: { kind: 'Status', message: 'no' },
     });
+  });
+});
+
+describe('connections', () => {
+  it('are shared while the TLS identity stays the same, in the same or equal buffers; another identity gets its own', async () => {
+    let ca = Buffer.from('ca one');
+    const ports: number[] = [];
+    handler = (req, res) => {
+      ports.push(req.socket.remotePort ?? 0);
+      res.end('{}');
+    };
+    const client = new KubeClient({
+      getCurrentCluster: () => ({ name: 'local', server: url }),
+      applyToHTTPSOptions: (opts: https.RequestOptions) => {
+        opts.ca = ca;
+        return Promise.resolve();
+      },
+    });
+    const call = (): Promise<unknown> => client.get('/api/v1/namespaces');
+    await call();
+    await call();
+    ca = Buffer.from('ca one'); // equal, not the same Buffer
+    await call();
+    ca = Buffer.from('ca two');
+    await call();
+    ca = Buffer.from('ca one');
+    await call();
+    client.close();
+    const [first, ...rest] = ports;
+    expect(rest.map((port) => port === first)).toEqual([true, true, false, true]);
   });
 });
 
