@@ -14,6 +14,7 @@ import { Group, Version } from '../../src/api/types.js';
 import { createFluxObject, createRequest, ensureInstalled } from '../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, repoRoot, testKubeconfigPath, waitFor } from '../support/kube.js';
 import { measurePatchRate, type PatchRate } from './baseline.js';
+import { replayWriteMix, ReplayWritesPerRequest, type ReplayFigures } from './replay.js';
 import {
   apiServerCpu,
   apiServerProfile,
@@ -68,6 +69,8 @@ class Cleanup {
   simulator: FluxSimulator | undefined;
   tracker: RequestTracker | undefined;
   namespace: string | undefined;
+  /** With --replay: the replay's namespace. */
+  replayNamespace: string | undefined;
   load: Load | undefined;
   private done: Promise<void> | undefined;
 
@@ -86,8 +89,8 @@ class Cleanup {
     await this.simulator?.stop().catch(() => undefined);
     await this.tracker?.stop().catch(() => undefined);
     await this.load?.remove();
-    if (this.namespace) {
-      const ns = this.namespace;
+    for (const ns of [this.replayNamespace, this.namespace]) {
+      if (!ns) continue;
       await deleteNamespace(this.admin, ns);
       const core = this.admin.makeApiClient(k8s.CoreV1Api);
       // The namespace controller removes the requests, Kustomizations and Events first.
@@ -230,6 +233,21 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     );
   }
 
+  // The replay (optional): the closed loop's writes without the operator, before it or the
+  // simulator starts, in a namespace of their own that neither watches.
+  let replay: ReplayFigures | undefined;
+  if (options.replay) {
+    const replayNs = await createNamespace(admin, 'bench-replay');
+    cleanup.replayNamespace = replayNs;
+    await runBounded(M, P, async (i) => {
+      await createFluxObject(admin, 'Kustomization', replayNs, targets[i]!);
+    });
+    replay = await replayWriteMix(load.kc, admin, replayNs, targets, Math.max(N, 100), P);
+    say(
+      `replay: ${replay.requests} requests of the closed loop's ${ReplayWritesPerRequest} writes, ${replay.requestsPerSecond.toFixed(1)}/s, ${replay.writesPerSecond.toFixed(0)} writes/s${spread ? `, ${(replay.writesPerSecond / spread.patchesPerSecond).toFixed(3)} of the raw rate` : ''}`,
+    );
+  }
+
   // The Flux simulator, restricted to the namespace; wait until it has made every target Ready.
   const simulator = await startSimulatorWithRetry(load.kc, ns, options.simDelayMs);
   cleanup.simulator = simulator;
@@ -355,6 +373,18 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       sequential: sequential && roundRate(sequential),
       parallel: parallel && roundRate(parallel),
       parallelOverTargets: spread && roundRate(spread),
+    },
+    replay: replay && {
+      requests: replay.requests,
+      errors: replay.errors,
+      seconds: round(replay.seconds, 2),
+      requestsPerSecond: round(replay.requestsPerSecond),
+      writesPerSecond: round(replay.writesPerSecond),
+      writesPerRequest: ReplayWritesPerRequest,
+      toParallelOverTargets: spread ? round(replay.writesPerSecond / spread.patchesPerSecond, 3) : undefined,
+      watchEvents: replay.watchEvents,
+      apiServerCpu: replay.apiServerCpu,
+      machineBusyPercent: replay.cpu.machineBusyPercent,
     },
     apiServerProfile: profile,
     unfinished: { count: unfinished.length, byPhase: countBy(unfinished.map((r) => r.status?.phase ?? '(no status)')) },
@@ -905,6 +935,8 @@ interface ReportFigures {
     parallel?: Record<string, unknown> | undefined;
     parallelOverTargets?: Record<string, unknown> | undefined;
   };
+  /** With --replay: the closed loop's writes without the operator. */
+  replay: Record<string, unknown> | undefined;
   /** With --apiserver-profile-seconds: the profile's file, or why there is none. */
   apiServerProfile: { file: string } | { error: string } | undefined;
   unfinished: { count: number; byPhase: Record<string, number> };
@@ -956,6 +988,14 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
       ? `${s(over['patchesPerSecond'])} patches/s (${s(over['patches'])} patches, ${s(over['errors'])} errors${roundsNote(over['rounds'] as Rounds | undefined)})`
       : '-',
   );
+  const replay = f.replay;
+  if (replay) {
+    const cpu = replay['apiServerCpu'] as ApiServerCpu;
+    row(
+      "replay of the closed loop's writes",
+      `${s(replay['requestsPerSecond'])} requests/s, ${s(replay['writesPerSecond'])} writes/s (${s(replay['requests'])} requests x ${s(replay['writesPerRequest'])} writes, ${s(replay['errors'])} errors, no operator); ${s(replay['toParallelOverTargets'])} of the raw rate over the objects; API server ${s(cpu.msPerCall)} ms per call, ${s(cpu.shareOfBusyPercent)}% of the CPU used`,
+    );
+  }
   const b = f.burst;
   if (b) {
     const r = b.requests;

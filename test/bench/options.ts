@@ -78,6 +78,11 @@ export interface BenchOptions {
    */
   restart: boolean;
   /**
+   * After the yardstick, the closed loop's writes replayed without the operator, in a namespace of
+   * their own (default off): how far the API server takes that write mix (replay.ts).
+   */
+  replay: boolean;
+  /**
    * The Node.js options and environment of each restarted operator, one restart per entry, in order
    * (default: one restart with operatorNodeOptions): several settings compared on the same finished
    * requests.
@@ -170,6 +175,9 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       restarts twice: as the operator ran, then with --x added;
                                       NAME=value in a value sets an environment variable of that
                                       restart: --restart-node-options="|MALLOC_ARENA_MAX=2"
+  --replay             default off    [BENCH_REPLAY=1]  after the baseline, the closed loop's
+                                      writes replayed without the operator or the simulator, in a
+                                      namespace of their own: the write rate and ratio of that mix
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
@@ -198,6 +206,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       'heap-snapshot': { type: 'boolean' },
       restart: { type: 'boolean' },
       'restart-node-options': { type: 'string' },
+      replay: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -243,6 +252,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     | 'heapSnapshot'
     | 'restart'
     | 'restartVariants'
+    | 'replay'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -287,6 +297,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     heapSnapshot: values['heap-snapshot'] === true || env['BENCH_HEAP_SNAPSHOT'] === '1',
     restart,
     restartVariants: variants,
+    replay: values['replay'] === true || env['BENCH_REPLAY'] === '1',
   };
 }
 

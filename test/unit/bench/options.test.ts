@@ -103,3 +103,14 @@ describe('the baseline the write ratio is measured against', () => {
     );
   });
 });
+
+describe('the replay of the write mix', () => {
+  it('is off unless asked for (flag or BENCH_REPLAY=1)', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && byDefault.replay).toBe(false);
+    const asked = parseBenchOptions(['--replay'], {});
+    expect(asked !== 'help' && asked.replay).toBe(true);
+    const fromEnv = parseBenchOptions([], { BENCH_REPLAY: '1' });
+    expect(fromEnv !== 'help' && fromEnv.replay).toBe(true);
+  });
+});
