@@ -86,6 +86,24 @@ export async function replayWriteMix(
     });
   };
 
+  type Request = k8s.KubernetesObject & { status?: Record<string, unknown> };
+  // The operator's status write: the whole request back, with the status it sets.
+  const writeStatus = async (request: Request, status: Record<string, unknown>): Promise<Request> =>
+    (await custom.replaceNamespacedCustomObjectStatus({
+      ...requestPath,
+      name: request.metadata?.name ?? '',
+      body: { ...request, status },
+    })) as Request;
+
+  const condition = (status: string, reason: string, message: string): Record<string, unknown> => ({
+    type: 'Ready',
+    status,
+    reason,
+    message,
+    lastTransitionTime: now(),
+    observedGeneration: 1,
+  });
+
   const replayOne = async (i: number, target: string): Promise<void> => {
     const name = `replay-${i}`;
     let request = (await custom.createNamespacedCustomObject({
@@ -96,42 +114,25 @@ export async function replayWriteMix(
         metadata: { name, namespace },
         spec: { action: 'Reconcile', target: { kind: 'Kustomization', name: target } },
       },
-    })) as k8s.KubernetesObject & { status?: Record<string, unknown> };
+    })) as Request;
     const token = `${now()}-${i}`;
     const asked = `Kustomization ${namespace}/${target}: asked Flux to reconcile`;
     const targetStatus = { apiVersion: `${ks.group}/${ks.versions[0]!}`, kind: 'Kustomization', name: target, namespace, token };
-    request = (await custom.replaceNamespacedCustomObjectStatus({
-      ...requestPath,
-      name,
-      body: {
-        ...request,
-        status: {
-          phase: 'Running',
-          observedGeneration: 1,
-          startTime: now(),
-          token,
-          target: targetStatus,
-          message: asked,
-          conditions: [
-            { type: 'Ready', status: 'Unknown', reason: 'Progressing', message: asked, lastTransitionTime: now(), observedGeneration: 1 },
-          ],
-        },
-      },
-    })) as typeof request;
+    request = await writeStatus(request, {
+      phase: 'Running',
+      observedGeneration: 1,
+      startTime: now(),
+      token,
+      target: targetStatus,
+      message: asked,
+      conditions: [condition('Unknown', 'Progressing', asked)],
+    });
     await event(request, 'Requested', `Reconcile of Kustomization ${namespace}/${target} requested`);
     await custom.patchNamespacedCustomObject(
       { ...ksPath, name: target, body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': token } } } },
       merge,
     );
     const revision = `main@sha1:${String(i).padStart(40, '0')}`;
-    const condition = (status: string, reason: string, message: string): Record<string, unknown> => ({
-      type: 'Ready',
-      status,
-      reason,
-      message,
-      lastTransitionTime: now(),
-      observedGeneration: 1,
-    });
     await custom.patchNamespacedCustomObjectStatus(
       { ...ksPath, name: target, body: { status: { conditions: [condition('Unknown', 'Progressing', 'Reconciliation in progress')] } } },
       merge,
@@ -152,21 +153,14 @@ export async function replayWriteMix(
       merge,
     );
     const applied = `Kustomization ${namespace}/${target}: applied revision ${revision}`;
-    request = (await custom.replaceNamespacedCustomObjectStatus({
-      ...requestPath,
-      name,
-      body: {
-        ...request,
-        status: {
-          ...request.status,
-          phase: 'Succeeded',
-          completionTime: now(),
-          message: applied,
-          target: { ...targetStatus, ready: 'True', reason: 'ReconciliationSucceeded', revision, lastHandledReconcileAt: token },
-          conditions: [condition('True', 'Succeeded', applied)],
-        },
-      },
-    })) as typeof request;
+    request = await writeStatus(request, {
+      ...request.status,
+      phase: 'Succeeded',
+      completionTime: now(),
+      message: applied,
+      target: { ...targetStatus, ready: 'True', reason: 'ReconciliationSucceeded', revision, lastHandledReconcileAt: token },
+      conditions: [condition('True', 'Succeeded', applied)],
+    });
     await event(request, 'Succeeded', applied);
   };
 
