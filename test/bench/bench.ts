@@ -205,9 +205,11 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   cleanup.namespace = ns;
   const width = String(M - 1).length;
   const targets = Array.from({ length: M }, (_, i) => targetName(i, width));
-  await runBounded(M, P, async (i) => {
-    await createFluxObject(admin, 'Kustomization', ns, targets[i]!);
-  });
+  const createTargets = (namespace: string): Promise<void> =>
+    runBounded(M, P, async (i) => {
+      await createFluxObject(admin, 'Kustomization', namespace, targets[i]!);
+    });
+  await createTargets(ns);
   await createFluxObject(admin, 'Kustomization', ns, BaselineObject, { annotations: { [SimAnnotation.outcome]: 'Ignore' } });
   if (options.warmup > 0) await createFluxObject(admin, 'Kustomization', ns, WarmupObject);
   say(`namespace ${ns} with ${M} Kustomizations`);
@@ -236,15 +238,15 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   // The replay (optional): the closed loop's writes without the operator, before it or the
   // simulator starts, in a namespace of their own that neither watches.
   let replay: ReplayFigures | undefined;
+  let replayShare: number | undefined;
   if (options.replay) {
     const replayNs = await createNamespace(admin, 'bench-replay');
     cleanup.replayNamespace = replayNs;
-    await runBounded(M, P, async (i) => {
-      await createFluxObject(admin, 'Kustomization', replayNs, targets[i]!);
-    });
+    await createTargets(replayNs);
     replay = await replayWriteMix(load.kc, admin, replayNs, targets, Math.max(N, 100), P);
+    replayShare = spread ? replay.writesPerSecond / spread.patchesPerSecond : undefined;
     say(
-      `replay: ${replay.requests} requests of the closed loop's ${ReplayWritesPerRequest} writes, ${replay.requestsPerSecond.toFixed(1)}/s, ${replay.writesPerSecond.toFixed(0)} writes/s${spread ? `, ${(replay.writesPerSecond / spread.patchesPerSecond).toFixed(3)} of the raw rate` : ''}`,
+      `replay: ${replay.requests} requests of the closed loop's ${ReplayWritesPerRequest} writes, ${replay.requestsPerSecond.toFixed(1)}/s, ${replay.writesPerSecond.toFixed(0)} writes/s${replayShare !== undefined ? `, ${replayShare.toFixed(3)} of the raw rate` : ''}`,
     );
   }
 
@@ -381,7 +383,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       requestsPerSecond: round(replay.requestsPerSecond),
       writesPerSecond: round(replay.writesPerSecond),
       writesPerRequest: ReplayWritesPerRequest,
-      toParallelOverTargets: spread ? round(replay.writesPerSecond / spread.patchesPerSecond, 3) : undefined,
+      toParallelOverTargets: round(replayShare, 3),
       watchEvents: replay.watchEvents,
       apiServerCpu: replay.apiServerCpu,
       machineBusyPercent: replay.cpu.machineBusyPercent,

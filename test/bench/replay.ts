@@ -9,6 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
+import { customObjectPath } from '../../src/kube/client.js';
 import { apiServerCpu, startCpuMeasure, type ApiServerCpu, type CpuReport } from './host.js';
 import { runBounded } from './stats.js';
 
@@ -49,12 +50,8 @@ export async function replayWriteMix(
 
   let watchEvents = 0;
   const watch = new k8s.Watch(watcher);
-  const paths = [
-    `/apis/${Group}/${Version}/namespaces/${namespace}/${Plural}`,
-    `/apis/${Group}/${Version}/namespaces/${namespace}/${Plural}`,
-    `/apis/${ksPath.group}/${ksPath.version}/namespaces/${namespace}/${ksPath.plural}`,
-    `/apis/${ksPath.group}/${ksPath.version}/namespaces/${namespace}/${ksPath.plural}`,
-  ];
+  // Two on the requests (the operator's, the bench's), two on the Kustomizations (the operator's, the simulator's).
+  const paths = [requestPath, requestPath, ksPath, ksPath].map((ref) => customObjectPath(ref));
   const watches = await Promise.all(
     paths.map((p) =>
       watch.watch(
