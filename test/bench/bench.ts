@@ -217,6 +217,26 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   cleanup.load = load;
   say(`the load, the baseline and the simulator run as ${load.user}`);
 
+  // With --apiserver-profile-seconds, where kube-apiserver's CPU goes from the start of the replay,
+  // the burst and the closed loop: a profile each, told once the phase has ended.
+  const profiles: Record<string, { file: string } | { error: string }> = {};
+  const profiled = async <T>(phase: string, run: () => Promise<T>): Promise<T> => {
+    const seconds = options.apiserverProfileSeconds;
+    const file = path.join(repoRoot, '.cache', 'bench', `apiserver-${phase}-${ns}.pprof`);
+    const profiling = seconds > 0 ? apiServerProfile(admin, seconds, file) : undefined;
+    const result = await run();
+    const profile = await profiling;
+    if (profile) {
+      profiles[phase] = profile;
+      say(
+        'file' in profile
+          ? `kube-apiserver CPU profile of the ${phase}: ${profile.file} (go tool pprof -top ${profile.file})`
+          : profile.error,
+      );
+    }
+    return result;
+  };
+
   // Baseline, before anything of ours watches: the API server's raw merge-patch rate.
   let sequential: PatchRate | undefined;
   let parallel: PatchRate | undefined;
@@ -243,7 +263,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
     const replayNs = await createNamespace(admin, 'bench-replay');
     cleanup.replayNamespace = replayNs;
     await createTargets(replayNs);
-    replay = await replayWriteMix(load.kc, admin, replayNs, targets, Math.max(N, 100), P);
+    replay = await profiled('replay', () => replayWriteMix(load.kc, admin, replayNs, targets, Math.max(N, 100), P));
     replayShare = spread ? replay.writesPerSecond / spread.patchesPerSecond : undefined;
     say(
       `replay: ${replay.requests} requests of the closed loop's ${ReplayWritesPerRequest} writes, ${replay.requestsPerSecond.toFixed(1)}/s, ${replay.writesPerSecond.toFixed(0)} writes/s${replayShare !== undefined ? `, ${replayShare.toFixed(3)} of the raw rate` : ''}`,
@@ -290,21 +310,12 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   );
   const cpuBefore = operator.cpuSeconds() ?? 0;
 
-  // The burst: N requests, round-robin over the targets, P creates in flight; with
-  // --apiserver-profile-seconds, where kube-apiserver's CPU goes from its start.
-  const profiling =
-    N > 0 && options.apiserverProfileSeconds > 0
-      ? apiServerProfile(admin, options.apiserverProfileSeconds, path.join(repoRoot, '.cache', 'bench', `apiserver-burst-${ns}.pprof`))
-      : undefined;
-  const burst = N > 0 ? await runBurst(ctx, { spread, sequential }) : undefined;
-  const profile = await profiling;
-  if (profile)
-    say(
-      'file' in profile ? `kube-apiserver CPU profile of the burst: ${profile.file} (go tool pprof -top ${profile.file})` : profile.error,
-    );
+  // The burst: N requests, round-robin over the targets, P creates in flight.
+  const burst = N > 0 ? await profiled('burst', () => runBurst(ctx, { spread, sequential })) : undefined;
   // The capacity for load that cannot be coalesced (one request per target at a time), which the
   // open-loop phases are shares of: the burst's throughput owes much to requests joining a token.
-  const closedLoop = options.ratePercents.length > 0 && N > 0 ? await runClosedLoop(ctx, 'c-', N) : undefined;
+  const closedLoop =
+    options.ratePercents.length > 0 && N > 0 ? await profiled('closed-loop', () => runClosedLoop(ctx, 'c-', N)) : undefined;
   // Open-loop phases: requests created on a fixed schedule, at shares of that capacity or at --rate.
   const rates: { label: string; rate: number }[] = [
     ...options.ratePercents.map((pct) => ({
@@ -388,7 +399,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       apiServerCpu: replay.apiServerCpu,
       machineBusyPercent: replay.cpu.machineBusyPercent,
     },
-    apiServerProfile: profile,
+    apiServerProfiles: profiles,
     unfinished: { count: unfinished.length, byPhase: countBy(unfinished.map((r) => r.status?.phase ?? '(no status)')) },
     operator: {
       mode: operator.mode,
@@ -939,8 +950,8 @@ interface ReportFigures {
   };
   /** With --replay: the closed loop's writes without the operator. */
   replay: Record<string, unknown> | undefined;
-  /** With --apiserver-profile-seconds: the profile's file, or why there is none. */
-  apiServerProfile: { file: string } | { error: string } | undefined;
+  /** With --apiserver-profile-seconds: by phase (replay, burst, closed-loop), the profile's file, or why there is none. */
+  apiServerProfiles: Record<string, { file: string } | { error: string }>;
   unfinished: { count: number; byPhase: Record<string, number> };
   operator: Record<string, unknown> & {
     exit: Record<string, unknown>;

@@ -44,8 +44,9 @@ export interface BenchOptions {
   /** How long each open-loop phase creates requests, in seconds (default 20). */
   rateSeconds: number;
   /**
-   * Seconds of kube-apiserver CPU profile taken from the burst's start (default 0: none), written to
-   * .cache/bench for `go tool pprof`; the API server must serve /debug/pprof (`cluster.sh up --profiling`).
+   * Seconds of kube-apiserver CPU profile taken from the start of the replay, the burst and the closed
+   * loop (default 0: none), one file each in .cache/bench for `go tool pprof`; the API server must
+   * serve /debug/pprof (`cluster.sh up --profiling`).
    */
   apiserverProfileSeconds: number;
   /** ttlSecondsAfterFinished of the requests (default: none, so they stay). */
@@ -181,9 +182,10 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
-  (--apiserver-profile-seconds N, above: N seconds of kube-apiserver CPU profile from the burst's
-                                      start, in .cache/bench, to read with go tool pprof; the local
-                                      control plane serves it after cluster.sh up --profiling)
+  (--apiserver-profile-seconds N, above: N seconds of kube-apiserver CPU profile from the start of
+                                      the replay, the burst and the closed loop, a file each in
+                                      .cache/bench, to read with go tool pprof; the local control
+                                      plane serves it after cluster.sh up --profiling)
   --help
 `;
 
