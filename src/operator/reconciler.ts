@@ -56,6 +56,8 @@ import { ByName } from './by-name.js';
 
 /** How often an unfinished request is looked at again even if no watch event arrives (a safety net; reads the cache). */
 export const ResyncMs = 60_000;
+/** How soon a request waiting to join a token about to be sent looks again, in case it was not sent (see joinWait). */
+export const JoinRetryMs = 1_000;
 /**
  * How recent an outcome must be for a request seen finished to get its outcome Event when this
  * process did not record it: long enough for an operator restart, short of re-announcing history.
@@ -255,6 +257,11 @@ export class RequestReconciler {
       heldTokens: (objectKey) => index.heldTokens(objectKey, key),
       mintToken: this.mintToken,
     });
+    // Sharing a token that another request holds and has not sent yet: write nothing now. When the
+    // token is first sent, this request is in the cache and not started, so it joins it (see
+    // joiners) and writes its status once, with the outcome.
+    const joinWait = this.joinWait(request, plan, resolved.steps);
+    if (joinWait !== undefined) return { requeueAfter: joinWait };
     index.holdFrom(key, { ...request, status: plan.status });
 
     // Record: the status (and the token in it) is written before any Flux object is touched.
@@ -286,6 +293,9 @@ export class RequestReconciler {
       if (record) joiners = this.joiners(request, patch);
       this.unsent.delete(token);
     }
+    // Joined as the patch goes out, not once it is answered: the watch may show the token on the
+    // target first and wake them, and they must not take a token of their own then.
+    if (token && record && joiners.length > 0) this.adopt(joiners, token, record, patch.ref);
     try {
       let pending = this.patching.get(id);
       if (!pending) {
@@ -297,10 +307,11 @@ export class RequestReconciler {
       const updated = await pending;
       this.deps.fluxObjects.remember(updated as FluxObject);
       log.debug({ object: describeRef(patch.ref), patch: patch.body }, 'patched');
-      if (token && record && joiners.length > 0) this.adopt(joiners, token, record, patch.ref);
       // Look again at once: the patched object may already settle the step.
       return { requeueAfter: 1 };
     } catch (err) {
+      // The token may not be on the target: those that joined it take the ordinary path when next looked at.
+      if (token) this.leave(joiners, token);
       if (isNotFound(err)) return { requeueAfter: 1 };
       if (isForbidden(err) && !isTransient(err)) {
         if (this.deps.refusalStands && !(await this.deps.refusalStands(err, signal))) return this.unreadable(request, err, log, signal);
@@ -311,7 +322,7 @@ export class RequestReconciler {
     }
   }
 
-  /** Records the joiners of a token that is now on the target; each is looked at again when the target changes. */
+  /** Records the joiners of a token as its first patch goes out; each is looked at again when the target changes. */
   private adopt(joiners: ReturnType<RequestReconciler['joiners']>, token: string, record: ObjectStatus, ref: ObjectRef): void {
     const now = this.deps.clock.now();
     const startTime = isoSeconds(now);
@@ -322,6 +333,11 @@ export class RequestReconciler {
       this.starting.set(key, pastAction(subjectOf(request), now));
     }
     this.deps.log.debug({ object: describeRef(ref), token, joined: joiners.length }, 'requests joined a token');
+  }
+
+  /** Undoes adopt for the joiners still waiting on token, whose first patch failed. */
+  private leave(joiners: ReturnType<RequestReconciler['joiners']>, token: string): void {
+    for (const { key } of joiners) if (this.joined.get(key)?.token === token) this.joined.delete(key);
   }
 
   /**
@@ -416,8 +432,7 @@ export class RequestReconciler {
     const annotations = patch.body.metadata?.annotations ?? {};
     const token = annotations[RequestedAtAnnotation];
     if (!token || patch.body.spec || !this.unsent.has(token)) return [];
-    const force = annotations[ForceAtAnnotation] === token;
-    const reset = annotations[ResetAtAnnotation] === token;
+    const options = { force: annotations[ForceAtAnnotation] === token, reset: annotations[ResetAtAnnotation] === token };
     const ref = patch.ref;
     const out: { key: string; request: FluxActionRequest }[] = [];
     // Only requests naming the same object are looked at (the cache's index by target name).
@@ -428,26 +443,54 @@ export class RequestReconciler {
       const request = this.parse(raw);
       if (!request) continue;
       const key = keyOf(request);
-      const spec = request.spec;
-      const target = targetOf(request);
-      const namespace = request.metadata.namespace ?? '';
       if (key === keyOf(leader) || this.active.has(key) || this.joined.has(key)) continue;
-      if (request.metadata.deletionTimestamp || !request.metadata.uid) continue;
-      if (spec.action !== 'Reconcile' || spec.withSource || spec.withDependencies || spec.withDependents || spec.wait === false) continue;
-      if ((spec.force ?? false) !== force || (spec.reset ?? false) !== reset) continue;
-      if (fluxKind(target.kind)?.kind !== ref.kind || target.name !== ref.name || target.namespace !== ref.namespace) continue;
-      if (target.apiVersion !== undefined && target.apiVersion !== ref.apiVersion) continue;
-      if (target.namespace !== namespace && !this.deps.crossNamespaceFrom.includes(namespace)) continue;
-      if (this.deps.policy) {
-        try {
-          if (this.decidePolicy(this.deps.policy, request).policy) continue;
-        } catch {
-          continue;
-        }
-      }
-      out.push({ key, request });
+      if (this.mayJoin(request, ref, options)) out.push({ key, request });
     }
     return out;
+  }
+
+  /**
+   * Whether a request with no status yet may join a token for ref written with these options: a
+   * plain Reconcile of that very object that waits for its outcome, in a namespace allowed to name
+   * it, and that no policy rule matches.
+   */
+  private mayJoin(request: FluxActionRequest, ref: ObjectRef, options: { force: boolean; reset: boolean }): boolean {
+    const spec = request.spec;
+    const target = targetOf(request);
+    const namespace = request.metadata.namespace ?? '';
+    if (request.metadata.deletionTimestamp || !request.metadata.uid) return false;
+    if (spec.action !== 'Reconcile' || spec.withSource || spec.withDependencies || spec.withDependents || spec.wait === false) return false;
+    if ((spec.force ?? false) !== options.force || (spec.reset ?? false) !== options.reset) return false;
+    if (fluxKind(target.kind)?.kind !== ref.kind || target.name !== ref.name || target.namespace !== ref.namespace) return false;
+    if (target.apiVersion !== undefined && target.apiVersion !== ref.apiVersion) return false;
+    if (target.namespace !== namespace && !this.deps.crossNamespaceFrom.includes(namespace)) return false;
+    if (!this.deps.policy) return true;
+    try {
+      return !this.decidePolicy(this.deps.policy, request).policy;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * How long a request with no status yet waits to join a token rather than write it too, or
+   * undefined when it does not: when its plan shares a token that another request holds, that this
+   * process minted and has not sent, and that the request may join. Behind an earlier token Flux
+   * has not handled (the plan patches nothing), it waits for the target to change, as it would
+   * have. Otherwise the holder is about to send it (the same change woke both): it looks again
+   * within JoinRetryMs, in case the holder does not.
+   */
+  private joinWait(request: FluxActionRequest, plan: Plan, steps: readonly Step[]): number | undefined {
+    if (requestHasStatus(request) || isFinished(plan.status.phase)) return undefined;
+    const token = plan.status.target?.token;
+    const target = steps.find((s) => s.slot === 'target' && !s.chain);
+    if (!token || !target || !this.unsent.has(token)) return undefined;
+    if (plan.patch && plan.patch.body.metadata?.annotations[RequestedAtAnnotation] !== token) return undefined;
+    const holders = this.deps.index.heldTokens(objectKey(target.ref), keyOf(request));
+    if (!holders.some((h) => h.token === token)) return undefined;
+    if (!this.mayJoin(request, target.ref, { force: request.spec.force ?? false, reset: request.spec.reset ?? false })) return undefined;
+    const untilDeadline = plan.requeueAfterMs ?? ResyncMs;
+    return Math.max(1, Math.min(untilDeadline, plan.patch ? JoinRetryMs : ResyncMs));
   }
 
   /**
