@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import type * as k8s from '@kubernetes/client-node';
 import { ConfigError, isHelpRequested, operatorHelp, parseOperatorConfig } from '../runtime/config.js';
+import { setUserAgent, userAgentOf } from '../kube/client.js';
 import { operatorAccess, readKubeconfig } from '../kube/kubeconfig.js';
 import { limitHeapGrowthUntilSettled } from '../runtime/heap-growth.js';
 import { createLogger } from '../runtime/logger.js';
@@ -144,6 +145,13 @@ async function runMcp(argv: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   // The operator and the MCP server parse their own flags: the client's parser is loaded only for the client's commands.
   const cmd = serverCommand(argv) ?? (await (await import('./args.js')).parseCli(argv));
+  // Each command names itself to the API server (and so as the field manager of what it writes).
+  setUserAgent(
+    userAgentOf(
+      cmd.command === 'operator' ? 'flux-action-operator' : cmd.command === 'mcp' ? 'flux-action-operator-mcp' : 'fluxact',
+      version(),
+    ),
+  );
   switch (cmd.command) {
     case 'operator':
       return runOperator(cmd.argv);

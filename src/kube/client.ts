@@ -42,6 +42,23 @@ export interface CallOptions {
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
+/**
+ * A User-Agent as client-go writes one: `product/version (os/arch) runtime`. The API server names the
+ * field manager of a write after it, up to the first '/' (so `kubectl get --show-managed-fields`
+ * tells the operator's status writes from a user's), and its audit log and metrics name the caller.
+ */
+export function userAgentOf(product: string, version: string): string {
+  return `${product}/${version} (${process.platform}/${process.arch}) node/${process.versions.node}`;
+}
+
+/** The User-Agent every call sends: the operator's unless the process says otherwise (setUserAgent). */
+let userAgent = userAgentOf('flux-action-operator', 'dev');
+
+/** Sets the User-Agent of every later call in this process: each command names itself once, at start. */
+export function setUserAgent(value: string): void {
+  userAgent = value;
+}
+
 interface RequestOptions extends CallOptions {
   query?: Query | undefined;
   body?: unknown;
@@ -298,7 +315,7 @@ export class KubeClient {
   ): Promise<{ url: URL; init: https.RequestOptions; transport: typeof https | typeof http }> {
     const url = new URL(this.server() + path);
     for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
-    const init: https.RequestOptions = { method, headers: { Accept: 'application/json' } };
+    const init: https.RequestOptions = { method, headers: { Accept: 'application/json', 'User-Agent': userAgent } };
     await this.access.applyToHTTPSOptions(init);
     const plain = url.protocol === 'http:';
     init.agent = this.agent(init, plain);

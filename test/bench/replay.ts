@@ -5,7 +5,9 @@
 // simulator's two status writes, the operator's status write (the outcome) and outcome Event —
 // while four watches receive what they cause, as the operator, the simulator and the bench watch
 // them. Set against the yardstick, it says how far this API server takes this write mix with
-// nothing but the writes to make: the ratio a client doing the operator's work could reach.
+// nothing but the writes to make: the ratio a client doing the operator's work could reach. The
+// operator's writes name its field manager, as its User-Agent does in the closed loop, so the
+// requests and Kustomizations carry two managers there as here.
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
@@ -47,6 +49,8 @@ export async function replayWriteMix(
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+  // The field manager of the operator's writes (its User-Agent names it in the closed loop).
+  const operator = { fieldManager: 'flux-action-operator' };
 
   let watchEvents = 0;
   const watch = new k8s.Watch(watcher);
@@ -68,6 +72,7 @@ export async function replayWriteMix(
   const event = async (request: k8s.KubernetesObject, reason: string, message: string): Promise<void> => {
     const { name, uid } = request.metadata ?? {};
     await core.createNamespacedEvent({
+      ...operator,
       namespace,
       body: {
         metadata: { generateName: `${name ?? 'request'}.`, namespace },
@@ -88,6 +93,7 @@ export async function replayWriteMix(
   const writeStatus = async (request: Request, status: Record<string, unknown>): Promise<Request> =>
     (await custom.replaceNamespacedCustomObjectStatus({
       ...requestPath,
+      ...operator,
       name: request.metadata?.name ?? '',
       body: { ...request, status },
     })) as Request;
@@ -126,7 +132,7 @@ export async function replayWriteMix(
     });
     await event(request, 'Requested', `Reconcile of Kustomization ${namespace}/${target} requested`);
     await custom.patchNamespacedCustomObject(
-      { ...ksPath, name: target, body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': token } } } },
+      { ...ksPath, ...operator, name: target, body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': token } } } },
       merge,
     );
     const revision = `main@sha1:${String(i).padStart(40, '0')}`;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { ProgressReason } from '../../src/api/conditions.js';
 import { Group, OriginLabel, Plural, RequestedByAnnotation, Version, type FluxActionRequest } from '../../src/api/types.js';
+import { fluxKind } from '../../src/flux/kinds.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
 import { createFluxObject, createPolicy, readyReason, startOperatorEnvironment, type OperatorEnvironment } from '../support/harness.js';
 import {
@@ -132,6 +133,31 @@ describe('fluxact reconcile', () => {
     expect(request.status?.target?.revision).toBe('main@sha1:1a2b3c');
     expect(request.metadata.labels?.[OriginLabel]).toBe('cli');
     expect(request.metadata.annotations?.[RequestedByAnnotation]).toBe(alice);
+    // The API server names a write's field manager after its client's User-Agent: the CLI created
+    // the request, the operator wrote its status and the Kustomization's requestedAt.
+    const custom = env.kc.makeApiClient(k8s.CustomObjectsApi);
+    const managers = (object: k8s.KubernetesObject): string[] =>
+      (object.metadata?.managedFields ?? []).map((m) => `${m.manager} ${m.operation} ${m.subresource ?? ''}`.trim());
+    const stored = (await custom.getNamespacedCustomObject({
+      group: Group,
+      version: Version,
+      namespace: env.ns,
+      plural: Plural,
+      name: request.metadata.name,
+    })) as k8s.KubernetesObject;
+    expect(managers(stored).sort()).toEqual(['flux-action-operator Update status', 'fluxact Update']);
+    const ks = fluxKind('Kustomization')!;
+    const target = (await custom.getNamespacedCustomObject({
+      group: ks.group,
+      version: ks.versions[0]!,
+      namespace: env.ns,
+      plural: ks.plural,
+      name: 'app',
+    })) as k8s.KubernetesObject;
+    const annotations = target.metadata?.managedFields?.filter((m) =>
+      JSON.stringify(m.fieldsV1).includes('reconcile.fluxcd.io/requestedAt'),
+    );
+    expect(annotations?.map((m) => m.manager)).toEqual(['flux-action-operator']);
   });
 
   it('returns once the request exists with --no-wait, printing it as YAML with -o yaml', async () => {

@@ -1,12 +1,14 @@
 // The operator's API client (src/kube/client.ts) against the real API server, as the operator's
 // ServiceAccount, partly through the fault proxy: deadlines on a fake clock (a held call abandoned at
 // its deadline, an answered or refused call leaving no timer behind), the API server's refusals as
-// ApiError with its status and message, calls sharing keep-alive connections, and watches: events in
-// order from a resourceVersion, a refused watch, a cut one.
+// ApiError with its status and message, the field manager its User-Agent names, calls sharing
+// keep-alive connections, and watches: events in order from a resourceVersion, a refused watch, a
+// cut one.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version } from '../../src/api/types.js';
-import { ApiError, customObjectPath, KubeClient } from '../../src/kube/client.js';
+import { ApiError, customObjectPath, KubeClient, setUserAgent, userAgentOf } from '../../src/kube/client.js';
+import type { KubeObject } from '../../src/kube/object.js';
 import { statusCode } from '../../src/kube/errors.js';
 import { FaultProxy, Hold } from '../support/fault-proxy.js';
 import { OperatorNamespace, OperatorServiceAccount, ensureInstalled, serviceAccountToken } from '../support/harness.js';
@@ -100,6 +102,19 @@ describe('calls', () => {
     await expect(adminClient.delete(configMaps(ns, 'c'), { preconditions: { uid: 'not-its-uid' } })).rejects.toMatchObject({ code: 409 });
     await adminClient.delete(configMaps(ns, 'c'), { preconditions: { uid: created.metadata?.uid } });
     await expect(adminClient.get(configMaps(ns, 'c'))).rejects.toMatchObject({ code: 404 });
+  });
+
+  it("name the field manager of their writes after the process's User-Agent: the operator's unless a command names itself", async () => {
+    const managers = (object: KubeObject): string[] => (object.metadata?.managedFields ?? []).map((m) => `${m.manager} ${m.operation}`);
+    const operators = await adminClient.create(configMaps(ns), { metadata: { name: 'managed-by-operator' }, data: { a: '1' } });
+    expect(managers(operators)).toEqual(['flux-action-operator Update']);
+    setUserAgent(userAgentOf('fluxact', '1.2.3'));
+    try {
+      const cli = await adminClient.mergePatch(configMaps(ns, 'managed-by-operator'), { data: { b: '2' } });
+      expect(managers(cli)).toEqual(['flux-action-operator Update', 'fluxact Update']);
+    } finally {
+      setUserAgent(userAgentOf('flux-action-operator', 'dev'));
+    }
   });
 
   it('share keep-alive connections: 20 calls in a row over one or two', async () => {
