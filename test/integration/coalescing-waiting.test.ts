@@ -10,6 +10,7 @@ import { SimAnnotation } from '../simulator/flux-simulator.js';
 import {
   createFluxObject,
   createRequest,
+  ensureInstalled,
   getRequest,
   requestEvents,
   startOperator,
@@ -26,6 +27,8 @@ let operator: TestOperator | undefined;
 let history: HistoryWatch<FluxActionRequest> | undefined;
 
 beforeAll(async () => {
+  // The CRDs, before the watch on requests lists them.
+  await ensureInstalled();
   ns = await createNamespace(kc, 'waiting');
   simulator = await startSimulator({ namespaces: [ns] });
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
