@@ -2,9 +2,8 @@
 // for Flux to handle an earlier one: they would share that token, so they write nothing until it
 // is sent, then join it, and write their status once, with the outcome.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as k8s from '@kubernetes/client-node';
-import { Group, Plural, Version, type FluxActionRequest } from '../../src/api/types.js';
-import { HistoryWatch, type Listed } from '../chaos/support/history.js';
+import type { FluxActionRequest } from '../../src/api/types.js';
+import { requestHistory, type HistoryWatch } from '../chaos/support/history.js';
 import type { FluxSimulator } from '../simulator/flux-simulator.js';
 import { SimAnnotation } from '../simulator/flux-simulator.js';
 import {
@@ -31,18 +30,7 @@ beforeAll(async () => {
   await ensureInstalled();
   ns = await createNamespace(kc, 'waiting');
   simulator = await startSimulator({ namespaces: [ns] });
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  history = new HistoryWatch<FluxActionRequest>(
-    kc,
-    `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-    async () =>
-      (await custom.listNamespacedCustomObject({
-        group: Group,
-        version: Version,
-        namespace: ns,
-        plural: Plural,
-      })) as Listed<FluxActionRequest>,
-  );
+  history = requestHistory(kc, ns);
   await history.start();
   // Several workers: each request is picked as soon as it is created.
   operator = await startOperator({ watchNamespace: ns, concurrency: 4 });

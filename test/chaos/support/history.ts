@@ -4,6 +4,7 @@
 // resume (410 Gone: the version left its watch cache), it lists again and counts a gap; the invariant
 // checks then fall back on the objects' final state for what the gap may have hidden.
 import * as k8s from '@kubernetes/client-node';
+import { Group, Plural, Version, type FluxActionRequest } from '../../../src/api/types.js';
 import { statusCode } from '../../../src/kube/errors.js';
 
 /** One version of an object as the watch delivered it. */
@@ -121,4 +122,20 @@ export class HistoryWatch<T extends Named> {
     }
     await this.watch();
   }
+}
+
+/** A HistoryWatch of the FluxActionRequests of one namespace, as kc. */
+export function requestHistory(kc: k8s.KubeConfig, ns: string): HistoryWatch<FluxActionRequest> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  return new HistoryWatch<FluxActionRequest>(
+    kc,
+    `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
+    async () =>
+      (await custom.listNamespacedCustomObject({
+        group: Group,
+        version: Version,
+        namespace: ns,
+        plural: Plural,
+      })) as Listed<FluxActionRequest>,
+  );
 }

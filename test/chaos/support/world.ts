@@ -12,7 +12,7 @@ import { isHandled } from '../../../src/flux/token.js';
 import { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { createFluxObject, ensureInstalled, testApiVersion, type FluxObjectView } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
-import { HistoryWatch, type Listed } from './history.js';
+import { HistoryWatch, requestHistory, type Listed } from './history.js';
 
 /** A request that recorded a token, and whether it asked for force. */
 interface Holder {
@@ -115,17 +115,7 @@ export class ChaosWorld {
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const custom = this.custom;
-    this.requests = new HistoryWatch<FluxActionRequest>(
-      kc,
-      `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-      async () =>
-        (await custom.listNamespacedCustomObject({
-          group: Group,
-          version: Version,
-          namespace: ns,
-          plural: Plural,
-        })) as Listed<FluxActionRequest>,
-    );
+    this.requests = requestHistory(kc, ns);
     for (const kind of watchedKinds) {
       const row = fluxKind(kind)!;
       const version = testApiVersion(kind).split('/')[1]!;
