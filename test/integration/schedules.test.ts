@@ -5,7 +5,7 @@
 // jumps to each slot (test/support/jump-clock.ts) instead of the test waiting a minute for it.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { FailureReason } from '../../src/api/conditions.js';
+import { FailureReason, isFinished } from '../../src/api/conditions.js';
 import { Group, OriginLabel, Plural, RequestedByAnnotation, Version, type FluxActionRequest } from '../../src/api/types.js';
 import { PolicyPlural } from '../../src/policy/types.js';
 import {
@@ -20,6 +20,7 @@ import { SimAnnotation } from '../simulator/flux-simulator.js';
 import {
   createFluxObject,
   ensureInstalled,
+  getRequest,
   OperatorNamespace,
   OperatorServiceAccount,
   readyReason,
@@ -317,7 +318,14 @@ describe('concurrencyPolicy', () => {
     await createSchedule(allow, { ...slow, concurrencyPolicy: 'Allow' });
     const first = nextMinute(clock.now());
     clock.jumpTo(first + 1_000);
-    for (const name of [forbid, allow]) await waitForPhase(admin, ns, slotName(name, first), 'Running');
+    // Both first slots' requests are under way: one writes the token, and the other, made at the
+    // same moment for the same target, may join it instead (no status until its outcome; see Coalescing).
+    const firsts = [forbid, allow].map((name) => slotName(name, first));
+    await waitFor('the first slots to be under way', async () => {
+      const requests = await Promise.all(firsts.map((name) => getRequest(admin, ns, name)));
+      const phases = requests.map((r) => r.status?.phase);
+      return phases.includes('Running') && !phases.some(isFinished) ? true : undefined;
+    });
     await waitForSchedule(forbid, 'to list its running request', (s) => s.status?.active?.[0]?.name === slotName(forbid, first));
 
     clock.jumpTo(first + MIN + 1_000);
