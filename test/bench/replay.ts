@@ -7,9 +7,10 @@
 // them. Set against the yardstick, it says how far this API server takes this write mix with
 // nothing but the writes to make: the ratio a client doing the operator's work could reach. The
 // operator's writes name its field manager, as its User-Agent does in the closed loop, so the
-// requests and Kustomizations carry two managers there as here.
+// requests and Kustomizations carry two managers there as here; its status writes carry the
+// operator's status field for field.
 import * as k8s from '@kubernetes/client-node';
-import { Group, Plural, Version } from '../../src/api/types.js';
+import { Group, Plural, RequestedByAnnotation, Version } from '../../src/api/types.js';
 import { fluxKind } from '../../src/flux/kinds.js';
 import { customObjectPath } from '../../src/kube/client.js';
 import { apiServerCpu, startCpuMeasure, type ApiServerCpu, type CpuReport } from './host.js';
@@ -107,6 +108,15 @@ export async function replayWriteMix(
     observedGeneration: 1,
   });
 
+  // What the operator's cache holds of each Kustomization, for its record of the target: read once
+  // here, then what the replayed reconciles wrote.
+  const kustomizations = new Map<
+    string,
+    { uid?: string; generation?: number; message?: string; revision?: string; lastHandled?: string }
+  >();
+  const listed = (await custom.listNamespacedCustomObject(ksPath)) as { items: k8s.KubernetesObject[] };
+  for (const k of listed.items) kustomizations.set(k.metadata?.name ?? '', { uid: k.metadata?.uid, generation: k.metadata?.generation });
+
   const replayOne = async (i: number, target: string): Promise<void> => {
     const name = `replay-${i}`;
     let request = (await custom.createNamespacedCustomObject({
@@ -120,12 +130,29 @@ export async function replayWriteMix(
     })) as Request;
     const token = `${now()}-${i}`;
     const asked = `Kustomization ${namespace}/${target}: asked Flux to reconcile`;
-    const targetStatus = { apiVersion: `${ks.group}/${ks.versions[0]!}`, kind: 'Kustomization', name: target, namespace, token };
+    // The operator's record of the target, field for field (src/flux/protocol.ts snapshotOf), and who asked.
+    const kustomization = kustomizations.get(target);
+    const targetStatus = {
+      apiVersion: `${ks.group}/${ks.versions[0]!}`,
+      kind: 'Kustomization',
+      name: target,
+      namespace,
+      suspended: false,
+      uid: kustomization?.uid,
+      generation: kustomization?.generation,
+      ready: 'True',
+      reason: 'ReconciliationSucceeded',
+      message: kustomization?.message,
+      revision: kustomization?.revision,
+      lastHandledReconcileAt: kustomization?.lastHandled,
+      token,
+    };
     request = await writeStatus(request, {
       phase: 'Running',
       observedGeneration: 1,
       startTime: now(),
       token,
+      requestedBy: request.metadata?.annotations?.[RequestedByAnnotation],
       target: targetStatus,
       message: asked,
       conditions: [condition('Unknown', 'Progressing', asked)],
@@ -156,12 +183,14 @@ export async function replayWriteMix(
       merge,
     );
     const applied = `Kustomization ${namespace}/${target}: applied revision ${revision}`;
+    const message = `Applied revision: ${revision}`;
+    kustomizations.set(target, { ...kustomization, message, revision, lastHandled: token });
     request = await writeStatus(request, {
       ...request.status,
       phase: 'Succeeded',
       completionTime: now(),
       message: applied,
-      target: { ...targetStatus, ready: 'True', reason: 'ReconciliationSucceeded', revision, lastHandledReconcileAt: token },
+      target: { ...targetStatus, ready: 'True', reason: 'ReconciliationSucceeded', message, revision, lastHandledReconcileAt: token },
       conditions: [condition('True', 'Succeeded', applied)],
     });
     await event(request, 'Succeeded', applied);
