@@ -45,7 +45,7 @@ export type Query = Record<string, string | number | boolean | undefined>;
 /**
  * A User-Agent as client-go writes one: `product/version (os/arch) runtime`. The API server names the
  * field manager of a write after it, up to the first '/' (so `kubectl get --show-managed-fields`
- * tells the operator's status writes from a user's), and its audit log and metrics name the caller.
+ * tells the operator's status writes from a user's), and its audit log records it with each call.
  */
 export function userAgentOf(product: string, version: string): string {
   return `${product}/${version} (${process.platform}/${process.arch}) node/${process.versions.node}`;
