@@ -54,9 +54,11 @@ export function userAgentOf(product: string, version: string): string {
 /** The User-Agent every call sends: the operator's unless the process says otherwise (setUserAgent). */
 let userAgent = userAgentOf('flux-action-operator', 'dev');
 
-/** Sets the User-Agent of every later call in this process: each command names itself once, at start. */
-export function setUserAgent(value: string): void {
+/** Sets the User-Agent of every later call in this process (each command names itself once, at start); returns the one it replaces. */
+export function setUserAgent(value: string): string {
+  const before = userAgent;
   userAgent = value;
+  return before;
 }
 
 interface RequestOptions extends CallOptions {

@@ -260,7 +260,7 @@ export class RequestReconciler {
     // Sharing a token that another request holds and has not sent yet: write nothing now. When the
     // token is first sent, this request is in the cache and not started, so it joins it (see
     // joiners) and writes its status once, with the outcome.
-    const joinWait = this.joinWait(request, plan, resolved.steps);
+    const joinWait = this.joinWait(request, plan, resolved.steps, decision);
     if (joinWait !== undefined) return { requeueAfter: joinWait };
     index.holdFrom(key, { ...request, status: plan.status });
 
@@ -452,9 +452,14 @@ export class RequestReconciler {
   /**
    * Whether a request with no status yet may join a token for ref written with these options: a
    * plain Reconcile of that very object that waits for its outcome, in a namespace allowed to name
-   * it, and that no policy rule matches.
+   * it, and that no policy rule matches. decision: the policies' decision on it, when already made.
    */
-  private mayJoin(request: FluxActionRequest, ref: ObjectRef, options: { force: boolean; reset: boolean }): boolean {
+  private mayJoin(
+    request: FluxActionRequest,
+    ref: ObjectRef,
+    options: { force: boolean; reset: boolean },
+    decision?: PolicyDecision,
+  ): boolean {
     const spec = request.spec;
     const target = targetOf(request);
     const namespace = request.metadata.namespace ?? '';
@@ -465,6 +470,7 @@ export class RequestReconciler {
     if (target.apiVersion !== undefined && target.apiVersion !== ref.apiVersion) return false;
     if (target.namespace !== namespace && !this.deps.crossNamespaceFrom.includes(namespace)) return false;
     if (!this.deps.policy) return true;
+    if (decision) return !decision.policy;
     try {
       return !this.decidePolicy(this.deps.policy, request).policy;
     } catch {
@@ -478,9 +484,9 @@ export class RequestReconciler {
    * process minted and has not sent, and that the request may join. Behind an earlier token Flux
    * has not handled (the plan patches nothing), it waits for the target to change, as it would
    * have. Otherwise the holder is about to send it (the same change woke both): it looks again
-   * within JoinRetryMs, in case the holder does not.
+   * within JoinRetryMs, in case the holder does not. decision: the policies' decision on it, if made.
    */
-  private joinWait(request: FluxActionRequest, plan: Plan, steps: readonly Step[]): number | undefined {
+  private joinWait(request: FluxActionRequest, plan: Plan, steps: readonly Step[], decision?: PolicyDecision): number | undefined {
     if (requestHasStatus(request) || isFinished(plan.status.phase)) return undefined;
     const token = plan.status.target?.token;
     const target = steps.find((s) => s.slot === 'target' && !s.chain);
@@ -488,7 +494,8 @@ export class RequestReconciler {
     if (plan.patch && plan.patch.body.metadata?.annotations[RequestedAtAnnotation] !== token) return undefined;
     const holders = this.deps.index.heldTokens(objectKey(target.ref), keyOf(request));
     if (!holders.some((h) => h.token === token)) return undefined;
-    if (!this.mayJoin(request, target.ref, { force: request.spec.force ?? false, reset: request.spec.reset ?? false })) return undefined;
+    const options = { force: request.spec.force ?? false, reset: request.spec.reset ?? false };
+    if (!this.mayJoin(request, target.ref, options, decision)) return undefined;
     const untilDeadline = plan.requeueAfterMs ?? ResyncMs;
     return Math.max(1, Math.min(untilDeadline, plan.patch ? JoinRetryMs : ResyncMs));
   }

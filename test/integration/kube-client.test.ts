@@ -108,12 +108,12 @@ describe('calls', () => {
     const managers = (object: KubeObject): string[] => (object.metadata?.managedFields ?? []).map((m) => `${m.manager} ${m.operation}`);
     const operators = await adminClient.create(configMaps(ns), { metadata: { name: 'managed-by-operator' }, data: { a: '1' } });
     expect(managers(operators)).toEqual(['flux-action-operator Update']);
-    setUserAgent(userAgentOf('fluxact', '1.2.3'));
+    const before = setUserAgent(userAgentOf('fluxact', '1.2.3'));
     try {
       const cli = await adminClient.mergePatch(configMaps(ns, 'managed-by-operator'), { data: { b: '2' } });
       expect(managers(cli)).toEqual(['flux-action-operator Update', 'fluxact Update']);
     } finally {
-      setUserAgent(userAgentOf('flux-action-operator', 'dev'));
+      setUserAgent(before);
     }
   });
 

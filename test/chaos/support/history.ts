@@ -5,6 +5,7 @@
 // checks then fall back on the objects' final state for what the gap may have hidden.
 import * as k8s from '@kubernetes/client-node';
 import { Group, Plural, Version, type FluxActionRequest } from '../../../src/api/types.js';
+import { customObjectPath } from '../../../src/kube/client.js';
 import { statusCode } from '../../../src/kube/errors.js';
 
 /** One version of an object as the watch delivered it. */
@@ -124,18 +125,18 @@ export class HistoryWatch<T extends Named> {
   }
 }
 
-/** A HistoryWatch of the FluxActionRequests of one namespace, as kc. */
-export function requestHistory(kc: k8s.KubeConfig, ns: string): HistoryWatch<FluxActionRequest> {
+/** A HistoryWatch of one namespace's custom objects of a kind (FluxActionRequests, a Flux kind), as kc. */
+export function customHistory<T extends Named>(
+  kc: k8s.KubeConfig,
+  kind: { group: string; version: string; plural: string },
+  namespace: string,
+): HistoryWatch<T> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  return new HistoryWatch<FluxActionRequest>(
-    kc,
-    `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`,
-    async () =>
-      (await custom.listNamespacedCustomObject({
-        group: Group,
-        version: Version,
-        namespace: ns,
-        plural: Plural,
-      })) as Listed<FluxActionRequest>,
-  );
+  const ref = { ...kind, namespace };
+  return new HistoryWatch<T>(kc, customObjectPath(ref), async () => (await custom.listNamespacedCustomObject(ref)) as Listed<T>);
+}
+
+/** A HistoryWatch of the FluxActionRequests of one namespace, as kc. */
+export function requestHistory(kc: k8s.KubeConfig, namespace: string): HistoryWatch<FluxActionRequest> {
+  return customHistory<FluxActionRequest>(kc, { group: Group, version: Version, plural: Plural }, namespace);
 }

@@ -12,7 +12,7 @@ import { isHandled } from '../../../src/flux/token.js';
 import { FluxSimulator } from '../../simulator/flux-simulator.js';
 import { createFluxObject, ensureInstalled, testApiVersion, type FluxObjectView } from '../../support/harness.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
-import { HistoryWatch, requestHistory, type Listed } from './history.js';
+import { customHistory, requestHistory, type HistoryWatch } from './history.js';
 
 /** A request that recorded a token, and whether it asked for force. */
 interface Holder {
@@ -114,25 +114,11 @@ export class ChaosWorld {
     readonly sizes: WorldSizes,
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const custom = this.custom;
     this.requests = requestHistory(kc, ns);
     for (const kind of watchedKinds) {
       const row = fluxKind(kind)!;
       const version = testApiVersion(kind).split('/')[1]!;
-      this.objects.set(
-        kind,
-        new HistoryWatch<FluxObjectView>(
-          kc,
-          `/apis/${row.group}/${version}/namespaces/${ns}/${row.plural}`,
-          async () =>
-            (await custom.listNamespacedCustomObject({
-              group: row.group,
-              version,
-              namespace: ns,
-              plural: row.plural,
-            })) as Listed<FluxObjectView>,
-        ),
-      );
+      this.objects.set(kind, customHistory<FluxObjectView>(kc, { group: row.group, version, plural: row.plural }, ns));
     }
   }
 
