@@ -38,6 +38,7 @@ import { round, runBounded, summarize } from './stats.js';
 import { heapGrowthPerThousand, startMemorySampler } from './heap.js';
 import { writeCounts } from './writes.js';
 import { loadKubeConfig, type Load } from './load-user.js';
+import { admissionBindings, restoreAdmission, withoutAdmission } from './admission.js';
 
 const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 // The benchmark's own informer logs its watch problems (warn and worse) to stderr.
@@ -72,6 +73,8 @@ class Cleanup {
   /** With --replay: the replay's namespace. */
   replayNamespace: string | undefined;
   load: Load | undefined;
+  /** With --without-admission: what creates the admission policies' bindings again. */
+  restoreAdmission: (() => Promise<void>) | undefined;
   private done: Promise<void> | undefined;
 
   constructor(private readonly admin: k8s.KubeConfig) {}
@@ -89,6 +92,15 @@ class Cleanup {
     await this.simulator?.stop().catch(() => undefined);
     await this.tracker?.stop().catch(() => undefined);
     await this.load?.remove();
+    if (this.restoreAdmission)
+      await this.restoreAdmission().then(
+        () => {
+          say("the admission policies' bindings are created again");
+        },
+        (err: unknown) => {
+          say(`creating the admission policies' bindings again failed (the next install applies them): ${String(err)}`);
+        },
+      );
     for (const ns of [this.replayNamespace, this.namespace]) {
       if (!ns) continue;
       await deleteNamespace(this.admin, ns);
@@ -216,6 +228,12 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const load = await loadKubeConfig(admin, ns, options.loadAs);
   cleanup.load = load;
   say(`the load, the baseline and the simulator run as ${load.user}`);
+  if (options.withoutAdmission) {
+    const bindings = await admissionBindings(admin);
+    cleanup.restoreAdmission = () => restoreAdmission(admin, bindings);
+    await withoutAdmission(admin, ns, bindings);
+    say('the admission policies are not enforced for this run: their bindings are deleted until it ends');
+  }
 
   // With --apiserver-profile-seconds, where kube-apiserver's CPU goes from the start of the replay,
   // the burst and the closed loop: a profile each, told once the phase has ended.

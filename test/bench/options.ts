@@ -84,6 +84,12 @@ export interface BenchOptions {
    */
   replay: boolean;
   /**
+   * The run without the project's admission policies (default off: they are installed and enforced,
+   * as the tests install them): their bindings deleted for the run, as an install with Helm's
+   * admission.enabled=false has none (admission.ts).
+   */
+  withoutAdmission: boolean;
+  /**
    * The Node.js options and environment of each restarted operator, one restart per entry, in order
    * (default: one restart with operatorNodeOptions): several settings compared on the same finished
    * requests.
@@ -179,6 +185,9 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
   --replay             default off    [BENCH_REPLAY=1]  after the baseline, the closed loop's
                                       writes replayed without the operator or the simulator, in a
                                       namespace of their own: the write rate and ratio of that mix
+  --without-admission  default off    [BENCH_WITHOUT_ADMISSION=1]  the run without the admission
+                                      policies' bindings (as Helm's admission.enabled=false
+                                      installs it), created again after it
   --heap-snapshot      default off    [BENCH_HEAP_SNAPSHOT=1]  after the load, a heap snapshot of
                                       the child operator (after a full collection) in .cache/bench,
                                       and its live heap in the report
@@ -209,6 +218,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       restart: { type: 'boolean' },
       'restart-node-options': { type: 'string' },
       replay: { type: 'boolean' },
+      'without-admission': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -255,6 +265,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     | 'restart'
     | 'restartVariants'
     | 'replay'
+    | 'withoutAdmission'
   >;
   // "" is a value here: no node options at all.
   const nodeOptionsGiven = values['operator-node-options'] ?? env['BENCH_OPERATOR_NODE_OPTIONS'];
@@ -300,6 +311,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     restart,
     restartVariants: variants,
     replay: values['replay'] === true || env['BENCH_REPLAY'] === '1',
+    withoutAdmission: values['without-admission'] === true || env['BENCH_WITHOUT_ADMISSION'] === '1',
   };
 }
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ImageNodeOptions, operatorEnv, parseBenchOptions } from '../../bench/options.js';
+import { ImageNodeOptions, operatorEnv, parseBenchOptions, usage } from '../../bench/options.js';
 import { repoRoot } from '../../support/kube.js';
 
 describe('the child operator', () => {
@@ -112,5 +112,17 @@ describe('the replay of the write mix', () => {
     expect(asked !== 'help' && asked.replay).toBe(true);
     const fromEnv = parseBenchOptions([], { BENCH_REPLAY: '1' });
     expect(fromEnv !== 'help' && fromEnv.replay).toBe(true);
+  });
+});
+
+describe('the run without the admission policies', () => {
+  it('keeps them unless asked (flag or BENCH_WITHOUT_ADMISSION=1), and says so in --help', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && byDefault.withoutAdmission).toBe(false);
+    const asked = parseBenchOptions(['--without-admission'], {});
+    expect(asked !== 'help' && asked.withoutAdmission).toBe(true);
+    const fromEnv = parseBenchOptions([], { BENCH_WITHOUT_ADMISSION: '1' });
+    expect(fromEnv !== 'help' && fromEnv.withoutAdmission).toBe(true);
+    expect(usage).toContain('--without-admission');
   });
 });

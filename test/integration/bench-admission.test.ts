@@ -1,0 +1,74 @@
+// The bench's --without-admission on the API server that enforces the policies: lifted for a run,
+// the requested-by policies let a forged requester through and fill in none; put back, they refuse
+// it again. Runs in band, so no other test meets the cluster without its policies.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { statusCode } from '../../src/kube/errors.js';
+import { admissionBindings, restoreAdmission, withoutAdmission } from '../bench/admission.js';
+import { ensureInstalled } from '../support/harness.js';
+import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
+
+let kc: k8s.KubeConfig;
+let ns: string;
+
+beforeAll(async () => {
+  await ensureInstalled();
+  kc = adminKubeConfig();
+  ns = await createNamespace(kc);
+});
+
+afterAll(async () => {
+  await deleteNamespace(kc, ns);
+});
+
+/** A dry-run create as the admin: the request as admission left it, or the refusal's HTTP status. */
+async function dryRun(annotations?: Record<string, string>): Promise<{ annotations?: Record<string, string> } | number> {
+  try {
+    const created = (await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+      group: 'fluxaction.io',
+      version: 'v1alpha1',
+      plural: 'fluxactionrequests',
+      namespace: ns,
+      dryRun: 'All',
+      body: {
+        apiVersion: 'fluxaction.io/v1alpha1',
+        kind: 'FluxActionRequest',
+        metadata: { name: 'probe', ...(annotations ? { annotations } : {}) },
+        spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
+      },
+    })) as { metadata?: { annotations?: Record<string, string> } };
+    return { annotations: created.metadata?.annotations };
+  } catch (err) {
+    return statusCode(err) ?? -1;
+  }
+}
+
+const forged = { 'fluxaction.io/requested-by': 'someone-else' };
+
+describe('the bench without the admission policies', () => {
+  it('lifts the policies for a run and puts them back after it', async () => {
+    const bindings = await admissionBindings(kc);
+    expect(bindings.map((b) => `${b.kind}/${b.metadata?.name}`).sort()).toEqual([
+      'MutatingAdmissionPolicyBinding/fluxact-requested-by',
+      'ValidatingAdmissionPolicyBinding/fluxact-action-permission',
+      'ValidatingAdmissionPolicyBinding/fluxact-approval',
+      'ValidatingAdmissionPolicyBinding/fluxact-requested-by',
+    ]);
+    expect(await dryRun(forged)).toBe(403);
+    try {
+      await withoutAdmission(kc, ns, bindings);
+      expect(await dryRun(forged)).toEqual({ annotations: forged });
+      expect(await dryRun()).toEqual({ annotations: undefined });
+    } finally {
+      await restoreAdmission(kc, bindings);
+    }
+    // The API server loads the bindings shortly after they are written.
+    await waitFor('the requested-by policies to refuse a forged requester and fill one in again', async () => {
+      if ((await dryRun(forged)) !== 403) return undefined;
+      const filled = await dryRun();
+      return typeof filled === 'object' && filled.annotations?.['fluxaction.io/requested-by'] ? true : undefined;
+    });
+    // Put back twice is no error: one that exists is left as it is.
+    await expect(restoreAdmission(kc, bindings)).resolves.toBeUndefined();
+  });
+});
