@@ -3,7 +3,7 @@
 // enforce them, are deleted for the run and created again after it.
 import * as k8s from '@kubernetes/client-node';
 import { statusCode } from '../../src/kube/errors.js';
-import { projectManifests, servedMutatingPolicyVersions } from '../support/install.js';
+import { dryRunRequest, projectManifests, servedMutatingPolicyVersions } from '../support/install.js';
 import { waitFor } from '../support/kube.js';
 
 const BindingKinds = new Set(['ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicyBinding']);
@@ -24,21 +24,9 @@ export async function withoutAdmission(kc: k8s.KubeConfig, namespace: string, bi
     await objects.delete(binding).catch((err: unknown) => {
       if (statusCode(err) !== 404) throw err;
     });
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const dryRun = (annotations?: Record<string, string>): Promise<{ metadata?: { annotations?: Record<string, string> } }> =>
-    custom.createNamespacedCustomObject({
-      group: 'fluxaction.io',
-      version: 'v1alpha1',
-      plural: 'fluxactionrequests',
-      namespace,
-      dryRun: 'All',
-      body: {
-        apiVersion: 'fluxaction.io/v1alpha1',
-        kind: 'FluxActionRequest',
-        metadata: { name: 'admission-probe', ...(annotations ? { annotations } : {}) },
-        spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
-      },
-    }) as Promise<{ metadata?: { annotations?: Record<string, string> } }>;
+  type Probe = { metadata?: { annotations?: Record<string, string> } };
+  const dryRun = async (annotations?: Record<string, string>): Promise<Probe> =>
+    (await dryRunRequest(kc, 'admission-probe', annotations, namespace)) as Probe;
   await waitFor('the admission policies to be no longer enforced', async () => {
     const forged = await dryRun({ 'fluxaction.io/requested-by': 'someone-else' }).catch(() => undefined);
     if (!forged) return undefined;

@@ -2,10 +2,11 @@
 // the requested-by policies let a forged requester through and fill in none; put back, they refuse
 // it again. Runs in band, so no other test meets the cluster without its policies.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { statusCode } from '../../src/kube/errors.js';
 import { admissionBindings, restoreAdmission, withoutAdmission } from '../bench/admission.js';
 import { ensureInstalled } from '../support/harness.js';
+import { dryRunRequest } from '../support/install.js';
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from '../support/kube.js';
 
 let kc: k8s.KubeConfig;
@@ -24,19 +25,7 @@ afterAll(async () => {
 /** A dry-run create as the admin: the request as admission left it, or the refusal's HTTP status. */
 async function dryRun(annotations?: Record<string, string>): Promise<{ annotations?: Record<string, string> } | number> {
   try {
-    const created = (await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-      group: 'fluxaction.io',
-      version: 'v1alpha1',
-      plural: 'fluxactionrequests',
-      namespace: ns,
-      dryRun: 'All',
-      body: {
-        apiVersion: 'fluxaction.io/v1alpha1',
-        kind: 'FluxActionRequest',
-        metadata: { name: 'probe', ...(annotations ? { annotations } : {}) },
-        spec: { action: 'Suspend', target: { kind: 'Kustomization', name: 'probe' } },
-      },
-    })) as { metadata?: { annotations?: Record<string, string> } };
+    const created = (await dryRunRequest(kc, 'probe', annotations, ns)) as { metadata?: { annotations?: Record<string, string> } };
     return { annotations: created.metadata?.annotations };
   } catch (err) {
     return statusCode(err) ?? -1;

@@ -120,13 +120,18 @@ async function waitForAdmissionPolicies(kc: k8s.KubeConfig): Promise<void> {
   });
 }
 
-/** Creates a Suspend request in namespace default as a dry run: what admission makes of it, stored nowhere. */
-function dryRunRequest(kc: k8s.KubeConfig, name: string, annotations?: Record<string, string>): Promise<unknown> {
+/** Creates a Suspend request in `namespace` as a dry run: what admission makes of it, stored nowhere. */
+export function dryRunRequest(
+  kc: k8s.KubeConfig,
+  name: string,
+  annotations?: Record<string, string>,
+  namespace = 'default',
+): Promise<unknown> {
   return kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
     group: 'fluxaction.io',
     version: 'v1alpha1',
     plural: 'fluxactionrequests',
-    namespace: 'default',
+    namespace,
     dryRun: 'All',
     body: {
       apiVersion: 'fluxaction.io/v1alpha1',
