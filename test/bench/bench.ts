@@ -95,7 +95,7 @@ class Cleanup {
     if (this.restoreAdmission)
       await this.restoreAdmission().then(
         () => {
-          say("the admission policies' bindings are created again");
+          say('the admission policies are enforced again');
         },
         (err: unknown) => {
           say(`creating the admission policies' bindings again failed (the next install applies them): ${String(err)}`);
@@ -230,7 +230,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   say(`the load, the baseline and the simulator run as ${load.user}`);
   if (options.withoutAdmission) {
     const bindings = await admissionBindings(admin);
-    cleanup.restoreAdmission = () => restoreAdmission(admin, bindings);
+    cleanup.restoreAdmission = () => restoreAdmission(admin, ns, bindings);
     await withoutAdmission(admin, ns, bindings);
     say('the admission policies are not enforced for this run: their bindings are deleted until it ends');
   }

@@ -102,21 +102,22 @@ export async function installProject(kc: k8s.KubeConfig): Promise<void> {
 
 /**
  * Waits until the API server enforces the requested-by policies (it loads policies shortly after
- * they are written): a dry run without the annotation gets it filled in, one with a forged value is
- * refused.
+ * they are written): a dry run in `namespace` without the annotation gets it filled in, one with a
+ * forged value is refused. With `enforced` false, until it no longer does: neither is filled in
+ * nor refused.
  */
-async function waitForAdmissionPolicies(kc: k8s.KubeConfig): Promise<void> {
+export async function waitForAdmissionPolicies(kc: k8s.KubeConfig, enforced = true, namespace = 'default'): Promise<void> {
   const review = await kc.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ body: {} });
   const me = review.status?.userInfo?.username;
-  const probe = (annotations?: Record<string, string>): Promise<unknown> => dryRunRequest(kc, 'policy-probe', annotations);
-  await waitFor('the requested-by policies to be enforced', async () => {
+  const probe = (annotations?: Record<string, string>): Promise<unknown> => dryRunRequest(kc, 'policy-probe', annotations, namespace);
+  await waitFor(`the requested-by policies to be ${enforced ? 'enforced' : 'no longer enforced'}`, async () => {
     const filled = (await probe()) as { metadata?: { annotations?: Record<string, string> } };
-    if (filled.metadata?.annotations?.['fluxaction.io/requested-by'] !== me) return undefined;
-    const forged = await probe({ 'fluxaction.io/requested-by': `not-${me}` }).then(
-      () => undefined,
+    if ((filled.metadata?.annotations?.['fluxaction.io/requested-by'] === me) !== enforced) return undefined;
+    const refused = await probe({ 'fluxaction.io/requested-by': `not-${me}` }).then(
+      () => false,
       (err: unknown) => ((err as { code?: number }).code === 403 ? true : undefined),
     );
-    return forged;
+    return refused === enforced ? true : undefined;
   });
 }
 
