@@ -38,7 +38,7 @@ import { round, runBounded, summarize } from './stats.js';
 import { heapGrowthPerThousand, startMemorySampler } from './heap.js';
 import { writeCounts } from './writes.js';
 import { loadKubeConfig, type Load } from './load-user.js';
-import { admissionBindings, restoreAdmission, withoutAdmission } from './admission.js';
+import { admissionBindings, measureAdmissionCost, restoreAdmission, withoutAdmission, type AdmissionCostFigures } from './admission.js';
 
 const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 // The benchmark's own informer logs its watch problems (warn and worse) to stderr.
@@ -228,6 +228,17 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
   const load = await loadKubeConfig(admin, ns, options.loadAs);
   cleanup.load = load;
   say(`the load, the baseline and the simulator run as ${load.user}`);
+  // With --admission-cost: what the admission policies add to a create, before anything loads the API server.
+  let admissionCost: AdmissionCostFigures | undefined;
+  if (options.admissionCost > 0) {
+    const bindings = await admissionBindings(admin);
+    cleanup.restoreAdmission = () => restoreAdmission(admin, ns, bindings);
+    admissionCost = await measureAdmissionCost(admin, load.kc, ns, bindings, targets, options.admissionCost, P);
+    cleanup.restoreAdmission = undefined;
+    say(
+      `admission: ${admissionCost.segments.length} segments of ${options.admissionCost} dry-run creates; kube-apiserver CPU per create ${admissionCost.enforcedMsPerCreate ?? '-'} ms with the policies, ${admissionCost.liftedMsPerCreate ?? '-'} ms without`,
+    );
+  }
   if (options.withoutAdmission) {
     const bindings = await admissionBindings(admin);
     cleanup.restoreAdmission = () => restoreAdmission(admin, ns, bindings);
@@ -417,6 +428,7 @@ async function run(options: BenchOptions, admin: k8s.KubeConfig, server: string,
       apiServerCpu: replay.apiServerCpu,
       machineBusyPercent: replay.cpu.machineBusyPercent,
     },
+    admissionCost,
     apiServerProfiles: profiles,
     unfinished: { count: unfinished.length, byPhase: countBy(unfinished.map((r) => r.status?.phase ?? '(no status)')) },
     operator: {
@@ -968,6 +980,8 @@ interface ReportFigures {
   };
   /** With --replay: the closed loop's writes without the operator. */
   replay: Record<string, unknown> | undefined;
+  /** With --admission-cost: the kube-apiserver CPU the admission policies add to a create. */
+  admissionCost: AdmissionCostFigures | undefined;
   /** With --apiserver-profile-seconds: by phase (replay, burst, closed-loop), the profile's file, or why there is none. */
   apiServerProfiles: Record<string, { file: string } | { error: string }>;
   unfinished: { count: number; byPhase: Record<string, number> };
@@ -1026,6 +1040,29 @@ function printTable(f: ReportFigures, options: BenchOptions): void {
       "replay of the closed loop's writes",
       `${s(replay['requestsPerSecond'])} requests/s, ${s(replay['writesPerSecond'])} writes/s (${s(replay['requests'])} requests x ${s(replay['writesPerRequest'])} writes, ${s(replay['errors'])} errors, no operator); ${s(replay['toParallelOverTargets'])} of the raw rate over the objects; API server ${s(cpu.msPerCall)} ms per call, ${s(cpu.shareOfBusyPercent)}% of the CPU used`,
     );
+  }
+  const a = f.admissionCost;
+  if (a) {
+    // The policies' share of the API server's CPU per request in the closed loop, when it ran.
+    const closedLoopApiServer = f.closedLoop?.cpu.processSeconds['kube-apiserver'];
+    const closedLoopRequests = f.closedLoop?.requests.created;
+    const perRequest =
+      closedLoopApiServer !== undefined && closedLoopRequests ? (closedLoopApiServer * 1000) / closedLoopRequests : undefined;
+    const share =
+      perRequest !== undefined && a.policiesMsPerCreate !== undefined
+        ? `, ${((a.policiesMsPerCreate / perRequest) * 100).toFixed(1)}% of the ${perRequest.toFixed(1)} ms a request costs it in the closed loop`
+        : '';
+    const creates = a.segments[0]?.creates;
+    const errors = a.segments.reduce((n, seg) => n + seg.errors, 0);
+    row(
+      'admission policies, per create',
+      `kube-apiserver CPU ${s(a.enforcedMsPerCreate)} ms with them, ${s(a.liftedMsPerCreate)} ms without: ${s(a.policiesMsPerCreate)} ms more${share} (medians of ${a.segments.length / 2} segments each of ${s(creates)} dry-run creates, ${errors} errors${errors > 0 ? `: ${s(a.segments.find((seg) => seg.firstError)?.firstError)}` : ''})`,
+    );
+    row(
+      '  by segment, in order',
+      a.segments.map((seg) => `${seg.enforced ? 'with' : 'without'} ${s(seg.msPerCreate)}`).join(', ') + ' ms per create',
+    );
+    row('  the created request', `${s(a.enforcedBytes)} bytes with them (who asked, filled in), ${s(a.liftedBytes)} without`);
   }
   const b = f.burst;
   if (b) {

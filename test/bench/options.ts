@@ -49,6 +49,12 @@ export interface BenchOptions {
    * serve /debug/pprof (`cluster.sh up --profiling`).
    */
   apiserverProfileSeconds: number;
+  /**
+   * Dry-run creates of a request per segment of the admission-cost measure (default 0: none), taken
+   * before the load in eight segments, the admission policies enforced and lifted in turn: the
+   * kube-apiserver CPU they add to a create.
+   */
+  admissionCost: number;
   /** ttlSecondsAfterFinished of the requests (default: none, so they stay). */
   ttlSeconds: number | undefined;
   /** How often the operator's heap is sampled from its /metrics, in seconds (default 5). */
@@ -132,6 +138,7 @@ const intSettings: IntSetting[] = [
   { flag: 'rateSeconds', name: 'rate-seconds', env: 'BENCH_RATE_SECONDS', def: 20, min: 1, max: 7200 },
   { flag: 'heapSampleSeconds', name: 'heap-sample-seconds', env: 'BENCH_HEAP_SAMPLE_SECONDS', def: 5, min: 1, max: 600 },
   { flag: 'apiserverProfileSeconds', name: 'apiserver-profile-seconds', env: 'BENCH_APISERVER_PROFILE_SECONDS', def: 0, min: 0, max: 120 },
+  { flag: 'admissionCost', name: 'admission-cost', env: 'BENCH_ADMISSION_COST', def: 0, min: 0, max: 100_000 },
 ];
 
 /** The container image's NODE_OPTIONS (the Dockerfile's ENV), which the child operator runs with unless told otherwise. */
@@ -195,6 +202,10 @@ ${intSettings.map((s) => `  --${s.name.padEnd(18)} default ${String(s.def).padEn
                                       the replay, the burst and the closed loop, a file each in
                                       .cache/bench, to read with go tool pprof; the local control
                                       plane serves it after cluster.sh up --profiling)
+  (--admission-cost N, above: before the load, N dry-run creates of a request in each of eight
+                                      segments, the admission policies enforced and lifted in
+                                      turn: the kube-apiserver CPU per create with and without
+                                      them, on the local control plane)
   --help
 `;
 

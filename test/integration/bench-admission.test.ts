@@ -1,10 +1,13 @@
 // The bench's --without-admission on the API server that enforces the policies: lifted for a run,
 // the requested-by policies let a forged requester through and fill in none; put back, they refuse
-// it again. Runs in band, so no other test meets the cluster without its policies.
+// it again. Its --admission-cost lifts and puts them back segment by segment. Runs in band, so no
+// other test meets the cluster without its policies.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import type * as k8s from '@kubernetes/client-node';
+import { Group, Plural, Version } from '../../src/api/types.js';
 import { statusCode } from '../../src/kube/errors.js';
-import { admissionBindings, restoreAdmission, withoutAdmission } from '../bench/admission.js';
+import { AdmissionCostOrder, admissionBindings, measureAdmissionCost, restoreAdmission, withoutAdmission } from '../bench/admission.js';
 import { ensureInstalled } from '../support/harness.js';
 import { dryRunRequest } from '../support/install.js';
 import { adminKubeConfig, createNamespace, deleteNamespace } from '../support/kube.js';
@@ -56,5 +59,25 @@ describe('the bench without the admission policies', () => {
     expect(typeof filled === 'object' && filled.annotations?.['fluxaction.io/requested-by']).toBeTruthy();
     // Put back twice is no error: one that exists is left as it is.
     await expect(restoreAdmission(kc, ns, bindings)).resolves.toBeUndefined();
+  });
+});
+
+describe("the bench's admission cost", () => {
+  it('measures dry-run creates with the policies enforced and lifted, segment by segment, and leaves them enforced', async () => {
+    const bindings = await admissionBindings(kc);
+    const figures = await measureAdmissionCost(kc, kc, ns, bindings, ['a', 'b'], 10, 4);
+    expect(figures.segments.map((s) => s.enforced)).toEqual(AdmissionCostOrder);
+    expect(figures.segments.map((s) => s.errors)).toEqual(AdmissionCostOrder.map(() => 0));
+    // Enforced, the MutatingAdmissionPolicy fills in who asked: every such create came back bigger
+    // than every one made with the policies lifted.
+    const bytes = (enforced: boolean): number[] => figures.segments.filter((s) => s.enforced === enforced).map((s) => s.bytes ?? 0);
+    expect(Math.min(...bytes(true))).toBeGreaterThan(Math.max(...bytes(false)));
+    expect(figures.enforcedBytes).toBeGreaterThan(figures.liftedBytes ?? Infinity);
+    // Dry runs: nothing was created.
+    const listed = (await kc
+      .makeApiClient(CustomObjectsApi)
+      .listNamespacedCustomObject({ group: Group, version: Version, plural: Plural, namespace: ns })) as { items: unknown[] };
+    expect(listed.items).toEqual([]);
+    expect(await dryRun(forged)).toBe(403);
   });
 });

@@ -125,4 +125,15 @@ describe('the run without the admission policies', () => {
     expect(fromEnv !== 'help' && fromEnv.withoutAdmission).toBe(true);
     expect(usage).toContain('--without-admission');
   });
+
+  it('measures what the policies cost a create only when asked (--admission-cost N or BENCH_ADMISSION_COST), and says so in --help', () => {
+    const byDefault = parseBenchOptions([], {});
+    expect(byDefault !== 'help' && byDefault.admissionCost).toBe(0);
+    const asked = parseBenchOptions(['--admission-cost', '2000'], {});
+    expect(asked !== 'help' && asked.admissionCost).toBe(2000);
+    const fromEnv = parseBenchOptions([], { BENCH_ADMISSION_COST: '500' });
+    expect(fromEnv !== 'help' && fromEnv.admissionCost).toBe(500);
+    expect(() => parseBenchOptions(['--admission-cost', 'many'], {})).toThrow(/admission-cost/);
+    expect(usage).toContain('--admission-cost');
+  });
 });
