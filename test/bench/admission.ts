@@ -8,7 +8,7 @@ import { Group, Plural, Version } from '../../src/api/types.js';
 import { statusCode } from '../../src/kube/errors.js';
 import { projectManifests, servedMutatingPolicyVersions, waitForAdmissionPolicies } from '../support/install.js';
 import { startCpuMeasure } from './host.js';
-import { runBounded } from './stats.js';
+import { median, round, runBounded } from './stats.js';
 
 const BindingKinds = new Set(['ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicyBinding']);
 
@@ -69,15 +69,6 @@ export interface AdmissionCostFigures {
  */
 export const AdmissionCostOrder: readonly boolean[] = [true, false, false, true, false, true, true, false];
 
-const median = (values: readonly number[]): number | undefined => {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-const round2 = (n: number | undefined): number | undefined => (n === undefined ? undefined : Math.round(n * 100) / 100);
-
 /** The figures from measured segments (exported for its unit test). */
 export function admissionCostFigures(segments: AdmissionCostSegment[]): AdmissionCostFigures {
   const of = (enforced: boolean, field: 'msPerCreate' | 'bytes'): number[] =>
@@ -86,10 +77,10 @@ export function admissionCostFigures(segments: AdmissionCostSegment[]): Admissio
   const liftedMsPerCreate = median(of(false, 'msPerCreate'));
   return {
     segments,
-    enforcedMsPerCreate: round2(enforcedMsPerCreate),
-    liftedMsPerCreate: round2(liftedMsPerCreate),
+    enforcedMsPerCreate: round(enforcedMsPerCreate, 2),
+    liftedMsPerCreate: round(liftedMsPerCreate, 2),
     policiesMsPerCreate:
-      enforcedMsPerCreate !== undefined && liftedMsPerCreate !== undefined ? round2(enforcedMsPerCreate - liftedMsPerCreate) : undefined,
+      enforcedMsPerCreate !== undefined && liftedMsPerCreate !== undefined ? round(enforcedMsPerCreate - liftedMsPerCreate, 2) : undefined,
     enforcedBytes: median(of(true, 'bytes')),
     liftedBytes: median(of(false, 'bytes')),
   };
@@ -155,8 +146,8 @@ export async function measureAdmissionCost(
         creates,
         errors,
         ...(firstError !== undefined && { firstError }),
-        seconds: Math.round(seconds * 100) / 100,
-        msPerCreate: apiServer !== undefined && creates > 0 ? round2((apiServer * 1000) / creates) : undefined,
+        seconds: round(seconds, 2)!,
+        msPerCreate: apiServer !== undefined && creates > 0 ? round((apiServer * 1000) / creates, 2) : undefined,
         bytes,
       });
     }

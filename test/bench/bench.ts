@@ -73,7 +73,7 @@ class Cleanup {
   /** With --replay: the replay's namespace. */
   replayNamespace: string | undefined;
   load: Load | undefined;
-  /** With --without-admission: what creates the admission policies' bindings again. */
+  /** With --without-admission, and while --admission-cost runs: what creates the admission policies' bindings again. */
   restoreAdmission: (() => Promise<void>) | undefined;
   private done: Promise<void> | undefined;
 

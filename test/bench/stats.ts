@@ -32,6 +32,14 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** The median: the middle sample, or the mean of the two middle ones; undefined for no samples. */
+export function median(samples: readonly number[]): number | undefined {
+  if (samples.length === 0) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Rounds to a number of decimals (for the JSON line). */
 export function round(n: number | undefined, decimals = 1): number | undefined {
   if (n === undefined || !Number.isFinite(n)) return undefined;
